@@ -1,0 +1,448 @@
+//! One Cognito user pool per organization: creating it and what lives in it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::SdkConfig;
+use aws_sdk_cognitoidentityprovider::error::BuildError;
+use aws_sdk_cognitoidentityprovider::types::{
+    AccountRecoverySettingType, AdminCreateUserConfigType, AttributeType, DeletionProtectionType,
+    ExplicitAuthFlowsType, LambdaConfigType, MessageActionType, OAuthFlowType, PasswordPolicyType,
+    PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, PreventUserExistenceErrorTypes,
+    RecoveryOptionNameType, RecoveryOptionType, SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
+    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UsernameConfigurationType,
+    VerifiedAttributeType,
+};
+use aws_sdk_cognitoidentityprovider::{config, Client};
+
+use super::Endpoint;
+use crate::domain::{password, Error, MfaMode};
+use crate::ports::{ClientSpec, NewLogin, PoolSpec, UserPools};
+
+/// How often creating a pool is retried when Cognito throttles (TooManyRequests), and the
+/// first pause; the pause doubles each time.
+const CREATE_POOL_ATTEMPTS: u32 = 5;
+const CREATE_POOL_FIRST_PAUSE: Duration = Duration::from_millis(500);
+
+const QUOTA_MESSAGE: &str = "the AWS account has reached its quota of Cognito user pools \
+(1,000 by default, up to 10,000 on request): nothing was created. Ask AWS for a higher \
+'User pools' quota in Service Quotas, or delete unused pools, then run the command again";
+
+pub struct CognitoPools {
+    client: Client,
+    endpoint: Endpoint,
+}
+
+fn build_error(e: BuildError) -> Error {
+    Error::Aws {
+        service: "Cognito",
+        operation: "build request",
+        detail: e.to_string(),
+    }
+}
+
+impl CognitoPools {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+            endpoint: Endpoint::of("Cognito", config),
+        }
+    }
+
+    fn policies() -> UserPoolPolicyType {
+        UserPoolPolicyType::builder()
+            .password_policy(
+                PasswordPolicyType::builder()
+                    .minimum_length(password::MIN_LENGTH as i32)
+                    .require_lowercase(true)
+                    .require_uppercase(true)
+                    .require_numbers(true)
+                    .require_symbols(true)
+                    .temporary_password_validity_days(password::TEMPORARY_VALIDITY_DAYS)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn lambda_config(spec: &PoolSpec) -> Result<LambdaConfigType, Error> {
+        let t = &spec.triggers;
+        Ok(LambdaConfigType::builder()
+            .pre_sign_up(&t.pre_signup)
+            .post_confirmation(&t.post_confirmation)
+            .pre_authentication(&t.pre_authentication)
+            .pre_token_generation_config(
+                PreTokenGenerationVersionConfigType::builder()
+                    .lambda_version(PreTokenGenerationLambdaVersionType::V20)
+                    .lambda_arn(&t.pre_token_generation)
+                    .build()
+                    .map_err(build_error)?,
+            )
+            .user_migration(&t.user_migration)
+            .custom_message(&t.custom_message)
+            .build())
+    }
+}
+
+#[async_trait]
+impl UserPools for CognitoPools {
+    async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error> {
+        let mut pages = self.client.list_user_pools().max_results(60).into_paginator().items().send();
+        let mut found = Vec::new();
+        while let Some(pool) = pages.next().await {
+            let pool = pool.map_err(|e| self.endpoint.error("ListUserPools", e))?;
+            if pool.name() == Some(name) {
+                found.extend(pool.id().map(str::to_owned));
+            }
+        }
+        if found.len() > 1 {
+            tracing::warn!(pool_name = name, pools = ?found, "several pools carry one organization's name; keeping the first");
+        }
+        Ok(found.into_iter().next())
+    }
+
+    async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
+        let request = self
+            .client
+            .create_user_pool()
+            .pool_name(&spec.name)
+            .policies(Self::policies())
+            .deletion_protection(DeletionProtectionType::Active)
+            .auto_verified_attributes(VerifiedAttributeType::Email)
+            .user_attribute_update_settings(
+                UserAttributeUpdateSettingsType::builder()
+                    .attributes_require_verification_before_update(VerifiedAttributeType::Email)
+                    .build(),
+            )
+            .username_configuration(
+                UsernameConfigurationType::builder()
+                    .case_sensitive(false)
+                    .build()
+                    .map_err(build_error)?,
+            )
+            // Invitation only: people are added by their admins (pre-signup decides the rest).
+            .admin_create_user_config(AdminCreateUserConfigType::builder().allow_admin_create_user_only(true).build())
+            .account_recovery_setting(
+                AccountRecoverySettingType::builder()
+                    .recovery_mechanisms(
+                        RecoveryOptionType::builder()
+                            .name(RecoveryOptionNameType::VerifiedEmail)
+                            .priority(1)
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            )
+            .lambda_config(Self::lambda_config(spec)?)
+            // MFA is set by `ensure_mfa` once the pool exists (TOTP needs SetUserPoolMfaConfig).
+            .mfa_configuration(UserPoolMfaType::Off)
+            // Pre-token-generation V2 (claims in access tokens) needs the Essentials plan.
+            .user_pool_tier(UserPoolTierType::Essentials)
+            .user_pool_tags("org-id", spec.org_id.as_str())
+            .user_pool_tags("subdomain", spec.subdomain.as_str())
+            .user_pool_tags("managed-by", "tenantctl");
+        let mut pause = CREATE_POOL_FIRST_PAUSE;
+        for attempt in 1..=CREATE_POOL_ATTEMPTS {
+            // The SDK's standard retry treats LimitExceededException (the pool quota) as
+            // throttling and would retry it for nothing; we retry real throttling ourselves.
+            let result = request
+                .clone()
+                .customize()
+                .config_override(config::Config::builder().retry_config(RetryConfig::disabled()))
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    return out
+                        .user_pool()
+                        .and_then(|p| p.id())
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::Aws {
+                            service: "Cognito",
+                            operation: "CreateUserPool",
+                            detail: "the answer carried no pool id".into(),
+                        })
+                }
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_limit_exceeded_exception()) => {
+                    return Err(Error::QuotaExceeded(QUOTA_MESSAGE.into()))
+                }
+                Err(e)
+                    if attempt < CREATE_POOL_ATTEMPTS
+                        && e.as_service_error().is_some_and(|se| se.is_too_many_requests_exception()) =>
+                {
+                    tracing::info!(attempt, "Cognito throttled CreateUserPool; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Err(e) => return Err(self.endpoint.error("CreateUserPool", e)),
+            }
+        }
+        Err(Error::Aws {
+            service: "Cognito",
+            operation: "CreateUserPool",
+            detail: "still throttled after several attempts; run the command again in a minute".into(),
+        })
+    }
+
+    async fn ensure_mfa(&self, pool_id: &str, mfa: MfaMode) -> Result<(), Error> {
+        let configuration = match mfa {
+            MfaMode::Off => UserPoolMfaType::Off,
+            MfaMode::Optional => UserPoolMfaType::Optional,
+            MfaMode::Required => UserPoolMfaType::On,
+        };
+        self.client
+            .set_user_pool_mfa_config()
+            .user_pool_id(pool_id)
+            .software_token_mfa_configuration(
+                SoftwareTokenMfaConfigType::builder().enabled(mfa != MfaMode::Off).build(),
+            )
+            .mfa_configuration(configuration)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("SetUserPoolMfaConfig", e))?;
+        Ok(())
+    }
+
+    async fn ensure_groups(&self, pool_id: &str, groups: &[&str]) -> Result<(), Error> {
+        for group in groups {
+            let created = self
+                .client
+                .create_group()
+                .user_pool_id(pool_id)
+                .group_name(*group)
+                .description(format!("Role {group}"))
+                .send()
+                .await;
+            match created {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_group_exists_exception()) => {}
+                Err(e) => return Err(self.endpoint.error("CreateGroup", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_app_client(&self, pool_id: &str, spec: &ClientSpec) -> Result<String, Error> {
+        let mut pages = self
+            .client
+            .list_user_pool_clients()
+            .user_pool_id(pool_id)
+            .max_results(60)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(client) = pages.next().await {
+            let client = client.map_err(|e| self.endpoint.error("ListUserPoolClients", e))?;
+            if client.client_name() == Some(spec.name.as_str()) {
+                if let Some(id) = client.client_id() {
+                    return Ok(id.to_owned());
+                }
+            }
+        }
+        let out = self
+            .client
+            .create_user_pool_client()
+            .user_pool_id(pool_id)
+            .client_name(&spec.name)
+            .generate_secret(false)
+            // Without this, sign-in errors tell a stranger whether a username exists.
+            .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
+            // Password sign-in through the API is what lets the migrate-user trigger run.
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .supported_identity_providers("COGNITO")
+            .set_callback_urls(Some(spec.callback_urls.clone()))
+            .set_logout_urls(Some(spec.logout_urls.clone()))
+            .allowed_o_auth_flows(OAuthFlowType::Code)
+            .allowed_o_auth_scopes("openid")
+            .allowed_o_auth_scopes("email")
+            .allowed_o_auth_scopes("profile")
+            .allowed_o_auth_flows_user_pool_client(true)
+            .enable_token_revocation(true)
+            .access_token_validity(60)
+            .id_token_validity(60)
+            .refresh_token_validity(30)
+            .token_validity_units(
+                TokenValidityUnitsType::builder()
+                    .access_token(TimeUnitsType::Minutes)
+                    .id_token(TimeUnitsType::Minutes)
+                    .refresh_token(TimeUnitsType::Days)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("CreateUserPoolClient", e))?;
+        out.user_pool_client()
+            .and_then(|c| c.client_id())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Aws {
+                service: "Cognito",
+                operation: "CreateUserPoolClient",
+                detail: "the answer carried no client id".into(),
+            })
+    }
+
+    async fn ensure_domain(&self, pool_id: &str, prefix: &str) -> Result<String, Error> {
+        let pool = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(pool_id)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DescribeUserPool", e))?;
+        if let Some(domain) = pool.user_pool().and_then(|p| p.domain()) {
+            return Ok(domain.to_owned());
+        }
+        self.client
+            .create_user_pool_domain()
+            .user_pool_id(pool_id)
+            .domain(prefix)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("CreateUserPoolDomain", e))?;
+        Ok(prefix.to_owned())
+    }
+
+    async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
+        let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().map_err(build_error);
+        let created = self
+            .client
+            .admin_create_user()
+            .user_pool_id(pool_id)
+            .username(login.username)
+            .temporary_password(login.temporary_password)
+            // Our own welcome mail goes out instead of Cognito's invitation.
+            .message_action(MessageActionType::Suppress)
+            .user_attributes(attribute("email", login.email.as_str())?)
+            // The admin vouches for the address; the welcome mail reaching it confirms it.
+            .user_attributes(attribute("email_verified", "true")?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_username_exists_exception()) => {
+                self.client
+                    .admin_set_user_password()
+                    .user_pool_id(pool_id)
+                    .username(login.username)
+                    .password(login.temporary_password)
+                    .permanent(false)
+                    .send()
+                    .await
+                    .map_err(|e| self.endpoint.error("AdminSetUserPassword", e))?;
+                self.client
+                    .admin_enable_user()
+                    .user_pool_id(pool_id)
+                    .username(login.username)
+                    .send()
+                    .await
+                    .map_err(|e| self.endpoint.error("AdminEnableUser", e))?;
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("AdminCreateUser", e)),
+        }
+    }
+
+    async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error> {
+        self.client
+            .admin_add_user_to_group()
+            .user_pool_id(pool_id)
+            .username(username)
+            .group_name(group)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminAddUserToGroup", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{OrgId, Subdomain};
+    use crate::ports::TriggerArns;
+    use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+
+    fn spec() -> PoolSpec {
+        let arn = |n: &str| format!("arn:aws:lambda:eu-west-1:111122223333:function:{n}");
+        PoolSpec {
+            name: "tenant-acme-org-1".into(),
+            org_id: OrgId::from("org-1".to_owned()),
+            subdomain: Subdomain::parse("acme").expect("valid"),
+            mfa: MfaMode::Required,
+            triggers: TriggerArns {
+                pre_signup: arn("pre-signup"),
+                post_confirmation: arn("post-confirmation"),
+                pre_authentication: arn("pre-authentication"),
+                pre_token_generation: arn("pre-token-generation"),
+                user_migration: arn("user-migration"),
+                custom_message: arn("custom-message"),
+            },
+        }
+    }
+
+    /// A real SDK client whose HTTP layer answers from a script, to see what the adapter sends
+    /// and how it takes Cognito's answers (including ones moto cannot produce, like quotas).
+    fn pools_answering(answers: Vec<(u16, &str)>) -> (CognitoPools, StaticReplayClient) {
+        let events = answers
+            .into_iter()
+            .map(|(status, body)| {
+                ReplayEvent::new(
+                    http::Request::builder()
+                        .uri("https://cognito-idp.eu-west-1.amazonaws.com/")
+                        .body(SdkBody::empty())
+                        .expect("request"),
+                    http::Response::builder()
+                        .status(status)
+                        .body(SdkBody::from(body.to_owned()))
+                        .expect("response"),
+                )
+            })
+            .collect();
+        let http = StaticReplayClient::new(events);
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_cognitoidentityprovider::config::SharedCredentialsProvider::new(
+                Credentials::for_tests(),
+            ))
+            .http_client(http.clone())
+            .build();
+        (CognitoPools::new(&sdk), http)
+    }
+
+    #[tokio::test]
+    async fn pool_quota_fails_at_once_with_a_clear_message() {
+        let (pools, http) = pools_answering(vec![(
+            400,
+            r#"{"__type":"LimitExceededException","message":"user pool limit exceeded"}"#,
+        )]);
+        let err = pools.create_pool(&spec()).await.expect_err("quota reached");
+        assert_eq!(err.code(), "QuotaExceeded");
+        assert!(err.to_string().contains("quota of Cognito user pools"), "{err}");
+        assert!(err.to_string().contains("nothing was created"), "{err}");
+        assert_eq!(http.actual_requests().count(), 1, "a quota error must not be retried");
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_then_the_pool_is_created() {
+        let (pools, http) = pools_answering(vec![
+            (400, r#"{"__type":"TooManyRequestsException","message":"slow down"}"#),
+            (200, r#"{"UserPool":{"Id":"eu-west-1_abc","Name":"tenant-acme-org-1"}}"#),
+        ]);
+        let id = pools.create_pool(&spec()).await.expect("created after one retry");
+        assert_eq!(id, "eu-west-1_abc");
+        let requests: Vec<_> = http.actual_requests().collect();
+        assert_eq!(requests.len(), 2);
+        let body: serde_json::Value =
+            serde_json::from_slice(requests[1].body().bytes().expect("body")).expect("json");
+        assert_eq!(body["DeletionProtection"], "ACTIVE");
+        assert_eq!(body["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"][0], "email");
+        assert_eq!(body["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"], 7);
+        assert_eq!(body["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaVersion"], "V2_0");
+        assert_eq!(body["UserPoolTags"]["org-id"], "org-1");
+    }
+}

@@ -1,0 +1,633 @@
+//! The registry in one DynamoDB table.
+//!
+//! | item                    | pk                      | sk                     | gsi1pk / gsi1sk     |
+//! |-------------------------|-------------------------|------------------------|---------------------|
+//! | organization            | `ORG#<id>`              | `ORG`                  | `ORGS` / subdomain  |
+//! | subdomain claim         | `SUBDOMAIN#<sub>`       | `CLAIM`                |                     |
+//! | user pool claim         | `POOL#<pool id>`        | `CLAIM`                |                     |
+//! | e-mail domain claim     | `EMAILDOMAIN#<domain>`  | `CLAIM`                |                     |
+//! | person                  | `ORG#<id>`              | `PERSON#<username>`    |                     |
+//! | person e-mail claim     | `ORG#<id>`              | `EMAIL#<address>`      |                     |
+//! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
+//!
+//! Claims make subdomains, pools and e-mail domains unique: they are written in the same
+//! transaction as the record that owns them, each on the condition that it does not exist.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, Projection, ProjectionType, Put, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::Endpoint;
+use crate::domain::{now_epoch, EmailAddress, EmailDomain, Error, OrgId, Organization, Person, Subdomain};
+use crate::ports::{AuditEvent, Registry};
+
+const GSI1: &str = "gsi1";
+const TTL_ATTRIBUTE: &str = "expires_at";
+/// How long audit events are kept before DynamoDB's TTL removes them.
+const AUDIT_RETENTION_SECS: i64 = 400 * 24 * 3600;
+
+pub struct DynamoRegistry {
+    client: Client,
+    table: String,
+    endpoint: Endpoint,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OrgItem {
+    pk: String,
+    sk: String,
+    gsi1pk: String,
+    gsi1sk: String,
+    #[serde(flatten)]
+    org: Organization,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PersonItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    person: Person,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuditItem {
+    pk: String,
+    sk: String,
+    expires_at: i64,
+    #[serde(flatten)]
+    event: AuditEvent,
+}
+
+fn org_pk(id: &OrgId) -> String {
+    format!("ORG#{id}")
+}
+const ORG_SK: &str = "ORG";
+const CLAIM_SK: &str = "CLAIM";
+
+fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+    ])
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, Error> {
+    serde_dynamo::to_item(value).map_err(|e| Error::Aws {
+        service: "DynamoDB",
+        operation: "encode item",
+        detail: e.to_string(),
+    })
+}
+
+fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, Error> {
+    serde_dynamo::from_item(item).map_err(|e| Error::Aws {
+        service: "DynamoDB",
+        operation: "decode item",
+        detail: format!("a stored record does not have the expected shape: {e}"),
+    })
+}
+
+/// Why each item of a cancelled transaction failed ("ConditionalCheckFailed", "None", ...).
+fn cancellation_codes(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> Option<Vec<String>> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn in_transaction(put: Put) -> TransactWriteItem {
+    TransactWriteItem::builder().put(put).build()
+}
+
+fn failed(codes: &[String], index: usize) -> bool {
+    codes.get(index).is_some_and(|c| c == "ConditionalCheckFailed")
+}
+
+impl DynamoRegistry {
+    pub fn new(config: &SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(config),
+            table: table.into(),
+            endpoint: Endpoint::of("DynamoDB", config),
+        }
+    }
+
+    /// Creates the table with its index, TTL and point-in-time recovery unless it exists.
+    /// Returns whether it was created now.
+    pub async fn ensure_table(&self) -> Result<bool, Error> {
+        let exists = match self.client.describe_table().table_name(&self.table).send().await {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => false,
+            Err(e) => return Err(self.endpoint.error("DescribeTable", e)),
+        };
+        if !exists {
+            let attr = |name: &str| {
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+            };
+            let key_el = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+            let build_err = |e: aws_sdk_dynamodb::error::BuildError| Error::Aws {
+                service: "DynamoDB",
+                operation: "CreateTable",
+                detail: e.to_string(),
+            };
+            let gsi = GlobalSecondaryIndex::builder()
+                .index_name(GSI1)
+                .key_schema(key_el("gsi1pk", KeyType::Hash).map_err(build_err)?)
+                .key_schema(key_el("gsi1sk", KeyType::Range).map_err(build_err)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build_err)?;
+            let created = self
+                .client
+                .create_table()
+                .table_name(&self.table)
+                .billing_mode(BillingMode::PayPerRequest)
+                .deletion_protection_enabled(true)
+                .attribute_definitions(attr("pk").map_err(build_err)?)
+                .attribute_definitions(attr("sk").map_err(build_err)?)
+                .attribute_definitions(attr("gsi1pk").map_err(build_err)?)
+                .attribute_definitions(attr("gsi1sk").map_err(build_err)?)
+                .key_schema(key_el("pk", KeyType::Hash).map_err(build_err)?)
+                .key_schema(key_el("sk", KeyType::Range).map_err(build_err)?)
+                .global_secondary_indexes(gsi)
+                .send()
+                .await;
+            match created {
+                Ok(_) => {}
+                // Someone else created it meanwhile: that is what we wanted.
+                Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => {}
+                Err(e) => return Err(self.endpoint.error("CreateTable", e)),
+            }
+        }
+        self.wait_active().await?;
+        let ttl = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DescribeTimeToLive", e))?;
+        let ttl_on = ttl
+            .time_to_live_description()
+            .and_then(|d| d.attribute_name())
+            .is_some_and(|a| a == TTL_ATTRIBUTE);
+        if !ttl_on {
+            let spec = TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(|e| Error::Aws {
+                    service: "DynamoDB",
+                    operation: "UpdateTimeToLive",
+                    detail: e.to_string(),
+                })?;
+            self.client
+                .update_time_to_live()
+                .table_name(&self.table)
+                .time_to_live_specification(spec)
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("UpdateTimeToLive", e))?;
+        }
+        let pitr = PointInTimeRecoverySpecification::builder()
+            .point_in_time_recovery_enabled(true)
+            .build()
+            .map_err(|e| Error::Aws {
+                service: "DynamoDB",
+                operation: "UpdateContinuousBackups",
+                detail: e.to_string(),
+            })?;
+        self.client
+            .update_continuous_backups()
+            .table_name(&self.table)
+            .point_in_time_recovery_specification(pitr)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("UpdateContinuousBackups", e))?;
+        Ok(!exists)
+    }
+
+    async fn wait_active(&self) -> Result<(), Error> {
+        for _ in 0..120 {
+            let table = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("DescribeTable", e))?;
+            if table.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Err(Error::Aws {
+            service: "DynamoDB",
+            operation: "CreateTable",
+            detail: format!("table {} did not become ACTIVE within a minute", self.table),
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, pk: String, sk: &str) -> Result<Option<T>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// The organization a claim item points to.
+    async fn claimed(&self, claim_pk: String) -> Result<Option<Organization>, Error> {
+        #[derive(Deserialize)]
+        struct Claim {
+            org_id: OrgId,
+        }
+        match self.get::<Claim>(claim_pk, CLAIM_SK).await? {
+            Some(claim) => self.organization(&claim.org_id).await,
+            None => Ok(None),
+        }
+    }
+
+    fn claim_put(&self, pk: String, org: &OrgId) -> Result<TransactWriteItem, Error> {
+        let mut item = key(pk, CLAIM_SK);
+        item.insert("org_id".into(), s(org.as_str()));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR org_id = :org")
+            .expression_attribute_values(":org", s(org.as_str()))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        Ok(in_transaction(put))
+    }
+
+    /// The put of the organization's next version, on the condition that the stored one is
+    /// `expected_version` (or that none is stored, for `None`).
+    fn org_put(&self, org: &Organization, expected_version: Option<u64>) -> Result<(Put, Organization), Error> {
+        let mut next = org.clone();
+        next.version = expected_version.map_or(1, |v| v + 1);
+        next.updated_at = now_epoch();
+        let item = to_item(&OrgItem {
+            pk: org_pk(&org.id),
+            sk: ORG_SK.into(),
+            gsi1pk: "ORGS".into(),
+            gsi1sk: org.subdomain.to_string(),
+            org: next.clone(),
+        })?;
+        let builder = Put::builder().table_name(&self.table).set_item(Some(item));
+        let builder = match expected_version {
+            None => builder.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => builder
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(v)),
+        };
+        Ok((builder.build().map_err(|e| self.build_error(e))?, next))
+    }
+
+    fn build_error(&self, e: aws_sdk_dynamodb::error::BuildError) -> Error {
+        Error::Aws {
+            service: "DynamoDB",
+            operation: "build request",
+            detail: e.to_string(),
+        }
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match cancellation_codes(&e) {
+                Some(codes) => TransactFailure::Cancelled(codes),
+                None => TransactFailure::Other(self.endpoint.error("TransactWriteItems", e)),
+            })
+    }
+
+    async fn query_all(
+        &self,
+        build: impl Fn() -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: Option<usize>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, Error> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = build()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() || limit.is_some_and(|l| items.len() >= l) {
+                break;
+            }
+        }
+        if let Some(l) = limit {
+            items.truncate(l);
+        }
+        Ok(items)
+    }
+}
+
+enum TransactFailure {
+    Cancelled(Vec<String>),
+    Other(Error),
+}
+
+#[async_trait]
+impl Registry for DynamoRegistry {
+    async fn create_organization(&self, org: &Organization) -> Result<(), Error> {
+        let (org_put, _) = self.org_put(org, None)?;
+        let mut items = vec![in_transaction(org_put), self.claim_put(format!("SUBDOMAIN#{}", org.subdomain), &org.id)?];
+        for domain in &org.email_domains {
+            items.push(self.claim_put(format!("EMAILDOMAIN#{domain}"), &org.id)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Cancelled(codes)) => {
+                if failed(&codes, 1) {
+                    return Err(Error::SubdomainTaken {
+                        subdomain: org.subdomain.to_string(),
+                    });
+                }
+                if let Some(domain) = org.email_domains.iter().enumerate().find(|(i, _)| failed(&codes, i + 2)) {
+                    return Err(Error::EmailDomainTaken {
+                        domain: domain.1.to_string(),
+                    });
+                }
+                Err(Error::Conflict {
+                    what: "organization",
+                    key: org.id.to_string(),
+                })
+            }
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn attach_pool(&self, org: &Organization, pool_id: &str) -> Result<Organization, Error> {
+        let mut with_pool = org.clone();
+        with_pool.cognito.user_pool_id = Some(pool_id.to_owned());
+        let (org_put, next) = self.org_put(&with_pool, Some(org.version))?;
+        let claim = self.claim_put(format!("POOL#{pool_id}"), &org.id)?;
+        match self.transact(vec![in_transaction(org_put), claim]).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 1) => Err(Error::PoolTaken {
+                pool_id: pool_id.to_owned(),
+            }),
+            Err(TransactFailure::Cancelled(_)) => {
+                // Someone saved the organization meanwhile: fine if they recorded this pool.
+                match self.organization(&org.id).await? {
+                    Some(stored) if stored.cognito.user_pool_id.as_deref() == Some(pool_id) => Ok(stored),
+                    _ => Err(Error::Conflict {
+                        what: "organization",
+                        key: org.id.to_string(),
+                    }),
+                }
+            }
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn save_organization(&self, org: &Organization) -> Result<Organization, Error> {
+        let (put, next) = self.org_put(org, Some(org.version))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(next),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                Err(Error::Conflict {
+                    what: "organization",
+                    key: org.subdomain.to_string(),
+                })
+            }
+            Err(e) => Err(self.endpoint.error("PutItem", e)),
+        }
+    }
+
+    async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error> {
+        Ok(self.get::<OrgItem>(org_pk(id), ORG_SK).await?.map(|item| item.org))
+    }
+
+    async fn organization_by_subdomain(&self, sub: &Subdomain) -> Result<Option<Organization>, Error> {
+        self.claimed(format!("SUBDOMAIN#{sub}")).await
+    }
+
+    async fn organization_by_pool(&self, pool_id: &str) -> Result<Option<Organization>, Error> {
+        self.claimed(format!("POOL#{pool_id}")).await
+    }
+
+    async fn organization_by_email_domain(&self, domain: &EmailDomain) -> Result<Option<Organization>, Error> {
+        self.claimed(format!("EMAILDOMAIN#{domain}")).await
+    }
+
+    async fn list_organizations(&self) -> Result<Vec<Organization>, Error> {
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(GSI1)
+                        .key_condition_expression("gsi1pk = :orgs")
+                        .expression_attribute_values(":orgs", s("ORGS"))
+                },
+                None,
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<OrgItem>(item).map(|i| i.org))
+            .collect()
+    }
+
+    async fn create_person(&self, person: &Person) -> Result<(), Error> {
+        let pk = org_pk(&person.org_id);
+        let item = to_item(&PersonItem {
+            pk: pk.clone(),
+            sk: format!("PERSON#{}", person.username),
+            person: person.clone(),
+        })?;
+        let person_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let mut claim = key(pk, &format!("EMAIL#{}", person.email));
+        claim.insert("username".into(), s(&person.username));
+        let claim_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(claim))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let items = vec![
+            in_transaction(person_put),
+            in_transaction(claim_put),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::not_allowed(
+                format!("add {}", person.username),
+                "that username is already taken in this organization",
+            )),
+            Err(TransactFailure::Cancelled(_)) => Err(Error::not_allowed(
+                format!("add {}", person.username),
+                "another person of this organization already has that e-mail address",
+            )),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error> {
+        Ok(self
+            .get::<PersonItem>(org_pk(org), &format!("PERSON#{username}"))
+            .await?
+            .map(|item| item.person))
+    }
+
+    async fn person_by_email(&self, org: &OrgId, email: &EmailAddress) -> Result<Option<Person>, Error> {
+        #[derive(Deserialize)]
+        struct EmailClaim {
+            username: String,
+        }
+        match self.get::<EmailClaim>(org_pk(org), &format!("EMAIL#{email}")).await? {
+            Some(claim) => self.person(org, &claim.username).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn save_person(&self, before: &Person, after: &Person) -> Result<Person, Error> {
+        if before.email != after.email || before.username != after.username || before.org_id != after.org_id {
+            return Err(Error::not_allowed(
+                format!("save {}", before.username),
+                "an e-mail or username change needs its own confirmation step",
+            ));
+        }
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        next.updated_at = now_epoch();
+        let item = to_item(&PersonItem {
+            pk: org_pk(&next.org_id),
+            sk: format!("PERSON#{}", next.username),
+            person: next.clone(),
+        })?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(before.version))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let mut items = vec![in_transaction(put)];
+        let seat_change = match (before.status.holds_seat(), after.status.holds_seat()) {
+            (false, true) => Some(("seats_used + :one", "attribute_not_exists(seats) OR seats_used < seats")),
+            (true, false) => Some(("seats_used - :one", "seats_used >= :one")),
+            _ => None,
+        };
+        if let Some((expr, condition)) = seat_change {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(org_pk(&next.org_id), ORG_SK)))
+                .update_expression(format!("SET seats_used = {expr}, version = version + :one"))
+                .condition_expression(condition)
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .map_err(|e| self.build_error(e))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            }),
+            Err(TransactFailure::Cancelled(_)) => Err(Error::not_allowed(
+                format!("activate {}", before.username),
+                "no licence seat is free in this organization; add seats or deactivate someone first",
+            )),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), Error> {
+        let item = to_item(&AuditItem {
+            pk: org_pk(&event.org_id),
+            sk: format!("AUDIT#{:012}#{}", event.at, uuid::Uuid::now_v7().simple()),
+            expires_at: event.at + AUDIT_RETENTION_SECS,
+            event: event.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error> {
+        let limit = limit.clamp(1, 1000);
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
+                        .expression_attribute_values(":pk", s(org_pk(org)))
+                        .expression_attribute_values(":audit", s("AUDIT#"))
+                        .scan_index_forward(false)
+                        .limit(limit as i32)
+                },
+                Some(limit as usize),
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<AuditItem>(item).map(|i| i.event))
+            .collect()
+    }
+}

@@ -1,0 +1,90 @@
+//! The AWS adapters: the one config loader, and the DynamoDB, Cognito and SES implementations
+//! of the domain's ports.
+
+pub mod cognito;
+pub mod dynamodb;
+pub mod ses;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::config::ConfigError;
+use crate::domain::Error;
+
+/// Loads the AWS configuration once per process: the standard chain (environment, profile,
+/// role), which honours `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`)
+/// for the local stack. Short timeouts keep an unreachable endpoint from hanging a trigger
+/// or a command.
+pub async fn load_config() -> Result<SdkConfig, ConfigError> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .build();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    if config.region().is_none() {
+        return Err(ConfigError::Missing {
+            name: "AWS_REGION",
+            purpose: "the AWS Region of the suite, such as eu-west-1",
+        });
+    }
+    Ok(config)
+}
+
+/// Which service an adapter talks to and where, so that errors can name the endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    service: &'static str,
+    url: String,
+}
+
+impl Endpoint {
+    pub(crate) fn of(service: &'static str, config: &SdkConfig) -> Self {
+        let url = config.endpoint_url().map(str::to_owned).unwrap_or_else(|| {
+            let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+            format!("the public {service} endpoint of {region}")
+        });
+        Self { service, url }
+    }
+
+    /// Turns an SDK error into the domain's: unreachable endpoints name the endpoint, service
+    /// errors keep AWS's code and message (which carry no secrets of ours).
+    pub(crate) fn error<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let unreachable = |detail: &str| Error::Unreachable {
+            service: self.service,
+            endpoint: self.url.clone(),
+            detail: detail.to_owned(),
+        };
+        match &err {
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => unreachable("the connection timed out"),
+            SdkError::DispatchFailure(failure) if failure.is_io() => unreachable("the connection failed"),
+            SdkError::DispatchFailure(_) => unreachable("the request could not be sent"),
+            SdkError::TimeoutError(_) => unreachable("no answer in time"),
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                Error::Aws {
+                    service: self.service,
+                    operation,
+                    detail: format!(
+                        "{}: {}",
+                        e.code().unwrap_or("unknown error"),
+                        e.message().unwrap_or("no message")
+                    ),
+                }
+            }
+            _ => Error::Aws {
+                service: self.service,
+                operation,
+                detail: aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+}

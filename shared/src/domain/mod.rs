@@ -1,0 +1,95 @@
+//! The business: organizations, their subdomains, people and their lifecycle, provisioning.
+//! Nothing here knows about Lambda, HTTP or the AWS SDK; it talks to the traits in
+//! [`crate::ports`].
+
+pub mod activation;
+pub mod email;
+pub mod mail;
+pub mod organization;
+pub mod password;
+pub mod person;
+pub mod provisioning;
+pub mod subdomain;
+
+pub use email::{EmailAddress, EmailDomain};
+pub use organization::{MfaMode, OrgId, OrgStatus, Organization};
+pub use person::{Person, PersonStatus, Role};
+pub use subdomain::Subdomain;
+
+/// Everything that can go wrong in the domain and at its ports. Every message says what was
+/// wrong and, where there is something to do, what to do; none carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("subdomain {subdomain:?} is invalid: {rule}")]
+    InvalidSubdomain {
+        subdomain: String,
+        rule: &'static str,
+    },
+    #[error("subdomain {subdomain:?} is reserved for the product itself; choose another name")]
+    ReservedSubdomain { subdomain: String },
+    #[error("subdomain {subdomain:?} is already taken by another organization")]
+    SubdomainTaken { subdomain: String },
+    #[error("e-mail domain {domain:?} already belongs to another organization")]
+    EmailDomainTaken { domain: String },
+    #[error("user pool {pool_id} already belongs to another organization")]
+    PoolTaken { pool_id: String },
+    #[error("{what} {value:?} is invalid: {rule}")]
+    InvalidInput {
+        what: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+    #[error("{what} {key:?} was not found")]
+    NotFound { what: &'static str, key: String },
+    #[error("{what} {key:?} was changed by someone else meanwhile; run the command again")]
+    Conflict { what: &'static str, key: String },
+    #[error("cannot {action}: {reason}")]
+    NotAllowed { action: String, reason: String },
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("cannot reach {service} at {endpoint}: {detail}. Check that the endpoint is up (AWS_ENDPOINT_URL) and the network allows it")]
+    Unreachable {
+        service: &'static str,
+        endpoint: String,
+        detail: String,
+    },
+    #[error("{service} refused {operation}: {detail}")]
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+impl Error {
+    /// A stable, machine-readable name for the error, used as the Lambda `errorType` and in
+    /// `--output json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidSubdomain { .. } => "InvalidSubdomain",
+            Error::ReservedSubdomain { .. } => "ReservedSubdomain",
+            Error::SubdomainTaken { .. } => "SubdomainTaken",
+            Error::EmailDomainTaken { .. } => "EmailDomainTaken",
+            Error::PoolTaken { .. } => "PoolTaken",
+            Error::InvalidInput { .. } => "InvalidInput",
+            Error::NotFound { .. } => "NotFound",
+            Error::Conflict { .. } => "Conflict",
+            Error::NotAllowed { .. } => "NotAllowed",
+            Error::QuotaExceeded(_) => "QuotaExceeded",
+            Error::Unreachable { .. } => "Unreachable",
+            Error::Aws { .. } => "AwsError",
+        }
+    }
+
+    pub(crate) fn not_allowed(action: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::NotAllowed {
+            action: action.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, the one clock of the domain (records, audit, TTL).
+pub fn now_epoch() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,270 @@
+//! A customer organization: its identity, its own user pool, its sign-in settings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EmailAddress, EmailDomain, Error, Subdomain};
+
+/// An organization's id: `org-` and a time-ordered UUID. Never derived from the subdomain, so
+/// that the record survives a later rename of the subdomain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrgId(String);
+
+impl OrgId {
+    pub fn generate() -> Self {
+        Self(format!("org-{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Eight characters of the id's random tail, to make derived global names unique.
+    pub fn short(&self) -> &str {
+        let tail = self.0.len().saturating_sub(8);
+        &self.0[tail..]
+    }
+}
+
+impl From<String> for OrgId {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an organization is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgStatus {
+    /// Recorded, its Cognito resources not all created yet: `org create` resumes it.
+    Provisioning,
+    /// Its people may sign in.
+    Active,
+    /// Nobody of it may sign in; everything is kept.
+    Suspended,
+}
+
+impl fmt::Display for OrgStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OrgStatus::Provisioning => "provisioning",
+            OrgStatus::Active => "active",
+            OrgStatus::Suspended => "suspended",
+        })
+    }
+}
+
+/// The organization's multi-factor setting (TOTP authenticator apps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMode {
+    #[default]
+    Off,
+    Optional,
+    Required,
+}
+
+impl FromStr for MfaMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(MfaMode::Off),
+            "optional" => Ok(MfaMode::Optional),
+            "required" => Ok(MfaMode::Required),
+            other => Err(Error::InvalidInput {
+                what: "MFA setting",
+                value: other.to_owned(),
+                rule: "it must be one of off, optional, required",
+            }),
+        }
+    }
+}
+
+impl fmt::Display for MfaMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MfaMode::Off => "off",
+            MfaMode::Optional => "optional",
+            MfaMode::Required => "required",
+        })
+    }
+}
+
+/// The Cognito resources that belong to one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CognitoResources {
+    pub user_pool_id: Option<String>,
+    pub app_client_id: Option<String>,
+    /// The Cognito prefix domain, used only for OAuth federation (Entra ID, social providers).
+    pub domain_prefix: Option<String>,
+}
+
+/// One customer organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub subdomain: Subdomain,
+    pub status: OrgStatus,
+    pub mfa: MfaMode,
+    /// Licence seats: how many people may hold a login at once. `None`: no limit. (Left out
+    /// of the stored record when `None`: the registry's seat condition tests its absence.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats: Option<u32>,
+    /// Seats taken by people whose login exists (invited or active).
+    pub seats_used: u32,
+    pub email_domains: Vec<EmailDomain>,
+    /// The first administrator asked for at creation; provisioning creates and invites them.
+    pub admin_email: Option<EmailAddress>,
+    pub cognito: CognitoResources,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Optimistic-concurrency counter: every save checks and bumps it.
+    pub version: u64,
+}
+
+impl Organization {
+    /// The user pool's name: the id makes it findable again after a crash between creating
+    /// the pool and recording it, the subdomain makes it readable in the console.
+    pub fn pool_name(&self) -> String {
+        format!("tenant-{}-{}", self.subdomain, self.id)
+    }
+
+    /// The Cognito prefix domain: readable where Cognito allows it (it refuses prefixes that
+    /// contain `aws`, `amazon` or `cognito`), unique through the id's tail either way.
+    pub fn domain_prefix(&self) -> String {
+        let sub = self.subdomain.as_str();
+        let forbidden = ["aws", "amazon", "cognito"].iter().any(|w| sub.contains(w));
+        if forbidden {
+            format!("org-{}", self.id.short())
+        } else {
+            let keep = sub.len().min(63 - 9);
+            format!("{}-{}", sub[..keep].trim_end_matches('-'), self.id.short())
+        }
+    }
+
+    pub fn seat_free(&self) -> bool {
+        self.seats.is_none_or(|limit| self.seats_used < limit)
+    }
+
+    /// Suspends sign-in for the whole organization.
+    pub fn suspend(&mut self) -> Result<(), Error> {
+        match self.status {
+            OrgStatus::Active => {
+                self.status = OrgStatus::Suspended;
+                Ok(())
+            }
+            OrgStatus::Suspended => Err(Error::not_allowed(
+                format!("suspend {}", self.subdomain),
+                "it is already suspended",
+            )),
+            OrgStatus::Provisioning => Err(Error::not_allowed(
+                format!("suspend {}", self.subdomain),
+                "it is still being provisioned; finish it with `tenantctl org create` first",
+            )),
+        }
+    }
+
+    /// Lets the organization's people sign in again.
+    pub fn resume(&mut self) -> Result<(), Error> {
+        match self.status {
+            OrgStatus::Suspended => {
+                self.status = OrgStatus::Active;
+                Ok(())
+            }
+            OrgStatus::Active => Err(Error::not_allowed(
+                format!("resume {}", self.subdomain),
+                "it is not suspended",
+            )),
+            OrgStatus::Provisioning => Err(Error::not_allowed(
+                format!("resume {}", self.subdomain),
+                "it is still being provisioned; finish it with `tenantctl org create` first",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample(subdomain: &str) -> Organization {
+        Organization {
+            id: OrgId::from("org-0192f0c4d5e67a8b9c0d1e2f3a4b5c6d".to_owned()),
+            name: "Acme".into(),
+            subdomain: Subdomain::parse(subdomain).expect("valid subdomain"),
+            status: OrgStatus::Active,
+            mfa: MfaMode::Off,
+            seats: Some(2),
+            seats_used: 0,
+            email_domains: vec![],
+            admin_email: None,
+            cognito: CognitoResources::default(),
+            created_at: 0,
+            updated_at: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_unique_and_prefixed() {
+        let (a, b) = (OrgId::generate(), OrgId::generate());
+        assert_ne!(a, b);
+        assert!(a.as_str().starts_with("org-"));
+        assert_eq!(a.short().len(), 8);
+    }
+
+    #[test]
+    fn domain_prefix_is_readable_and_valid() {
+        let org = sample("acme");
+        assert_eq!(org.domain_prefix(), "acme-3a4b5c6d");
+        let long = sample(&"a".repeat(63));
+        assert!(long.domain_prefix().len() <= 63);
+        let aws = sample("myaws-shop");
+        assert_eq!(aws.domain_prefix(), "org-3a4b5c6d");
+    }
+
+    #[test]
+    fn pool_name_carries_the_id() {
+        let org = sample("acme");
+        assert_eq!(org.pool_name(), format!("tenant-acme-{}", org.id));
+    }
+
+    #[test]
+    fn suspend_and_resume_follow_the_status() {
+        let mut org = sample("acme");
+        org.suspend().expect("active can be suspended");
+        assert_eq!(org.status, OrgStatus::Suspended);
+        assert_eq!(org.suspend().map_err(|e| e.code()), Err("NotAllowed"));
+        org.resume().expect("suspended can be resumed");
+        assert_eq!(org.status, OrgStatus::Active);
+        assert!(org.resume().is_err());
+        org.status = OrgStatus::Provisioning;
+        assert!(org.suspend().is_err());
+    }
+
+    #[test]
+    fn seats() {
+        let mut org = sample("acme");
+        assert!(org.seat_free());
+        org.seats_used = 2;
+        assert!(!org.seat_free());
+        org.seats = None;
+        assert!(org.seat_free());
+    }
+
+    #[test]
+    fn mfa_parses_the_cli_words() {
+        assert_eq!("required".parse::<MfaMode>(), Ok(MfaMode::Required));
+        assert!("sometimes".parse::<MfaMode>().is_err());
+    }
+}

@@ -1,0 +1,273 @@
+//! A person of one organization and the life of their login.
+//!
+//! ```text
+//!   added ──activate──▶ invited ──first login──▶ active
+//!     ▲                   │  ▲                     │
+//!     │              deactivate  activate     deactivate
+//!     │                   ▼  │                     │
+//!     │               deactivated ◀────────────────┘
+//!     │                   │
+//!     └──── (any) ──delete──▶ unlinked ──activate──▶ invited
+//! ```
+//! `invited` and `active` hold a licence seat and a Cognito login; the others hold neither.
+//! An e-mail or username change sets `pending_email` until it is confirmed; until then the
+//! person cannot sign in (checked by the pre-authentication trigger).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EmailAddress, Error, OrgId};
+
+/// A role, which is also the name of a Cognito group in the organization's pool.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Role(String);
+
+impl Role {
+    /// The roles every organization starts with.
+    pub const DEFAULTS: [&'static str; 2] = ["admin", "member"];
+
+    pub fn admin() -> Self {
+        Self("admin".into())
+    }
+
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let ok = !input.is_empty()
+            && input.len() <= 64
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(Error::InvalidInput {
+                what: "role",
+                value: input.to_owned(),
+                rule: "it must be 1 to 64 characters of a-z, 0-9, - and _",
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Role> for String {
+    fn from(value: Role) -> Self {
+        value.0
+    }
+}
+
+/// Where a person's login is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonStatus {
+    /// A record only (added by an admin or imported); no login.
+    Added,
+    /// Login created with a temporary password and the welcome mail sent; the first sign-in
+    /// must set a new password.
+    Invited,
+    /// Has signed in and chosen their own password.
+    Active,
+    /// Login disabled and signed out everywhere; the seat is free again.
+    Deactivated,
+    /// Login deleted; the record stays for the organization's data and audit.
+    Unlinked,
+}
+
+impl PersonStatus {
+    /// Whether a person in this state holds a Cognito login and a licence seat.
+    pub fn holds_seat(self) -> bool {
+        matches!(self, PersonStatus::Invited | PersonStatus::Active)
+    }
+
+    /// The allowed transitions of the lifecycle above.
+    pub fn can_become(self, next: PersonStatus) -> bool {
+        use PersonStatus::*;
+        matches!(
+            (self, next),
+            (Added | Deactivated | Unlinked, Invited)
+                | (Invited, Active)
+                | (Invited | Active, Deactivated)
+                | (Added | Invited | Active | Deactivated, Unlinked)
+        )
+    }
+}
+
+impl fmt::Display for PersonStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PersonStatus::Added => "added",
+            PersonStatus::Invited => "invited",
+            PersonStatus::Active => "active",
+            PersonStatus::Deactivated => "deactivated",
+            PersonStatus::Unlinked => "unlinked",
+        })
+    }
+}
+
+impl FromStr for PersonStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+            Error::InvalidInput {
+                what: "person status",
+                value: s.to_owned(),
+                rule: "it must be one of added, invited, active, deactivated, unlinked",
+            }
+        })
+    }
+}
+
+/// One person of one organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub org_id: OrgId,
+    /// The Cognito username, unique within the organization, kept lower-case.
+    pub username: String,
+    pub email: EmailAddress,
+    pub display_name: Option<String>,
+    pub roles: Vec<Role>,
+    pub status: PersonStatus,
+    /// A new address waiting for its confirmation; sign-in is refused until then.
+    pub pending_email: Option<EmailAddress>,
+    /// When the last welcome mail went out (epoch seconds); `None` while one is owed.
+    pub welcome_sent_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: u64,
+}
+
+impl Person {
+    /// Checks a move to `next`, naming the reason when it is not allowed.
+    pub fn check_transition(&self, next: PersonStatus) -> Result<(), Error> {
+        if self.status.can_become(next) {
+            Ok(())
+        } else {
+            Err(Error::not_allowed(
+                format!("change {} from {} to {}", self.username, self.status, next),
+                "that step is not part of a person's lifecycle",
+            ))
+        }
+    }
+
+    /// The conditions for switching activation on: a role, and a lifecycle that allows it.
+    /// (The free seat is checked atomically by the registry.)
+    pub fn check_activation(&self) -> Result<(), Error> {
+        if self.roles.is_empty() {
+            return Err(Error::not_allowed(
+                format!("activate {}", self.username),
+                "give the person at least one role first",
+            ));
+        }
+        self.check_transition(PersonStatus::Invited)
+    }
+}
+
+/// Validates a username: what people type at sign-in, so kept simple and lower-case.
+pub fn parse_username(input: &str) -> Result<String, Error> {
+    let lowered = input.trim().to_ascii_lowercase();
+    let ok = (1..=128).contains(&lowered.len())
+        && lowered
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@+".contains(&b));
+    if ok {
+        Ok(lowered)
+    } else {
+        Err(Error::InvalidInput {
+            what: "username",
+            value: input.to_owned(),
+            rule: "it must be 1 to 128 characters of letters, digits and . _ - @ +",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PersonStatus::*;
+    use super::*;
+
+    const ALL: [PersonStatus; 5] = [Added, Invited, Active, Deactivated, Unlinked];
+
+    #[test]
+    fn lifecycle_allows_exactly_the_drawn_transitions() {
+        let allowed = [
+            (Added, Invited),
+            (Deactivated, Invited),
+            (Unlinked, Invited),
+            (Invited, Active),
+            (Invited, Deactivated),
+            (Active, Deactivated),
+            (Added, Unlinked),
+            (Invited, Unlinked),
+            (Active, Unlinked),
+            (Deactivated, Unlinked),
+        ];
+        for from in ALL {
+            for to in ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_logins_hold_seats() {
+        let holding: Vec<_> = ALL.into_iter().filter(|s| s.holds_seat()).collect();
+        assert_eq!(holding, vec![Invited, Active]);
+    }
+
+    fn person(roles: &[&str], status: PersonStatus) -> Person {
+        Person {
+            org_id: OrgId::from("org-1".to_owned()),
+            username: "jane".into(),
+            email: EmailAddress::parse("jane@acme.com").expect("valid"),
+            display_name: None,
+            roles: roles.iter().map(|r| Role::parse(r).expect("valid")).collect(),
+            status,
+            pending_email: None,
+            welcome_sent_at: None,
+            created_at: 0,
+            updated_at: 0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn activation_needs_a_role() {
+        let err = person(&[], Added).check_activation().expect_err("no role");
+        assert!(err.to_string().contains("at least one role"), "{err}");
+        assert!(person(&["member"], Added).check_activation().is_ok());
+        assert!(person(&["member"], Active).check_activation().is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip_as_words() {
+        for s in ALL {
+            assert_eq!(s.to_string().parse::<PersonStatus>(), Ok(s));
+        }
+        assert!("sleeping".parse::<PersonStatus>().is_err());
+    }
+
+    #[test]
+    fn usernames_and_roles() {
+        assert_eq!(parse_username(" Jane.Doe@Acme.com "), Ok("jane.doe@acme.com".into()));
+        assert!(parse_username("jane doe").is_err());
+        assert!(parse_username("").is_err());
+        assert!(Role::parse("billing-admin").is_ok());
+        assert!(Role::parse("Admin").is_err());
+    }
+}

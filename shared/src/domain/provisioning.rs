@@ -1,0 +1,373 @@
+//! Creating an organization: its record, its own user pool and everything in it, its first
+//! administrator.
+//!
+//! Every step first looks at what is already there and only does what is missing, and each
+//! result is recorded before the next step starts. A run that dies anywhere is therefore
+//! finished by running the same command again, and never leaves a second pool behind: the
+//! pool's name carries the organization id, so a pool created just before a crash is found
+//! and adopted instead of created anew.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::activation::{activate_person, Activation};
+use super::person::parse_username;
+use super::{
+    now_epoch, EmailAddress, EmailDomain, Error, MfaMode, OrgId, OrgStatus, Organization, Person,
+    PersonStatus, Role, Subdomain,
+};
+use crate::ports::{AuditEvent, ClientSpec, Mailer, PoolSpec, Registry, TriggerArns, UserPools};
+
+/// The name of the app client every organization's login page uses.
+pub const APP_CLIENT_NAME: &str = "login";
+
+/// What the operator asks for (`tenantctl org create`, or the worker's event).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
+pub struct ProvisionRequest {
+    pub subdomain: String,
+    pub name: String,
+    #[serde(default)]
+    pub admin_email: Option<String>,
+    #[serde(default)]
+    pub mfa: MfaMode,
+    #[serde(default)]
+    pub seats: Option<u32>,
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+}
+
+/// The request, checked: every field valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRequest {
+    pub subdomain: Subdomain,
+    pub name: String,
+    pub admin_email: Option<EmailAddress>,
+    pub mfa: MfaMode,
+    pub seats: Option<u32>,
+    pub email_domains: Vec<EmailDomain>,
+}
+
+impl ProvisionRequest {
+    /// Checks every field and names the first one that is wrong.
+    pub fn validate(&self) -> Result<ValidRequest, Error> {
+        let subdomain = Subdomain::parse(&self.subdomain)?;
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::InvalidInput {
+                what: "organization name",
+                value: self.name.clone(),
+                rule: "it must be 1 to 100 printable characters",
+            });
+        }
+        if self.seats == Some(0) {
+            return Err(Error::InvalidInput {
+                what: "seats",
+                value: "0".into(),
+                rule: "an organization needs at least one seat (leave it out for no limit)",
+            });
+        }
+        let admin_email = self.admin_email.as_deref().map(EmailAddress::parse).transpose()?;
+        let mut email_domains = self
+            .email_domains
+            .iter()
+            .map(|d| EmailDomain::parse(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        email_domains.sort();
+        email_domains.dedup();
+        Ok(ValidRequest {
+            subdomain,
+            name: name.to_owned(),
+            admin_email,
+            mfa: self.mfa,
+            seats: self.seats,
+            email_domains,
+        })
+    }
+}
+
+/// What provisioning needs besides the request.
+pub struct Provisioning<'a> {
+    pub registry: &'a dyn Registry,
+    pub pools: &'a dyn UserPools,
+    pub mailer: &'a dyn Mailer,
+    /// The wildcard domain the organizations' login pages live under (`BASE_DOMAIN`).
+    pub base_domain: &'a str,
+    pub triggers: &'a TriggerArns,
+    /// Who is doing this, for the audit log.
+    pub actor: &'a str,
+}
+
+/// One step done, reported as it happens (the CLI prints them; the worker logs them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Recorded { org_id: OrgId, resumed: bool },
+    PoolReady { pool_id: String, adopted: bool },
+    GroupsReady { groups: Vec<String> },
+    AppClientReady { client_id: String },
+    DomainReady { domain: String },
+    Active,
+    AdminInvited { username: String, email: EmailAddress },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Recorded { org_id, resumed: false } => write!(f, "recorded organization {org_id}"),
+            Step::Recorded { org_id, resumed: true } => {
+                write!(f, "resuming organization {org_id} where it stopped")
+            }
+            Step::PoolReady { pool_id, adopted: false } => write!(f, "created user pool {pool_id}"),
+            Step::PoolReady { pool_id, adopted: true } => {
+                write!(f, "user pool {pool_id} already there, kept")
+            }
+            Step::GroupsReady { groups } => write!(f, "role groups ready: {}", groups.join(", ")),
+            Step::AppClientReady { client_id } => write!(f, "app client ready: {client_id}"),
+            Step::DomainReady { domain } => write!(f, "OAuth domain ready: {domain}"),
+            Step::Active => write!(f, "organization is active"),
+            Step::AdminInvited { username, email } => {
+                write!(f, "administrator {username} invited, welcome mail sent to {email}")
+            }
+        }
+    }
+}
+
+/// The result: the organization as recorded, and whether this run created it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provisioned {
+    pub organization: Organization,
+    /// False when the organization existed already (finished or resumed).
+    pub created: bool,
+    pub admin: Option<Person>,
+}
+
+impl Provisioning<'_> {
+    /// Creates the organization, or finishes one a previous run left half-done.
+    pub async fn provision(
+        &self,
+        request: &ProvisionRequest,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Provisioned, Error> {
+        let req = request.validate()?;
+        let (mut org, created) = self.record(&req).await?;
+        progress(&Step::Recorded {
+            org_id: org.id.clone(),
+            resumed: !created,
+        });
+
+        let pool_id = match org.cognito.user_pool_id.clone() {
+            Some(id) => id,
+            None => {
+                let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
+                    Some(id) => (id, true),
+                    None => (self.pools.create_pool(&self.pool_spec(&org)).await?, false),
+                };
+                org = self.registry.attach_pool(&org, &id).await?;
+                progress(&Step::PoolReady {
+                    pool_id: id.clone(),
+                    adopted,
+                });
+                id
+            }
+        };
+
+        // Checked on every run: a pool adopted after a crash may have missed it.
+        self.pools.ensure_mfa(&pool_id, org.mfa).await?;
+        self.pools.ensure_groups(&pool_id, &Role::DEFAULTS).await?;
+        progress(&Step::GroupsReady {
+            groups: Role::DEFAULTS.iter().map(|g| g.to_string()).collect(),
+        });
+
+        if org.cognito.app_client_id.is_none() {
+            let spec = ClientSpec {
+                name: APP_CLIENT_NAME.into(),
+                callback_urls: vec![format!("{}/oauth/callback", org.subdomain.origin(self.base_domain))],
+                logout_urls: vec![org.subdomain.login_url(self.base_domain)],
+            };
+            let client_id = self.pools.ensure_app_client(&pool_id, &spec).await?;
+            org.cognito.app_client_id = Some(client_id.clone());
+            org = self.registry.save_organization(&org).await?;
+            progress(&Step::AppClientReady { client_id });
+        }
+
+        if org.cognito.domain_prefix.is_none() {
+            let domain = self.pools.ensure_domain(&pool_id, &org.domain_prefix()).await?;
+            org.cognito.domain_prefix = Some(domain.clone());
+            org = self.registry.save_organization(&org).await?;
+            progress(&Step::DomainReady { domain });
+        }
+
+        // Active before the administrator is invited: the pre-signup trigger lets
+        // AdminCreateUser through for active organizations only.
+        if org.status == OrgStatus::Provisioning {
+            org.status = OrgStatus::Active;
+            org = self.registry.save_organization(&org).await?;
+            self.audit(&org, "org.provisioned", org.subdomain.as_str(), Some(format!("user pool {pool_id}")))
+                .await?;
+            progress(&Step::Active);
+        }
+
+        let admin = match org.admin_email.clone() {
+            Some(email) if org.status == OrgStatus::Active => {
+                let admin = self.invite_admin(&mut org, &email).await?;
+                if let Some(person) = &admin {
+                    progress(&Step::AdminInvited {
+                        username: person.username.clone(),
+                        email: person.email.clone(),
+                    });
+                }
+                admin
+            }
+            _ => None,
+        };
+        Ok(Provisioned {
+            organization: org,
+            created,
+            admin,
+        })
+    }
+
+    /// Finds the organization a previous run recorded for this subdomain, or records it now.
+    async fn record(&self, req: &ValidRequest) -> Result<(Organization, bool), Error> {
+        if let Some(existing) = self.registry.organization_by_subdomain(&req.subdomain).await? {
+            if existing.name != req.name {
+                return Err(Error::SubdomainTaken {
+                    subdomain: req.subdomain.to_string(),
+                });
+            }
+            return Ok((existing, false));
+        }
+        let now = now_epoch();
+        let org = Organization {
+            id: OrgId::generate(),
+            name: req.name.clone(),
+            subdomain: req.subdomain.clone(),
+            status: OrgStatus::Provisioning,
+            mfa: req.mfa,
+            seats: req.seats,
+            seats_used: 0,
+            email_domains: req.email_domains.clone(),
+            admin_email: req.admin_email.clone(),
+            cognito: Default::default(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        self.registry.create_organization(&org).await?;
+        self.audit(&org, "org.created", org.subdomain.as_str(), Some(org.name.clone()))
+            .await?;
+        Ok((org, true))
+    }
+
+    fn pool_spec(&self, org: &Organization) -> PoolSpec {
+        PoolSpec {
+            name: org.pool_name(),
+            org_id: org.id.clone(),
+            subdomain: org.subdomain.clone(),
+            mfa: org.mfa,
+            triggers: self.triggers.clone(),
+        }
+    }
+
+    /// Makes sure the first administrator exists, holds the admin role and got their welcome
+    /// mail. Returns `None` when that was all done by an earlier run.
+    async fn invite_admin(
+        &self,
+        org: &mut Organization,
+        email: &EmailAddress,
+    ) -> Result<Option<Person>, Error> {
+        let person = match self.registry.person_by_email(&org.id, email).await? {
+            Some(person) => person,
+            None => {
+                let now = now_epoch();
+                let person = Person {
+                    org_id: org.id.clone(),
+                    username: parse_username(email.as_str())?,
+                    email: email.clone(),
+                    display_name: None,
+                    roles: vec![Role::admin()],
+                    status: PersonStatus::Added,
+                    pending_email: None,
+                    welcome_sent_at: None,
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                };
+                self.registry.create_person(&person).await?;
+                self.audit(org, "person.added", &person.username, Some("first administrator".into()))
+                    .await?;
+                person
+            }
+        };
+        if person.status.holds_seat() && person.welcome_sent_at.is_some() {
+            return Ok(None);
+        }
+        let activation = Activation {
+            registry: self.registry,
+            pools: self.pools,
+            mailer: self.mailer,
+            base_domain: self.base_domain,
+            actor: self.actor,
+        };
+        let person = activate_person(&activation, org, person).await?;
+        // The seat count changed in the registry; keep the caller's copy current.
+        if let Some(fresh) = self.registry.organization(&org.id).await? {
+            *org = fresh;
+        }
+        Ok(Some(person))
+    }
+
+    async fn audit(
+        &self,
+        org: &Organization,
+        action: &str,
+        target: &str,
+        detail: Option<String>,
+    ) -> Result<(), Error> {
+        self.registry
+            .append_audit(&AuditEvent {
+                org_id: org.id.clone(),
+                at: now_epoch(),
+                actor: self.actor.to_owned(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                detail,
+            })
+            .await
+    }
+}
+
+/// Suspends or resumes an organization, with its audit event.
+pub async fn set_suspended(
+    registry: &dyn Registry,
+    subdomain: &str,
+    suspended: bool,
+    actor: &str,
+) -> Result<Organization, Error> {
+    let sub = Subdomain::parse(subdomain)?;
+    let mut org = registry
+        .organization_by_subdomain(&sub)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "organization with subdomain",
+            key: sub.to_string(),
+        })?;
+    if suspended {
+        org.suspend()?;
+    } else {
+        org.resume()?;
+    }
+    let org = registry.save_organization(&org).await?;
+    registry
+        .append_audit(&AuditEvent {
+            org_id: org.id.clone(),
+            at: now_epoch(),
+            actor: actor.to_owned(),
+            action: if suspended { "org.suspended" } else { "org.resumed" }.to_owned(),
+            target: org.subdomain.to_string(),
+            detail: None,
+        })
+        .await?;
+    Ok(org)
+}

@@ -1,0 +1,123 @@
+//! The outside capabilities the domain needs, one small trait each. The AWS adapters in
+//! [`crate::aws`] implement them; unit tests implement them in memory.
+
+use async_trait::async_trait;
+
+use crate::domain::mail::MailContent;
+use crate::domain::{EmailAddress, EmailDomain, Error, MfaMode, OrgId, Organization, Person, Subdomain};
+
+/// An entry of an organization's audit log. Every state change writes exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEvent {
+    pub org_id: OrgId,
+    /// Epoch seconds.
+    pub at: i64,
+    /// Who did it: an operator (`tenantctl:<user>`), an admin's username, or a function.
+    pub actor: String,
+    /// What happened, such as `org.created`, `person.activated`.
+    pub action: String,
+    /// Whom or what it happened to.
+    pub target: String,
+    /// A short, secret-free detail.
+    pub detail: Option<String>,
+}
+
+/// The registry of organizations and people (DynamoDB).
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// Records a new organization in `provisioning` status and claims its subdomain and
+    /// e-mail domains, all or nothing.
+    async fn create_organization(&self, org: &Organization) -> Result<(), Error>;
+    /// Records the organization's user pool and claims the pool id, all or nothing. Recording
+    /// the same pool again is a no-op; a different one is a [`Error::Conflict`].
+    async fn attach_pool(&self, org: &Organization, pool_id: &str) -> Result<Organization, Error>;
+    /// Saves a changed organization if nobody saved it since it was read; bumps `version`.
+    async fn save_organization(&self, org: &Organization) -> Result<Organization, Error>;
+    async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error>;
+    async fn organization_by_subdomain(&self, sub: &Subdomain) -> Result<Option<Organization>, Error>;
+    async fn organization_by_pool(&self, pool_id: &str) -> Result<Option<Organization>, Error>;
+    async fn organization_by_email_domain(&self, domain: &EmailDomain) -> Result<Option<Organization>, Error>;
+    /// All organizations, ordered by subdomain.
+    async fn list_organizations(&self) -> Result<Vec<Organization>, Error>;
+
+    /// Records a new person; their username and e-mail must be free in the organization.
+    async fn create_person(&self, person: &Person) -> Result<(), Error>;
+    async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error>;
+    async fn person_by_email(&self, org: &OrgId, email: &EmailAddress) -> Result<Option<Person>, Error>;
+    /// Saves a changed person if nobody saved them since they were read; bumps `version`.
+    /// When the change moves them into or out of a seat-holding status, the organization's
+    /// seat count moves with it in the same transaction, refused when no seat is free.
+    async fn save_person(&self, before: &Person, after: &Person) -> Result<Person, Error>;
+
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), Error>;
+    /// The newest `limit` events of an organization, newest first.
+    async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error>;
+}
+
+/// Every trigger ARN a pool is created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TriggerArns {
+    pub pre_signup: String,
+    pub post_confirmation: String,
+    pub pre_authentication: String,
+    pub pre_token_generation: String,
+    pub user_migration: String,
+    pub custom_message: String,
+}
+
+/// What an organization's user pool is created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSpec {
+    pub name: String,
+    pub org_id: OrgId,
+    pub subdomain: Subdomain,
+    pub mfa: MfaMode,
+    pub triggers: TriggerArns,
+}
+
+/// What the organization's app client is created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSpec {
+    pub name: String,
+    pub callback_urls: Vec<String>,
+    pub logout_urls: Vec<String>,
+}
+
+/// A login to create in a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogin<'a> {
+    pub username: &'a str,
+    pub email: &'a EmailAddress,
+    pub temporary_password: &'a str,
+}
+
+/// Cognito user pools, as far as provisioning needs them.
+#[async_trait]
+pub trait UserPools: Send + Sync {
+    /// The pool with exactly this name, if there is one (crash recovery looks here).
+    async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error>;
+    /// Creates the pool and returns its id. Fails at once with [`Error::QuotaExceeded`]
+    /// when the account may not have more pools.
+    async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error>;
+    /// Sets the pool's multi-factor mode (TOTP); idempotent.
+    async fn ensure_mfa(&self, pool_id: &str, mfa: MfaMode) -> Result<(), Error>;
+    /// Creates the groups that do not exist yet.
+    async fn ensure_groups(&self, pool_id: &str, groups: &[&str]) -> Result<(), Error>;
+    /// The id of the app client with this name, created if missing.
+    async fn ensure_app_client(&self, pool_id: &str, spec: &ClientSpec) -> Result<String, Error>;
+    /// Gives the pool this Cognito prefix domain unless it already has one; returns the
+    /// pool's domain.
+    async fn ensure_domain(&self, pool_id: &str, prefix: &str) -> Result<String, Error>;
+    /// Creates a login that must change its temporary password at first sign-in, without
+    /// Cognito's own invitation (we send ours). If it exists already, its temporary password
+    /// is reset instead, so that a repeated activation sends a password that works.
+    async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error>;
+    async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error>;
+}
+
+/// Outgoing mail (SES).
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the mail and returns the provider's message id.
+    async fn send(&self, to: &EmailAddress, mail: &MailContent) -> Result<String, Error>;
+}
