@@ -31,17 +31,32 @@ impl Source for ProcessEnv {
 
 impl<const N: usize> Source for [(&str, &str); N] {
     fn get(&self, name: &str) -> Option<String> {
-        self.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 
-fn required(src: &dyn Source, name: &'static str, purpose: &'static str) -> Result<String, ConfigError> {
+fn required(
+    src: &dyn Source,
+    name: &'static str,
+    purpose: &'static str,
+) -> Result<String, ConfigError> {
     src.get(name).ok_or(ConfigError::Missing { name, purpose })
 }
 
 /// `TABLE_NAME`: the one DynamoDB table of the suite.
 pub fn table_name(src: &dyn Source) -> Result<String, ConfigError> {
     required(src, "TABLE_NAME", "the DynamoDB table of the registry")
+}
+
+/// `MAIL_FROM`: the sender of our own mails.
+pub fn mail_from(src: &dyn Source) -> Result<EmailAddress, ConfigError> {
+    let raw = required(src, "MAIL_FROM", "the sender address of welcome mails")?;
+    EmailAddress::parse(&raw).map_err(|e| ConfigError::Invalid {
+        name: "MAIL_FROM",
+        reason: e.to_string(),
+    })
 }
 
 /// What provisioning and activation need besides the table.
@@ -57,20 +72,24 @@ pub struct ProvisioningConfig {
 
 impl ProvisioningConfig {
     pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
-        let base_domain = required(src, "BASE_DOMAIN", "the domain organizations' subdomains live under, such as app.example.com")?;
+        let base_domain = required(
+            src,
+            "BASE_DOMAIN",
+            "the domain organizations' subdomains live under, such as app.example.com",
+        )?;
         if base_domain.starts_with('.') || base_domain.contains('/') || !base_domain.contains('.') {
             return Err(ConfigError::Invalid {
                 name: "BASE_DOMAIN",
                 reason: format!("{base_domain:?} must be a bare domain such as app.example.com"),
             });
         }
-        let mail_from_raw = required(src, "MAIL_FROM", "the sender address of welcome mails")?;
-        let mail_from = EmailAddress::parse(&mail_from_raw).map_err(|e| ConfigError::Invalid {
-            name: "MAIL_FROM",
-            reason: e.to_string(),
-        })?;
+        let mail_from = mail_from(src)?;
         let arn = |name: &'static str| -> Result<String, ConfigError> {
-            let value = required(src, name, "the ARN of a trigger function attached to every new user pool")?;
+            let value = required(
+                src,
+                name,
+                "the ARN of a trigger function attached to every new user pool",
+            )?;
             if value.starts_with("arn:") {
                 Ok(value)
             } else {
@@ -104,12 +123,30 @@ mod tests {
         ("TABLE_NAME", "signin"),
         ("BASE_DOMAIN", "App.Example.com"),
         ("MAIL_FROM", "no-reply@example.com"),
-        ("PRE_SIGNUP_ARN", "arn:aws:lambda:eu-west-1:1:function:pre-signup"),
-        ("POST_CONFIRMATION_ARN", "arn:aws:lambda:eu-west-1:1:function:post-confirmation"),
-        ("PRE_AUTHENTICATION_ARN", "arn:aws:lambda:eu-west-1:1:function:pre-authentication"),
-        ("PRE_TOKEN_GENERATION_ARN", "arn:aws:lambda:eu-west-1:1:function:pre-token-generation"),
-        ("USER_MIGRATION_ARN", "arn:aws:lambda:eu-west-1:1:function:user-migration"),
-        ("CUSTOM_MESSAGE_ARN", "arn:aws:lambda:eu-west-1:1:function:custom-message"),
+        (
+            "PRE_SIGNUP_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:pre-signup",
+        ),
+        (
+            "POST_CONFIRMATION_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:post-confirmation",
+        ),
+        (
+            "PRE_AUTHENTICATION_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:pre-authentication",
+        ),
+        (
+            "PRE_TOKEN_GENERATION_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:pre-token-generation",
+        ),
+        (
+            "USER_MIGRATION_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:user-migration",
+        ),
+        (
+            "CUSTOM_MESSAGE_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:custom-message",
+        ),
     ];
 
     #[test]

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 
 use crate::domain::mail::MailContent;
-use crate::domain::{EmailAddress, EmailDomain, Error, MfaMode, OrgId, Organization, Person, Subdomain};
+use crate::domain::{
+    EmailAddress, EmailDomain, Error, MfaMode, OrgId, Organization, Person, Subdomain,
+};
 
 /// An entry of an organization's audit log. Every state change writes exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -34,16 +36,26 @@ pub trait Registry: Send + Sync {
     /// Saves a changed organization if nobody saved it since it was read; bumps `version`.
     async fn save_organization(&self, org: &Organization) -> Result<Organization, Error>;
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error>;
-    async fn organization_by_subdomain(&self, sub: &Subdomain) -> Result<Option<Organization>, Error>;
+    async fn organization_by_subdomain(
+        &self,
+        sub: &Subdomain,
+    ) -> Result<Option<Organization>, Error>;
     async fn organization_by_pool(&self, pool_id: &str) -> Result<Option<Organization>, Error>;
-    async fn organization_by_email_domain(&self, domain: &EmailDomain) -> Result<Option<Organization>, Error>;
+    async fn organization_by_email_domain(
+        &self,
+        domain: &EmailDomain,
+    ) -> Result<Option<Organization>, Error>;
     /// All organizations, ordered by subdomain.
     async fn list_organizations(&self) -> Result<Vec<Organization>, Error>;
 
     /// Records a new person; their username and e-mail must be free in the organization.
     async fn create_person(&self, person: &Person) -> Result<(), Error>;
     async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error>;
-    async fn person_by_email(&self, org: &OrgId, email: &EmailAddress) -> Result<Option<Person>, Error>;
+    async fn person_by_email(
+        &self,
+        org: &OrgId,
+        email: &EmailAddress,
+    ) -> Result<Option<Person>, Error>;
     /// Saves a changed person if nobody saved them since they were read; bumps `version`.
     /// When the change moves them into or out of a seat-holding status, the organization's
     /// seat count moves with it in the same transaction, refused when no seat is free.

@@ -1,1 +1,13 @@
-fn main(){}
+//! The `tenant-migration` Lambda: provisioning (and, later, migration) of organizations.
+
+use lambda_runtime::{run, service_fn, tracing, Error};
+use shared::config::ProcessEnv;
+use tenant_migration::{handler, wiring::ProvisioningDeps};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let sdk = shared::aws::load_config().await?;
+    let deps = ProvisioningDeps::new(&sdk, &ProcessEnv)?;
+    run(service_fn(|event| handler::handle(&deps, event))).await
+}

@@ -9,10 +9,11 @@ use aws_sdk_cognitoidentityprovider::error::BuildError;
 use aws_sdk_cognitoidentityprovider::types::{
     AccountRecoverySettingType, AdminCreateUserConfigType, AttributeType, DeletionProtectionType,
     ExplicitAuthFlowsType, LambdaConfigType, MessageActionType, OAuthFlowType, PasswordPolicyType,
-    PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType, PreventUserExistenceErrorTypes,
-    RecoveryOptionNameType, RecoveryOptionType, SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
-    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UsernameConfigurationType,
-    VerifiedAttributeType,
+    PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType,
+    PreventUserExistenceErrorTypes, RecoveryOptionNameType, RecoveryOptionType,
+    SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
+    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType,
+    UsernameConfigurationType, VerifiedAttributeType,
 };
 use aws_sdk_cognitoidentityprovider::{config, Client};
 
@@ -87,7 +88,13 @@ impl CognitoPools {
 #[async_trait]
 impl UserPools for CognitoPools {
     async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error> {
-        let mut pages = self.client.list_user_pools().max_results(60).into_paginator().items().send();
+        let mut pages = self
+            .client
+            .list_user_pools()
+            .max_results(60)
+            .into_paginator()
+            .items()
+            .send();
         let mut found = Vec::new();
         while let Some(pool) = pages.next().await {
             let pool = pool.map_err(|e| self.endpoint.error("ListUserPools", e))?;
@@ -121,7 +128,11 @@ impl UserPools for CognitoPools {
                     .map_err(build_error)?,
             )
             // Invitation only: people are added by their admins (pre-signup decides the rest).
-            .admin_create_user_config(AdminCreateUserConfigType::builder().allow_admin_create_user_only(true).build())
+            .admin_create_user_config(
+                AdminCreateUserConfigType::builder()
+                    .allow_admin_create_user_only(true)
+                    .build(),
+            )
             .account_recovery_setting(
                 AccountRecoverySettingType::builder()
                     .recovery_mechanisms(
@@ -163,12 +174,16 @@ impl UserPools for CognitoPools {
                             detail: "the answer carried no pool id".into(),
                         })
                 }
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_limit_exceeded_exception()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_limit_exceeded_exception()) =>
+                {
                     return Err(Error::QuotaExceeded(QUOTA_MESSAGE.into()))
                 }
                 Err(e)
                     if attempt < CREATE_POOL_ATTEMPTS
-                        && e.as_service_error().is_some_and(|se| se.is_too_many_requests_exception()) =>
+                        && e.as_service_error()
+                            .is_some_and(|se| se.is_too_many_requests_exception()) =>
                 {
                     tracing::info!(attempt, "Cognito throttled CreateUserPool; retrying");
                     tokio::time::sleep(pause).await;
@@ -180,7 +195,8 @@ impl UserPools for CognitoPools {
         Err(Error::Aws {
             service: "Cognito",
             operation: "CreateUserPool",
-            detail: "still throttled after several attempts; run the command again in a minute".into(),
+            detail: "still throttled after several attempts; run the command again in a minute"
+                .into(),
         })
     }
 
@@ -194,7 +210,9 @@ impl UserPools for CognitoPools {
             .set_user_pool_mfa_config()
             .user_pool_id(pool_id)
             .software_token_mfa_configuration(
-                SoftwareTokenMfaConfigType::builder().enabled(mfa != MfaMode::Off).build(),
+                SoftwareTokenMfaConfigType::builder()
+                    .enabled(mfa != MfaMode::Off)
+                    .build(),
             )
             .mfa_configuration(configuration)
             .send()
@@ -215,7 +233,9 @@ impl UserPools for CognitoPools {
                 .await;
             match created {
                 Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_group_exists_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_group_exists_exception()) => {}
                 Err(e) => return Err(self.endpoint.error("CreateGroup", e)),
             }
         }
@@ -305,7 +325,13 @@ impl UserPools for CognitoPools {
     }
 
     async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
-        let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().map_err(build_error);
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(build_error)
+        };
         let created = self
             .client
             .admin_create_user()
@@ -321,7 +347,10 @@ impl UserPools for CognitoPools {
             .await;
         match created {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_username_exists_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_username_exists_exception()) =>
+            {
                 self.client
                     .admin_set_user_password()
                     .user_pool_id(pool_id)
@@ -406,9 +435,11 @@ mod tests {
         let sdk = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_cognitoidentityprovider::config::SharedCredentialsProvider::new(
-                Credentials::for_tests(),
-            ))
+            .credentials_provider(
+                aws_sdk_cognitoidentityprovider::config::SharedCredentialsProvider::new(
+                    Credentials::for_tests(),
+                ),
+            )
             .http_client(http.clone())
             .build();
         (CognitoPools::new(&sdk), http)
@@ -422,27 +453,52 @@ mod tests {
         )]);
         let err = pools.create_pool(&spec()).await.expect_err("quota reached");
         assert_eq!(err.code(), "QuotaExceeded");
-        assert!(err.to_string().contains("quota of Cognito user pools"), "{err}");
+        assert!(
+            err.to_string().contains("quota of Cognito user pools"),
+            "{err}"
+        );
         assert!(err.to_string().contains("nothing was created"), "{err}");
-        assert_eq!(http.actual_requests().count(), 1, "a quota error must not be retried");
+        assert_eq!(
+            http.actual_requests().count(),
+            1,
+            "a quota error must not be retried"
+        );
     }
 
     #[tokio::test]
     async fn throttling_is_retried_then_the_pool_is_created() {
         let (pools, http) = pools_answering(vec![
-            (400, r#"{"__type":"TooManyRequestsException","message":"slow down"}"#),
-            (200, r#"{"UserPool":{"Id":"eu-west-1_abc","Name":"tenant-acme-org-1"}}"#),
+            (
+                400,
+                r#"{"__type":"TooManyRequestsException","message":"slow down"}"#,
+            ),
+            (
+                200,
+                r#"{"UserPool":{"Id":"eu-west-1_abc","Name":"tenant-acme-org-1"}}"#,
+            ),
         ]);
-        let id = pools.create_pool(&spec()).await.expect("created after one retry");
+        let id = pools
+            .create_pool(&spec())
+            .await
+            .expect("created after one retry");
         assert_eq!(id, "eu-west-1_abc");
         let requests: Vec<_> = http.actual_requests().collect();
         assert_eq!(requests.len(), 2);
         let body: serde_json::Value =
             serde_json::from_slice(requests[1].body().bytes().expect("body")).expect("json");
         assert_eq!(body["DeletionProtection"], "ACTIVE");
-        assert_eq!(body["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"][0], "email");
-        assert_eq!(body["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"], 7);
-        assert_eq!(body["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaVersion"], "V2_0");
+        assert_eq!(
+            body["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"][0],
+            "email"
+        );
+        assert_eq!(
+            body["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"],
+            7
+        );
+        assert_eq!(
+            body["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaVersion"],
+            "V2_0"
+        );
         assert_eq!(body["UserPoolTags"]["org-id"], "org-1");
     }
 }

@@ -20,15 +20,17 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    PointInTimeRecoverySpecification, Projection, ProjectionType, Put, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::Endpoint;
-use crate::domain::{now_epoch, EmailAddress, EmailDomain, Error, OrgId, Organization, Person, Subdomain};
+use crate::domain::{
+    now_epoch, EmailAddress, EmailDomain, Error, OrgId, Organization, Person, Subdomain,
+};
 use crate::ports::{AuditEvent, Registry};
 
 const GSI1: &str = "gsi1";
@@ -107,7 +109,9 @@ fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Resu
 }
 
 /// Why each item of a cancelled transaction failed ("ConditionalCheckFailed", "None", ...).
-fn cancellation_codes(err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> Option<Vec<String>> {
+fn cancellation_codes(
+    err: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> Option<Vec<String>> {
     match err.as_service_error()? {
         TransactWriteItemsError::TransactionCanceledException(e) => Some(
             e.cancellation_reasons()
@@ -124,7 +128,9 @@ fn in_transaction(put: Put) -> TransactWriteItem {
 }
 
 fn failed(codes: &[String], index: usize) -> bool {
-    codes.get(index).is_some_and(|c| c == "ConditionalCheckFailed")
+    codes
+        .get(index)
+        .is_some_and(|c| c == "ConditionalCheckFailed")
 }
 
 impl DynamoRegistry {
@@ -139,9 +145,20 @@ impl DynamoRegistry {
     /// Creates the table with its index, TTL and point-in-time recovery unless it exists.
     /// Returns whether it was created now.
     pub async fn ensure_table(&self) -> Result<bool, Error> {
-        let exists = match self.client.describe_table().table_name(&self.table).send().await {
+        let exists = match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
             Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => false,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                false
+            }
             Err(e) => return Err(self.endpoint.error("DescribeTable", e)),
         };
         if !exists {
@@ -151,7 +168,12 @@ impl DynamoRegistry {
                     .attribute_type(ScalarAttributeType::S)
                     .build()
             };
-            let key_el = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+            let key_el = |name: &str, kind: KeyType| {
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(kind)
+                    .build()
+            };
             let build_err = |e: aws_sdk_dynamodb::error::BuildError| Error::Aws {
                 service: "DynamoDB",
                 operation: "CreateTable",
@@ -161,7 +183,11 @@ impl DynamoRegistry {
                 .index_name(GSI1)
                 .key_schema(key_el("gsi1pk", KeyType::Hash).map_err(build_err)?)
                 .key_schema(key_el("gsi1sk", KeyType::Range).map_err(build_err)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(build_err)?;
             let created = self
@@ -182,7 +208,9 @@ impl DynamoRegistry {
             match created {
                 Ok(_) => {}
                 // Someone else created it meanwhile: that is what we wanted.
-                Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_resource_in_use_exception()) => {}
                 Err(e) => return Err(self.endpoint.error("CreateTable", e)),
             }
         }
@@ -295,7 +323,11 @@ impl DynamoRegistry {
 
     /// The put of the organization's next version, on the condition that the stored one is
     /// `expected_version` (or that none is stored, for `None`).
-    fn org_put(&self, org: &Organization, expected_version: Option<u64>) -> Result<(Put, Organization), Error> {
+    fn org_put(
+        &self,
+        org: &Organization,
+        expected_version: Option<u64>,
+    ) -> Result<(Put, Organization), Error> {
         let mut next = org.clone();
         next.version = expected_version.map_or(1, |v| v + 1);
         next.updated_at = now_epoch();
@@ -372,7 +404,10 @@ enum TransactFailure {
 impl Registry for DynamoRegistry {
     async fn create_organization(&self, org: &Organization) -> Result<(), Error> {
         let (org_put, _) = self.org_put(org, None)?;
-        let mut items = vec![in_transaction(org_put), self.claim_put(format!("SUBDOMAIN#{}", org.subdomain), &org.id)?];
+        let mut items = vec![
+            in_transaction(org_put),
+            self.claim_put(format!("SUBDOMAIN#{}", org.subdomain), &org.id)?,
+        ];
         for domain in &org.email_domains {
             items.push(self.claim_put(format!("EMAILDOMAIN#{domain}"), &org.id)?);
         }
@@ -384,7 +419,12 @@ impl Registry for DynamoRegistry {
                         subdomain: org.subdomain.to_string(),
                     });
                 }
-                if let Some(domain) = org.email_domains.iter().enumerate().find(|(i, _)| failed(&codes, i + 2)) {
+                if let Some(domain) = org
+                    .email_domains
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| failed(&codes, i + 2))
+                {
                     return Err(Error::EmailDomainTaken {
                         domain: domain.1.to_string(),
                     });
@@ -411,7 +451,9 @@ impl Registry for DynamoRegistry {
             Err(TransactFailure::Cancelled(_)) => {
                 // Someone saved the organization meanwhile: fine if they recorded this pool.
                 match self.organization(&org.id).await? {
-                    Some(stored) if stored.cognito.user_pool_id.as_deref() == Some(pool_id) => Ok(stored),
+                    Some(stored) if stored.cognito.user_pool_id.as_deref() == Some(pool_id) => {
+                        Ok(stored)
+                    }
                     _ => Err(Error::Conflict {
                         what: "organization",
                         key: org.id.to_string(),
@@ -435,7 +477,10 @@ impl Registry for DynamoRegistry {
             .await;
         match result {
             Ok(_) => Ok(next),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
                 Err(Error::Conflict {
                     what: "organization",
                     key: org.subdomain.to_string(),
@@ -446,10 +491,16 @@ impl Registry for DynamoRegistry {
     }
 
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error> {
-        Ok(self.get::<OrgItem>(org_pk(id), ORG_SK).await?.map(|item| item.org))
+        Ok(self
+            .get::<OrgItem>(org_pk(id), ORG_SK)
+            .await?
+            .map(|item| item.org))
     }
 
-    async fn organization_by_subdomain(&self, sub: &Subdomain) -> Result<Option<Organization>, Error> {
+    async fn organization_by_subdomain(
+        &self,
+        sub: &Subdomain,
+    ) -> Result<Option<Organization>, Error> {
         self.claimed(format!("SUBDOMAIN#{sub}")).await
     }
 
@@ -457,7 +508,10 @@ impl Registry for DynamoRegistry {
         self.claimed(format!("POOL#{pool_id}")).await
     }
 
-    async fn organization_by_email_domain(&self, domain: &EmailDomain) -> Result<Option<Organization>, Error> {
+    async fn organization_by_email_domain(
+        &self,
+        domain: &EmailDomain,
+    ) -> Result<Option<Organization>, Error> {
         self.claimed(format!("EMAILDOMAIN#{domain}")).await
     }
 
@@ -502,10 +556,7 @@ impl Registry for DynamoRegistry {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| self.build_error(e))?;
-        let items = vec![
-            in_transaction(person_put),
-            in_transaction(claim_put),
-        ];
+        let items = vec![in_transaction(person_put), in_transaction(claim_put)];
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::not_allowed(
@@ -527,19 +578,29 @@ impl Registry for DynamoRegistry {
             .map(|item| item.person))
     }
 
-    async fn person_by_email(&self, org: &OrgId, email: &EmailAddress) -> Result<Option<Person>, Error> {
+    async fn person_by_email(
+        &self,
+        org: &OrgId,
+        email: &EmailAddress,
+    ) -> Result<Option<Person>, Error> {
         #[derive(Deserialize)]
         struct EmailClaim {
             username: String,
         }
-        match self.get::<EmailClaim>(org_pk(org), &format!("EMAIL#{email}")).await? {
+        match self
+            .get::<EmailClaim>(org_pk(org), &format!("EMAIL#{email}"))
+            .await?
+        {
             Some(claim) => self.person(org, &claim.username).await,
             None => Ok(None),
         }
     }
 
     async fn save_person(&self, before: &Person, after: &Person) -> Result<Person, Error> {
-        if before.email != after.email || before.username != after.username || before.org_id != after.org_id {
+        if before.email != after.email
+            || before.username != after.username
+            || before.org_id != after.org_id
+        {
             return Err(Error::not_allowed(
                 format!("save {}", before.username),
                 "an e-mail or username change needs its own confirmation step",
@@ -562,7 +623,10 @@ impl Registry for DynamoRegistry {
             .map_err(|e| self.build_error(e))?;
         let mut items = vec![in_transaction(put)];
         let seat_change = match (before.status.holds_seat(), after.status.holds_seat()) {
-            (false, true) => Some(("seats_used + :one", "attribute_not_exists(seats) OR seats_used < seats")),
+            (false, true) => Some((
+                "seats_used + :one",
+                "attribute_not_exists(seats) OR seats_used < seats",
+            )),
             (true, false) => Some(("seats_used - :one", "seats_used >= :one")),
             _ => None,
         };

@@ -64,8 +64,12 @@ impl Endpoint {
             detail: detail.to_owned(),
         };
         match &err {
-            SdkError::DispatchFailure(failure) if failure.is_timeout() => unreachable("the connection timed out"),
-            SdkError::DispatchFailure(failure) if failure.is_io() => unreachable("the connection failed"),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                unreachable("the connection timed out")
+            }
+            SdkError::DispatchFailure(failure) if failure.is_io() => {
+                unreachable("the connection failed")
+            }
             SdkError::DispatchFailure(_) => unreachable("the request could not be sent"),
             SdkError::TimeoutError(_) => unreachable("no answer in time"),
             SdkError::ServiceError(service) => {

@@ -45,9 +45,17 @@ impl SesMailer {
     /// when the identity existed).
     pub async fn ensure_identity(&self) -> Result<Vec<String>, Error> {
         let domain = self.from.domain().to_owned();
-        match self.client.get_email_identity().email_identity(&domain).send().await {
+        match self
+            .client
+            .get_email_identity()
+            .email_identity(&domain)
+            .send()
+            .await
+        {
             Ok(_) => return Ok(Vec::new()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found_exception()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_not_found_exception()) => {}
             Err(e) => return Err(self.endpoint.error("GetEmailIdentity", e)),
         }
         let created = self
@@ -61,7 +69,12 @@ impl SesMailer {
                 .dkim_attributes()
                 .map(|d| d.tokens().to_vec())
                 .unwrap_or_default()),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_already_exists_exception()) => Ok(Vec::new()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_already_exists_exception()) =>
+            {
+                Ok(Vec::new())
+            }
             Err(e) => Err(self.endpoint.error("CreateEmailIdentity", e)),
         }
     }
@@ -72,7 +85,12 @@ impl Mailer for SesMailer {
     async fn send(&self, to: &EmailAddress, mail: &MailContent) -> Result<String, Error> {
         let message = Message::builder()
             .subject(content(&mail.subject)?)
-            .body(Body::builder().html(content(&mail.html)?).text(content(&mail.text)?).build())
+            .body(
+                Body::builder()
+                    .html(content(&mail.html)?)
+                    .text(content(&mail.text)?)
+                    .build(),
+            )
             .build();
         let out = self
             .client

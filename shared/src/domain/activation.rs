@@ -22,14 +22,12 @@ pub async fn activate_person(
     org: &Organization,
     person: Person,
 ) -> Result<Person, Error> {
-    let pool_id = org
-        .cognito
-        .user_pool_id
-        .as_deref()
-        .ok_or_else(|| Error::not_allowed(
+    let pool_id = org.cognito.user_pool_id.as_deref().ok_or_else(|| {
+        Error::not_allowed(
             format!("activate {}", person.username),
             "the organization has no user pool yet; finish it with `tenantctl org create`",
-        ))?;
+        )
+    })?;
     let mut person = if person.status.holds_seat() {
         person
     } else {
@@ -52,7 +50,9 @@ pub async fn activate_person(
         )
         .await?;
     for role in &person.roles {
-        deps.pools.add_to_group(pool_id, &person.username, role.as_str()).await?;
+        deps.pools
+            .add_to_group(pool_id, &person.username, role.as_str())
+            .await?;
     }
     let login_url = org.subdomain.login_url(deps.base_domain);
     let mail = Welcome {

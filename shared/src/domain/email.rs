@@ -28,9 +28,12 @@ impl EmailAddress {
             return Err(invalid("the part before @ must be 1 to 64 characters"));
         }
         if lowered.len() > 254 || lowered.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid("it may not contain spaces and must be at most 254 characters"));
+            return Err(invalid(
+                "it may not contain spaces and must be at most 254 characters",
+            ));
         }
-        EmailDomain::parse(domain).map_err(|_| invalid("the part after @ must be a domain such as example.com"))?;
+        EmailDomain::parse(domain)
+            .map_err(|_| invalid("the part after @ must be a domain such as example.com"))?;
         Ok(Self(lowered))
     }
 
@@ -135,7 +138,14 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_refused_with_a_reason() {
-        for bad in ["jane", "@acme.com", "jane@", "jane@acme", "ja ne@acme.com", "jane@-acme.com"] {
+        for bad in [
+            "jane",
+            "@acme.com",
+            "jane@",
+            "jane@acme",
+            "ja ne@acme.com",
+            "jane@-acme.com",
+        ] {
             let err = EmailAddress::parse(bad).expect_err(bad);
             assert_eq!(err.code(), "InvalidInput", "{bad}");
         }
@@ -143,7 +153,10 @@ mod tests {
 
     #[test]
     fn domains_need_two_clean_labels() {
-        assert_eq!(EmailDomain::parse("Acme.com.").expect("valid").as_str(), "acme.com");
+        assert_eq!(
+            EmailDomain::parse("Acme.com.").expect("valid").as_str(),
+            "acme.com"
+        );
         for bad in ["acme", "acme..com", "ac_me.com", "-acme.com", ""] {
             assert!(EmailDomain::parse(bad).is_err(), "{bad}");
         }

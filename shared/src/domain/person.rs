@@ -236,7 +236,10 @@ mod tests {
             username: "jane".into(),
             email: EmailAddress::parse("jane@acme.com").expect("valid"),
             display_name: None,
-            roles: roles.iter().map(|r| Role::parse(r).expect("valid")).collect(),
+            roles: roles
+                .iter()
+                .map(|r| Role::parse(r).expect("valid"))
+                .collect(),
             status,
             pending_email: None,
             welcome_sent_at: None,
@@ -264,7 +267,10 @@ mod tests {
 
     #[test]
     fn usernames_and_roles() {
-        assert_eq!(parse_username(" Jane.Doe@Acme.com "), Ok("jane.doe@acme.com".into()));
+        assert_eq!(
+            parse_username(" Jane.Doe@Acme.com "),
+            Ok("jane.doe@acme.com".into())
+        );
         assert!(parse_username("jane doe").is_err());
         assert!(parse_username("").is_err());
         assert!(Role::parse("billing-admin").is_ok());

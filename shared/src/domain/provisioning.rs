@@ -67,7 +67,11 @@ impl ProvisionRequest {
                 rule: "an organization needs at least one seat (leave it out for no limit)",
             });
         }
-        let admin_email = self.admin_email.as_deref().map(EmailAddress::parse).transpose()?;
+        let admin_email = self
+            .admin_email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()?;
         let mut email_domains = self
             .email_domains
             .iter()
@@ -102,24 +106,51 @@ pub struct Provisioning<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
-    Recorded { org_id: OrgId, resumed: bool },
-    PoolReady { pool_id: String, adopted: bool },
-    GroupsReady { groups: Vec<String> },
-    AppClientReady { client_id: String },
-    DomainReady { domain: String },
+    Recorded {
+        org_id: OrgId,
+        resumed: bool,
+    },
+    PoolReady {
+        pool_id: String,
+        adopted: bool,
+    },
+    GroupsReady {
+        groups: Vec<String>,
+    },
+    AppClientReady {
+        client_id: String,
+    },
+    DomainReady {
+        domain: String,
+    },
     Active,
-    AdminInvited { username: String, email: EmailAddress },
+    AdminInvited {
+        username: String,
+        email: EmailAddress,
+    },
 }
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::Recorded { org_id, resumed: false } => write!(f, "recorded organization {org_id}"),
-            Step::Recorded { org_id, resumed: true } => {
+            Step::Recorded {
+                org_id,
+                resumed: false,
+            } => write!(f, "recorded organization {org_id}"),
+            Step::Recorded {
+                org_id,
+                resumed: true,
+            } => {
                 write!(f, "resuming organization {org_id} where it stopped")
             }
-            Step::PoolReady { pool_id, adopted: false } => write!(f, "created user pool {pool_id}"),
-            Step::PoolReady { pool_id, adopted: true } => {
+            Step::PoolReady {
+                pool_id,
+                adopted: false,
+            } => write!(f, "created user pool {pool_id}"),
+            Step::PoolReady {
+                pool_id,
+                adopted: true,
+            } => {
                 write!(f, "user pool {pool_id} already there, kept")
             }
             Step::GroupsReady { groups } => write!(f, "role groups ready: {}", groups.join(", ")),
@@ -127,7 +158,10 @@ impl fmt::Display for Step {
             Step::DomainReady { domain } => write!(f, "OAuth domain ready: {domain}"),
             Step::Active => write!(f, "organization is active"),
             Step::AdminInvited { username, email } => {
-                write!(f, "administrator {username} invited, welcome mail sent to {email}")
+                write!(
+                    f,
+                    "administrator {username} invited, welcome mail sent to {email}"
+                )
             }
         }
     }
@@ -182,7 +216,10 @@ impl Provisioning<'_> {
         if org.cognito.app_client_id.is_none() {
             let spec = ClientSpec {
                 name: APP_CLIENT_NAME.into(),
-                callback_urls: vec![format!("{}/oauth/callback", org.subdomain.origin(self.base_domain))],
+                callback_urls: vec![format!(
+                    "{}/oauth/callback",
+                    org.subdomain.origin(self.base_domain)
+                )],
                 logout_urls: vec![org.subdomain.login_url(self.base_domain)],
             };
             let client_id = self.pools.ensure_app_client(&pool_id, &spec).await?;
@@ -192,7 +229,10 @@ impl Provisioning<'_> {
         }
 
         if org.cognito.domain_prefix.is_none() {
-            let domain = self.pools.ensure_domain(&pool_id, &org.domain_prefix()).await?;
+            let domain = self
+                .pools
+                .ensure_domain(&pool_id, &org.domain_prefix())
+                .await?;
             org.cognito.domain_prefix = Some(domain.clone());
             org = self.registry.save_organization(&org).await?;
             progress(&Step::DomainReady { domain });
@@ -203,8 +243,13 @@ impl Provisioning<'_> {
         if org.status == OrgStatus::Provisioning {
             org.status = OrgStatus::Active;
             org = self.registry.save_organization(&org).await?;
-            self.audit(&org, "org.provisioned", org.subdomain.as_str(), Some(format!("user pool {pool_id}")))
-                .await?;
+            self.audit(
+                &org,
+                "org.provisioned",
+                org.subdomain.as_str(),
+                Some(format!("user pool {pool_id}")),
+            )
+            .await?;
             progress(&Step::Active);
         }
 
@@ -230,7 +275,11 @@ impl Provisioning<'_> {
 
     /// Finds the organization a previous run recorded for this subdomain, or records it now.
     async fn record(&self, req: &ValidRequest) -> Result<(Organization, bool), Error> {
-        if let Some(existing) = self.registry.organization_by_subdomain(&req.subdomain).await? {
+        if let Some(existing) = self
+            .registry
+            .organization_by_subdomain(&req.subdomain)
+            .await?
+        {
             if existing.name != req.name {
                 return Err(Error::SubdomainTaken {
                     subdomain: req.subdomain.to_string(),
@@ -255,8 +304,13 @@ impl Provisioning<'_> {
             version: 1,
         };
         self.registry.create_organization(&org).await?;
-        self.audit(&org, "org.created", org.subdomain.as_str(), Some(org.name.clone()))
-            .await?;
+        self.audit(
+            &org,
+            "org.created",
+            org.subdomain.as_str(),
+            Some(org.name.clone()),
+        )
+        .await?;
         Ok((org, true))
     }
 
@@ -295,8 +349,13 @@ impl Provisioning<'_> {
                     version: 1,
                 };
                 self.registry.create_person(&person).await?;
-                self.audit(org, "person.added", &person.username, Some("first administrator".into()))
-                    .await?;
+                self.audit(
+                    org,
+                    "person.added",
+                    &person.username,
+                    Some("first administrator".into()),
+                )
+                .await?;
                 person
             }
         };
@@ -364,7 +423,12 @@ pub async fn set_suspended(
             org_id: org.id.clone(),
             at: now_epoch(),
             actor: actor.to_owned(),
-            action: if suspended { "org.suspended" } else { "org.resumed" }.to_owned(),
+            action: if suspended {
+                "org.suspended"
+            } else {
+                "org.resumed"
+            }
+            .to_owned(),
             target: org.subdomain.to_string(),
             detail: None,
         })

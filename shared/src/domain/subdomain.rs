@@ -9,12 +9,57 @@ use super::Error;
 /// Labels that belong to the product itself (or look as if they did) and are never given to an
 /// organization. `auth` is the one the help pages warn about: people would mistake it for ours.
 pub const RESERVED_SUBDOMAINS: &[&str] = &[
-    "auth", "www", "api", "admin", "app", "login", "logout", "signin", "signup", "sso", "oauth",
-    "oauth2", "saml", "idp", "mail", "email", "smtp", "imap", "pop", "mx", "ns", "ns1", "ns2",
-    "dns", "ftp", "cdn", "static", "assets", "status", "support", "help", "docs", "blog",
-    "account", "accounts", "billing", "console", "dashboard", "portal", "root", "system",
-    "internal", "test", "staging", "dev", "demo-admin", "localhost", "security", "cognito",
-    "aws", "amazon",
+    "auth",
+    "www",
+    "api",
+    "admin",
+    "app",
+    "login",
+    "logout",
+    "signin",
+    "signup",
+    "sso",
+    "oauth",
+    "oauth2",
+    "saml",
+    "idp",
+    "mail",
+    "email",
+    "smtp",
+    "imap",
+    "pop",
+    "mx",
+    "ns",
+    "ns1",
+    "ns2",
+    "dns",
+    "ftp",
+    "cdn",
+    "static",
+    "assets",
+    "status",
+    "support",
+    "help",
+    "docs",
+    "blog",
+    "account",
+    "accounts",
+    "billing",
+    "console",
+    "dashboard",
+    "portal",
+    "root",
+    "system",
+    "internal",
+    "test",
+    "staging",
+    "dev",
+    "demo-admin",
+    "localhost",
+    "security",
+    "cognito",
+    "aws",
+    "amazon",
 ];
 
 const MIN_LEN: usize = 3;
@@ -106,7 +151,10 @@ mod tests {
     #[test]
     fn accepts_plain_labels() {
         for ok in ["acme", "a-1", "abc", "x9z", &"a".repeat(63)] {
-            assert_eq!(Subdomain::parse(ok).map(|s| s.to_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                Subdomain::parse(ok).map(|s| s.to_string()),
+                Ok(ok.to_owned())
+            );
         }
     }
 

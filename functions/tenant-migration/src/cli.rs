@@ -1,0 +1,591 @@
+//! `tenantctl`: the operators' command line. Every command prints a human answer, or with
+//! `--output json` one JSON document on stdout; progress goes to stderr.
+//!
+//! Exit codes: 0 done; 1 failed (AWS refused or could not be reached, a conflict); 2 bad
+//! input or configuration (nothing was changed).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use serde_json::json;
+use shared::config::{ConfigError, ProcessEnv};
+use shared::domain::provisioning::{set_suspended, ProvisionRequest, Provisioned, Step};
+use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
+use shared::ports::{AuditEvent, Registry};
+
+use crate::wiring::{self, ProvisioningDeps};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenantctl",
+    version,
+    about = "Create and look after the organizations of the sign-in suite",
+    after_help = "Environment: AWS_REGION, TABLE_NAME, BASE_DOMAIN, MAIL_FROM, the six trigger ARNs \
+(PRE_SIGNUP_ARN, POST_CONFIRMATION_ARN, PRE_AUTHENTICATION_ARN, PRE_TOKEN_GENERATION_ARN, \
+USER_MIGRATION_ARN, CUSTOM_MESSAGE_ARN) for `org create`, and AWS_ENDPOINT_URL for a local AWS."
+)]
+pub struct Cli {
+    /// How to print results.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Prepare an empty AWS account (or the local one) where CDK has not: the table and the
+    /// mail identity. Safe to run again.
+    Setup,
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization with its own user pool (or finish one a failed run left).
+    Create {
+        /// The organization's subdomain: people sign in at <subdomain>.<BASE_DOMAIN>.
+        #[arg(long, allow_hyphen_values = true)]
+        subdomain: String,
+        /// The organization's display name.
+        #[arg(long)]
+        name: String,
+        /// The first administrator: gets the admin role and a welcome mail.
+        #[arg(long)]
+        admin_email: Option<String>,
+        /// Multi-factor authentication with an authenticator app.
+        #[arg(long, value_parser = parse_mfa, default_value = "off")]
+        mfa: MfaMode,
+        /// Licence seats: how many people may have a login at once (default: no limit).
+        #[arg(long)]
+        seats: Option<u32>,
+        /// An e-mail domain of the organization's people (repeatable): the main domain sends
+        /// people with such addresses to this organization.
+        #[arg(long = "email-domain")]
+        email_domains: Vec<String>,
+    },
+    /// Show one organization.
+    Show {
+        /// Its subdomain.
+        subdomain: String,
+    },
+    /// Find the organization that owns a user pool id or an e-mail domain.
+    Lookup {
+        #[arg(
+            long,
+            conflicts_with = "email_domain",
+            required_unless_present = "email_domain"
+        )]
+        pool_id: Option<String>,
+        #[arg(long)]
+        email_domain: Option<String>,
+    },
+    /// List all organizations.
+    List,
+    /// Stop everyone of an organization from signing in (everything is kept).
+    Suspend { subdomain: String },
+    /// Let a suspended organization's people sign in again.
+    Resume { subdomain: String },
+    /// Show an organization's audit log, newest first.
+    Audit {
+        subdomain: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+fn parse_mfa(s: &str) -> Result<MfaMode, String> {
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Domain(#[from] Error),
+}
+
+impl CliError {
+    fn code(&self) -> &'static str {
+        match self {
+            CliError::Config(_) => "Configuration",
+            CliError::Domain(e) => e.code(),
+        }
+    }
+
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) => 2,
+            CliError::Domain(
+                Error::InvalidSubdomain { .. }
+                | Error::ReservedSubdomain { .. }
+                | Error::InvalidInput { .. },
+            ) => 2,
+            CliError::Domain(_) => 1,
+        }
+    }
+}
+
+/// Parses the command line, runs the command, prints, and says how to exit.
+pub async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && wants_json(std::env::args()) => {
+            print_json(
+                &json!({"error": {"code": "Usage", "message": e.kind().to_string(), "usage": e.to_string()}}),
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let output = cli.output;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            match output {
+                Output::Json => {
+                    print_json(&json!({"error": {"code": err.code(), "message": err.to_string()}}))
+                }
+                Output::Text => eprintln!("error: {err}"),
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Whether the raw arguments ask for JSON, for errors found before they could be parsed.
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json")
+}
+
+fn actor() -> String {
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    format!("tenantctl:{who}")
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let output = cli.output;
+    // Inputs are checked before AWS is touched: a typo never waits for a network.
+    if let Command::Org(cmd) = &cli.command {
+        precheck(cmd)?;
+    }
+    let sdk = shared::aws::load_config().await?;
+    match cli.command {
+        Command::Setup => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let mailer = wiring::mailer(&sdk, &ProcessEnv)?;
+            progress("checking the registry table");
+            let created = registry.ensure_table().await?;
+            progress("checking the mail identity");
+            let dkim = mailer.ensure_identity().await?;
+            let table = shared::config::table_name(&ProcessEnv)?;
+            let from = shared::config::mail_from(&ProcessEnv)?;
+            match output {
+                Output::Json => print_json(&json!({
+                    "table": {"name": table, "created": created},
+                    "mail_identity": {"domain": from.domain(), "dkim_tokens": dkim},
+                })),
+                Output::Text => {
+                    println!(
+                        "table {table}: {}",
+                        if created { "created" } else { "already there" }
+                    );
+                    println!("mail identity {}: ready", from.domain());
+                    for token in &dkim {
+                        println!(
+                            "  publish CNAME {token}._domainkey.{} -> {token}.dkim.amazonses.com",
+                            from.domain()
+                        );
+                    }
+                }
+            }
+        }
+        Command::Org(OrgCommand::Create {
+            subdomain,
+            name,
+            admin_email,
+            mfa,
+            seats,
+            email_domains,
+        }) => {
+            let deps = ProvisioningDeps::new(&sdk, &ProcessEnv)?;
+            let request = ProvisionRequest {
+                subdomain,
+                name,
+                admin_email,
+                mfa,
+                seats,
+                email_domains,
+            };
+            let actor = actor();
+            let show_step = |step: &Step| progress(&step.to_string());
+            let provisioned = deps
+                .provisioning(&actor)
+                .provision(&request, &show_step)
+                .await?;
+            print_provisioned(output, &provisioned, &deps.config.base_domain);
+        }
+        Command::Org(OrgCommand::Show { subdomain }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let sub = Subdomain::parse(&subdomain)?;
+            let org = registry
+                .organization_by_subdomain(&sub)
+                .await?
+                .ok_or_else(|| not_found(&subdomain))?;
+            print_org(output, &org);
+        }
+        Command::Org(OrgCommand::Lookup {
+            pool_id,
+            email_domain,
+        }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let (org, key) = match (pool_id, email_domain) {
+                (Some(pool), _) => (registry.organization_by_pool(&pool).await?, pool),
+                (None, Some(domain)) => {
+                    let parsed = EmailDomain::parse(&domain)?;
+                    (
+                        registry.organization_by_email_domain(&parsed).await?,
+                        domain,
+                    )
+                }
+                (None, None) => {
+                    return Err(Error::InvalidInput {
+                        what: "lookup",
+                        value: String::new(),
+                        rule: "give --pool-id or --email-domain",
+                    }
+                    .into())
+                }
+            };
+            let org = org.ok_or(Error::NotFound {
+                what: "organization owning",
+                key,
+            })?;
+            print_org(output, &org);
+        }
+        Command::Org(OrgCommand::List) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let orgs = registry.list_organizations().await?;
+            print_list(output, &orgs);
+        }
+        Command::Org(OrgCommand::Suspend { subdomain }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let org = set_suspended(&registry, &subdomain, true, &actor()).await?;
+            print_org(output, &org);
+        }
+        Command::Org(OrgCommand::Resume { subdomain }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let org = set_suspended(&registry, &subdomain, false, &actor()).await?;
+            print_org(output, &org);
+        }
+        Command::Org(OrgCommand::Audit { subdomain, limit }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let sub = Subdomain::parse(&subdomain)?;
+            let org = registry
+                .organization_by_subdomain(&sub)
+                .await?
+                .ok_or_else(|| not_found(&subdomain))?;
+            let events = registry.audit_log(&org.id, limit).await?;
+            print_audit(output, &events);
+        }
+    }
+    Ok(())
+}
+
+/// Checks what can be checked without AWS.
+fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
+    match cmd {
+        OrgCommand::Create {
+            subdomain,
+            name,
+            admin_email,
+            mfa,
+            seats,
+            email_domains,
+        } => {
+            ProvisionRequest {
+                subdomain: subdomain.clone(),
+                name: name.clone(),
+                admin_email: admin_email.clone(),
+                mfa: *mfa,
+                seats: *seats,
+                email_domains: email_domains.clone(),
+            }
+            .validate()?;
+        }
+        OrgCommand::Show { subdomain }
+        | OrgCommand::Suspend { subdomain }
+        | OrgCommand::Resume { subdomain }
+        | OrgCommand::Audit { subdomain, .. } => {
+            Subdomain::parse(subdomain)?;
+        }
+        OrgCommand::Lookup {
+            email_domain: Some(d),
+            ..
+        } => {
+            EmailDomain::parse(d)?;
+        }
+        OrgCommand::Lookup { .. } | OrgCommand::List => {}
+    }
+    Ok(())
+}
+
+fn not_found(subdomain: &str) -> Error {
+    Error::NotFound {
+        what: "organization with subdomain",
+        key: subdomain.to_owned(),
+    }
+}
+
+fn progress(message: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "  - {message}");
+}
+
+fn print_json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),
+    }
+}
+
+fn when(epoch: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| epoch.to_string())
+}
+
+fn seats(org: &Organization) -> String {
+    match org.seats {
+        Some(limit) => format!("{} of {limit} used", org.seats_used),
+        None => format!("{} used, no limit", org.seats_used),
+    }
+}
+
+fn print_org(output: Output, org: &Organization) {
+    if output == Output::Json {
+        return print_json(org);
+    }
+    let none = || "-".to_owned();
+    let domains: Vec<&str> = org.email_domains.iter().map(|d| d.as_str()).collect();
+    let rows = [
+        ("Organization", format!("{} ({})", org.name, org.id)),
+        ("Subdomain", org.subdomain.to_string()),
+        ("Status", org.status.to_string()),
+        ("MFA", org.mfa.to_string()),
+        ("Seats", seats(org)),
+        (
+            "E-mail domains",
+            if domains.is_empty() {
+                none()
+            } else {
+                domains.join(", ")
+            },
+        ),
+        (
+            "Administrator",
+            org.admin_email
+                .as_ref()
+                .map_or_else(none, |e| e.to_string()),
+        ),
+        (
+            "User pool",
+            org.cognito.user_pool_id.clone().unwrap_or_else(none),
+        ),
+        (
+            "App client",
+            org.cognito.app_client_id.clone().unwrap_or_else(none),
+        ),
+        (
+            "OAuth domain",
+            org.cognito.domain_prefix.clone().unwrap_or_else(none),
+        ),
+        ("Created", when(org.created_at)),
+    ];
+    for (label, value) in rows {
+        println!("{label:<15} {value}");
+    }
+}
+
+fn print_provisioned(output: Output, provisioned: &Provisioned, base_domain: &str) {
+    if output == Output::Json {
+        return print_json(provisioned);
+    }
+    let org = &provisioned.organization;
+    println!(
+        "{} {} ({})",
+        if provisioned.created {
+            "Created"
+        } else {
+            "Finished"
+        },
+        org.name,
+        org.subdomain
+    );
+    print_org(output, org);
+    println!("Login page      {}", org.subdomain.login_url(base_domain));
+}
+
+fn print_list(output: Output, orgs: &[Organization]) {
+    if output == Output::Json {
+        return print_json(&orgs);
+    }
+    if orgs.is_empty() {
+        println!(
+            "No organizations yet. Create one with `tenantctl org create --subdomain S --name N`."
+        );
+        return;
+    }
+    println!(
+        "{:<24} {:<30} {:<13} {:<22} USER POOL",
+        "SUBDOMAIN", "NAME", "STATUS", "SEATS"
+    );
+    for org in orgs {
+        println!(
+            "{:<24} {:<30} {:<13} {:<22} {}",
+            org.subdomain.as_str(),
+            org.name,
+            org.status.to_string(),
+            seats(org),
+            org.cognito.user_pool_id.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+fn print_audit(output: Output, events: &[AuditEvent]) {
+    if output == Output::Json {
+        return print_json(&events);
+    }
+    for e in events {
+        println!(
+            "{}  {:<20} {:<28} {:<24} {}",
+            when(e.at),
+            e.action,
+            e.actor,
+            e.target,
+            e.detail.as_deref().unwrap_or("")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tenantctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn create_takes_the_documented_flags() {
+        let cli = parse(&[
+            "--output",
+            "json",
+            "org",
+            "create",
+            "--subdomain",
+            "acme",
+            "--name",
+            "Acme",
+            "--admin-email",
+            "a@acme.com",
+            "--mfa",
+            "required",
+            "--seats",
+            "10",
+            "--email-domain",
+            "acme.com",
+            "--email-domain",
+            "acme.org",
+        ])
+        .expect("parses");
+        assert_eq!(cli.output, Output::Json);
+        match cli.command {
+            Command::Org(OrgCommand::Create {
+                mfa,
+                seats,
+                email_domains,
+                ..
+            }) => {
+                assert_eq!(mfa, MfaMode::Required);
+                assert_eq!(seats, Some(10));
+                assert_eq!(email_domains, vec!["acme.com", "acme.org"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_mfa_names_the_choices() {
+        let err = parse(&[
+            "org",
+            "create",
+            "--subdomain",
+            "acme",
+            "--name",
+            "A",
+            "--mfa",
+            "always",
+        ])
+        .expect_err("bad");
+        assert!(err.to_string().contains("off, optional, required"), "{err}");
+    }
+
+    #[test]
+    fn usage_errors_can_still_answer_in_json() {
+        let args = |a: &[&str]| {
+            a.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert!(wants_json(args(&[
+            "tenantctl",
+            "--output",
+            "json",
+            "org",
+            "nope"
+        ])));
+        assert!(wants_json(args(&["tenantctl", "org", "--output=json"])));
+        assert!(!wants_json(args(&["tenantctl", "org", "list"])));
+    }
+
+    #[test]
+    fn a_subdomain_may_start_with_a_hyphen_to_be_refused_clearly() {
+        let cli = parse(&["org", "create", "--subdomain", "-acme", "--name", "A"]).expect("parses");
+        let Command::Org(cmd) = cli.command else {
+            panic!("org command")
+        };
+        let err = precheck(&cmd).expect_err("invalid");
+        assert!(err.to_string().contains("hyphen"), "{err}");
+    }
+
+    #[test]
+    fn prechecks_refuse_bad_subdomains_before_aws() {
+        let cmd = OrgCommand::Show {
+            subdomain: "auth".into(),
+        };
+        let err = precheck(&cmd).expect_err("reserved");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("reserved"));
+    }
+}

@@ -1,0 +1,6 @@
+//! The organization worker: the `tenant-migration` Lambda and the operator CLI `tenantctl`
+//! share this wiring and the domain operations in the `shared` crate.
+
+pub mod cli;
+pub mod handler;
+pub mod wiring;

@@ -1,0 +1,58 @@
+//! Building the AWS-backed dependencies once, from the environment.
+
+use aws_config::SdkConfig;
+use shared::aws::cognito::CognitoPools;
+use shared::aws::dynamodb::DynamoRegistry;
+use shared::aws::ses::SesMailer;
+use shared::config::{self, ConfigError, ProvisioningConfig, Source};
+use shared::domain::provisioning::Provisioning;
+
+/// `SES_CONFIGURATION_SET`: optional SES configuration set for our mails.
+fn configuration_set(src: &dyn Source) -> Option<String> {
+    src.get("SES_CONFIGURATION_SET")
+}
+
+/// Everything `org create` and the worker need.
+pub struct ProvisioningDeps {
+    pub config: ProvisioningConfig,
+    pub registry: DynamoRegistry,
+    pub pools: CognitoPools,
+    pub mailer: SesMailer,
+}
+
+impl ProvisioningDeps {
+    pub fn new(sdk: &SdkConfig, src: &dyn Source) -> Result<Self, ConfigError> {
+        let config = ProvisioningConfig::from_env(src)?;
+        Ok(Self {
+            registry: DynamoRegistry::new(sdk, &config.table_name),
+            pools: CognitoPools::new(sdk),
+            mailer: SesMailer::new(sdk, config.mail_from.clone(), configuration_set(src)),
+            config,
+        })
+    }
+
+    pub fn provisioning<'a>(&'a self, actor: &'a str) -> Provisioning<'a> {
+        Provisioning {
+            registry: &self.registry,
+            pools: &self.pools,
+            mailer: &self.mailer,
+            base_domain: &self.config.base_domain,
+            triggers: &self.config.triggers,
+            actor,
+        }
+    }
+}
+
+/// The registry alone, for commands that only read or flip a status.
+pub fn registry(sdk: &SdkConfig, src: &dyn Source) -> Result<DynamoRegistry, ConfigError> {
+    Ok(DynamoRegistry::new(sdk, config::table_name(src)?))
+}
+
+/// The mailer alone, for `setup` (which verifies its identity).
+pub fn mailer(sdk: &SdkConfig, src: &dyn Source) -> Result<SesMailer, ConfigError> {
+    Ok(SesMailer::new(
+        sdk,
+        config::mail_from(src)?,
+        configuration_set(src),
+    ))
+}

@@ -1,0 +1,469 @@
+//! Provisioning against moto, in process: a run that dies at any step is finished by running
+//! it again, with exactly one user pool, one seat and a welcome mail whose password works.
+//!
+//! The "crash" wraps the real Cognito adapter and the real mailer: the AWS call really
+//! happens, then the run stops as if the process had died right after it.
+
+use async_trait::async_trait;
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
+use integration_tests::{trigger_arn, LocalAws};
+use shared::aws::cognito::CognitoPools;
+use shared::aws::dynamodb::DynamoRegistry;
+use shared::aws::ses::SesMailer;
+use shared::domain::mail::MailContent;
+use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+use shared::domain::{EmailAddress, Error, MfaMode, OrgStatus, PersonStatus};
+use shared::ports::{ClientSpec, Mailer, NewLogin, PoolSpec, Registry, TriggerArns, UserPools};
+
+const BASE_DOMAIN: &str = "app.example.test";
+
+/// Where a simulated crash happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crash {
+    /// After the organization is recorded, before any pool exists.
+    BeforePool,
+    /// After CreateUserPool succeeded, before the pool id is recorded.
+    AfterPoolCreated,
+    /// After the app client exists, before its id is recorded.
+    AfterAppClient,
+    /// After the OAuth domain exists, before it is recorded.
+    AfterDomain,
+    /// After the administrator's login exists, before the welcome mail.
+    AfterLogin,
+    /// After the welcome mail left, before it is recorded as sent.
+    AfterMail,
+}
+
+const ALL_CRASHES: [Crash; 6] = [
+    Crash::BeforePool,
+    Crash::AfterPoolCreated,
+    Crash::AfterAppClient,
+    Crash::AfterDomain,
+    Crash::AfterLogin,
+    Crash::AfterMail,
+];
+
+fn crashed() -> Error {
+    Error::Aws {
+        service: "test",
+        operation: "crash",
+        detail: "simulated process death".into(),
+    }
+}
+
+struct CrashingPools<'a> {
+    real: &'a CognitoPools,
+    crash: Crash,
+}
+
+#[async_trait]
+impl UserPools for CrashingPools<'_> {
+    async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error> {
+        self.real.find_pool_by_name(name).await
+    }
+    async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
+        if self.crash == Crash::BeforePool {
+            return Err(crashed());
+        }
+        let id = self.real.create_pool(spec).await?;
+        if self.crash == Crash::AfterPoolCreated {
+            return Err(crashed());
+        }
+        Ok(id)
+    }
+    async fn ensure_mfa(&self, pool_id: &str, mfa: MfaMode) -> Result<(), Error> {
+        self.real.ensure_mfa(pool_id, mfa).await
+    }
+    async fn ensure_groups(&self, pool_id: &str, groups: &[&str]) -> Result<(), Error> {
+        self.real.ensure_groups(pool_id, groups).await
+    }
+    async fn ensure_app_client(&self, pool_id: &str, spec: &ClientSpec) -> Result<String, Error> {
+        let id = self.real.ensure_app_client(pool_id, spec).await?;
+        if self.crash == Crash::AfterAppClient {
+            return Err(crashed());
+        }
+        Ok(id)
+    }
+    async fn ensure_domain(&self, pool_id: &str, prefix: &str) -> Result<String, Error> {
+        let domain = self.real.ensure_domain(pool_id, prefix).await?;
+        if self.crash == Crash::AfterDomain {
+            return Err(crashed());
+        }
+        Ok(domain)
+    }
+    async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
+        self.real.create_login(pool_id, login).await?;
+        if self.crash == Crash::AfterLogin {
+            return Err(crashed());
+        }
+        Ok(())
+    }
+    async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error> {
+        self.real.add_to_group(pool_id, username, group).await
+    }
+}
+
+struct CrashingMailer<'a> {
+    real: &'a SesMailer,
+    crash: Crash,
+}
+
+#[async_trait]
+impl Mailer for CrashingMailer<'_> {
+    async fn send(&self, to: &EmailAddress, mail: &MailContent) -> Result<String, Error> {
+        let id = self.real.send(to, mail).await?;
+        if self.crash == Crash::AfterMail {
+            return Err(crashed());
+        }
+        Ok(id)
+    }
+}
+
+struct Stack {
+    aws: LocalAws,
+    registry: DynamoRegistry,
+    pools: CognitoPools,
+    mailer: SesMailer,
+    cognito: CognitoClient,
+    triggers: TriggerArns,
+}
+
+async fn stack() -> Stack {
+    let aws = LocalAws::start();
+    let sdk = aws.sdk().await;
+    let registry = DynamoRegistry::new(&sdk, "signin");
+    registry.ensure_table().await.expect("table");
+    let mailer = SesMailer::new(
+        &sdk,
+        EmailAddress::parse("no-reply@app.example.test").expect("valid"),
+        None,
+    );
+    mailer.ensure_identity().await.expect("mail identity");
+    Stack {
+        registry,
+        pools: CognitoPools::new(&sdk),
+        mailer,
+        cognito: CognitoClient::new(&sdk),
+        triggers: TriggerArns {
+            pre_signup: trigger_arn("pre-signup"),
+            post_confirmation: trigger_arn("post-confirmation"),
+            pre_authentication: trigger_arn("pre-authentication"),
+            pre_token_generation: trigger_arn("pre-token-generation"),
+            user_migration: trigger_arn("user-migration"),
+            custom_message: trigger_arn("custom-message"),
+        },
+        aws,
+    }
+}
+
+impl Stack {
+    fn provisioning<'a>(
+        &'a self,
+        pools: &'a dyn UserPools,
+        mailer: &'a dyn Mailer,
+    ) -> Provisioning<'a> {
+        Provisioning {
+            registry: &self.registry,
+            pools,
+            mailer,
+            base_domain: BASE_DOMAIN,
+            triggers: &self.triggers,
+            actor: "integration-test",
+        }
+    }
+
+    async fn pools_named_for(&self, subdomain: &str) -> Vec<String> {
+        let prefix = format!("tenant-{subdomain}-org-");
+        let out = self
+            .cognito
+            .list_user_pools()
+            .max_results(60)
+            .send()
+            .await
+            .expect("ListUserPools");
+        out.user_pools()
+            .iter()
+            .filter(|p| p.name().is_some_and(|n| n.starts_with(&prefix)))
+            .filter_map(|p| p.id().map(str::to_owned))
+            .collect()
+    }
+
+    /// The temporary password of the newest welcome mail to `to`.
+    fn newest_temporary_password(&self, to: &str) -> String {
+        let mails = self.aws.sent_mails();
+        let mail = mails
+            .iter()
+            .rev()
+            .find(|m| m["destinations"]["ToAddresses"][0] == to)
+            .unwrap_or_else(|| panic!("no mail to {to} in {mails:?}"));
+        let body = mail["body"].as_str().expect("body");
+        let after = body
+            .split("Temporary password</td><td><code>")
+            .nth(1)
+            .expect("the mail shows a temporary password");
+        after.split("</code>").next().expect("closed").to_owned()
+    }
+
+    fn mails_to(&self, to: &str) -> usize {
+        self.aws
+            .sent_mails()
+            .iter()
+            .filter(|m| m["destinations"]["ToAddresses"][0] == to)
+            .count()
+    }
+}
+
+fn request(subdomain: &str) -> ProvisionRequest {
+    ProvisionRequest {
+        subdomain: subdomain.into(),
+        name: format!("Org {subdomain}"),
+        admin_email: Some(format!("boss@{subdomain}.example")),
+        mfa: MfaMode::Optional,
+        seats: Some(3),
+        email_domains: vec![format!("{subdomain}.example")],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_dies_anywhere_is_finished_by_running_it_again() {
+    let stack = stack().await;
+    for (i, crash) in ALL_CRASHES.into_iter().enumerate() {
+        let subdomain = format!("crash{i}");
+        let req = request(&subdomain);
+        let admin = format!("boss@{subdomain}.example");
+
+        let crashing_pools = CrashingPools {
+            real: &stack.pools,
+            crash,
+        };
+        let crashing_mailer = CrashingMailer {
+            real: &stack.mailer,
+            crash,
+        };
+        let first = stack
+            .provisioning(&crashing_pools, &crashing_mailer)
+            .provision(&req, &|_| {})
+            .await;
+        assert_eq!(
+            first.map(|_| ()),
+            Err(crashed()),
+            "{crash:?}: the first run dies"
+        );
+
+        let done = stack
+            .provisioning(&stack.pools, &stack.mailer)
+            .provision(&req, &|_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{crash:?}: the rerun finishes, got {e}"));
+        assert!(
+            !done.created,
+            "{crash:?}: the rerun resumes the recorded organization"
+        );
+
+        let org = done.organization;
+        let pools = stack.pools_named_for(&subdomain).await;
+        assert_eq!(pools.len(), 1, "{crash:?}: exactly one pool, got {pools:?}");
+        assert_eq!(
+            org.cognito.user_pool_id.as_deref(),
+            Some(pools[0].as_str()),
+            "{crash:?}"
+        );
+        assert_eq!(org.status, OrgStatus::Active, "{crash:?}");
+        assert_eq!(
+            org.seats_used, 1,
+            "{crash:?}: one seat for the administrator, not two"
+        );
+
+        let found = stack
+            .registry
+            .organization_by_pool(&pools[0])
+            .await
+            .expect("lookup")
+            .expect("the pool is claimed by the organization");
+        assert_eq!(found.id, org.id);
+
+        let clients = stack
+            .cognito
+            .list_user_pool_clients()
+            .user_pool_id(&pools[0])
+            .send()
+            .await
+            .expect("clients");
+        assert_eq!(
+            clients.user_pool_clients().len(),
+            1,
+            "{crash:?}: one app client"
+        );
+
+        let admin_record = stack
+            .registry
+            .person_by_email(&org.id, &EmailAddress::parse(&admin).expect("valid"))
+            .await
+            .expect("read")
+            .expect("the administrator is recorded");
+        assert_eq!(admin_record.status, PersonStatus::Invited, "{crash:?}");
+        assert!(admin_record.welcome_sent_at.is_some(), "{crash:?}");
+        let expected_mails = if crash == Crash::AfterMail { 2 } else { 1 };
+        assert_eq!(stack.mails_to(&admin), expected_mails, "{crash:?}");
+
+        // The newest mail's password is the one that works, and it must be changed at once.
+        let password = stack.newest_temporary_password(&admin);
+        let auth = stack
+            .cognito
+            .initiate_auth()
+            .client_id(org.cognito.app_client_id.clone().expect("client"))
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", &admin)
+            .auth_parameters("PASSWORD", &password)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{crash:?}: sign-in with the mailed password: {e:?}"));
+        assert_eq!(
+            auth.challenge_name(),
+            Some(&ChallengeNameType::NewPasswordRequired),
+            "{crash:?}"
+        );
+
+        // A third run finds everything done and changes nothing.
+        let again = stack
+            .provisioning(&stack.pools, &stack.mailer)
+            .provision(&req, &|_| {})
+            .await
+            .expect("third run");
+        assert!(again.admin.is_none(), "{crash:?}: no second invitation");
+        assert_eq!(stack.mails_to(&admin), expected_mails, "{crash:?}");
+        assert_eq!(
+            stack.pools_named_for(&subdomain).await.len(),
+            1,
+            "{crash:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_login_forces_a_new_password_and_then_signs_in() {
+    let stack = stack().await;
+    let done = stack
+        .provisioning(&stack.pools, &stack.mailer)
+        .provision(&request("initech"), &|_| {})
+        .await
+        .expect("provisioned");
+    let client_id = done
+        .organization
+        .cognito
+        .app_client_id
+        .clone()
+        .expect("client");
+    let admin = "boss@initech.example";
+    let password = stack.newest_temporary_password(admin);
+    let auth = stack
+        .cognito
+        .initiate_auth()
+        .client_id(&client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", admin)
+        .auth_parameters("PASSWORD", &password)
+        .send()
+        .await
+        .expect("first sign-in");
+    let tokens = stack
+        .cognito
+        .respond_to_auth_challenge()
+        .client_id(&client_id)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session(auth.session().expect("session"))
+        .challenge_responses("USERNAME", admin)
+        .challenge_responses("NEW_PASSWORD", "N3w-Passw0rd!x")
+        .send()
+        .await
+        .expect("new password accepted");
+    assert!(tokens
+        .authentication_result()
+        .and_then(|r| r.id_token())
+        .is_some());
+
+    let groups = stack
+        .cognito
+        .admin_list_groups_for_user()
+        .user_pool_id(
+            done.organization
+                .cognito
+                .user_pool_id
+                .as_deref()
+                .expect("pool"),
+        )
+        .username(admin)
+        .send()
+        .await
+        .expect("groups");
+    let names: Vec<_> = groups
+        .groups()
+        .iter()
+        .filter_map(|g| g.group_name())
+        .collect();
+    assert_eq!(names, vec!["admin"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_are_enforced_atomically() {
+    let stack = stack().await;
+    let mut req = request("hooli");
+    req.seats = Some(1);
+    let done = stack
+        .provisioning(&stack.pools, &stack.mailer)
+        .provision(&req, &|_| {})
+        .await
+        .expect("provisioned");
+    assert_eq!(done.organization.seats_used, 1);
+
+    // A second person cannot be activated: the only seat is the administrator's.
+    let org = done.organization;
+    let now = 1;
+    let second = shared::domain::Person {
+        org_id: org.id.clone(),
+        username: "gavin".into(),
+        email: EmailAddress::parse("gavin@hooli.example").expect("valid"),
+        display_name: None,
+        roles: vec![shared::domain::Role::parse("member").expect("valid")],
+        status: PersonStatus::Added,
+        pending_email: None,
+        welcome_sent_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    stack
+        .registry
+        .create_person(&second)
+        .await
+        .expect("recorded");
+    let mut invited = second.clone();
+    invited.status = PersonStatus::Invited;
+    let err = stack
+        .registry
+        .save_person(&second, &invited)
+        .await
+        .expect_err("no seat left");
+    assert!(err.to_string().contains("no licence seat is free"), "{err}");
+    let stored = stack
+        .registry
+        .person(&org.id, "gavin")
+        .await
+        .expect("read")
+        .expect("still there");
+    assert_eq!(stored.status, PersonStatus::Added, "nothing changed");
+
+    // The same e-mail address cannot be used twice in one organization.
+    let mut twin = second.clone();
+    twin.username = "gavin2".into();
+    let err = stack
+        .registry
+        .create_person(&twin)
+        .await
+        .expect_err("duplicate e-mail");
+    assert!(
+        err.to_string().contains("already has that e-mail address"),
+        "{err}"
+    );
+}

@@ -1,0 +1,486 @@
+//! `tenantctl` as operators run it: the real binary, against moto, reading its environment.
+
+use aws_sdk_cognitoidentityprovider::types::{
+    DeletionProtectionType, PreventUserExistenceErrorTypes, UserPoolMfaType,
+};
+use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
+use integration_tests::{env_for, tenantctl, trigger_arn, LocalAws};
+use serde_json::Value;
+
+const TABLE: &str = "signin";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(env: &[(String, String)], args: &[&str]) -> Run {
+    let out = tenantctl(env, args);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(env: &[(String, String)], args: &[&str]) -> Value {
+    let mut full = vec!["--output", "json"];
+    full.extend_from_slice(args);
+    let r = run(env, &full);
+    assert_eq!(
+        r.code, 0,
+        "tenantctl {args:?} failed: {}{}",
+        r.stdout, r.stderr
+    );
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", r.stdout))
+}
+
+/// Fails with `code`, prints a JSON error with `error_code`, and a message containing `says`.
+fn refused(env: &[(String, String)], args: &[&str], code: i32, error_code: &str, says: &str) {
+    let mut full = vec!["--output", "json"];
+    full.extend_from_slice(args);
+    let r = run(env, &full);
+    assert_eq!(r.code, code, "{args:?}: {}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("a JSON error");
+    assert_eq!(v["error"]["code"], error_code, "{args:?}: {v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(says),
+        "{args:?}: {message:?} should say {says:?}"
+    );
+}
+
+async fn pool_count(aws: &LocalAws) -> usize {
+    let cognito = CognitoClient::new(&aws.sdk().await);
+    cognito
+        .list_user_pools()
+        .max_results(60)
+        .send()
+        .await
+        .expect("ListUserPools")
+        .user_pools()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_organizations_their_lookups_and_every_refusal() {
+    let aws = LocalAws::start();
+    let env = aws.env(TABLE);
+
+    let setup = json(&env, &["setup"]);
+    assert_eq!(setup["table"]["created"], true);
+    let again = json(&env, &["setup"]);
+    assert_eq!(
+        again["table"]["created"], false,
+        "setup is safe to run again"
+    );
+
+    let acme = json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "acme",
+            "--name",
+            "Acme Inc",
+            "--admin-email",
+            "Admin@Acme.example",
+            "--mfa",
+            "required",
+            "--seats",
+            "10",
+            "--email-domain",
+            "acme.example",
+            "--email-domain",
+            "acme-corp.example",
+        ],
+    );
+    assert_eq!(acme["created"], true);
+    assert_eq!(acme["admin"]["username"], "admin@acme.example");
+    assert_eq!(acme["admin"]["status"], "invited");
+    let globex = json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "globex",
+            "--name",
+            "Globex",
+            "--email-domain",
+            "globex.example",
+        ],
+    );
+    let acme_org = &acme["organization"];
+    let globex_org = &globex["organization"];
+    assert_eq!(acme_org["status"], "active");
+    assert_eq!(acme_org["seats_used"], 1);
+    assert_ne!(
+        acme_org["cognito"]["user_pool_id"],
+        globex_org["cognito"]["user_pool_id"]
+    );
+    assert_eq!(pool_count(&aws).await, 2);
+
+    // Acme's pool, as Cognito (moto) has it.
+    let cognito = CognitoClient::new(&aws.sdk().await);
+    let pool_id = acme_org["cognito"]["user_pool_id"]
+        .as_str()
+        .expect("pool id");
+    let pool = cognito
+        .describe_user_pool()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .expect("pool");
+    let pool = pool.user_pool().expect("pool");
+    assert_eq!(
+        pool.deletion_protection(),
+        Some(&DeletionProtectionType::Active)
+    );
+    let policy = pool
+        .policies()
+        .and_then(|p| p.password_policy())
+        .expect("password policy");
+    assert_eq!(policy.temporary_password_validity_days(), 7);
+    assert_eq!(policy.minimum_length(), Some(12));
+    let update = pool
+        .user_attribute_update_settings()
+        .expect("update settings");
+    assert_eq!(
+        update.attributes_require_verification_before_update().len(),
+        1
+    );
+    let lambdas = pool.lambda_config().expect("triggers");
+    assert_eq!(
+        lambdas.pre_sign_up(),
+        Some(trigger_arn("pre-signup").as_str())
+    );
+    assert_eq!(
+        lambdas.custom_message(),
+        Some(trigger_arn("custom-message").as_str())
+    );
+    assert_eq!(
+        lambdas
+            .pre_token_generation_config()
+            .map(|c| c.lambda_arn()),
+        Some(trigger_arn("pre-token-generation").as_str())
+    );
+    assert_eq!(
+        pool.user_pool_tags().and_then(|t| t.get("org-id")),
+        acme_org["id"].as_str().map(str::to_owned).as_ref()
+    );
+    assert_eq!(pool.domain(), acme_org["cognito"]["domain_prefix"].as_str());
+    let mfa = cognito
+        .get_user_pool_mfa_config()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .expect("mfa");
+    assert_eq!(mfa.mfa_configuration(), Some(&UserPoolMfaType::On));
+    assert!(mfa
+        .software_token_mfa_configuration()
+        .is_some_and(|c| c.enabled()));
+    let client = cognito
+        .describe_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(
+            acme_org["cognito"]["app_client_id"]
+                .as_str()
+                .expect("client id"),
+        )
+        .send()
+        .await
+        .expect("client");
+    let client = client.user_pool_client().expect("client");
+    assert_eq!(
+        client.prevent_user_existence_errors(),
+        Some(&PreventUserExistenceErrorTypes::Enabled)
+    );
+    assert_eq!(
+        client.callback_urls(),
+        ["https://acme.app.example.test/oauth/callback"]
+    );
+    let groups = cognito
+        .list_groups()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .expect("groups");
+    let mut names: Vec<_> = groups
+        .groups()
+        .iter()
+        .filter_map(|g| g.group_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["admin", "member"]);
+
+    // The welcome mail: username, temporary password, the subdomain's login link.
+    let mails = aws.sent_mails();
+    assert_eq!(mails.len(), 1, "one welcome mail, for Acme's administrator");
+    let body = mails[0]["body"].as_str().expect("body");
+    assert_eq!(
+        mails[0]["destinations"]["ToAddresses"][0],
+        "admin@acme.example"
+    );
+    assert!(body.contains("https://acme.app.example.test/login"));
+    assert!(body.contains("admin@acme.example"));
+    assert!(body.contains("Temporary password"));
+
+    // Lookups: subdomain, pool id, e-mail domain.
+    let shown = json(&env, &["org", "show", "acme"]);
+    assert_eq!(shown["id"], acme_org["id"]);
+    let by_pool = json(
+        &env,
+        &[
+            "org",
+            "lookup",
+            "--pool-id",
+            globex_org["cognito"]["user_pool_id"].as_str().expect("id"),
+        ],
+    );
+    assert_eq!(by_pool["subdomain"], "globex");
+    let by_domain = json(
+        &env,
+        &["org", "lookup", "--email-domain", "ACME-CORP.example"],
+    );
+    assert_eq!(by_domain["subdomain"], "acme");
+    let listed = json(&env, &["org", "list"]);
+    let subs: Vec<_> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|o| o["subdomain"].clone())
+        .collect();
+    assert_eq!(subs, ["acme", "globex"]);
+
+    // Refusals: clear, coded, and nothing changes.
+    refused(
+        &env,
+        &["org", "create", "--subdomain", "acme", "--name", "Acme Two"],
+        1,
+        "SubdomainTaken",
+        "already taken",
+    );
+    refused(
+        &env,
+        &["org", "create", "--subdomain", "auth", "--name", "Auth"],
+        2,
+        "ReservedSubdomain",
+        "reserved",
+    );
+    refused(
+        &env,
+        &["org", "create", "--subdomain", "www", "--name", "W"],
+        2,
+        "ReservedSubdomain",
+        "reserved",
+    );
+    refused(
+        &env,
+        &["org", "create", "--subdomain", "Acme_2", "--name", "A"],
+        2,
+        "InvalidSubdomain",
+        "lower-case letters",
+    );
+    refused(
+        &env,
+        &["org", "create", "--subdomain", "-acme", "--name", "A"],
+        2,
+        "InvalidSubdomain",
+        "hyphen",
+    );
+    refused(
+        &env,
+        &["org", "create", "--subdomain", "ab", "--name", "A"],
+        2,
+        "InvalidSubdomain",
+        "3 to 63",
+    );
+    refused(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "initech",
+            "--name",
+            "Initech",
+            "--email-domain",
+            "globex.example",
+        ],
+        1,
+        "EmailDomainTaken",
+        "globex.example",
+    );
+    refused(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "initech",
+            "--name",
+            "I",
+            "--admin-email",
+            "nobody",
+        ],
+        2,
+        "InvalidInput",
+        "e-mail address",
+    );
+    refused(
+        &env,
+        &["org", "show", "nosuchorg"],
+        1,
+        "NotFound",
+        "nosuchorg",
+    );
+    refused(
+        &env,
+        &["org", "lookup", "--pool-id", "us-east-1_nope"],
+        1,
+        "NotFound",
+        "us-east-1_nope",
+    );
+    assert_eq!(
+        pool_count(&aws).await,
+        2,
+        "no refused command created a pool"
+    );
+    assert_eq!(
+        json(&env, &["org", "list"]).as_array().map(Vec::len),
+        Some(2)
+    );
+    // The refused e-mail-domain claim left the subdomain free.
+    json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "initech",
+            "--name",
+            "Initech",
+        ],
+    );
+    assert_eq!(pool_count(&aws).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
+    let aws = LocalAws::start();
+    let env = aws.env(TABLE);
+    json(&env, &["setup"]);
+    let args = [
+        "org",
+        "create",
+        "--subdomain",
+        "umbrella",
+        "--name",
+        "Umbrella",
+        "--admin-email",
+        "alice@umbrella.example",
+    ];
+    let first = json(&env, &args);
+    let second = json(&env, &args);
+    assert_eq!(second["created"], false);
+    assert_eq!(second["organization"]["id"], first["organization"]["id"]);
+    assert!(second["admin"].is_null(), "no second invitation");
+    assert_eq!(pool_count(&aws).await, 1);
+    assert_eq!(aws.sent_mails().len(), 1);
+
+    let suspended = json(&env, &["org", "suspend", "umbrella"]);
+    assert_eq!(suspended["status"], "suspended");
+    refused(
+        &env,
+        &["org", "suspend", "umbrella"],
+        1,
+        "NotAllowed",
+        "already suspended",
+    );
+    let resumed = json(&env, &["org", "resume", "umbrella"]);
+    assert_eq!(resumed["status"], "active");
+
+    let audit = json(&env, &["org", "audit", "umbrella"]);
+    let actions: Vec<_> = audit
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for expected in [
+        "org.created",
+        "org.provisioned",
+        "person.added",
+        "person.activated",
+        "org.suspended",
+        "org.resumed",
+    ] {
+        assert_eq!(
+            actions.iter().filter(|a| *a == expected).count(),
+            1,
+            "{expected} once in {actions:?}"
+        );
+    }
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("org.resumed"),
+        "newest first"
+    );
+
+    // Human output for the same commands.
+    let shown = run(&env, &["org", "show", "umbrella"]);
+    assert_eq!(shown.code, 0);
+    assert!(
+        shown.stdout.contains("Status          active"),
+        "{}",
+        shown.stdout
+    );
+    let created = run(
+        &env,
+        &["org", "create", "--subdomain", "stark", "--name", "Stark"],
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(
+        created.stderr.contains("created user pool"),
+        "progress is shown: {}",
+        created.stderr
+    );
+    assert!(
+        created
+            .stdout
+            .contains("https://stark.app.example.test/login"),
+        "{}",
+        created.stdout
+    );
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named_and_nothing_hangs() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let env = env_for(&endpoint, TABLE);
+    let r = run(&env, &["org", "list"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(&endpoint), "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach DynamoDB"), "{}", r.stderr);
+}
+
+#[test]
+fn a_missing_variable_is_named() {
+    let mut env = env_for("http://127.0.0.1:9", TABLE);
+    env.retain(|(k, _)| k != "PRE_SIGNUP_ARN");
+    let r = run(
+        &env,
+        &["org", "create", "--subdomain", "acme", "--name", "Acme"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("PRE_SIGNUP_ARN"), "{}", r.stderr);
+}
