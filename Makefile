@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make dev    run the suite locally (local AWS on loopback, a demo organization, the functions)
+#   make test   run every test (unit tests, and integration tests against a local AWS they start)
+# Everything they need comes from the package registries into .venv; nothing is installed globally.
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut -d' ' -f1)
+
+.PHONY: dev test venv build lint clean
+
+$(STAMP): tests/local/requirements.txt
+	@echo "==> installing the local AWS stack (moto server) and cargo-lambda into $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/local/requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+build:
+	cargo build --workspace --bins
+
+dev: venv build
+	@bash tests/local/dev.sh
+
+test: venv build
+	cargo test --workspace --no-fail-fast
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(VENV) .local target

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# `make dev`: the suite on this machine. Starts moto (DynamoDB, SES v2, Cognito) on a free
+# loopback port, prepares it with `tenantctl setup`, provisions the demo organization `acme`
+# with an administrator, then runs the functions under `cargo lambda watch` until Ctrl-C,
+# which stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+venv=$root/.venv
+state=$root/.local
+mkdir -p "$state"
+export PATH="$venv/bin:$PATH"
+
+free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  if ((${#pids[@]})); then
+    echo
+    echo "==> stopping the local suite"
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+moto_port=$(free_port)
+endpoint="http://127.0.0.1:$moto_port"
+echo "==> starting the local AWS (moto) on $endpoint"
+setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/data.json', timeout=1)" 2>/dev/null; then break; fi
+  sleep 0.2
+done
+
+arn() { echo "arn:aws:lambda:us-east-1:123456789012:function:$1"; }
+cat >"$state/dev.env" <<ENV
+AWS_ENDPOINT_URL=$endpoint
+AWS_REGION=us-east-1
+AWS_ACCESS_KEY_ID=local
+AWS_SECRET_ACCESS_KEY=local
+TABLE_NAME=signin-local
+BASE_DOMAIN=app.localhost
+MAIL_FROM=no-reply@app.localhost
+PRE_SIGNUP_ARN=$(arn pre-signup)
+POST_CONFIRMATION_ARN=$(arn post-confirmation)
+PRE_AUTHENTICATION_ARN=$(arn pre-authentication)
+PRE_TOKEN_GENERATION_ARN=$(arn pre-token-generation)
+USER_MIGRATION_ARN=$(arn user-migration)
+CUSTOM_MESSAGE_ARN=$(arn custom-message)
+ENV
+set -a; . "$state/dev.env"; set +a
+
+tenantctl="$root/target/debug/tenantctl"
+echo "==> preparing the local AWS"
+"$tenantctl" setup
+echo "==> provisioning the demo organization acme"
+"$tenantctl" org create --subdomain acme --name "Acme Corporation" \
+  --admin-email admin@acme.example --email-domain acme.example --mfa optional --seats 25
+
+# The welcome mail as moto keeps it: who it went to and the temporary password in it.
+mail=$("$venv/bin/python" - "$endpoint" <<'PY'
+import json, re, sys, urllib.request
+data = json.load(urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json"))
+for m in reversed(data.get("ses", {}).get("Message", [])):
+    to = m["destinations"]["ToAddresses"][0]
+    pw = re.search(r"Temporary password</td><td><code>([^<]+)</code>", m["body"])
+    print(f"{to} {pw.group(1) if pw else '?'}")
+    break
+PY
+)
+admin=${mail%% *}
+password=${mail#* }
+pool=$("$tenantctl" --output json org show acme | "$venv/bin/python" -c 'import json,sys; o=json.load(sys.stdin); print(o["cognito"]["user_pool_id"], o["cognito"]["app_client_id"])')
+
+invoke_port=$(free_port)
+cat <<INFO
+
+==> the local suite is up
+  local AWS (moto)      $endpoint     (dashboard: $endpoint/moto-api/)
+  organization acme     user pool ${pool% *}, app client ${pool#* }
+  login page            https://acme.app.localhost/login   (served by auth-router once it exists)
+  administrator         $admin
+  temporary password    $password   (from the welcome mail; the first sign-in must change it)
+  mail                  every mail SES sent is in $endpoint/moto-api/data.json under "ses"
+  functions             cargo lambda watch on 127.0.0.1:$invoke_port
+
+Try, in another terminal:
+  set -a; . .local/dev.env; set +a
+  target/debug/tenantctl org list
+  target/debug/tenantctl org audit acme
+  cargo lambda invoke tenant-migration --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
+      --data-file events/tenant-migration/create-organization.json
+
+Ctrl-C stops moto and the functions.
+INFO
+
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --env-file "$state/dev.env" >"$state/functions.log" 2>&1 &
+pids+=($!)
+echo "  (function logs: .local/functions.log)"
+wait "${pids[@]}"
