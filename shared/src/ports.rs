@@ -24,17 +24,47 @@ pub struct AuditEvent {
     pub detail: Option<String>,
 }
 
-/// The registry of organizations and people (DynamoDB).
+impl AuditEvent {
+    /// An event that happens now.
+    pub fn now(
+        org_id: &OrgId,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: Option<String>,
+    ) -> Self {
+        Self {
+            org_id: org_id.clone(),
+            at: crate::domain::now_epoch(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail,
+        }
+    }
+}
+
+/// The registry of organizations and people (DynamoDB). Every state change takes the audit
+/// event that records it and writes both in one transaction: a change that did not happen
+/// leaves no event, a repeated one (a retried trigger) none twice.
 #[async_trait]
 pub trait Registry: Send + Sync {
     /// Records a new organization in `provisioning` status and claims its subdomain and
     /// e-mail domains, all or nothing.
-    async fn create_organization(&self, org: &Organization) -> Result<(), Error>;
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<(), Error>;
     /// Records the organization's user pool and claims the pool id, all or nothing. Recording
     /// the same pool again is a no-op; a different one is a [`Error::Conflict`].
     async fn attach_pool(&self, org: &Organization, pool_id: &str) -> Result<Organization, Error>;
     /// Saves a changed organization if nobody saved it since it was read; bumps `version`.
-    async fn save_organization(&self, org: &Organization) -> Result<Organization, Error>;
+    async fn save_organization(
+        &self,
+        org: &Organization,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Organization, Error>;
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error>;
     async fn organization_by_subdomain(
         &self,
@@ -48,8 +78,9 @@ pub trait Registry: Send + Sync {
     /// All organizations, ordered by subdomain.
     async fn list_organizations(&self) -> Result<Vec<Organization>, Error>;
 
-    /// Records a new person; their username and e-mail must be free in the organization.
-    async fn create_person(&self, person: &Person) -> Result<(), Error>;
+    /// Records a new person; their username and e-mail must be free in the organization. A
+    /// person created in a seat-holding status takes a seat, refused when none is free.
+    async fn create_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error>;
     async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error>;
     async fn person_by_email(
         &self,
@@ -59,9 +90,13 @@ pub trait Registry: Send + Sync {
     /// Saves a changed person if nobody saved them since they were read; bumps `version`.
     /// When the change moves them into or out of a seat-holding status, the organization's
     /// seat count moves with it in the same transaction, refused when no seat is free.
-    async fn save_person(&self, before: &Person, after: &Person) -> Result<Person, Error>;
+    async fn save_person(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Person, Error>;
 
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), Error>;
     /// The newest `limit` events of an organization, newest first.
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error>;
 }

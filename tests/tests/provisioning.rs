@@ -14,7 +14,9 @@ use shared::aws::ses::SesMailer;
 use shared::domain::mail::MailContent;
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{EmailAddress, Error, MfaMode, OrgStatus, PersonStatus};
-use shared::ports::{ClientSpec, Mailer, NewLogin, PoolSpec, Registry, TriggerArns, UserPools};
+use shared::ports::{
+    AuditEvent, ClientSpec, Mailer, NewLogin, PoolSpec, Registry, TriggerArns, UserPools,
+};
 
 const BASE_DOMAIN: &str = "app.example.test";
 
@@ -433,16 +435,27 @@ async fn seats_are_enforced_atomically() {
         updated_at: now,
         version: 1,
     };
+    let added = AuditEvent::now(&org.id, "integration-test", "person.added", "gavin", None);
     stack
         .registry
-        .create_person(&second)
+        .create_person(&second, &added)
         .await
         .expect("recorded");
     let mut invited = second.clone();
     invited.status = PersonStatus::Invited;
     let err = stack
         .registry
-        .save_person(&second, &invited)
+        .save_person(
+            &second,
+            &invited,
+            Some(&AuditEvent::now(
+                &org.id,
+                "t",
+                "person.activated",
+                "gavin",
+                None,
+            )),
+        )
         .await
         .expect_err("no seat left");
     assert!(err.to_string().contains("no licence seat is free"), "{err}");
@@ -453,13 +466,27 @@ async fn seats_are_enforced_atomically() {
         .expect("read")
         .expect("still there");
     assert_eq!(stored.status, PersonStatus::Added, "nothing changed");
+    let log = stack.registry.audit_log(&org.id, 100).await.expect("audit");
+    let gavin: Vec<_> = log
+        .iter()
+        .filter(|e| e.target.starts_with("gavin"))
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(
+        gavin,
+        ["person.added"],
+        "a refused change leaves no audit event"
+    );
 
     // The same e-mail address cannot be used twice in one organization.
     let mut twin = second.clone();
     twin.username = "gavin2".into();
     let err = stack
         .registry
-        .create_person(&twin)
+        .create_person(
+            &twin,
+            &AuditEvent::now(&org.id, "t", "person.added", "gavin2", None),
+        )
         .await
         .expect_err("duplicate e-mail");
     assert!(

@@ -127,6 +127,13 @@ fn in_transaction(put: Put) -> TransactWriteItem {
     TransactWriteItem::builder().put(put).build()
 }
 
+fn no_seat(username: &str) -> Error {
+    Error::not_allowed(
+        format!("give {username} a login"),
+        "no licence seat is free in this organization; add seats or deactivate someone first",
+    )
+}
+
 fn failed(codes: &[String], index: usize) -> bool {
     codes
         .get(index)
@@ -348,6 +355,43 @@ impl DynamoRegistry {
         Ok((builder.build().map_err(|e| self.build_error(e))?, next))
     }
 
+    /// The put of an audit event, for the transaction of the change it records.
+    fn audit_put(&self, event: &AuditEvent) -> Result<TransactWriteItem, Error> {
+        let item = to_item(&AuditItem {
+            pk: org_pk(&event.org_id),
+            sk: format!("AUDIT#{:012}#{}", event.at, uuid::Uuid::now_v7().simple()),
+            expires_at: event.at + AUDIT_RETENTION_SECS,
+            event: event.clone(),
+        })?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        Ok(in_transaction(put))
+    }
+
+    /// The update that takes (`+1`) or frees (`-1`) one of the organization's seats.
+    fn seat_update(&self, org: &OrgId, take: bool) -> Result<TransactWriteItem, Error> {
+        let (expr, condition) = if take {
+            (
+                "seats_used + :one",
+                "attribute_not_exists(seats) OR seats_used < seats",
+            )
+        } else {
+            ("seats_used - :one", "seats_used >= :one")
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), ORG_SK)))
+            .update_expression(format!("SET seats_used = {expr}, version = version + :one"))
+            .condition_expression(condition)
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     fn build_error(&self, e: aws_sdk_dynamodb::error::BuildError) -> Error {
         Error::Aws {
             service: "DynamoDB",
@@ -402,7 +446,11 @@ enum TransactFailure {
 
 #[async_trait]
 impl Registry for DynamoRegistry {
-    async fn create_organization(&self, org: &Organization) -> Result<(), Error> {
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<(), Error> {
         let (org_put, _) = self.org_put(org, None)?;
         let mut items = vec![
             in_transaction(org_put),
@@ -411,6 +459,7 @@ impl Registry for DynamoRegistry {
         for domain in &org.email_domains {
             items.push(self.claim_put(format!("EMAILDOMAIN#{domain}"), &org.id)?);
         }
+        items.push(self.audit_put(audit)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) => {
@@ -464,29 +513,23 @@ impl Registry for DynamoRegistry {
         }
     }
 
-    async fn save_organization(&self, org: &Organization) -> Result<Organization, Error> {
+    async fn save_organization(
+        &self,
+        org: &Organization,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Organization, Error> {
         let (put, next) = self.org_put(org, Some(org.version))?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(put.item))
-            .set_condition_expression(put.condition_expression)
-            .set_expression_attribute_values(put.expression_attribute_values)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(next),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(Error::Conflict {
-                    what: "organization",
-                    key: org.subdomain.to_string(),
-                })
-            }
-            Err(e) => Err(self.endpoint.error("PutItem", e)),
+        let mut items = vec![in_transaction(put)];
+        if let Some(event) = audit {
+            items.push(self.audit_put(event)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(_)) => Err(Error::Conflict {
+                what: "organization",
+                key: org.subdomain.to_string(),
+            }),
+            Err(TransactFailure::Other(e)) => Err(e),
         }
     }
 
@@ -535,7 +578,7 @@ impl Registry for DynamoRegistry {
             .collect()
     }
 
-    async fn create_person(&self, person: &Person) -> Result<(), Error> {
+    async fn create_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error> {
         let pk = org_pk(&person.org_id);
         let item = to_item(&PersonItem {
             pk: pk.clone(),
@@ -556,17 +599,25 @@ impl Registry for DynamoRegistry {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| self.build_error(e))?;
-        let items = vec![in_transaction(person_put), in_transaction(claim_put)];
+        let mut items = vec![
+            in_transaction(person_put),
+            in_transaction(claim_put),
+            self.audit_put(audit)?,
+        ];
+        if person.status.holds_seat() {
+            items.push(self.seat_update(&person.org_id, true)?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::not_allowed(
                 format!("add {}", person.username),
                 "that username is already taken in this organization",
             )),
-            Err(TransactFailure::Cancelled(_)) => Err(Error::not_allowed(
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 1) => Err(Error::not_allowed(
                 format!("add {}", person.username),
                 "another person of this organization already has that e-mail address",
             )),
+            Err(TransactFailure::Cancelled(_)) => Err(no_seat(&person.username)),
             Err(TransactFailure::Other(e)) => Err(e),
         }
     }
@@ -596,7 +647,12 @@ impl Registry for DynamoRegistry {
         }
     }
 
-    async fn save_person(&self, before: &Person, after: &Person) -> Result<Person, Error> {
+    async fn save_person(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Person, Error> {
         if before.email != after.email
             || before.username != after.username
             || before.org_id != after.org_id
@@ -622,24 +678,13 @@ impl Registry for DynamoRegistry {
             .build()
             .map_err(|e| self.build_error(e))?;
         let mut items = vec![in_transaction(put)];
-        let seat_change = match (before.status.holds_seat(), after.status.holds_seat()) {
-            (false, true) => Some((
-                "seats_used + :one",
-                "attribute_not_exists(seats) OR seats_used < seats",
-            )),
-            (true, false) => Some(("seats_used - :one", "seats_used >= :one")),
-            _ => None,
-        };
-        if let Some((expr, condition)) = seat_change {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(org_pk(&next.org_id), ORG_SK)))
-                .update_expression(format!("SET seats_used = {expr}, version = version + :one"))
-                .condition_expression(condition)
-                .expression_attribute_values(":one", n(1))
-                .build()
-                .map_err(|e| self.build_error(e))?;
-            items.push(TransactWriteItem::builder().update(update).build());
+        match (before.status.holds_seat(), after.status.holds_seat()) {
+            (false, true) => items.push(self.seat_update(&next.org_id, true)?),
+            (true, false) => items.push(self.seat_update(&next.org_id, false)?),
+            _ => {}
+        }
+        if let Some(event) = audit {
+            items.push(self.audit_put(event)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(next),
@@ -647,29 +692,9 @@ impl Registry for DynamoRegistry {
                 what: "person",
                 key: before.username.clone(),
             }),
-            Err(TransactFailure::Cancelled(_)) => Err(Error::not_allowed(
-                format!("activate {}", before.username),
-                "no licence seat is free in this organization; add seats or deactivate someone first",
-            )),
+            Err(TransactFailure::Cancelled(_)) => Err(no_seat(&before.username)),
             Err(TransactFailure::Other(e)) => Err(e),
         }
-    }
-
-    async fn append_audit(&self, event: &AuditEvent) -> Result<(), Error> {
-        let item = to_item(&AuditItem {
-            pk: org_pk(&event.org_id),
-            sk: format!("AUDIT#{:012}#{}", event.at, uuid::Uuid::now_v7().simple()),
-            expires_at: event.at + AUDIT_RETENTION_SECS,
-            event: event.clone(),
-        })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| self.endpoint.error("PutItem", e))?;
-        Ok(())
     }
 
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error> {

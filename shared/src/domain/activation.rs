@@ -28,14 +28,24 @@ pub async fn activate_person(
             "the organization has no user pool yet; finish it with `tenantctl org create`",
         )
     })?;
-    let mut person = if person.status.holds_seat() {
+    let person = if person.status.holds_seat() {
         person
     } else {
         person.check_activation()?;
         let mut invited = person.clone();
         invited.status = PersonStatus::Invited;
         invited.welcome_sent_at = None;
-        deps.registry.save_person(&person, &invited).await?
+        let roles: Vec<&str> = person.roles.iter().map(|r| r.as_str()).collect();
+        let audit = AuditEvent::now(
+            &org.id,
+            deps.actor,
+            "person.activated",
+            &person.username,
+            Some(format!("roles {}", roles.join(", "))),
+        );
+        deps.registry
+            .save_person(&person, &invited, Some(&audit))
+            .await?
     };
 
     let temporary_password = password::temporary_password();
@@ -64,18 +74,9 @@ pub async fn activate_person(
     .render()?;
     deps.mailer.send(&person.email, &mail).await?;
 
+    // Bookkeeping, not a state change: the activation's audit event was written above.
     let mut sent = person.clone();
     sent.welcome_sent_at = Some(now_epoch());
-    person = deps.registry.save_person(&person, &sent).await?;
-    deps.registry
-        .append_audit(&AuditEvent {
-            org_id: org.id.clone(),
-            at: now_epoch(),
-            actor: deps.actor.to_owned(),
-            action: "person.activated".into(),
-            target: person.username.clone(),
-            detail: Some(format!("welcome mail sent to {}", person.email)),
-        })
-        .await?;
+    let person = deps.registry.save_person(&person, &sent, None).await?;
     Ok(person)
 }

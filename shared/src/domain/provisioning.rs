@@ -224,7 +224,7 @@ impl Provisioning<'_> {
             };
             let client_id = self.pools.ensure_app_client(&pool_id, &spec).await?;
             org.cognito.app_client_id = Some(client_id.clone());
-            org = self.registry.save_organization(&org).await?;
+            org = self.registry.save_organization(&org, None).await?;
             progress(&Step::AppClientReady { client_id });
         }
 
@@ -234,7 +234,7 @@ impl Provisioning<'_> {
                 .ensure_domain(&pool_id, &org.domain_prefix())
                 .await?;
             org.cognito.domain_prefix = Some(domain.clone());
-            org = self.registry.save_organization(&org).await?;
+            org = self.registry.save_organization(&org, None).await?;
             progress(&Step::DomainReady { domain });
         }
 
@@ -242,14 +242,13 @@ impl Provisioning<'_> {
         // AdminCreateUser through for active organizations only.
         if org.status == OrgStatus::Provisioning {
             org.status = OrgStatus::Active;
-            org = self.registry.save_organization(&org).await?;
-            self.audit(
+            let audit = self.audit(
                 &org,
                 "org.provisioned",
                 org.subdomain.as_str(),
                 Some(format!("user pool {pool_id}")),
-            )
-            .await?;
+            );
+            org = self.registry.save_organization(&org, Some(&audit)).await?;
             progress(&Step::Active);
         }
 
@@ -303,14 +302,13 @@ impl Provisioning<'_> {
             updated_at: now,
             version: 1,
         };
-        self.registry.create_organization(&org).await?;
-        self.audit(
+        let audit = self.audit(
             &org,
             "org.created",
             org.subdomain.as_str(),
             Some(org.name.clone()),
-        )
-        .await?;
+        );
+        self.registry.create_organization(&org, &audit).await?;
         Ok((org, true))
     }
 
@@ -348,14 +346,13 @@ impl Provisioning<'_> {
                     updated_at: now,
                     version: 1,
                 };
-                self.registry.create_person(&person).await?;
-                self.audit(
+                let audit = self.audit(
                     org,
                     "person.added",
                     &person.username,
                     Some("first administrator".into()),
-                )
-                .await?;
+                );
+                self.registry.create_person(&person, &audit).await?;
                 person
             }
         };
@@ -377,23 +374,14 @@ impl Provisioning<'_> {
         Ok(Some(person))
     }
 
-    async fn audit(
+    fn audit(
         &self,
         org: &Organization,
         action: &str,
         target: &str,
         detail: Option<String>,
-    ) -> Result<(), Error> {
-        self.registry
-            .append_audit(&AuditEvent {
-                org_id: org.id.clone(),
-                at: now_epoch(),
-                actor: self.actor.to_owned(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                detail,
-            })
-            .await
+    ) -> AuditEvent {
+        AuditEvent::now(&org.id, self.actor, action, target, detail)
     }
 }
 
@@ -417,21 +405,12 @@ pub async fn set_suspended(
     } else {
         org.resume()?;
     }
-    let org = registry.save_organization(&org).await?;
-    registry
-        .append_audit(&AuditEvent {
-            org_id: org.id.clone(),
-            at: now_epoch(),
-            actor: actor.to_owned(),
-            action: if suspended {
-                "org.suspended"
-            } else {
-                "org.resumed"
-            }
-            .to_owned(),
-            target: org.subdomain.to_string(),
-            detail: None,
-        })
-        .await?;
+    let action = if suspended {
+        "org.suspended"
+    } else {
+        "org.resumed"
+    };
+    let audit = AuditEvent::now(&org.id, actor, action, org.subdomain.as_str(), None);
+    let org = registry.save_organization(&org, Some(&audit)).await?;
     Ok(org)
 }
