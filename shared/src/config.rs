@@ -50,6 +50,22 @@ pub fn table_name(src: &dyn Source) -> Result<String, ConfigError> {
     required(src, "TABLE_NAME", "the DynamoDB table of the registry")
 }
 
+/// `BASE_DOMAIN`: organizations sign in at `<subdomain>.<BASE_DOMAIN>`.
+pub fn base_domain(src: &dyn Source) -> Result<String, ConfigError> {
+    let value = required(
+        src,
+        "BASE_DOMAIN",
+        "the domain organizations' subdomains live under, such as app.example.com",
+    )?;
+    if value.starts_with('.') || value.contains('/') || !value.contains('.') {
+        return Err(ConfigError::Invalid {
+            name: "BASE_DOMAIN",
+            reason: format!("{value:?} must be a bare domain such as app.example.com"),
+        });
+    }
+    Ok(value.trim().to_ascii_lowercase())
+}
+
 /// `MAIL_FROM`: the sender of our own mails.
 pub fn mail_from(src: &dyn Source) -> Result<EmailAddress, ConfigError> {
     let raw = required(src, "MAIL_FROM", "the sender address of welcome mails")?;
@@ -72,17 +88,7 @@ pub struct ProvisioningConfig {
 
 impl ProvisioningConfig {
     pub fn from_env(src: &dyn Source) -> Result<Self, ConfigError> {
-        let base_domain = required(
-            src,
-            "BASE_DOMAIN",
-            "the domain organizations' subdomains live under, such as app.example.com",
-        )?;
-        if base_domain.starts_with('.') || base_domain.contains('/') || !base_domain.contains('.') {
-            return Err(ConfigError::Invalid {
-                name: "BASE_DOMAIN",
-                reason: format!("{base_domain:?} must be a bare domain such as app.example.com"),
-            });
-        }
+        let base_domain = base_domain(src)?;
         let mail_from = mail_from(src)?;
         let arn = |name: &'static str| -> Result<String, ConfigError> {
             let value = required(
@@ -101,7 +107,7 @@ impl ProvisioningConfig {
         };
         Ok(Self {
             table_name: table_name(src)?,
-            base_domain: base_domain.trim().to_ascii_lowercase(),
+            base_domain,
             mail_from,
             triggers: TriggerArns {
                 pre_signup: arn("PRE_SIGNUP_ARN")?,

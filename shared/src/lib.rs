@@ -2,6 +2,11 @@
 //! their AWS implementations ([`aws`]) and typed configuration ([`config`]).
 
 pub mod aws;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod ports;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(feature = "lambda")]
+pub mod trigger;

@@ -160,6 +160,15 @@ pub trait UserPools: Send + Sync {
     /// is reset instead, so that a repeated activation sends a password that works.
     async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error>;
     async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error>;
+    /// Links a federated identity (`provider`, its subject) to an existing login, so that
+    /// signing in through the provider signs in as that login.
+    async fn link_provider(
+        &self,
+        pool_id: &str,
+        username: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<(), Error>;
 }
 
 /// Outgoing mail (SES).

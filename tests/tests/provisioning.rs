@@ -104,6 +104,15 @@ impl UserPools for CrashingPools<'_> {
     async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error> {
         self.real.add_to_group(pool_id, username, group).await
     }
+    async fn link_provider(
+        &self,
+        pool: &str,
+        user: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<(), Error> {
+        self.real.link_provider(pool, user, provider, subject).await
+    }
 }
 
 struct CrashingMailer<'a> {

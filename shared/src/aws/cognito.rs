@@ -10,8 +10,8 @@ use aws_sdk_cognitoidentityprovider::types::{
     AccountRecoverySettingType, AdminCreateUserConfigType, AttributeType, DeletionProtectionType,
     ExplicitAuthFlowsType, LambdaConfigType, MessageActionType, OAuthFlowType, PasswordPolicyType,
     PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType,
-    PreventUserExistenceErrorTypes, RecoveryOptionNameType, RecoveryOptionType,
-    SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
+    PreventUserExistenceErrorTypes, ProviderUserIdentifierType, RecoveryOptionNameType,
+    RecoveryOptionType, SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
     UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType,
     UsernameConfigurationType, VerifiedAttributeType,
 };
@@ -382,6 +382,33 @@ impl UserPools for CognitoPools {
             .send()
             .await
             .map_err(|e| self.endpoint.error("AdminAddUserToGroup", e))?;
+        Ok(())
+    }
+
+    async fn link_provider(
+        &self,
+        pool_id: &str,
+        username: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<(), Error> {
+        let destination = ProviderUserIdentifierType::builder()
+            .provider_name("Cognito")
+            .provider_attribute_value(username)
+            .build();
+        let source = ProviderUserIdentifierType::builder()
+            .provider_name(provider)
+            .provider_attribute_name("Cognito_Subject")
+            .provider_attribute_value(subject)
+            .build();
+        self.client
+            .admin_link_provider_for_user()
+            .user_pool_id(pool_id)
+            .destination_user(destination)
+            .source_user(source)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminLinkProviderForUser", e))?;
         Ok(())
     }
 }

@@ -43,14 +43,9 @@ struct WelcomeText<'a> {
 
 impl Welcome<'_> {
     pub fn render(&self) -> Result<MailContent, Error> {
-        let render_failed = |e: askama::Error| Error::InvalidInput {
+        let render_failed = |e: askama::Error| Error::Render {
             what: "welcome mail",
-            value: self.org_name.to_owned(),
-            rule: if matches!(e, askama::Error::Fmt) {
-                "it could not be rendered"
-            } else {
-                "its template failed"
-            },
+            detail: e.to_string(),
         };
         let html = WelcomeHtml {
             org_name: self.org_name,
@@ -78,9 +73,165 @@ impl Welcome<'_> {
     }
 }
 
+/// Which message Cognito is about to send (the custom-message trigger's source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// The confirmation code after a self sign-up.
+    SignUp,
+    /// Cognito's own invitation (only when an invitation is resent through Cognito).
+    AdminCreateUser,
+    /// A new confirmation code, asked for again.
+    ResendCode,
+    ForgotPassword,
+    /// The code that confirms a changed e-mail address.
+    UpdateUserAttribute,
+    VerifyUserAttribute,
+    /// A sign-in (MFA) code.
+    Authentication,
+}
+
+/// A message Cognito sends for an organization, branded with its name and its login page.
+/// `code` and `username` are Cognito's placeholders (`{####}`, `{username}`), which Cognito
+/// replaces; they must appear in the message.
+pub struct CognitoMessage<'a> {
+    pub kind: MessageKind,
+    pub org_name: &'a str,
+    pub login_url: &'a str,
+    pub code: &'a str,
+    pub username: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "cognito_message.html")]
+struct CognitoMessageHtml<'a> {
+    subject: &'a str,
+    org_name: &'a str,
+    intro: &'a str,
+    outro: &'a str,
+    code: &'a str,
+    username: Option<&'a str>,
+    login_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "cognito_message.txt")]
+struct CognitoMessageText<'a> {
+    org_name: &'a str,
+    intro: &'a str,
+    code: &'a str,
+    username: Option<&'a str>,
+    login_url: &'a str,
+}
+
+impl CognitoMessage<'_> {
+    /// Subject, HTML body (the e-mail) and a short text version (the SMS).
+    pub fn render(&self) -> Result<MailContent, Error> {
+        let (subject, intro, outro) = match self.kind {
+            MessageKind::SignUp | MessageKind::ResendCode => (
+                format!("Confirm your {} account", self.org_name),
+                "Your confirmation code:",
+                "Enter it to finish, then sign in at",
+            ),
+            MessageKind::AdminCreateUser => (
+                format!("Your {} account", self.org_name),
+                "An account has been created for you. Your temporary password:",
+                "Sign in and choose your own password at",
+            ),
+            MessageKind::ForgotPassword => (
+                format!("Reset your {} password", self.org_name),
+                "Your code to choose a new password:",
+                "Enter it on your organization's page:",
+            ),
+            MessageKind::UpdateUserAttribute | MessageKind::VerifyUserAttribute => (
+                format!("Confirm your e-mail address for {}", self.org_name),
+                "Your code to confirm this e-mail address:",
+                "Until it is confirmed you cannot sign in. Enter it at",
+            ),
+            MessageKind::Authentication => (
+                format!("Your {} sign-in code", self.org_name),
+                "Your sign-in code:",
+                "It was asked for on",
+            ),
+        };
+        let render_failed = |e: askama::Error| Error::Render {
+            what: "Cognito message",
+            detail: e.to_string(),
+        };
+        let html = CognitoMessageHtml {
+            subject: &subject,
+            org_name: self.org_name,
+            intro,
+            outro,
+            code: self.code,
+            username: self.username,
+            login_url: self.login_url,
+        }
+        .render()
+        .map_err(render_failed)?;
+        let text = CognitoMessageText {
+            org_name: self.org_name,
+            intro,
+            code: self.code,
+            username: self.username,
+            login_url: self.login_url,
+        }
+        .render()
+        .map_err(render_failed)?;
+        Ok(MailContent {
+            subject,
+            html,
+            text: text.trim_end().to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cognito_messages_keep_the_placeholders_and_carry_the_organization() {
+        let kinds = [
+            MessageKind::SignUp,
+            MessageKind::AdminCreateUser,
+            MessageKind::ResendCode,
+            MessageKind::ForgotPassword,
+            MessageKind::UpdateUserAttribute,
+            MessageKind::VerifyUserAttribute,
+            MessageKind::Authentication,
+        ];
+        for kind in kinds {
+            let username = (kind == MessageKind::AdminCreateUser).then_some("{username}");
+            let mail = CognitoMessage {
+                kind,
+                org_name: "Acme & Co",
+                login_url: "https://acme.app.example.com/login",
+                code: "{####}",
+                username,
+            }
+            .render()
+            .expect("renders");
+            for part in [&mail.html, &mail.text] {
+                assert!(part.contains("{####}"), "{kind:?}: {part}");
+                assert!(
+                    part.contains("https://acme.app.example.com/login"),
+                    "{kind:?}"
+                );
+                assert_eq!(part.contains("{username}"), username.is_some(), "{kind:?}");
+            }
+            assert!(
+                mail.html.contains("Acme &amp; Co") || mail.html.contains("Acme &#38; Co"),
+                "{kind:?}"
+            );
+            assert!(
+                mail.text.starts_with("Acme & Co: "),
+                "{kind:?}: {}",
+                mail.text
+            );
+            assert!(mail.subject.contains("Acme & Co"));
+            assert!(mail.html.len() < 20_000, "Cognito's limit");
+        }
+    }
 
     #[test]
     fn welcome_carries_username_password_and_link_in_both_parts() {

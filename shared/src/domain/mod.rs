@@ -9,10 +9,11 @@ pub mod organization;
 pub mod password;
 pub mod person;
 pub mod provisioning;
+pub mod signin;
 pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
-pub use organization::{MfaMode, OrgId, OrgStatus, Organization};
+pub use organization::{MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
 pub use person::{Person, PersonStatus, Role};
 pub use subdomain::Subdomain;
 
@@ -53,6 +54,8 @@ pub enum Error {
         endpoint: String,
         detail: String,
     },
+    #[error("the {what} could not be rendered: {detail}")]
+    Render { what: &'static str, detail: String },
     #[error("{service} refused {operation}: {detail}")]
     Aws {
         service: &'static str,
@@ -77,6 +80,7 @@ impl Error {
             Error::NotAllowed { .. } => "NotAllowed",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Unreachable { .. } => "Unreachable",
+            Error::Render { .. } => "RenderFailed",
             Error::Aws { .. } => "AwsError",
         }
     }

@@ -108,6 +108,32 @@ pub struct CognitoResources {
     pub domain_prefix: Option<String>,
 }
 
+/// How the organization's people may get in. Stored with the organization; the triggers read
+/// it from their cached copy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignInSettings {
+    /// People may sign up themselves, with an address in one of the organization's e-mail
+    /// domains, while a seat is free. Off: invitation only (the default).
+    pub self_signup: bool,
+    /// Password sign-in is refused: people sign in through the organization's SSO.
+    pub sso_only: bool,
+    /// External identity providers enabled for this organization, by their name in the
+    /// pool (such as `Microsoft` or `Google`).
+    pub providers: Vec<String>,
+    /// A first federated sign-in with an address in one of the organization's e-mail domains
+    /// creates the person (just in time) when no one has that address yet.
+    pub jit_accounts: bool,
+}
+
+impl SignInSettings {
+    pub fn provider_enabled(&self, provider: &str) -> bool {
+        self.providers
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(provider))
+    }
+}
+
 /// One customer organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
@@ -126,6 +152,8 @@ pub struct Organization {
     /// The first administrator asked for at creation; provisioning creates and invites them.
     pub admin_email: Option<EmailAddress>,
     pub cognito: CognitoResources,
+    #[serde(default)]
+    pub sign_in: SignInSettings,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency counter: every save checks and bumps it.
@@ -150,6 +178,13 @@ impl Organization {
             let keep = sub.len().min(63 - 9);
             format!("{}-{}", sub[..keep].trim_end_matches('-'), self.id.short())
         }
+    }
+
+    /// Whether the address belongs to one of the organization's e-mail domains.
+    pub fn owns_address(&self, email: &EmailAddress) -> bool {
+        self.email_domains
+            .iter()
+            .any(|d| d.as_str() == email.domain())
     }
 
     pub fn seat_free(&self) -> bool {
@@ -209,6 +244,7 @@ pub(crate) mod tests {
             email_domains: vec![],
             admin_email: None,
             cognito: CognitoResources::default(),
+            sign_in: SignInSettings::default(),
             created_at: 0,
             updated_at: 0,
             version: 1,

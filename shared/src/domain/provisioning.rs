@@ -298,6 +298,7 @@ impl Provisioning<'_> {
             email_domains: req.email_domains.clone(),
             admin_email: req.admin_email.clone(),
             cognito: Default::default(),
+            sign_in: Default::default(),
             created_at: now,
             updated_at: now,
             version: 1,

@@ -1,0 +1,5 @@
+//! The `custom-message` Cognito trigger (see `handler.rs`).
+
+mod handler;
+
+pub use handler::handle;

@@ -1,0 +1,6 @@
+//! The `post-confirmation` trigger: the handler in `handler.rs`, the shared start-up in `shared::trigger`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::trigger::serve("post-confirmation", post_confirmation::handle).await
+}

@@ -1,0 +1,5 @@
+//! The `pre-authentication` Cognito trigger (see `handler.rs`).
+
+mod handler;
+
+pub use handler::handle;

@@ -1,0 +1,240 @@
+//! PreSignUp: who may get a login in the organization's pool.
+//!
+//! - `PreSignUp_SignUp`: self sign-up only where the organization allows it, for its e-mail
+//!   domains, while a seat is free; otherwise "by invitation", whatever the reason.
+//! - `PreSignUp_AdminCreateUser`: active organizations only.
+//! - `PreSignUp_ExternalProvider`: enabled providers only; an existing person gets the
+//!   federated identity linked to their login (one account, data kept); a new one is created
+//!   just in time where the organization allows it for its domains.
+
+use aws_lambda_events::event::cognito::{
+    CognitoEventUserPoolsPreSignup, CognitoEventUserPoolsPreSignupTriggerSource as Source,
+};
+use serde_json::Value;
+use shared::domain::signin::{
+    check_admin_create, check_self_signup, decide_federated_signup, split_federated_username,
+    FederatedSignUp, Refusal,
+};
+use shared::domain::EmailAddress;
+use shared::trigger::{answer, parse, TriggerDeps, TriggerError};
+
+pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerError> {
+    let mut event: CognitoEventUserPoolsPreSignup = parse(event, "PreSignUp")?;
+    let header = &event.cognito_event_user_pools_header;
+    let org = deps.organization(header.user_pool_id.as_deref()).await?;
+    let email = event
+        .request
+        .user_attributes
+        .get("email")
+        .map(String::as_str);
+    match header.trigger_source {
+        Some(Source::SignUp) => check_self_signup(&org, email)?,
+        Some(Source::AdminCreateUser) => check_admin_create(&org)?,
+        Some(Source::ExternalProvider) => {
+            let user_name = header.user_name.as_deref().unwrap_or_default();
+            let (provider, subject) =
+                split_federated_username(user_name).ok_or_else(|| TriggerError::Malformed {
+                    expected: "PreSignUp_ExternalProvider",
+                    detail: "its userName is not <provider>_<subject>".into(),
+                })?;
+            let email = email.and_then(|e| EmailAddress::parse(e).ok());
+            let existing = match &email {
+                Some(address) => deps.registry.person_by_email(&org.id, address).await?,
+                None => None,
+            };
+            match decide_federated_signup(&org, provider, email.as_ref(), existing.as_ref())? {
+                FederatedSignUp::LinkTo { username } => {
+                    let pool_id = header.user_pool_id.as_deref().unwrap_or_default();
+                    deps.pools
+                        .link_provider(pool_id, &username, provider, subject)
+                        .await?;
+                    // The link is in place; Cognito would otherwise also create a second,
+                    // federated user now. The next sign-in through the provider lands on the
+                    // person's own account.
+                    return Err(Refusal::LinkedSignInAgain {
+                        provider: provider.to_owned(),
+                    }
+                    .into());
+                }
+                FederatedSignUp::CreateJustInTime => {
+                    event.response.auto_confirm_user = true;
+                    event.response.auto_verify_email = true;
+                }
+            }
+        }
+        None => {
+            return Err(TriggerError::Malformed {
+                expected: "PreSignUp",
+                detail: "it has no triggerSource".into(),
+            })
+        }
+        Some(_) => {
+            return Err(TriggerError::Malformed {
+                expected: "PreSignUp",
+                detail: "its triggerSource is not one this function handles".into(),
+            })
+        }
+    }
+    answer(&event)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use shared::domain::{OrgStatus, Organization, PersonStatus};
+    use shared::testing::{
+        sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry, RecordingPools,
+    };
+
+    struct Fixture {
+        deps: TriggerDeps,
+        registry: Arc<MemoryRegistry>,
+        pools: Arc<RecordingPools>,
+    }
+
+    fn fixture(org: Organization) -> Fixture {
+        let registry = Arc::new(MemoryRegistry::with_org(org));
+        let pools = Arc::new(RecordingPools::default());
+        Fixture {
+            deps: TriggerDeps::in_memory(registry.clone(), pools.clone()),
+            registry,
+            pools,
+        }
+    }
+
+    async fn run(org: Organization, name: &str) -> Result<Value, TriggerError> {
+        handle(&fixture(org).deps, sample_event("pre-signup", name)).await
+    }
+
+    fn refusal(result: Result<Value, TriggerError>) -> Refusal {
+        match result {
+            Err(TriggerError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn self_sign_up_is_by_invitation_by_default() {
+        let r = refusal(run(sample_org(), "sign-up").await);
+        assert_eq!(
+            r.to_string(),
+            "Sign-up is by invitation: ask your administrator"
+        );
+    }
+
+    #[tokio::test]
+    async fn self_sign_up_where_allowed_passes_without_auto_confirming() {
+        let mut org = sample_org();
+        org.sign_in.self_signup = true;
+        let out = run(org.clone(), "sign-up").await.expect("allowed");
+        assert_eq!(
+            out["response"]["autoConfirmUser"], false,
+            "the address is confirmed by code"
+        );
+        org.email_domains.clear();
+        assert_eq!(refusal(run(org, "sign-up").await), Refusal::InvitationOnly);
+    }
+
+    #[tokio::test]
+    async fn admin_create_user_needs_an_active_organization() {
+        assert!(run(sample_org(), "admin-create-user").await.is_ok());
+        let mut suspended = sample_org();
+        suspended.status = OrgStatus::Suspended;
+        assert_eq!(
+            refusal(run(suspended, "admin-create-user").await),
+            Refusal::OrganizationUnavailable
+        );
+    }
+
+    #[tokio::test]
+    async fn external_provider_must_be_enabled() {
+        let r = refusal(run(sample_org(), "external-provider").await);
+        assert_eq!(
+            r,
+            Refusal::ProviderNotEnabled {
+                provider: "Microsoft".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_existing_person_gets_the_identity_linked_not_a_second_account() {
+        let mut org = sample_org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        let f = fixture(org);
+        f.registry.insert_person(sample_person(
+            "hank",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        let r = refusal(handle(&f.deps, sample_event("pre-signup", "external-provider")).await);
+        assert_eq!(
+            r,
+            Refusal::LinkedSignInAgain {
+                provider: "Microsoft".into()
+            }
+        );
+        assert_eq!(
+            f.pools.calls(),
+            ["link_provider eu-west-1_AcmePool1 hank Microsoft x7Kp2QmV9sLr4TnZ8wYb3Hc6Fd1Jg5Ea0Ui"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_person_is_created_just_in_time_only_where_allowed() {
+        let mut org = sample_org();
+        org.sign_in.providers = vec!["microsoft".into()];
+        assert_eq!(
+            refusal(run(org.clone(), "external-provider").await),
+            Refusal::NoInvitation
+        );
+        org.sign_in.jit_accounts = true;
+        let out = run(org, "external-provider").await.expect("just in time");
+        assert_eq!(out["response"]["autoConfirmUser"], true);
+        assert_eq!(out["response"]["autoVerifyEmail"], true);
+    }
+
+    #[tokio::test]
+    async fn unknown_pools_and_malformed_events_are_errors_with_a_type() {
+        let mut event = sample_event("pre-signup", "sign-up");
+        event["userPoolId"] = "eu-west-1_Nobody".into();
+        let f = fixture(sample_org());
+        let err = handle(&f.deps, event).await.expect_err("unknown pool");
+        assert_eq!(err.code(), "UnknownOrganization");
+        let err = handle(&f.deps, serde_json::json!({"hello": "world"}))
+            .await
+            .expect_err("malformed");
+        assert_eq!(err.code(), "MalformedEvent");
+        let mut event = sample_event("pre-signup", "sign-up");
+        event["triggerSource"] = "PreSignUp_Teleport".into();
+        assert_eq!(
+            handle(&f.deps, event)
+                .await
+                .expect_err("unknown source")
+                .code(),
+            "MalformedEvent"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_organization_is_read_once_then_cached() {
+        let f = fixture(sample_org());
+        for _ in 0..3 {
+            handle(&f.deps, sample_event("pre-signup", "admin-create-user"))
+                .await
+                .expect("allowed");
+        }
+        assert_eq!(f.registry.calls(), ["organization_by_pool"]);
+    }
+
+    #[test]
+    fn every_sample_event_is_tested_here() {
+        assert_eq!(
+            sample_event_names("pre-signup"),
+            ["admin-create-user", "external-provider", "sign-up"]
+        );
+    }
+}

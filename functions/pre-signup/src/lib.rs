@@ -1,0 +1,5 @@
+//! The `pre-signup` Cognito trigger (see `handler.rs`).
+
+mod handler;
+
+pub use handler::handle;

@@ -1,0 +1,277 @@
+//! PreTokenGeneration: puts the organization (id and subdomain) and the person's roles into
+//! the tokens. The V2 event (version "2", the pools' configuration) gets them in the ID and
+//! the access token; a V1 event in the ID token. Runs on every sign-in and refresh, so a
+//! person deactivated since gets no new token. `TokenGeneration_NewPasswordChallenge` is
+//! where an invited person's first sign-in is recorded (post-confirmation does not fire
+//! for it).
+//!
+//! The event is read through a small view of its own rather than the full typed event:
+//! real events and local emulators differ in which optional parts they send, and the
+//! response is written back into the event as received.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared::domain::signin::{record_first_login, token_claims, TokenClaims};
+use shared::trigger::{TriggerDeps, TriggerError};
+
+const ACTOR: &str = "cognito:pre-token-generation";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct View {
+    #[serde(default)]
+    version: Option<String>,
+    trigger_source: String,
+    user_pool_id: Option<String>,
+    user_name: Option<String>,
+    #[serde(default)]
+    request: RequestView,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RequestView {
+    #[serde(default)]
+    group_configuration: Option<Groups>,
+}
+
+/// Cognito's group configuration, sent back unchanged so that `cognito:groups` stays as it is.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Groups {
+    groups_to_override: Option<Vec<String>>,
+    iam_roles_to_override: Option<Vec<String>>,
+    preferred_role: Option<String>,
+}
+
+pub async fn handle(deps: &TriggerDeps, mut event: Value) -> Result<Value, TriggerError> {
+    let view: View =
+        serde_json::from_value(event.clone()).map_err(|e| TriggerError::Malformed {
+            expected: "PreTokenGeneration",
+            detail: e.to_string(),
+        })?;
+    if !view.trigger_source.starts_with("TokenGeneration_") {
+        return Err(TriggerError::Malformed {
+            expected: "PreTokenGeneration",
+            detail: "its triggerSource is not TokenGeneration_*".into(),
+        });
+    }
+    let org = deps.organization(view.user_pool_id.as_deref()).await?;
+    let username = view
+        .user_name
+        .as_deref()
+        .ok_or_else(|| TriggerError::Malformed {
+            expected: "PreTokenGeneration",
+            detail: "it has no userName".into(),
+        })?
+        .to_ascii_lowercase();
+    let mut person = deps.registry.person(&org.id, &username).await?;
+    let claims = token_claims(&org, person.as_ref())?;
+    if view.trigger_source == "TokenGeneration_NewPasswordChallenge" {
+        if let Some(invited) = person.take() {
+            record_first_login(deps.registry.as_ref(), &org, invited, ACTOR).await?;
+        }
+    }
+    let groups = view.request.group_configuration.unwrap_or_default();
+    let group_override = json!({
+        "groupsToOverride": groups.groups_to_override.unwrap_or_default(),
+        "iamRolesToOverride": groups.iam_roles_to_override.unwrap_or_default(),
+        "preferredRole": groups.preferred_role,
+    });
+    event["response"] = if view.version.as_deref() == Some("2") {
+        v2_response(&claims, group_override)
+    } else {
+        v1_response(&claims, group_override)
+    };
+    Ok(event)
+}
+
+fn v2_response(claims: &TokenClaims, group_override: Value) -> Value {
+    let add: HashMap<&str, Value> = HashMap::from([
+        ("org_id", json!(claims.org_id)),
+        ("org_subdomain", json!(claims.org_subdomain)),
+        ("roles", json!(claims.roles)),
+    ]);
+    json!({
+        "claimsAndScopeOverrideDetails": {
+            "idTokenGeneration": { "claimsToAddOrOverride": add, "claimsToSuppress": [] },
+            "accessTokenGeneration": {
+                "claimsToAddOrOverride": add,
+                "claimsToSuppress": [],
+                "scopesToAdd": [],
+                "scopesToSuppress": []
+            },
+            "groupOverrideDetails": group_override
+        }
+    })
+}
+
+/// V1 claims are strings: the roles go comma-separated.
+fn v1_response(claims: &TokenClaims, group_override: Value) -> Value {
+    json!({
+        "claimsOverrideDetails": {
+            "claimsToAddOrOverride": {
+                "org_id": claims.org_id,
+                "org_subdomain": claims.org_subdomain,
+                "roles": claims.roles.join(","),
+            },
+            "claimsToSuppress": [],
+            "groupOverrideDetails": group_override
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use shared::domain::PersonStatus;
+    use shared::ports::Registry;
+    use shared::testing::{
+        sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry, RecordingPools,
+    };
+
+    fn fixture(status: PersonStatus) -> (TriggerDeps, Arc<MemoryRegistry>) {
+        let registry = Arc::new(MemoryRegistry::with_org(sample_org()));
+        registry.insert_person(sample_person(
+            "hank@acme.example",
+            "hank@acme.example",
+            &["admin", "billing"],
+            status,
+        ));
+        (
+            TriggerDeps::in_memory(registry.clone(), Arc::new(RecordingPools::default())),
+            registry,
+        )
+    }
+
+    #[tokio::test]
+    async fn v2_tokens_carry_the_organization_and_roles_in_both_tokens() {
+        let (deps, _) = fixture(PersonStatus::Active);
+        for name in ["v2-authentication", "v2-refresh-tokens", "v2-hosted-auth"] {
+            let out = handle(&deps, sample_event("pre-token-generation", name))
+                .await
+                .expect(name);
+            let details = &out["response"]["claimsAndScopeOverrideDetails"];
+            for token in ["idTokenGeneration", "accessTokenGeneration"] {
+                let claims = &details[token]["claimsToAddOrOverride"];
+                assert_eq!(claims["org_subdomain"], "acme", "{name} {token}");
+                assert_eq!(
+                    claims["org_id"],
+                    sample_org().id.to_string(),
+                    "{name} {token}"
+                );
+                assert_eq!(
+                    claims["roles"],
+                    json!(["admin", "billing"]),
+                    "{name} {token}"
+                );
+            }
+            assert_eq!(
+                details["groupOverrideDetails"]["groupsToOverride"],
+                json!(["admin"]),
+                "groups kept"
+            );
+            assert_eq!(
+                out["userName"], "hank@acme.example",
+                "the event is returned whole"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn v1_tokens_get_string_claims() {
+        let (deps, _) = fixture(PersonStatus::Active);
+        let out = handle(
+            &deps,
+            sample_event("pre-token-generation", "v1-authentication"),
+        )
+        .await
+        .expect("v1");
+        let claims = &out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"];
+        assert_eq!(claims["roles"], "admin,billing");
+        assert_eq!(claims["org_subdomain"], "acme");
+    }
+
+    #[tokio::test]
+    async fn the_first_sign_in_with_a_new_password_makes_an_invited_person_active_once() {
+        let (deps, registry) = fixture(PersonStatus::Invited);
+        for _ in 0..3 {
+            handle(
+                &deps,
+                sample_event("pre-token-generation", "v2-new-password-challenge"),
+            )
+            .await
+            .expect("ok");
+        }
+        let hank = registry
+            .person(&sample_org().id, "hank@acme.example")
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(hank.status, PersonStatus::Active);
+        let events: Vec<_> = registry
+            .audit_events()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(events, ["person.first_login"]);
+    }
+
+    #[tokio::test]
+    async fn a_deactivated_person_gets_no_new_token() {
+        let (deps, _) = fixture(PersonStatus::Deactivated);
+        let err = handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-refresh-tokens"),
+        )
+        .await
+        .expect_err("refused");
+        assert_eq!(err.code(), "Deactivated");
+    }
+
+    #[tokio::test]
+    async fn one_registry_read_when_warm() {
+        let (deps, registry) = fixture(PersonStatus::Active);
+        handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-authentication"),
+        )
+        .await
+        .expect("cold");
+        let cold = registry.calls().len();
+        handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-authentication"),
+        )
+        .await
+        .expect("warm");
+        assert_eq!(&registry.calls()[cold..], ["person"]);
+    }
+
+    #[tokio::test]
+    async fn other_events_are_malformed() {
+        let (deps, _) = fixture(PersonStatus::Active);
+        let err = handle(&deps, sample_event("pre-signup", "sign-up"))
+            .await
+            .expect_err("not ours");
+        assert_eq!(err.code(), "MalformedEvent");
+    }
+
+    #[test]
+    fn every_sample_event_is_tested_here() {
+        assert_eq!(
+            sample_event_names("pre-token-generation"),
+            [
+                "v1-authentication",
+                "v2-authentication",
+                "v2-hosted-auth",
+                "v2-new-password-challenge",
+                "v2-refresh-tokens"
+            ]
+        );
+    }
+}

@@ -1,0 +1,437 @@
+//! Small in-memory fakes of our own ports, for unit tests of handlers and domain code.
+//! Integration tests never use them: they run against the local AWS stack.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::domain::mail::MailContent;
+use crate::domain::organization::{CognitoResources, SignInSettings};
+use crate::domain::{
+    EmailAddress, EmailDomain, Error, MfaMode, OrgId, Organization, Person, Subdomain,
+};
+use crate::domain::{OrgStatus, PersonStatus, Role};
+use crate::ports::{AuditEvent, ClientSpec, Mailer, NewLogin, PoolSpec, Registry, UserPools};
+
+#[derive(Default)]
+struct State {
+    orgs: BTreeMap<String, Organization>,
+    people: BTreeMap<(String, String), Person>,
+    audit: Vec<AuditEvent>,
+}
+
+/// The registry in memory, with the same conditions as the DynamoDB one (versions, seats,
+/// unique usernames and addresses), and a count of reads and writes.
+#[derive(Default)]
+pub struct MemoryRegistry {
+    state: Mutex<State>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl MemoryRegistry {
+    pub fn with_org(org: Organization) -> Self {
+        let registry = Self::default();
+        registry.lock().orgs.insert(org.id.to_string(), org);
+        registry
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn call(&self, name: &'static str) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name);
+    }
+
+    /// The registry operations called so far, in order.
+    pub fn calls(&self) -> Vec<&'static str> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn insert_person(&self, person: Person) {
+        self.lock()
+            .people
+            .insert((person.org_id.to_string(), person.username.clone()), person);
+    }
+
+    pub fn audit_events(&self) -> Vec<AuditEvent> {
+        self.lock().audit.clone()
+    }
+
+    pub fn org(&self, id: &OrgId) -> Option<Organization> {
+        self.lock().orgs.get(id.as_str()).cloned()
+    }
+
+    fn move_seat(state: &mut State, org: &OrgId, before: bool, after: bool) -> Result<(), Error> {
+        let org = state.orgs.get_mut(org.as_str()).ok_or(Error::NotFound {
+            what: "organization",
+            key: org.to_string(),
+        })?;
+        match (before, after) {
+            (false, true) if !org.seat_free() => {
+                return Err(Error::not_allowed("take a seat", "no licence seat is free"))
+            }
+            (false, true) => org.seats_used += 1,
+            (true, false) => org.seats_used = org.seats_used.saturating_sub(1),
+            _ => return Ok(()),
+        }
+        org.version += 1;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Registry for MemoryRegistry {
+    async fn create_organization(
+        &self,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<(), Error> {
+        self.call("create_organization");
+        let mut state = self.lock();
+        if state.orgs.values().any(|o| o.subdomain == org.subdomain) {
+            return Err(Error::SubdomainTaken {
+                subdomain: org.subdomain.to_string(),
+            });
+        }
+        state.orgs.insert(org.id.to_string(), org.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn attach_pool(&self, org: &Organization, pool_id: &str) -> Result<Organization, Error> {
+        self.call("attach_pool");
+        let mut next = org.clone();
+        next.cognito.user_pool_id = Some(pool_id.to_owned());
+        next.version += 1;
+        self.lock().orgs.insert(org.id.to_string(), next.clone());
+        Ok(next)
+    }
+
+    async fn save_organization(
+        &self,
+        org: &Organization,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Organization, Error> {
+        self.call("save_organization");
+        let mut state = self.lock();
+        let stored = state.orgs.get(org.id.as_str()).map(|o| o.version);
+        if stored != Some(org.version) {
+            return Err(Error::Conflict {
+                what: "organization",
+                key: org.subdomain.to_string(),
+            });
+        }
+        let mut next = org.clone();
+        next.version += 1;
+        state.orgs.insert(org.id.to_string(), next.clone());
+        state.audit.extend(audit.cloned());
+        Ok(next)
+    }
+
+    async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error> {
+        self.call("organization");
+        Ok(self.lock().orgs.get(id.as_str()).cloned())
+    }
+
+    async fn organization_by_subdomain(
+        &self,
+        sub: &Subdomain,
+    ) -> Result<Option<Organization>, Error> {
+        self.call("organization_by_subdomain");
+        Ok(self
+            .lock()
+            .orgs
+            .values()
+            .find(|o| &o.subdomain == sub)
+            .cloned())
+    }
+
+    async fn organization_by_pool(&self, pool_id: &str) -> Result<Option<Organization>, Error> {
+        self.call("organization_by_pool");
+        Ok(self
+            .lock()
+            .orgs
+            .values()
+            .find(|o| o.cognito.user_pool_id.as_deref() == Some(pool_id))
+            .cloned())
+    }
+
+    async fn organization_by_email_domain(
+        &self,
+        domain: &EmailDomain,
+    ) -> Result<Option<Organization>, Error> {
+        self.call("organization_by_email_domain");
+        Ok(self
+            .lock()
+            .orgs
+            .values()
+            .find(|o| o.email_domains.contains(domain))
+            .cloned())
+    }
+
+    async fn list_organizations(&self) -> Result<Vec<Organization>, Error> {
+        self.call("list_organizations");
+        let mut orgs: Vec<_> = self.lock().orgs.values().cloned().collect();
+        orgs.sort_by(|a, b| a.subdomain.cmp(&b.subdomain));
+        Ok(orgs)
+    }
+
+    async fn create_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error> {
+        self.call("create_person");
+        let mut state = self.lock();
+        let key = (person.org_id.to_string(), person.username.clone());
+        let taken = state.people.contains_key(&key)
+            || state
+                .people
+                .values()
+                .any(|p| p.org_id == person.org_id && p.email == person.email);
+        if taken {
+            return Err(Error::not_allowed(
+                format!("add {}", person.username),
+                "that username or e-mail address is already taken in this organization",
+            ));
+        }
+        Self::move_seat(
+            &mut state,
+            &person.org_id,
+            false,
+            person.status.holds_seat(),
+        )?;
+        state.people.insert(key, person.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error> {
+        self.call("person");
+        Ok(self
+            .lock()
+            .people
+            .get(&(org.to_string(), username.to_owned()))
+            .cloned())
+    }
+
+    async fn person_by_email(
+        &self,
+        org: &OrgId,
+        email: &EmailAddress,
+    ) -> Result<Option<Person>, Error> {
+        self.call("person_by_email");
+        Ok(self
+            .lock()
+            .people
+            .values()
+            .find(|p| &p.org_id == org && &p.email == email)
+            .cloned())
+    }
+
+    async fn save_person(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Person, Error> {
+        self.call("save_person");
+        let mut state = self.lock();
+        let key = (before.org_id.to_string(), before.username.clone());
+        if state.people.get(&key).map(|p| p.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            });
+        }
+        Self::move_seat(
+            &mut state,
+            &before.org_id,
+            before.status.holds_seat(),
+            after.status.holds_seat(),
+        )?;
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        state.people.insert(key, next.clone());
+        state.audit.extend(audit.cloned());
+        Ok(next)
+    }
+
+    async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error> {
+        self.call("audit_log");
+        let state = self.lock();
+        Ok(state
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| &e.org_id == org)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+}
+
+/// Cognito calls, recorded instead of made.
+#[derive(Default)]
+pub struct RecordingPools {
+    calls: Mutex<Vec<String>>,
+}
+
+impl RecordingPools {
+    /// Each call as `operation arg1 arg2 ...`.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn record(&self, call: String) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call);
+    }
+}
+
+#[async_trait]
+impl UserPools for RecordingPools {
+    async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error> {
+        self.record(format!("find_pool_by_name {name}"));
+        Ok(None)
+    }
+    async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
+        self.record(format!("create_pool {}", spec.name));
+        Ok(format!("pool-of-{}", spec.subdomain))
+    }
+    async fn ensure_mfa(&self, pool_id: &str, mfa: MfaMode) -> Result<(), Error> {
+        self.record(format!("ensure_mfa {pool_id} {mfa}"));
+        Ok(())
+    }
+    async fn ensure_groups(&self, pool_id: &str, groups: &[&str]) -> Result<(), Error> {
+        self.record(format!("ensure_groups {pool_id} {}", groups.join(",")));
+        Ok(())
+    }
+    async fn ensure_app_client(&self, pool_id: &str, spec: &ClientSpec) -> Result<String, Error> {
+        self.record(format!("ensure_app_client {pool_id} {}", spec.name));
+        Ok("client-1".into())
+    }
+    async fn ensure_domain(&self, pool_id: &str, prefix: &str) -> Result<String, Error> {
+        self.record(format!("ensure_domain {pool_id} {prefix}"));
+        Ok(prefix.to_owned())
+    }
+    async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
+        self.record(format!("create_login {pool_id} {}", login.username));
+        Ok(())
+    }
+    async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error> {
+        self.record(format!("add_to_group {pool_id} {username} {group}"));
+        Ok(())
+    }
+    async fn link_provider(
+        &self,
+        pool_id: &str,
+        username: &str,
+        provider: &str,
+        subject: &str,
+    ) -> Result<(), Error> {
+        self.record(format!(
+            "link_provider {pool_id} {username} {provider} {subject}"
+        ));
+        Ok(())
+    }
+}
+
+/// Mail, kept instead of sent.
+#[derive(Default)]
+pub struct MemoryMailer {
+    sent: Mutex<Vec<(EmailAddress, MailContent)>>,
+}
+
+impl MemoryMailer {
+    pub fn sent(&self) -> Vec<(EmailAddress, MailContent)> {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl Mailer for MemoryMailer {
+    async fn send(&self, to: &EmailAddress, mail: &MailContent) -> Result<String, Error> {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.push((to.clone(), mail.clone()));
+        Ok(format!("message-{}", sent.len()))
+    }
+}
+
+/// The pool id of the sample events in `events/`.
+pub const SAMPLE_POOL: &str = "eu-west-1_AcmePool1";
+
+/// The organization the sample events belong to: `acme`, active, 10 seats, `acme.example`.
+pub fn sample_org() -> Organization {
+    Organization {
+        id: OrgId::from("org-0192f0c4d5e67a8b9c0d1e2f3a4b5c6d".to_owned()),
+        name: "Acme Corporation".into(),
+        subdomain: Subdomain::parse("acme").expect("valid subdomain"),
+        status: OrgStatus::Active,
+        mfa: MfaMode::Off,
+        seats: Some(10),
+        seats_used: 0,
+        email_domains: vec![EmailDomain::parse("acme.example").expect("valid domain")],
+        admin_email: None,
+        cognito: CognitoResources {
+            user_pool_id: Some(SAMPLE_POOL.into()),
+            app_client_id: Some("5a1b2c3d4e5f6g7h8i9j0k1l2m".into()),
+            domain_prefix: Some("acme-3a4b5c6d".into()),
+        },
+        sign_in: SignInSettings::default(),
+        created_at: 0,
+        updated_at: 0,
+        version: 1,
+    }
+}
+
+/// A person of [`sample_org`].
+pub fn sample_person(username: &str, email: &str, roles: &[&str], status: PersonStatus) -> Person {
+    Person {
+        org_id: sample_org().id,
+        username: username.into(),
+        email: EmailAddress::parse(email).expect("valid address"),
+        display_name: None,
+        roles: roles
+            .iter()
+            .map(|r| Role::parse(r).expect("valid role"))
+            .collect(),
+        status,
+        pending_email: None,
+        welcome_sent_at: None,
+        created_at: 0,
+        updated_at: 0,
+        version: 1,
+    }
+}
+
+/// A sample event from `events/<function>/<name>.json`, as Cognito sends it.
+pub fn sample_event(function: &str, name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/../events/{function}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The names of every sample event of `function`.
+pub fn sample_event_names(function: &str) -> Vec<String> {
+    let dir = format!("{}/../events/{function}", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+}
