@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut -d' ' -f1)
 
-.PHONY: dev test venv build lint clean
+NODE_STAMP := tests/local/node_modules/.installed
+
+.PHONY: dev test venv node build lint clean
 
 $(STAMP): tests/local/requirements.txt
 	@echo "==> installing the local AWS stack (moto server) and cargo-lambda into $(VENV)"
@@ -18,13 +20,21 @@ $(STAMP): tests/local/requirements.txt
 
 venv: $(STAMP)
 
+# cognito-local: a Cognito that really invokes the trigger functions (end-to-end tests).
+$(NODE_STAMP): tests/local/package.json tests/local/package-lock.json
+	@echo "==> installing cognito-local into tests/local/node_modules"
+	cd tests/local && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: $(NODE_STAMP)
+
 build:
 	cargo build --workspace --bins
 
 dev: venv build
 	@bash tests/local/dev.sh
 
-test: venv build
+test: venv node build
 	cargo test --workspace --no-fail-fast
 
 lint:
@@ -32,4 +42,4 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf $(VENV) .local target
+	rm -rf $(VENV) .local target tests/local/node_modules

@@ -31,7 +31,7 @@ fn moto_server() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -198,4 +198,306 @@ pub fn tenantctl(env: &[(String, String)], args: &[&str]) -> Output {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("tenantctl runs")
+}
+
+/// A scratch directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let path = std::env::temp_dir().join(format!("{label}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create a scratch directory");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Kept for the post-mortem: logs of the runner and the emulators are in it.
+            eprintln!(
+                "test failed: its scratch directory is kept at {}",
+                self.0.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A child process in its own process group: dropping it stops the group (a runner and the
+/// functions it started).
+pub struct Group(Child);
+
+impl Group {
+    pub fn spawn(command: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        let child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        Self(child)
+    }
+
+    pub fn exited(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, limit: Duration, what: &str, process: &mut Group) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        assert!(
+            !process.exited(),
+            "{what} exited before it listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not listen on port {port} within {limit:?}");
+}
+
+/// One HTTP/1.1 request on loopback; returns the status, the headers (lower-case names)
+/// and the body.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    (status, headers, body)
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The functions under `cargo lambda watch` (the real Lambda runtime API), with an Invoke
+/// endpoint on a free loopback port.
+pub struct Functions {
+    _runner: Group,
+    pub port: u16,
+    _env: TempDir,
+}
+
+/// A function's error, as the Lambda Invoke API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    pub error_type: String,
+    pub error_message: String,
+}
+
+impl Functions {
+    /// Starts `cargo lambda watch` for the workspace's functions with `env`.
+    pub fn start(env: &[(String, String)]) -> Self {
+        let dir = TempDir::new("functions-env");
+        let env_file = dir.0.join("functions.env");
+        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(&env_file, text).expect("write the env file");
+        let port = free_port();
+        let log = std::fs::File::create(dir.0.join("watch.log")).expect("log file");
+        let cargo_lambda = workspace_root().join(".venv/bin/cargo-lambda");
+        assert!(
+            cargo_lambda.exists(),
+            "cargo-lambda not found at {}: run the tests with `make test`",
+            cargo_lambda.display()
+        );
+        let mut runner = Group::spawn(
+            Command::new(&cargo_lambda)
+                .args([
+                    "lambda",
+                    "watch",
+                    "--invoke-address",
+                    "127.0.0.1",
+                    "--invoke-port",
+                ])
+                .arg(port.to_string())
+                .arg("--env-file")
+                .arg(&env_file)
+                .current_dir(workspace_root())
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log),
+        );
+        wait_for_port(
+            port,
+            Duration::from_secs(120),
+            "cargo lambda watch",
+            &mut runner,
+        );
+        Self {
+            _runner: runner,
+            port,
+            _env: dir,
+        }
+    }
+
+    /// Invokes `function` with `event` through the Lambda Invoke API.
+    pub fn invoke(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, FunctionError> {
+        let path = format!("/2015-03-31/functions/{function}/invocations");
+        let (status, headers, body) = http(self.port, "POST", &path, &event.to_string());
+        let value: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{function} answered {status} with no JSON ({e}): {body}"));
+        let failed = headers.iter().any(|(k, _)| k == "x-amz-function-error")
+            || value.get("errorType").is_some();
+        if failed {
+            Err(FunctionError {
+                error_type: value["errorType"].as_str().unwrap_or_default().to_owned(),
+                error_message: value["errorMessage"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+/// cognito-local (npm): a Cognito that really invokes the trigger functions, through the
+/// Lambda Invoke API of [`Functions`]. Its trigger configuration is global, not per pool.
+pub struct CognitoLocal {
+    _server: Group,
+    pub endpoint: String,
+    dir: TempDir,
+}
+
+impl CognitoLocal {
+    /// Starts it on `port` with `triggers` (Cognito trigger name -> function name) calling
+    /// `functions`. The port is chosen first because the functions call it back.
+    pub fn start(port: u16, functions: &Functions, triggers: &[(&str, &str)]) -> Self {
+        let bin = workspace_root().join("tests/local/node_modules/.bin/cognito-local");
+        assert!(
+            bin.exists(),
+            "cognito-local not found at {}: run the tests with `make test`, which installs it",
+            bin.display()
+        );
+        let dir = TempDir::new("cognito-local");
+        std::fs::create_dir_all(dir.0.join(".cognito")).expect("config dir");
+        let trigger_map: serde_json::Map<String, serde_json::Value> = triggers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect();
+        let config = serde_json::json!({
+            "LambdaClient": {
+                "endpoint": format!("http://127.0.0.1:{}", functions.port),
+                "region": REGION,
+                "credentials": {"accessKeyId": "local", "secretAccessKey": "local"}
+            },
+            "TriggerFunctions": trigger_map,
+            // Usernames are our own, not e-mail addresses.
+            "UserPoolDefaults": {"UsernameAttributes": []}
+        });
+        std::fs::write(dir.0.join(".cognito/config.json"), config.to_string()).expect("config");
+        let log = std::fs::File::create(dir.0.join("cognito-local.log")).expect("log");
+        let mut server = Group::spawn(
+            Command::new(&bin)
+                .current_dir(&dir.0)
+                .env("PORT", port.to_string())
+                .env("HOST", "127.0.0.1")
+                // Its message log is drawn in a box: wide enough that no line wraps.
+                .env("COLUMNS", "2000")
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log),
+        );
+        wait_for_port(port, Duration::from_secs(60), "cognito-local", &mut server);
+        Self {
+            _server: server,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// What cognito-local printed: the messages it "delivered" among it.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("cognito-local.log")).unwrap_or_default()
+    }
+
+    /// The confirmation code cognito-local stored for `username` in `pool_id`.
+    pub fn confirmation_code(&self, pool_id: &str, username: &str) -> Option<String> {
+        let path = self.dir.0.join(format!(".cognito/db/{pool_id}.json"));
+        let db: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        db["Users"][username]["ConfirmationCode"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// An SDK configuration for it.
+    pub async fn sdk(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+                "local", "local", None, None, "tests",
+            ))
+            .load()
+            .await
+    }
 }
