@@ -154,7 +154,7 @@ where
     Fut: Future<Output = Result<Value, TriggerError>> + Send,
 {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk = crate::aws::load_config().await?;
+    let sdk = crate::aws::load_config(crate::aws::Budget::Trigger).await?;
     // Lives as long as the execution environment.
     let deps: &'static TriggerDeps = Box::leak(Box::new(TriggerDeps::new(&sdk, &ProcessEnv)?));
     let handler = &handler;

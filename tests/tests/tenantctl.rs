@@ -404,6 +404,33 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
     let resumed = json(&env, &["org", "resume", "umbrella"]);
     assert_eq!(resumed["status"], "active");
 
+    let configured = json(
+        &env,
+        &[
+            "org",
+            "configure",
+            "umbrella",
+            "--self-signup",
+            "on",
+            "--provider",
+            "Microsoft",
+            "--jit",
+            "on",
+        ],
+    );
+    assert_eq!(configured["sign_in"]["self_signup"], true);
+    assert_eq!(
+        configured["sign_in"]["providers"],
+        serde_json::json!(["Microsoft"])
+    );
+    assert_eq!(configured["sign_in"]["sso_only"], false);
+    let bad = run(
+        &env,
+        &["org", "configure", "umbrella", "--self-signup", "maybe"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("on or off"), "{}", bad.stderr);
+
     let audit = json(&env, &["org", "audit", "umbrella"]);
     let actions: Vec<_> = audit
         .as_array()
@@ -418,6 +445,7 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
         "person.activated",
         "org.suspended",
         "org.resumed",
+        "org.sign_in_changed",
     ] {
         assert_eq!(
             actions.iter().filter(|a| *a == expected).count(),
@@ -427,7 +455,7 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
     }
     assert_eq!(
         actions.first().map(String::as_str),
-        Some("org.resumed"),
+        Some("org.sign_in_changed"),
         "newest first"
     );
 

@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 use shared::config::{ConfigError, ProcessEnv};
-use shared::domain::provisioning::{set_suspended, ProvisionRequest, Provisioned, Step};
+use shared::domain::provisioning::{
+    configure_sign_in, set_suspended, ProvisionRequest, Provisioned, SignInChanges, Step,
+};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
 use shared::ports::{AuditEvent, Registry};
 
@@ -96,12 +98,40 @@ pub enum OrgCommand {
     Suspend { subdomain: String },
     /// Let a suspended organization's people sign in again.
     Resume { subdomain: String },
+    /// Change how an organization's people may get in (self sign-up, SSO, providers).
+    Configure {
+        subdomain: String,
+        /// People may sign up themselves with an address in the organization's e-mail domains.
+        #[arg(long, value_parser = parse_on_off)]
+        self_signup: Option<bool>,
+        /// Password sign-in is refused: people use the organization's SSO.
+        #[arg(long, value_parser = parse_on_off)]
+        sso_only: Option<bool>,
+        /// An identity provider enabled for the organization, by its name in the pool
+        /// (repeatable; the list replaces the current one).
+        #[arg(long = "provider")]
+        providers: Vec<String>,
+        /// Disable every identity provider.
+        #[arg(long, conflicts_with = "providers")]
+        no_providers: bool,
+        /// A first SSO sign-in with an address in the organization's domains creates the person.
+        #[arg(long, value_parser = parse_on_off)]
+        jit: Option<bool>,
+    },
     /// Show an organization's audit log, newest first.
     Audit {
         subdomain: String,
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?} must be on or off")),
+    }
 }
 
 fn parse_mfa(s: &str) -> Result<MfaMode, String> {
@@ -184,7 +214,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Org(cmd) = &cli.command {
         precheck(cmd)?;
     }
-    let sdk = shared::aws::load_config().await?;
+    let sdk = shared::aws::load_config(shared::aws::Budget::Operator).await?;
     match cli.command {
         Command::Setup => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
@@ -293,6 +323,28 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let org = set_suspended(&registry, &subdomain, false, &actor()).await?;
             print_org(output, &org);
         }
+        Command::Org(OrgCommand::Configure {
+            subdomain,
+            self_signup,
+            sso_only,
+            providers,
+            no_providers,
+            jit,
+        }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let changes = SignInChanges {
+                self_signup,
+                sso_only,
+                providers: if no_providers {
+                    Some(Vec::new())
+                } else {
+                    (!providers.is_empty()).then_some(providers)
+                },
+                jit_accounts: jit,
+            };
+            let org = configure_sign_in(&registry, &subdomain, &changes, &actor()).await?;
+            print_org(output, &org);
+        }
         Command::Org(OrgCommand::Audit { subdomain, limit }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let sub = Subdomain::parse(&subdomain)?;
@@ -331,7 +383,8 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         OrgCommand::Show { subdomain }
         | OrgCommand::Suspend { subdomain }
         | OrgCommand::Resume { subdomain }
-        | OrgCommand::Audit { subdomain, .. } => {
+        | OrgCommand::Audit { subdomain, .. }
+        | OrgCommand::Configure { subdomain, .. } => {
             Subdomain::parse(subdomain)?;
         }
         OrgCommand::Lookup {
@@ -419,11 +472,29 @@ fn print_org(output: Output, org: &Organization) {
             "OAuth domain",
             org.cognito.domain_prefix.clone().unwrap_or_else(none),
         ),
+        ("Sign-in", sign_in_summary(org)),
         ("Created", when(org.created_at)),
     ];
     for (label, value) in rows {
         println!("{label:<15} {value}");
     }
+}
+
+fn sign_in_summary(org: &Organization) -> String {
+    let s = &org.sign_in;
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let providers = if s.providers.is_empty() {
+        "none".to_owned()
+    } else {
+        s.providers.join(", ")
+    };
+    format!(
+        "self sign-up {}, SSO only {}, providers {}, just-in-time accounts {}",
+        on_off(s.self_signup),
+        on_off(s.sso_only),
+        providers,
+        on_off(s.jit_accounts)
+    )
 }
 
 fn print_provisioned(output: Output, provisioned: &Provisioned, base_domain: &str) {

@@ -7,7 +7,7 @@ use tenant_migration::{handler, wiring::ProvisioningDeps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let sdk = shared::aws::load_config().await?;
+    let sdk = shared::aws::load_config(shared::aws::Budget::Operator).await?;
     let deps = ProvisioningDeps::new(&sdk, &ProcessEnv)?;
     run(service_fn(|event| handler::handle(&deps, event))).await
 }

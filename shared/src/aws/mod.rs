@@ -13,15 +13,30 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use crate::config::ConfigError;
 use crate::domain::Error;
 
+/// How long AWS calls may take: an operator command can wait; a trigger must answer Cognito
+/// within 5 s, so its calls give up well before that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    Operator,
+    Trigger,
+}
+
 /// Loads the AWS configuration once per process: the standard chain (environment, profile,
 /// role), which honours `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`)
-/// for the local stack. Short timeouts keep an unreachable endpoint from hanging a trigger
-/// or a command.
-pub async fn load_config() -> Result<SdkConfig, ConfigError> {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .build();
+/// for the local stack. Timeouts keep an unreachable endpoint from hanging a trigger or a
+/// command.
+pub async fn load_config(budget: Budget) -> Result<SdkConfig, ConfigError> {
+    let timeouts = match budget {
+        Budget::Operator => aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .build(),
+        Budget::Trigger => aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .operation_attempt_timeout(Duration::from_millis(1500))
+            .operation_timeout(Duration::from_secs(3))
+            .build(),
+    };
     let config = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
         .load()

@@ -415,3 +415,191 @@ pub async fn set_suspended(
     let org = registry.save_organization(&org, Some(&audit)).await?;
     Ok(org)
 }
+
+/// A change to an organization's sign-in settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignInChanges {
+    pub self_signup: Option<bool>,
+    pub sso_only: Option<bool>,
+    pub providers: Option<Vec<String>>,
+    pub jit_accounts: Option<bool>,
+}
+
+/// Changes how an organization's people may get in, with its audit event. The triggers see
+/// the change once their cached copy expires (`ORG_CACHE_SECONDS`).
+pub async fn configure_sign_in(
+    registry: &dyn Registry,
+    subdomain: &str,
+    changes: &SignInChanges,
+    actor: &str,
+) -> Result<Organization, Error> {
+    let sub = Subdomain::parse(subdomain)?;
+    let mut org = registry
+        .organization_by_subdomain(&sub)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "organization with subdomain",
+            key: sub.to_string(),
+        })?;
+    if let Some(providers) = &changes.providers {
+        if let Some(bad) = providers.iter().find(|p| {
+            p.is_empty()
+                || p.len() > 32
+                || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        }) {
+            return Err(Error::InvalidInput {
+                what: "identity provider name",
+                value: bad.clone(),
+                rule:
+                    "it must be the provider's name in the pool: 1 to 32 letters, digits or hyphens",
+            });
+        }
+    }
+    let settings = &mut org.sign_in;
+    let mut changed = Vec::new();
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    if let Some(v) = changes.self_signup {
+        settings.self_signup = v;
+        changed.push(format!("self_signup={}", on_off(v)));
+    }
+    if let Some(v) = changes.sso_only {
+        settings.sso_only = v;
+        changed.push(format!("sso_only={}", on_off(v)));
+    }
+    if let Some(v) = changes.jit_accounts {
+        settings.jit_accounts = v;
+        changed.push(format!("jit_accounts={}", on_off(v)));
+    }
+    if let Some(v) = &changes.providers {
+        settings.providers = v.clone();
+        changed.push(format!("providers={}", v.join(",")));
+    }
+    if changed.is_empty() {
+        return Err(Error::InvalidInput {
+            what: "settings change",
+            value: String::new(),
+            rule: "name at least one setting to change",
+        });
+    }
+    let audit = AuditEvent::now(
+        &org.id,
+        actor,
+        "org.sign_in_changed",
+        org.subdomain.as_str(),
+        Some(changed.join(" ")),
+    );
+    registry.save_organization(&org, Some(&audit)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{sample_org, MemoryRegistry};
+
+    #[tokio::test]
+    async fn sign_in_settings_change_with_one_audit_event() {
+        let registry = MemoryRegistry::with_org(sample_org());
+        let changes = SignInChanges {
+            self_signup: Some(true),
+            providers: Some(vec!["Microsoft".into()]),
+            ..Default::default()
+        };
+        let org = configure_sign_in(&registry, "acme", &changes, "op")
+            .await
+            .expect("changed");
+        assert!(org.sign_in.self_signup);
+        assert_eq!(org.sign_in.providers, ["Microsoft"]);
+        assert!(!org.sign_in.sso_only, "untouched");
+        let events = registry.audit_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].detail.as_deref(),
+            Some("self_signup=on providers=Microsoft")
+        );
+        let none = configure_sign_in(&registry, "acme", &SignInChanges::default(), "op").await;
+        assert_eq!(none.map_err(|e| e.code()).err(), Some("InvalidInput"));
+        let bad = SignInChanges {
+            providers: Some(vec!["Micro soft".into()]),
+            ..Default::default()
+        };
+        assert!(configure_sign_in(&registry, "acme", &bad, "op")
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn provisioning_with_fakes_creates_everything_once() {
+        let registry = MemoryRegistry::default();
+        let pools = crate::testing::RecordingPools::default();
+        let mailer = crate::testing::MemoryMailer::default();
+        let arn = |n: &str| format!("arn:aws:lambda:eu-west-1:1:function:{n}");
+        let triggers = TriggerArns {
+            pre_signup: arn("a"),
+            post_confirmation: arn("b"),
+            pre_authentication: arn("c"),
+            pre_token_generation: arn("d"),
+            user_migration: arn("e"),
+            custom_message: arn("f"),
+        };
+        let provisioning = Provisioning {
+            registry: &registry,
+            pools: &pools,
+            mailer: &mailer,
+            base_domain: "app.example.com",
+            triggers: &triggers,
+            actor: "op",
+        };
+        let request = ProvisionRequest {
+            subdomain: "acme".into(),
+            name: "Acme".into(),
+            admin_email: Some("Boss@Acme.example".into()),
+            ..Default::default()
+        };
+        let steps = std::sync::Mutex::new(Vec::new());
+        let record = |s: &Step| steps.lock().expect("lock").push(s.to_string());
+        let done = provisioning
+            .provision(&request, &record)
+            .await
+            .expect("provisioned");
+        assert!(done.created);
+        assert_eq!(done.organization.status, OrgStatus::Active);
+        assert_eq!(done.organization.seats_used, 1);
+        let sent = mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0.as_str(), "boss@acme.example");
+        assert!(sent[0]
+            .1
+            .text
+            .contains("https://acme.app.example.com/login"));
+        assert!(
+            steps.lock().expect("lock").len() >= 6,
+            "progress is reported step by step"
+        );
+        // Running it again finds everything done.
+        let calls_before = pools.calls().len();
+        let again = provisioning
+            .provision(&request, &|_| {})
+            .await
+            .expect("again");
+        assert!(!again.created && again.admin.is_none());
+        let new_calls = &pools.calls()[calls_before..];
+        assert!(
+            new_calls.iter().all(|c| !c.starts_with("create_")),
+            "{new_calls:?}"
+        );
+        assert_eq!(mailer.sent().len(), 1);
+        // Another name on the same subdomain is refused.
+        let other = ProvisionRequest {
+            name: "Other".into(),
+            ..request.clone()
+        };
+        assert_eq!(
+            provisioning
+                .provision(&other, &|_| {})
+                .await
+                .map_err(|e| e.code())
+                .err(),
+            Some("SubdomainTaken")
+        );
+    }
+}

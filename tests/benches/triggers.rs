@@ -1,0 +1,277 @@
+//! Trigger benchmark: warm latency (p50/p99) of each trigger's handler against DynamoDB and
+//! Cognito on a local moto server, and the AWS calls each invocation makes (counted at the
+//! HTTP client). Run with `cargo bench -p integration-tests --bench triggers`
+//! (`make bench`); prints a Markdown table.
+//!
+//! The handlers run in process with the same dependencies the Lambda builds, so the figures
+//! are the trigger's own work plus its AWS round trips to loopback, without the Lambda
+//! runtime's invoke overhead.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use integration_tests::{trigger_arn, LocalAws};
+use serde_json::Value;
+use shared::aws::cognito::CognitoPools;
+use shared::aws::dynamodb::DynamoRegistry;
+use shared::aws::ses::SesMailer;
+use shared::cache::OrgCache;
+use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+use shared::domain::{EmailAddress, MfaMode, PersonStatus, Role};
+use shared::ports::{AuditEvent, Registry, TriggerArns};
+use shared::testing::sample_event;
+use shared::trigger::{TriggerDeps, TriggerError};
+
+const WARMUP: usize = 20;
+const RUNS: usize = 300;
+
+/// Counts every HTTP request the SDK clients send.
+#[derive(Debug, Clone)]
+struct Counting {
+    inner: SharedHttpClient,
+    requests: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct CountingConnector {
+    inner: SharedHttpConnector,
+    requests: Arc<AtomicUsize>,
+}
+
+impl HttpConnector for CountingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.inner.call(request)
+    }
+}
+
+impl HttpClient for Counting {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(CountingConnector {
+            inner: self.inner.http_connector(settings, components),
+            requests: self.requests.clone(),
+        })
+    }
+}
+
+type Handler = for<'a> fn(
+    &'a TriggerDeps,
+    Value,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Value, TriggerError>> + Send + 'a>,
+>;
+
+macro_rules! handler {
+    ($krate:ident) => {{
+        fn call<'a>(
+            deps: &'a TriggerDeps,
+            event: Value,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Value, TriggerError>> + Send + 'a>,
+        > {
+            Box::pin($krate::handle(deps, event))
+        }
+        call as Handler
+    }};
+}
+
+struct Row {
+    trigger: &'static str,
+    source: String,
+    p50: Duration,
+    p99: Duration,
+    calls: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let aws = LocalAws::start();
+    let base = aws.sdk().await;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counting = Counting {
+        inner: base.http_client().expect("the default HTTP client"),
+        requests: requests.clone(),
+    };
+    let sdk = base.into_builder().http_client(counting).build();
+
+    // A real organization: its pool, groups, client and administrator in moto.
+    let registry = DynamoRegistry::new(&sdk, "signin");
+    registry.ensure_table().await.expect("table");
+    let mailer = SesMailer::new(
+        &sdk,
+        EmailAddress::parse("no-reply@app.example.test").expect("valid"),
+        None,
+    );
+    mailer.ensure_identity().await.expect("identity");
+    let pools = CognitoPools::new(&sdk);
+    let triggers = TriggerArns {
+        pre_signup: trigger_arn("pre-signup"),
+        post_confirmation: trigger_arn("post-confirmation"),
+        pre_authentication: trigger_arn("pre-authentication"),
+        pre_token_generation: trigger_arn("pre-token-generation"),
+        user_migration: trigger_arn("user-migration"),
+        custom_message: trigger_arn("custom-message"),
+    };
+    let provisioned = Provisioning {
+        registry: &registry,
+        pools: &pools,
+        mailer: &mailer,
+        base_domain: "app.example.test",
+        triggers: &triggers,
+        actor: "bench",
+    }
+    .provision(
+        &ProvisionRequest {
+            subdomain: "acme".into(),
+            name: "Acme Corporation".into(),
+            admin_email: Some("hank@acme.example".into()),
+            mfa: MfaMode::Off,
+            seats: Some(1000),
+            email_domains: vec!["acme.example".into()],
+        },
+        &|_| {},
+    )
+    .await
+    .expect("provisioned");
+    let mut org = provisioned.organization;
+    org.sign_in.self_signup = true;
+    let org = registry
+        .save_organization(&org, None)
+        .await
+        .expect("open sign-up");
+    let pool_id = org.cognito.user_pool_id.clone().expect("pool");
+    // Jane signed up and confirmed already: post-confirmation's repeat path.
+    let jane = shared::domain::Person {
+        org_id: org.id.clone(),
+        username: "jane".into(),
+        email: EmailAddress::parse("jane@acme.example").expect("valid"),
+        display_name: None,
+        roles: vec![Role::parse("member").expect("valid")],
+        status: PersonStatus::Active,
+        pending_email: None,
+        welcome_sent_at: None,
+        created_at: 0,
+        updated_at: 0,
+        version: 1,
+    };
+    let audit = AuditEvent::now(&org.id, "bench", "person.added", "jane", None);
+    registry.create_person(&jane, &audit).await.expect("jane");
+    let login = shared::ports::NewLogin {
+        username: "jane",
+        email: &jane.email,
+        temporary_password: "Bench-Passw0rd!x",
+    };
+    shared::ports::UserPools::create_login(&pools, &pool_id, &login)
+        .await
+        .expect("jane's login");
+
+    let deps = TriggerDeps {
+        registry: Arc::new(DynamoRegistry::new(&sdk, "signin")),
+        pools: Arc::new(CognitoPools::new(&sdk)),
+        cache: OrgCache::new(Duration::from_secs(30)),
+        base_domain: "app.example.test".into(),
+    };
+
+    let cases: Vec<(&'static str, &'static str, &'static str, Handler)> = vec![
+        ("pre-signup", "sign-up", "jane", handler!(pre_signup)),
+        (
+            "pre-signup",
+            "admin-create-user",
+            "hank@acme.example",
+            handler!(pre_signup),
+        ),
+        (
+            "post-confirmation",
+            "confirm-sign-up",
+            "jane",
+            handler!(post_confirmation),
+        ),
+        (
+            "pre-authentication",
+            "authentication",
+            "hank@acme.example",
+            handler!(pre_authentication),
+        ),
+        (
+            "pre-token-generation",
+            "v2-authentication",
+            "hank@acme.example",
+            handler!(pre_token_generation),
+        ),
+        (
+            "pre-token-generation",
+            "v2-refresh-tokens",
+            "hank@acme.example",
+            handler!(pre_token_generation),
+        ),
+        (
+            "custom-message",
+            "forgot-password",
+            "hank@acme.example",
+            handler!(custom_message),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (trigger, name, user, handle) in cases {
+        let mut event = sample_event(trigger, name);
+        event["userPoolId"] = pool_id.clone().into();
+        event["userName"] = user.into();
+        let source = event["triggerSource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for _ in 0..WARMUP {
+            handle(&deps, event.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{trigger} {name}: {e}"));
+        }
+        let before = requests.load(Ordering::SeqCst);
+        let mut times = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS {
+            let start = Instant::now();
+            handle(&deps, event.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{trigger} {name}: {e}"));
+            times.push(start.elapsed());
+        }
+        let calls = (requests.load(Ordering::SeqCst) - before) as f64 / RUNS as f64;
+        times.sort();
+        rows.push(Row {
+            trigger,
+            source,
+            p50: percentile(&times, 0.50),
+            p99: percentile(&times, 0.99),
+            calls,
+        });
+    }
+
+    println!("Warm trigger latency against moto on loopback ({RUNS} invocations each, after {WARMUP} warm-up):\n");
+    println!("| trigger | source | p50 | p99 | AWS calls / invocation |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.2} ms | {:.2} ms | {:.1} |",
+            r.trigger,
+            r.source,
+            r.p50.as_secs_f64() * 1000.0,
+            r.p99.as_secs_f64() * 1000.0,
+            r.calls
+        );
+    }
+}
