@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use integration_tests::{trigger_arn, LocalAws};
+use integration_tests::{trigger_arns, LocalAws};
 use serde_json::Value;
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
@@ -25,7 +25,7 @@ use shared::aws::ses::SesMailer;
 use shared::cache::OrgCache;
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{EmailAddress, MfaMode, PersonStatus, Role};
-use shared::ports::{AuditEvent, Registry, TriggerArns};
+use shared::ports::{AuditEvent, Registry};
 use shared::testing::sample_event;
 use shared::trigger::{TriggerDeps, TriggerError};
 
@@ -120,14 +120,7 @@ async fn main() {
     );
     mailer.ensure_identity().await.expect("identity");
     let pools = CognitoPools::new(&sdk);
-    let triggers = TriggerArns {
-        pre_signup: trigger_arn("pre-signup"),
-        post_confirmation: trigger_arn("post-confirmation"),
-        pre_authentication: trigger_arn("pre-authentication"),
-        pre_token_generation: trigger_arn("pre-token-generation"),
-        user_migration: trigger_arn("user-migration"),
-        custom_message: trigger_arn("custom-message"),
-    };
+    let triggers = trigger_arns();
     let provisioned = Provisioning {
         registry: &registry,
         pools: &pools,

@@ -172,6 +172,18 @@ pub fn trigger_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:123456789012:function:{name}")
 }
 
+/// The six trigger ARNs, as provisioning takes them.
+pub fn trigger_arns() -> shared::ports::TriggerArns {
+    shared::ports::TriggerArns {
+        pre_signup: trigger_arn("pre-signup"),
+        post_confirmation: trigger_arn("post-confirmation"),
+        pre_authentication: trigger_arn("pre-authentication"),
+        pre_token_generation: trigger_arn("pre-token-generation"),
+        user_migration: trigger_arn("user-migration"),
+        custom_message: trigger_arn("custom-message"),
+    }
+}
+
 /// The `tenantctl` binary of this build (`make test` builds it before the tests).
 pub fn tenantctl_path() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{trigger_arn, LocalAws};
+use integration_tests::{trigger_arns, LocalAws};
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::aws::ses::SesMailer;
@@ -156,14 +156,7 @@ async fn stack() -> Stack {
         pools: CognitoPools::new(&sdk),
         mailer,
         cognito: CognitoClient::new(&sdk),
-        triggers: TriggerArns {
-            pre_signup: trigger_arn("pre-signup"),
-            post_confirmation: trigger_arn("post-confirmation"),
-            pre_authentication: trigger_arn("pre-authentication"),
-            pre_token_generation: trigger_arn("pre-token-generation"),
-            user_migration: trigger_arn("user-migration"),
-            custom_message: trigger_arn("custom-message"),
-        },
+        triggers: trigger_arns(),
         aws,
     }
 }

@@ -7,12 +7,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::json;
 use shared::config::{ConfigError, ProcessEnv};
 use shared::domain::provisioning::{
-    configure_sign_in, set_suspended, ProvisionRequest, Provisioned, SignInChanges, Step,
+    configure_sign_in, find_organization, set_suspended, ProvisionRequest, Provisioned,
+    SignInChanges, Step,
 };
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
 use shared::ports::{AuditEvent, Registry};
@@ -55,27 +56,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// Create an organization with its own user pool (or finish one a failed run left).
-    Create {
-        /// The organization's subdomain: people sign in at <subdomain>.<BASE_DOMAIN>.
-        #[arg(long, allow_hyphen_values = true)]
-        subdomain: String,
-        /// The organization's display name.
-        #[arg(long)]
-        name: String,
-        /// The first administrator: gets the admin role and a welcome mail.
-        #[arg(long)]
-        admin_email: Option<String>,
-        /// Multi-factor authentication with an authenticator app.
-        #[arg(long, value_parser = parse_mfa, default_value = "off")]
-        mfa: MfaMode,
-        /// Licence seats: how many people may have a login at once (default: no limit).
-        #[arg(long)]
-        seats: Option<u32>,
-        /// An e-mail domain of the organization's people (repeatable): the main domain sends
-        /// people with such addresses to this organization.
-        #[arg(long = "email-domain")]
-        email_domains: Vec<String>,
-    },
+    Create(CreateArgs),
     /// Show one organization.
     Show {
         /// Its subdomain.
@@ -124,6 +105,43 @@ pub enum OrgCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+}
+
+/// The flags of `org create`: exactly the fields of a [`ProvisionRequest`].
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The organization's subdomain: people sign in at <subdomain>.<BASE_DOMAIN>.
+    #[arg(long, allow_hyphen_values = true)]
+    subdomain: String,
+    /// The organization's display name.
+    #[arg(long)]
+    name: String,
+    /// The first administrator: gets the admin role and a welcome mail.
+    #[arg(long)]
+    admin_email: Option<String>,
+    /// Multi-factor authentication with an authenticator app.
+    #[arg(long, value_parser = parse_mfa, default_value = "off")]
+    mfa: MfaMode,
+    /// Licence seats: how many people may have a login at once (default: no limit).
+    #[arg(long)]
+    seats: Option<u32>,
+    /// An e-mail domain of the organization's people (repeatable): the main domain sends
+    /// people with such addresses to this organization.
+    #[arg(long = "email-domain")]
+    email_domains: Vec<String>,
+}
+
+impl CreateArgs {
+    fn request(&self) -> ProvisionRequest {
+        ProvisionRequest {
+            subdomain: self.subdomain.clone(),
+            name: self.name.clone(),
+            admin_email: self.admin_email.clone(),
+            mfa: self.mfa,
+            seats: self.seats,
+            email_domains: self.email_domains.clone(),
+        }
+    }
 }
 
 fn parse_on_off(s: &str) -> Result<bool, String> {
@@ -245,23 +263,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
-        Command::Org(OrgCommand::Create {
-            subdomain,
-            name,
-            admin_email,
-            mfa,
-            seats,
-            email_domains,
-        }) => {
+        Command::Org(OrgCommand::Create(args)) => {
             let deps = ProvisioningDeps::new(&sdk, &ProcessEnv)?;
-            let request = ProvisionRequest {
-                subdomain,
-                name,
-                admin_email,
-                mfa,
-                seats,
-                email_domains,
-            };
+            let request = args.request();
             let actor = actor();
             let show_step = |step: &Step| progress(&step.to_string());
             let provisioned = deps
@@ -272,11 +276,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Org(OrgCommand::Show { subdomain }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
-            let sub = Subdomain::parse(&subdomain)?;
-            let org = registry
-                .organization_by_subdomain(&sub)
-                .await?
-                .ok_or_else(|| not_found(&subdomain))?;
+            let org = find_organization(&registry, &subdomain).await?;
             print_org(output, &org);
         }
         Command::Org(OrgCommand::Lookup {
@@ -347,11 +347,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Org(OrgCommand::Audit { subdomain, limit }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
-            let sub = Subdomain::parse(&subdomain)?;
-            let org = registry
-                .organization_by_subdomain(&sub)
-                .await?
-                .ok_or_else(|| not_found(&subdomain))?;
+            let org = find_organization(&registry, &subdomain).await?;
             let events = registry.audit_log(&org.id, limit).await?;
             print_audit(output, &events);
         }
@@ -362,23 +358,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 /// Checks what can be checked without AWS.
 fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
     match cmd {
-        OrgCommand::Create {
-            subdomain,
-            name,
-            admin_email,
-            mfa,
-            seats,
-            email_domains,
-        } => {
-            ProvisionRequest {
-                subdomain: subdomain.clone(),
-                name: name.clone(),
-                admin_email: admin_email.clone(),
-                mfa: *mfa,
-                seats: *seats,
-                email_domains: email_domains.clone(),
-            }
-            .validate()?;
+        OrgCommand::Create(args) => {
+            args.request().validate()?;
         }
         OrgCommand::Show { subdomain }
         | OrgCommand::Suspend { subdomain }
@@ -396,13 +377,6 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         OrgCommand::Lookup { .. } | OrgCommand::List => {}
     }
     Ok(())
-}
-
-fn not_found(subdomain: &str) -> Error {
-    Error::NotFound {
-        what: "organization with subdomain",
-        key: subdomain.to_owned(),
-    }
 }
 
 fn progress(message: &str) {
@@ -591,15 +565,10 @@ mod tests {
         .expect("parses");
         assert_eq!(cli.output, Output::Json);
         match cli.command {
-            Command::Org(OrgCommand::Create {
-                mfa,
-                seats,
-                email_domains,
-                ..
-            }) => {
-                assert_eq!(mfa, MfaMode::Required);
-                assert_eq!(seats, Some(10));
-                assert_eq!(email_domains, vec!["acme.com", "acme.org"]);
+            Command::Org(OrgCommand::Create(args)) => {
+                assert_eq!(args.mfa, MfaMode::Required);
+                assert_eq!(args.seats, Some(10));
+                assert_eq!(args.email_domains, vec!["acme.com", "acme.org"]);
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -386,6 +386,21 @@ impl Provisioning<'_> {
     }
 }
 
+/// The organization with this subdomain, or a clear "not found".
+pub async fn find_organization(
+    registry: &dyn Registry,
+    subdomain: &str,
+) -> Result<Organization, Error> {
+    let sub = Subdomain::parse(subdomain)?;
+    registry
+        .organization_by_subdomain(&sub)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "organization with subdomain",
+            key: sub.to_string(),
+        })
+}
+
 /// Suspends or resumes an organization, with its audit event.
 pub async fn set_suspended(
     registry: &dyn Registry,
@@ -393,14 +408,7 @@ pub async fn set_suspended(
     suspended: bool,
     actor: &str,
 ) -> Result<Organization, Error> {
-    let sub = Subdomain::parse(subdomain)?;
-    let mut org = registry
-        .organization_by_subdomain(&sub)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: "organization with subdomain",
-            key: sub.to_string(),
-        })?;
+    let mut org = find_organization(registry, subdomain).await?;
     if suspended {
         org.suspend()?;
     } else {
@@ -433,14 +441,7 @@ pub async fn configure_sign_in(
     changes: &SignInChanges,
     actor: &str,
 ) -> Result<Organization, Error> {
-    let sub = Subdomain::parse(subdomain)?;
-    let mut org = registry
-        .organization_by_subdomain(&sub)
-        .await?
-        .ok_or_else(|| Error::NotFound {
-            what: "organization with subdomain",
-            key: sub.to_string(),
-        })?;
+    let mut org = find_organization(registry, subdomain).await?;
     if let Some(providers) = &changes.providers {
         if let Some(bad) = providers.iter().find(|p| {
             p.is_empty()
