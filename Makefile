@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut 
 
 NODE_STAMP := tests/local/node_modules/.installed
 
-.PHONY: dev test venv node build lint clean
+.PHONY: dev test bench venv node build lint clean
 
 $(STAMP): tests/local/requirements.txt
 	@echo "==> installing the local AWS stack (moto server) and cargo-lambda into $(VENV)"
@@ -36,6 +36,9 @@ dev: venv build
 
 test: venv node build
 	cargo test --workspace --no-fail-fast
+
+bench: venv
+	cargo bench -p integration-tests --bench triggers
 
 lint:
 	cargo fmt --all -- --check

@@ -51,6 +51,7 @@ PRE_AUTHENTICATION_ARN=$(arn pre-authentication)
 PRE_TOKEN_GENERATION_ARN=$(arn pre-token-generation)
 USER_MIGRATION_ARN=$(arn user-migration)
 CUSTOM_MESSAGE_ARN=$(arn custom-message)
+ORG_CACHE_SECONDS=5
 ENV
 set -a; . "$state/dev.env"; set +a
 
@@ -76,6 +77,18 @@ admin=${mail%% *}
 password=${mail#* }
 pool=$("$tenantctl" --output json org show acme | "$venv/bin/python" -c 'import json,sys; o=json.load(sys.stdin); print(o["cognito"]["user_pool_id"], o["cognito"]["app_client_id"])')
 
+# Sample events for acme's own pool and administrator, ready for `cargo lambda invoke`.
+mkdir -p "$state/events"
+"$venv/bin/python" - "${pool% *}" "$admin" "$state/events" <<'PY'
+import json, sys
+pool, user, out = sys.argv[1:4]
+for function, name in [("pre-authentication", "authentication"), ("pre-token-generation", "v2-authentication"),
+                       ("custom-message", "forgot-password"), ("pre-signup", "admin-create-user")]:
+    event = json.load(open(f"events/{function}/{name}.json"))
+    event["userPoolId"], event["userName"] = pool, user
+    json.dump(event, open(f"{out}/{function}.json", "w"), indent=2)
+PY
+
 invoke_port=$(free_port)
 cat <<INFO
 
@@ -94,6 +107,11 @@ Try, in another terminal:
   target/debug/tenantctl org audit acme
   cargo lambda invoke tenant-migration --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file events/tenant-migration/create-organization.json
+  cargo lambda invoke pre-token-generation --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
+      --data-file .local/events/pre-token-generation.json      # acme's claims for $admin
+  target/debug/tenantctl org suspend acme; sleep 5
+  cargo lambda invoke pre-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
+      --data-file .local/events/pre-authentication.json        # now refused
 
 Ctrl-C stops moto and the functions.
 INFO
