@@ -16,12 +16,11 @@ free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  if ((${#pids[@]})); then
-    echo
-    echo "==> stopping the local suite"
-    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-  fi
+  # Stop first, speak after: the terminal (or a pipe) may already be gone.
+  trap '' PIPE
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if ((${#pids[@]})); then echo "==> stopped the local suite" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
