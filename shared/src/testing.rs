@@ -390,22 +390,16 @@ pub fn sample_org() -> Organization {
 
 /// A person of [`sample_org`].
 pub fn sample_person(username: &str, email: &str, roles: &[&str], status: PersonStatus) -> Person {
-    Person {
-        org_id: sample_org().id,
-        username: username.into(),
-        email: EmailAddress::parse(email).expect("valid address"),
-        display_name: None,
-        roles: roles
+    Person::new(
+        sample_org().id,
+        username.into(),
+        EmailAddress::parse(email).expect("valid address"),
+        roles
             .iter()
             .map(|r| Role::parse(r).expect("valid role"))
             .collect(),
         status,
-        pending_email: None,
-        welcome_sent_at: None,
-        created_at: 0,
-        updated_at: 0,
-        version: 1,
-    }
+    )
 }
 
 /// A sample event from `events/<function>/<name>.json`, as Cognito sends it.

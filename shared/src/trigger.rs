@@ -137,6 +137,18 @@ pub fn parse<T: DeserializeOwned>(event: Value, expected: &'static str) -> Resul
     })
 }
 
+/// The event's `userName`, lower-cased as our records keep it (every pool's usernames are
+/// case-insensitive).
+pub fn username(user_name: Option<&str>, expected: &'static str) -> Result<String, TriggerError> {
+    user_name
+        .filter(|u| !u.is_empty())
+        .map(str::to_ascii_lowercase)
+        .ok_or_else(|| TriggerError::Malformed {
+            expected,
+            detail: "it has no userName".into(),
+        })
+}
+
 /// The answer Cognito gets: the event it sent, with the response filled in.
 pub fn answer<T: Serialize>(event: &T) -> Result<Value, TriggerError> {
     serde_json::to_value(event).map_err(|e| TriggerError::Malformed {

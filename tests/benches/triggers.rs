@@ -150,19 +150,13 @@ async fn main() {
         .expect("open sign-up");
     let pool_id = org.cognito.user_pool_id.clone().expect("pool");
     // Jane signed up and confirmed already: post-confirmation's repeat path.
-    let jane = shared::domain::Person {
-        org_id: org.id.clone(),
-        username: "jane".into(),
-        email: EmailAddress::parse("jane@acme.example").expect("valid"),
-        display_name: None,
-        roles: vec![Role::parse("member").expect("valid")],
-        status: PersonStatus::Active,
-        pending_email: None,
-        welcome_sent_at: None,
-        created_at: 0,
-        updated_at: 0,
-        version: 1,
-    };
+    let jane = shared::domain::Person::new(
+        org.id.clone(),
+        "jane".into(),
+        EmailAddress::parse("jane@acme.example").expect("valid"),
+        vec![Role::parse("member").expect("valid")],
+        PersonStatus::Active,
+    );
     let audit = AuditEvent::now(&org.id, "bench", "person.added", "jane", None);
     registry.create_person(&jane, &audit).await.expect("jane");
     let login = shared::ports::NewLogin {

@@ -423,20 +423,13 @@ async fn seats_are_enforced_atomically() {
 
     // A second person cannot be activated: the only seat is the administrator's.
     let org = done.organization;
-    let now = 1;
-    let second = shared::domain::Person {
-        org_id: org.id.clone(),
-        username: "gavin".into(),
-        email: EmailAddress::parse("gavin@hooli.example").expect("valid"),
-        display_name: None,
-        roles: vec![shared::domain::Role::parse("member").expect("valid")],
-        status: PersonStatus::Added,
-        pending_email: None,
-        welcome_sent_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let second = shared::domain::Person::new(
+        org.id.clone(),
+        "gavin".into(),
+        EmailAddress::parse("gavin@hooli.example").expect("valid"),
+        vec![shared::domain::Role::parse("member").expect("valid")],
+        PersonStatus::Added,
+    );
     let added = AuditEvent::now(&org.id, "integration-test", "person.added", "gavin", None);
     stack
         .registry

@@ -16,7 +16,7 @@ use aws_lambda_events::event::cognito::{
 use serde_json::Value;
 use shared::domain::signin::{record_confirmation, record_first_login};
 use shared::domain::EmailAddress;
-use shared::trigger::{answer, parse, TriggerDeps, TriggerError};
+use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:post-confirmation";
 
@@ -25,14 +25,7 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
     let header = &event.cognito_event_user_pools_header;
     let pool_id = header.user_pool_id.as_deref();
     let org = deps.organization(pool_id).await?;
-    let username = header
-        .user_name
-        .as_deref()
-        .ok_or_else(|| TriggerError::Malformed {
-            expected: "PostConfirmation",
-            detail: "it has no userName".into(),
-        })?
-        .to_ascii_lowercase();
+    let username = username(header.user_name.as_deref(), "PostConfirmation")?;
     match header.trigger_source {
         Some(Source::ConfirmSignUp) => {
             let email = event

@@ -6,20 +6,13 @@
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreAuthentication;
 use serde_json::Value;
 use shared::domain::signin::check_authentication;
-use shared::trigger::{answer, parse, TriggerDeps, TriggerError};
+use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
 
 pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerError> {
     let event: CognitoEventUserPoolsPreAuthentication = parse(event, "PreAuthentication")?;
     let header = &event.cognito_event_user_pools_header;
     let org = deps.organization(header.user_pool_id.as_deref()).await?;
-    let username = header
-        .user_name
-        .as_deref()
-        .ok_or_else(|| TriggerError::Malformed {
-            expected: "PreAuthentication",
-            detail: "it has no userName".into(),
-        })?
-        .to_ascii_lowercase();
+    let username = username(header.user_name.as_deref(), "PreAuthentication")?;
     let attributes = &event.request.user_attributes;
     // A federated user (or a login linked to one) carries its identities; a sign-in through
     // the provider is what SSO-only organizations allow.

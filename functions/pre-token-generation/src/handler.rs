@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::domain::signin::{record_first_login, token_claims, TokenClaims};
-use shared::trigger::{TriggerDeps, TriggerError};
+use shared::trigger::{username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:pre-token-generation";
 
@@ -59,14 +59,7 @@ pub async fn handle(deps: &TriggerDeps, mut event: Value) -> Result<Value, Trigg
         });
     }
     let org = deps.organization(view.user_pool_id.as_deref()).await?;
-    let username = view
-        .user_name
-        .as_deref()
-        .ok_or_else(|| TriggerError::Malformed {
-            expected: "PreTokenGeneration",
-            detail: "it has no userName".into(),
-        })?
-        .to_ascii_lowercase();
+    let username = username(view.user_name.as_deref(), "PreTokenGeneration")?;
     let mut person = deps.registry.person(&org.id, &username).await?;
     let claims = token_claims(&org, person.as_ref())?;
     if view.trigger_source == "TokenGeneration_NewPasswordChallenge" {

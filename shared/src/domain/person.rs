@@ -149,6 +149,30 @@ pub struct Person {
 }
 
 impl Person {
+    /// A new record, created now.
+    pub fn new(
+        org_id: OrgId,
+        username: String,
+        email: EmailAddress,
+        roles: Vec<Role>,
+        status: PersonStatus,
+    ) -> Self {
+        let now = super::now_epoch();
+        Self {
+            org_id,
+            username,
+            email,
+            display_name: None,
+            roles,
+            status,
+            pending_email: None,
+            welcome_sent_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
     /// Checks a move to `next`, naming the reason when it is not allowed.
     pub fn check_transition(&self, next: PersonStatus) -> Result<(), Error> {
         if self.status.can_become(next) {

@@ -333,20 +333,13 @@ impl Provisioning<'_> {
         let person = match self.registry.person_by_email(&org.id, email).await? {
             Some(person) => person,
             None => {
-                let now = now_epoch();
-                let person = Person {
-                    org_id: org.id.clone(),
-                    username: parse_username(email.as_str())?,
-                    email: email.clone(),
-                    display_name: None,
-                    roles: vec![Role::admin()],
-                    status: PersonStatus::Added,
-                    pending_email: None,
-                    welcome_sent_at: None,
-                    created_at: now,
-                    updated_at: now,
-                    version: 1,
-                };
+                let person = Person::new(
+                    org.id.clone(),
+                    parse_username(email.as_str())?,
+                    email.clone(),
+                    vec![Role::admin()],
+                    PersonStatus::Added,
+                );
                 let audit = self.audit(
                     org,
                     "person.added",

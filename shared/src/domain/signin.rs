@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{now_epoch, EmailAddress, Error, OrgStatus, Organization, Person, PersonStatus, Role};
+use super::{EmailAddress, Error, OrgStatus, Organization, Person, PersonStatus, Role};
 use crate::ports::{AuditEvent, Registry};
 
 /// Why someone may not get in, as the person reads it.
@@ -255,20 +255,13 @@ pub async fn record_confirmation(
     if let Some(person) = registry.person(&org.id, username).await? {
         return record_first_login(registry, org, person, actor).await;
     }
-    let now = now_epoch();
-    let person = Person {
-        org_id: org.id.clone(),
-        username: username.to_owned(),
-        email: email.clone(),
-        display_name: None,
-        roles: vec![Role::parse("member")?],
-        status: PersonStatus::Active,
-        pending_email: None,
-        welcome_sent_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let person = Person::new(
+        org.id.clone(),
+        username.to_owned(),
+        email.clone(),
+        vec![Role::parse("member")?],
+        PersonStatus::Active,
+    );
     let audit = AuditEvent::now(&org.id, actor, "person.signed_up", username, None);
     match registry.create_person(&person, &audit).await {
         Ok(()) => Ok(Recorded::new(person, Change::Created)),
@@ -323,19 +316,13 @@ mod tests {
     }
 
     fn person(status: PersonStatus) -> Person {
-        Person {
-            org_id: OrgId::from("org-1".to_owned()),
-            username: "jane".into(),
-            email: EmailAddress::parse("jane@acme.com").expect("valid"),
-            display_name: None,
-            roles: vec![Role::admin()],
+        Person::new(
+            OrgId::from("org-1".to_owned()),
+            "jane".into(),
+            EmailAddress::parse("jane@acme.com").expect("valid"),
+            vec![Role::admin()],
             status,
-            pending_email: None,
-            welcome_sent_at: None,
-            created_at: 0,
-            updated_at: 0,
-            version: 1,
-        }
+        )
     }
 
     #[test]
