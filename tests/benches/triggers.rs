@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -104,8 +105,12 @@ async fn main() {
     let aws = LocalAws::start();
     let base = aws.sdk().await;
     let requests = Arc::new(AtomicUsize::new(0));
+    // The SDK's default client (rustls with aws-lc), wrapped to count requests.
+    let inner = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https();
     let counting = Counting {
-        inner: base.http_client().expect("the default HTTP client"),
+        inner,
         requests: requests.clone(),
     };
     let sdk = base.into_builder().http_client(counting).build();
