@@ -62,6 +62,20 @@ impl MemoryRegistry {
         self.lock().audit.clone()
     }
 
+    /// The actions of the audit events so far, oldest first.
+    pub fn audit_actions(&self) -> Vec<String> {
+        self.lock().audit.iter().map(|e| e.action.clone()).collect()
+    }
+
+    /// A person of any organization as stored now, without counting a registry call.
+    pub fn stored_person(&self, username: &str) -> Option<Person> {
+        self.lock()
+            .people
+            .values()
+            .find(|p| p.username == username)
+            .cloned()
+    }
+
     pub fn org(&self, id: &OrgId) -> Option<Organization> {
         self.lock().orgs.get(id.as_str()).cloned()
     }

@@ -18,11 +18,10 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use integration_tests::{trigger_arns, LocalAws};
+use integration_tests::{prepared_adapters, trigger_arns, LocalAws};
 use serde_json::Value;
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
-use shared::aws::ses::SesMailer;
 use shared::cache::OrgCache;
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{EmailAddress, MfaMode, PersonStatus, Role};
@@ -116,14 +115,7 @@ async fn main() {
     let sdk = base.into_builder().http_client(counting).build();
 
     // A real organization: its pool, groups, client and administrator in moto.
-    let registry = DynamoRegistry::new(&sdk, "signin");
-    registry.ensure_table().await.expect("table");
-    let mailer = SesMailer::new(
-        &sdk,
-        EmailAddress::parse("no-reply@app.example.test").expect("valid"),
-        None,
-    );
-    mailer.ensure_identity().await.expect("identity");
+    let (registry, mailer) = prepared_adapters(&sdk, "signin").await;
     let pools = CognitoPools::new(&sdk);
     let triggers = trigger_arns();
     let provisioned = Provisioning {

@@ -158,6 +158,22 @@ impl Drop for LocalAws {
     }
 }
 
+/// The registry table and the mail identity, prepared as `tenantctl setup` prepares them.
+pub async fn prepared_adapters(
+    sdk: &SdkConfig,
+    table: &str,
+) -> (
+    shared::aws::dynamodb::DynamoRegistry,
+    shared::aws::ses::SesMailer,
+) {
+    let registry = shared::aws::dynamodb::DynamoRegistry::new(sdk, table);
+    registry.ensure_table().await.expect("the registry table");
+    let from = shared::domain::EmailAddress::parse("no-reply@app.example.test").expect("valid");
+    let mailer = shared::aws::ses::SesMailer::new(sdk, from, None);
+    mailer.ensure_identity().await.expect("the mail identity");
+    (registry, mailer)
+}
+
 /// The trigger functions every pool is created with.
 pub const TRIGGERS: [&str; 6] = [
     "pre-signup",

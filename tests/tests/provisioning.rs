@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{trigger_arns, LocalAws};
+use integration_tests::{prepared_adapters, trigger_arns, LocalAws};
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::aws::ses::SesMailer;
@@ -143,14 +143,7 @@ struct Stack {
 async fn stack() -> Stack {
     let aws = LocalAws::start();
     let sdk = aws.sdk().await;
-    let registry = DynamoRegistry::new(&sdk, "signin");
-    registry.ensure_table().await.expect("table");
-    let mailer = SesMailer::new(
-        &sdk,
-        EmailAddress::parse("no-reply@app.example.test").expect("valid"),
-        None,
-    );
-    mailer.ensure_identity().await.expect("mail identity");
+    let (registry, mailer) = prepared_adapters(&sdk, "signin").await;
     Stack {
         registry,
         pools: CognitoPools::new(&sdk),

@@ -70,7 +70,6 @@ mod tests {
 
     use super::*;
     use shared::domain::PersonStatus;
-    use shared::ports::Registry;
     use shared::testing::{
         sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry, RecordingPools,
     };
@@ -94,22 +93,14 @@ mod tests {
                 .expect("recorded");
         }
         let org = sample_org();
-        let jane = registry
-            .person(&org.id, "jane")
-            .await
-            .expect("read")
-            .expect("recorded");
+        let jane = registry.stored_person("jane").expect("recorded");
         assert_eq!(jane.status, PersonStatus::Active);
         assert_eq!(jane.email.as_str(), "jane@acme.example");
         assert_eq!(
             jane.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             ["member"]
         );
-        let events: Vec<_> = registry
-            .audit_events()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+        let events = registry.audit_actions();
         assert_eq!(
             events,
             ["person.signed_up"],
@@ -140,17 +131,9 @@ mod tests {
                 .await
                 .expect("ok");
         }
-        let jane = registry
-            .person(&sample_org().id, "jane")
-            .await
-            .expect("read")
-            .expect("there");
+        let jane = registry.stored_person("jane").expect("there");
         assert_eq!(jane.status, PersonStatus::Active);
-        let events: Vec<_> = registry
-            .audit_events()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+        let events = registry.audit_actions();
         assert_eq!(events, ["person.first_login"]);
     }
 
@@ -169,11 +152,7 @@ mod tests {
         )
         .await
         .expect("ok");
-        let hank = registry
-            .person(&sample_org().id, "hank@acme.example")
-            .await
-            .expect("read")
-            .expect("there");
+        let hank = registry.stored_person("hank@acme.example").expect("there");
         assert_eq!(hank.status, PersonStatus::Active);
         // An active person resetting a password changes nothing.
         handle(
@@ -197,11 +176,7 @@ mod tests {
         handle(&deps, sample_event("post-confirmation", "confirm-sign-up"))
             .await
             .expect("ok");
-        let jane = registry
-            .person(&sample_org().id, "jane")
-            .await
-            .expect("read")
-            .expect("there");
+        let jane = registry.stored_person("jane").expect("there");
         assert_eq!(jane.status, PersonStatus::Deactivated);
         assert!(registry.audit_events().is_empty());
     }
