@@ -401,15 +401,66 @@ impl UserPools for CognitoPools {
             .provider_attribute_name("Cognito_Subject")
             .provider_attribute_value(subject)
             .build();
-        self.client
+        let linked = self
+            .client
             .admin_link_provider_for_user()
             .user_pool_id(pool_id)
             .destination_user(destination)
             .source_user(source)
             .send()
+            .await;
+        match linked {
+            Ok(_) => Ok(()),
+            // Cognito retries a trigger: an earlier attempt may have made this very link.
+            Err(e)
+                if self
+                    .has_identity(pool_id, username, provider, subject)
+                    .await =>
+            {
+                tracing::info!(
+                    pool_id,
+                    provider,
+                    "identity already linked by an earlier attempt"
+                );
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("AdminLinkProviderForUser", e)),
+        }
+    }
+}
+
+impl CognitoPools {
+    /// Whether the login already carries the federated identity (its `identities` attribute).
+    async fn has_identity(
+        &self,
+        pool_id: &str,
+        username: &str,
+        provider: &str,
+        subject: &str,
+    ) -> bool {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Identity {
+            provider_name: String,
+            user_id: String,
+        }
+        let Ok(user) = self
+            .client
+            .admin_get_user()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
             .await
-            .map_err(|e| self.endpoint.error("AdminLinkProviderForUser", e))?;
-        Ok(())
+        else {
+            return false;
+        };
+        user.user_attributes()
+            .iter()
+            .filter(|a| a.name() == "identities")
+            .filter_map(|a| a.value())
+            .filter_map(|v| serde_json::from_str::<Vec<Identity>>(v).ok())
+            .flatten()
+            .any(|i| i.provider_name.eq_ignore_ascii_case(provider) && i.user_id == subject)
     }
 }
 
@@ -470,6 +521,42 @@ mod tests {
             .http_client(http.clone())
             .build();
         (CognitoPools::new(&sdk), http)
+    }
+
+    #[tokio::test]
+    async fn a_repeated_link_is_accepted_when_the_identity_is_already_there() {
+        let identities = r#"[{\"userId\":\"abc123\",\"providerName\":\"Microsoft\",\"providerType\":\"OIDC\",\"primary\":false}]"#;
+        let get_user = format!(
+            r#"{{"Username":"hank","UserAttributes":[{{"Name":"identities","Value":"{identities}"}}]}}"#
+        );
+        let (pools, http) = pools_answering(vec![
+            (
+                400,
+                r#"{"__type":"InvalidParameterException","message":"already linked"}"#,
+            ),
+            (200, &get_user),
+        ]);
+        pools
+            .link_provider("eu-west-1_p", "hank", "Microsoft", "abc123")
+            .await
+            .expect("already linked");
+        assert_eq!(http.actual_requests().count(), 2);
+
+        let (pools, _) = pools_answering(vec![
+            (
+                400,
+                r#"{"__type":"InvalidParameterException","message":"no"}"#,
+            ),
+            (200, r#"{"Username":"hank","UserAttributes":[]}"#),
+        ]);
+        let err = pools
+            .link_provider("eu-west-1_p", "hank", "Microsoft", "abc123")
+            .await
+            .expect_err("not linked");
+        assert!(
+            err.to_string().contains("AdminLinkProviderForUser"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
