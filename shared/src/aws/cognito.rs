@@ -412,7 +412,7 @@ impl UserPools for CognitoPools {
         match linked {
             Ok(_) => Ok(()),
             // Cognito retries a trigger: an earlier attempt may have made this very link.
-            Err(e)
+            Err(_)
                 if self
                     .has_identity(pool_id, username, provider, subject)
                     .await =>
