@@ -49,15 +49,25 @@ impl TriggerDeps {
         })
     }
 
-    /// Dependencies for unit tests: in-memory ports, no cache lifetime to speak of.
+    /// Dependencies for unit tests: a registry holding `org`, recorded Cognito calls, and
+    /// the two fakes to inspect afterwards.
     #[cfg(any(test, feature = "testing"))]
-    pub fn in_memory(registry: Arc<dyn Registry>, pools: Arc<dyn UserPools>) -> Self {
-        Self {
-            registry,
-            pools,
+    pub fn in_memory(
+        org: Organization,
+    ) -> (
+        Self,
+        Arc<crate::testing::MemoryRegistry>,
+        Arc<crate::testing::RecordingPools>,
+    ) {
+        let registry = Arc::new(crate::testing::MemoryRegistry::with_org(org));
+        let pools = Arc::new(crate::testing::RecordingPools::default());
+        let deps = Self {
+            registry: registry.clone(),
+            pools: pools.clone(),
             cache: OrgCache::new(Duration::from_secs(DEFAULT_CACHE_SECONDS)),
             base_domain: "app.example.com".into(),
-        }
+        };
+        (deps, registry, pools)
     }
 
     /// The organization that owns the event's pool: from the cache, or one registry read.

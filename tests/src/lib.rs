@@ -88,16 +88,8 @@ impl LocalAws {
 
     /// A plain HTTP GET against moto's own API; `None` while it is not answering.
     pub fn get(&self, path: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let (head, body) = response.split_once("\r\n\r\n")?;
-        let status_ok = head.split_whitespace().nth(1) == Some("200");
-        status_ok.then(|| body.to_owned())
+        let (status, _, body) = try_http(self.port, "GET", path, "")?;
+        (status == 200).then_some(body)
     }
 
     /// Every mail sent through SES so far: moto keeps them.
@@ -307,32 +299,35 @@ fn wait_for_port(port: u16, limit: Duration, what: &str, process: &mut Group) {
 
 /// One HTTP/1.1 request on loopback; returns the status, the headers (lower-case names)
 /// and the body.
-pub fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+pub fn http(port: u16, method: &str, path: &str, body: &str) -> HttpAnswer {
+    try_http(port, method, path, body)
+        .unwrap_or_else(|| panic!("no HTTP answer to {method} {path} on port {port}"))
+}
+
+/// An HTTP answer: status, headers (lower-case names), body.
+pub type HttpAnswer = (u16, Vec<(String, String)>, String);
+
+/// [`http`], or `None` when nothing answers (yet).
+fn try_http(port: u16, method: &str, path: &str, body: &str) -> Option<HttpAnswer> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
-        .expect("timeout");
+        .ok()?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
-    .expect("send");
+    .ok()?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read");
+    stream.read_to_end(&mut raw).ok()?;
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let (head, rest) = text.split_once("\r\n\r\n")?;
     let mut lines = head.lines();
     let status = lines
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
+        .and_then(|s| s.parse().ok())?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -345,7 +340,7 @@ pub fn http(
     } else {
         rest.to_owned()
     };
-    (status, headers, body)
+    Some((status, headers, body))
 }
 
 fn dechunk(mut rest: &str) -> String {

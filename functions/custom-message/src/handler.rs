@@ -57,17 +57,13 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-    use shared::testing::{
-        sample_event, sample_event_names, sample_org, MemoryRegistry, RecordingPools,
-    };
+    use shared::testing::{sample_event, sample_event_names, sample_org};
 
     #[tokio::test]
     async fn every_message_carries_the_organization_its_link_and_the_placeholders() {
-        let registry = Arc::new(MemoryRegistry::with_org(sample_org()));
-        let deps = TriggerDeps::in_memory(registry.clone(), Arc::new(RecordingPools::default()));
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
         let names = sample_event_names("custom-message");
         assert_eq!(names.len(), 7, "one sample event per source: {names:?}");
         for name in &names {
@@ -106,10 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_source_is_malformed() {
-        let deps = TriggerDeps::in_memory(
-            Arc::new(MemoryRegistry::with_org(sample_org())),
-            Arc::new(RecordingPools::default()),
-        );
+        let (deps, _, _) = TriggerDeps::in_memory(sample_org());
         let mut event = sample_event("custom-message", "sign-up");
         event["triggerSource"] = "CustomMessage_Carrier_Pigeon".into();
         assert_eq!(

@@ -75,13 +75,7 @@ mod tests {
     };
 
     fn fixture() -> (TriggerDeps, Arc<MemoryRegistry>, Arc<RecordingPools>) {
-        let registry = Arc::new(MemoryRegistry::with_org(sample_org()));
-        let pools = Arc::new(RecordingPools::default());
-        (
-            TriggerDeps::in_memory(registry.clone(), pools.clone()),
-            registry,
-            pools,
-        )
+        TriggerDeps::in_memory(sample_org())
     }
 
     #[tokio::test]

@@ -26,14 +26,11 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
     use shared::domain::signin::Refusal;
     use shared::domain::{EmailAddress, OrgStatus, Organization, Person, PersonStatus};
-    use shared::testing::{
-        sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry, RecordingPools,
-    };
+    use shared::testing::{sample_event, sample_event_names, sample_org, sample_person};
 
     fn hank(status: PersonStatus) -> Person {
         sample_person("hank@acme.example", "hank@acme.example", &["admin"], status)
@@ -44,11 +41,10 @@ mod tests {
         person: Option<Person>,
         event: Value,
     ) -> (Result<Value, TriggerError>, Vec<&'static str>) {
-        let registry = Arc::new(MemoryRegistry::with_org(org));
+        let (deps, registry, _) = TriggerDeps::in_memory(org);
         if let Some(p) = person {
             registry.insert_person(p);
         }
-        let deps = TriggerDeps::in_memory(registry.clone(), Arc::new(RecordingPools::default()));
         let result = handle(&deps, event).await;
         (result, registry.calls())
     }

@@ -95,10 +95,9 @@ mod tests {
     }
 
     fn fixture(org: Organization) -> Fixture {
-        let registry = Arc::new(MemoryRegistry::with_org(org));
-        let pools = Arc::new(RecordingPools::default());
+        let (deps, registry, pools) = TriggerDeps::in_memory(org);
         Fixture {
-            deps: TriggerDeps::in_memory(registry.clone(), pools.clone()),
+            deps,
             registry,
             pools,
         }

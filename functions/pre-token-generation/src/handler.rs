@@ -123,21 +123,18 @@ mod tests {
     use super::*;
     use shared::domain::PersonStatus;
     use shared::testing::{
-        sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry, RecordingPools,
+        sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry,
     };
 
     fn fixture(status: PersonStatus) -> (TriggerDeps, Arc<MemoryRegistry>) {
-        let registry = Arc::new(MemoryRegistry::with_org(sample_org()));
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
         registry.insert_person(sample_person(
             "hank@acme.example",
             "hank@acme.example",
             &["admin", "billing"],
             status,
         ));
-        (
-            TriggerDeps::in_memory(registry.clone(), Arc::new(RecordingPools::default())),
-            registry,
-        )
+        (deps, registry)
     }
 
     #[tokio::test]
