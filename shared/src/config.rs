@@ -113,6 +113,7 @@ impl ProvisioningConfig {
                 pre_signup: arn("PRE_SIGNUP_ARN")?,
                 post_confirmation: arn("POST_CONFIRMATION_ARN")?,
                 pre_authentication: arn("PRE_AUTHENTICATION_ARN")?,
+                post_authentication: arn("POST_AUTHENTICATION_ARN")?,
                 pre_token_generation: arn("PRE_TOKEN_GENERATION_ARN")?,
                 user_migration: arn("USER_MIGRATION_ARN")?,
                 custom_message: arn("CUSTOM_MESSAGE_ARN")?,
@@ -125,7 +126,7 @@ impl ProvisioningConfig {
 mod tests {
     use super::*;
 
-    const FULL: [(&str, &str); 9] = [
+    const FULL: [(&str, &str); 10] = [
         ("TABLE_NAME", "signin"),
         ("BASE_DOMAIN", "App.Example.com"),
         ("MAIL_FROM", "no-reply@example.com"),
@@ -140,6 +141,10 @@ mod tests {
         (
             "PRE_AUTHENTICATION_ARN",
             "arn:aws:lambda:eu-west-1:1:function:pre-authentication",
+        ),
+        (
+            "POST_AUTHENTICATION_ARN",
+            "arn:aws:lambda:eu-west-1:1:function:post-authentication",
         ),
         (
             "PRE_TOKEN_GENERATION_ARN",
@@ -159,7 +164,8 @@ mod tests {
     fn reads_a_full_environment() {
         let cfg = ProvisioningConfig::from_env(&FULL).expect("complete");
         assert_eq!(cfg.base_domain, "app.example.com");
-        assert_eq!(cfg.triggers.custom_message, FULL[8].1);
+        assert_eq!(cfg.triggers.custom_message, FULL[9].1);
+        assert_eq!(cfg.triggers.post_authentication, FULL[6].1);
     }
 
     #[test]

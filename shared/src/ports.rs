@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use crate::domain::mail::MailContent;
 use crate::domain::{
-    EmailAddress, EmailDomain, Error, MfaMode, OrgId, Organization, Person, Subdomain,
+    EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
+    Subdomain,
 };
 
 /// An entry of an organization's audit log. Every state change writes exactly one.
@@ -97,6 +98,23 @@ pub trait Registry: Send + Sync {
         audit: Option<&AuditEvent>,
     ) -> Result<Person, Error>;
 
+    /// The person a federated identity was linked to (the provider's subject identifies them
+    /// after the first link, never the e-mail address again).
+    async fn person_by_identity(
+        &self,
+        org: &OrgId,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<Person>, Error>;
+    /// Records `identity` as linked to `person`, if nobody saved the person since they were
+    /// read and no one else holds that identity; with its audit event, all or nothing.
+    async fn link_identity(
+        &self,
+        person: &Person,
+        identity: &LinkedIdentity,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error>;
+
     /// The newest `limit` events of an organization, newest first.
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error>;
 }
@@ -107,6 +125,7 @@ pub struct TriggerArns {
     pub pre_signup: String,
     pub post_confirmation: String,
     pub pre_authentication: String,
+    pub post_authentication: String,
     pub pre_token_generation: String,
     pub user_migration: String,
     pub custom_message: String,

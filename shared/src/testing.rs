@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use crate::domain::mail::MailContent;
 use crate::domain::organization::{CognitoResources, SignInSettings};
 use crate::domain::{
-    EmailAddress, EmailDomain, Error, MfaMode, OrgId, Organization, Person, Subdomain,
+    EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
+    Subdomain,
 };
 use crate::domain::{OrgStatus, PersonStatus, Role};
 use crate::ports::{AuditEvent, ClientSpec, Mailer, NewLogin, PoolSpec, Registry, UserPools};
@@ -27,6 +28,8 @@ struct State {
 pub struct MemoryRegistry {
     state: Mutex<State>,
     calls: Mutex<Vec<&'static str>>,
+    /// When set, every write fails with this error (a registry that is down or throttled).
+    failing_writes: Mutex<Option<Error>>,
 }
 
 impl MemoryRegistry {
@@ -45,6 +48,25 @@ impl MemoryRegistry {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(name);
+    }
+
+    /// Makes every later write fail with `error` (`None`: writes work again).
+    pub fn fail_writes(&self, error: Option<Error>) {
+        *self
+            .failing_writes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = error;
+    }
+
+    fn injected_failure(&self) -> Result<(), Error> {
+        match &*self
+            .failing_writes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// The registry operations called so far, in order.
@@ -80,14 +102,22 @@ impl MemoryRegistry {
         self.lock().orgs.get(id.as_str()).cloned()
     }
 
-    fn move_seat(state: &mut State, org: &OrgId, before: bool, after: bool) -> Result<(), Error> {
+    fn move_seat(
+        state: &mut State,
+        org: &OrgId,
+        username: &str,
+        before: bool,
+        after: bool,
+    ) -> Result<(), Error> {
         let org = state.orgs.get_mut(org.as_str()).ok_or(Error::NotFound {
             what: "organization",
             key: org.to_string(),
         })?;
         match (before, after) {
             (false, true) if !org.seat_free() => {
-                return Err(Error::not_allowed("take a seat", "no licence seat is free"))
+                return Err(Error::NoSeatFree {
+                    username: username.to_owned(),
+                })
             }
             (false, true) => org.seats_used += 1,
             (true, false) => org.seats_used = org.seats_used.saturating_sub(1),
@@ -197,6 +227,7 @@ impl Registry for MemoryRegistry {
 
     async fn create_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error> {
         self.call("create_person");
+        self.injected_failure()?;
         let mut state = self.lock();
         let key = (person.org_id.to_string(), person.username.clone());
         let taken = state.people.contains_key(&key)
@@ -213,6 +244,7 @@ impl Registry for MemoryRegistry {
         Self::move_seat(
             &mut state,
             &person.org_id,
+            &person.username,
             false,
             person.status.holds_seat(),
         )?;
@@ -251,6 +283,7 @@ impl Registry for MemoryRegistry {
         audit: Option<&AuditEvent>,
     ) -> Result<Person, Error> {
         self.call("save_person");
+        self.injected_failure()?;
         let mut state = self.lock();
         let key = (before.org_id.to_string(), before.username.clone());
         if state.people.get(&key).map(|p| p.version) != Some(before.version) {
@@ -262,6 +295,7 @@ impl Registry for MemoryRegistry {
         Self::move_seat(
             &mut state,
             &before.org_id,
+            &before.username,
             before.status.holds_seat(),
             after.status.holds_seat(),
         )?;
@@ -269,6 +303,52 @@ impl Registry for MemoryRegistry {
         next.version = before.version + 1;
         state.people.insert(key, next.clone());
         state.audit.extend(audit.cloned());
+        Ok(next)
+    }
+
+    async fn person_by_identity(
+        &self,
+        org: &OrgId,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<Person>, Error> {
+        self.call("person_by_identity");
+        Ok(self
+            .lock()
+            .people
+            .values()
+            .find(|p| &p.org_id == org && p.identities.iter().any(|i| i.is(provider, subject)))
+            .cloned())
+    }
+
+    async fn link_identity(
+        &self,
+        person: &Person,
+        identity: &LinkedIdentity,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        self.call("link_identity");
+        self.injected_failure()?;
+        let mut state = self.lock();
+        let held_elsewhere = state.people.values().any(|p| {
+            p.org_id == person.org_id
+                && p.username != person.username
+                && p.identities
+                    .iter()
+                    .any(|i| i.is(&identity.provider, &identity.subject))
+        });
+        let key = (person.org_id.to_string(), person.username.clone());
+        if held_elsewhere || state.people.get(&key).map(|p| p.version) != Some(person.version) {
+            return Err(Error::Conflict {
+                what: "person",
+                key: person.username.clone(),
+            });
+        }
+        let mut next = person.clone();
+        next.identities.push(identity.clone());
+        next.version += 1;
+        state.people.insert(key, next.clone());
+        state.audit.push(audit.clone());
         Ok(next)
     }
 

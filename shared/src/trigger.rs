@@ -15,8 +15,8 @@ use crate::aws::cognito::CognitoPools;
 use crate::aws::dynamodb::DynamoRegistry;
 use crate::cache::OrgCache;
 use crate::config::{self, ConfigError, ProcessEnv, Source};
-use crate::domain::signin::Refusal;
-use crate::domain::{Error, Organization};
+use crate::domain::signin::{record_first_login, record_missing, Refusal};
+use crate::domain::{EmailAddress, Error, Organization, Person, PersonStatus};
 use crate::ports::{Registry, UserPools};
 
 /// How long a trigger keeps an organization (`ORG_CACHE_SECONDS`, default 30).
@@ -96,14 +96,86 @@ impl TriggerDeps {
     }
 }
 
+impl TriggerDeps {
+    /// The person signing in, as the registry has them. A login that Cognito holds and has
+    /// just authenticated but the registry lacks (its post-confirmation failed for good) is
+    /// recorded now, while a seat is free, with its audit event and role groups; without a
+    /// free seat, or without an address to record, the sign-in is refused as having no
+    /// licence.
+    pub async fn person_or_repair(
+        &self,
+        org: &Organization,
+        pool_id: &str,
+        username: &str,
+        email: Option<&str>,
+        actor: &str,
+    ) -> Result<Person, TriggerError> {
+        if let Some(person) = self.registry.person(&org.id, username).await? {
+            return Ok(person);
+        }
+        let email = email
+            .and_then(|e| EmailAddress::parse(e).ok())
+            .ok_or(Refusal::NoSeat)?;
+        let recorded =
+            match record_missing(self.registry.as_ref(), org, username, &email, actor).await {
+                Ok(recorded) => recorded,
+                Err(Error::NoSeatFree { .. }) => return Err(Refusal::NoSeat.into()),
+                Err(e) => return Err(e.into()),
+            };
+        tracing::warn!(
+            pool_id,
+            "a login without a registry record signed in: recorded now"
+        );
+        for role in &recorded.person.roles {
+            // Groups mirror roles; the tokens' roles come from the registry, so a failure
+            // here is logged, not made the person's problem.
+            if let Err(e) = self
+                .pools
+                .add_to_group(pool_id, username, role.as_str())
+                .await
+            {
+                tracing::error!(pool_id, code = e.code(), error = %e, "role group not added");
+            }
+        }
+        Ok(recorded.person)
+    }
+
+    /// Records an invited person's first sign-in with a password of their own (or through
+    /// their provider). Cognito has accepted the sign-in already: a failure here must not
+    /// refuse it, so it is logged and left for the next sign-in, which records it then.
+    pub async fn record_first_login_later_if_failing(
+        &self,
+        org: &Organization,
+        person: Person,
+        actor: &str,
+    ) -> Person {
+        if person.status != PersonStatus::Invited {
+            return person;
+        }
+        match record_first_login(self.registry.as_ref(), org, person.clone(), actor).await {
+            Ok(recorded) => recorded.person,
+            Err(e) => {
+                tracing::error!(
+                    org_id = %org.id,
+                    code = e.code(),
+                    error = %e,
+                    "first sign-in not recorded; the next sign-in records it"
+                );
+                person
+            }
+        }
+    }
+}
+
 /// Why a trigger said no or could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     /// A rule refused: the message is for the person (Cognito shows it to them).
     #[error("{0}")]
     Refused(Refusal),
-    /// Not the event this function handles.
-    #[error("the event is not a {expected} event: {detail}")]
+    /// Not the event this function handles. Cognito shows the message to the person: it
+    /// says only that sign-in is not available; [`TriggerError::detail`] goes to the log.
+    #[error("Sign-in is not available at the moment: contact your administrator")]
     Malformed {
         expected: &'static str,
         detail: String,
@@ -112,6 +184,10 @@ pub enum TriggerError {
     /// details.
     #[error("Sign-in is not available at the moment: please try again in a minute")]
     Backend(#[from] Error),
+    /// The invocation's deadline passed before its AWS calls finished: answered before
+    /// Cognito gives up (5 s) and retries.
+    #[error("Sign-in is not available at the moment: please try again in a minute")]
+    OutOfTime { budget: Duration },
 }
 
 impl TriggerError {
@@ -119,9 +195,67 @@ impl TriggerError {
         match self {
             TriggerError::Refused(refusal) => refusal.code(),
             TriggerError::Malformed { .. } => "MalformedEvent",
-            TriggerError::Backend(_) => "BackendUnavailable",
+            TriggerError::Backend(_) | TriggerError::OutOfTime { .. } => "BackendUnavailable",
         }
     }
+
+    /// What the log says: the details the person's message leaves out (no secrets: event
+    /// shapes, AWS error codes and endpoints).
+    pub fn detail(&self) -> String {
+        match self {
+            TriggerError::Refused(refusal) => refusal.code().to_owned(),
+            TriggerError::Malformed { expected, detail } => {
+                format!("the event is not a {expected} event: {detail}")
+            }
+            TriggerError::Backend(e) => format!("{}: {e}", e.code()),
+            TriggerError::OutOfTime { budget } => {
+                format!("the invocation's AWS calls did not finish within {budget:?}")
+            }
+        }
+    }
+}
+
+/// How long one invocation may take, all its AWS calls together: inside Cognito's 5 s, with
+/// room for the answer to travel back.
+pub const INVOCATION_BUDGET: Duration = Duration::from_millis(4000);
+/// Kept free before the Lambda's own deadline, when that comes sooner.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(300);
+
+/// The time this invocation has: [`INVOCATION_BUDGET`], or less when the Lambda's deadline
+/// (epoch milliseconds) is nearer.
+pub fn invocation_budget(lambda_deadline_ms: u64) -> Duration {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let left = Duration::from_millis(lambda_deadline_ms.saturating_sub(now_ms))
+        .saturating_sub(DEADLINE_MARGIN);
+    if lambda_deadline_ms == 0 {
+        INVOCATION_BUDGET
+    } else {
+        INVOCATION_BUDGET.min(left)
+    }
+}
+
+/// Runs one invocation's work under one deadline that all its calls share: whatever is
+/// still waiting when it passes is dropped and the answer is `BackendUnavailable`.
+pub async fn within<F>(budget: Duration, work: F) -> Result<Value, TriggerError>
+where
+    F: Future<Output = Result<Value, TriggerError>>,
+{
+    tokio::time::timeout(budget, work)
+        .await
+        .unwrap_or(Err(TriggerError::OutOfTime { budget }))
+}
+
+/// PreAuthentication's `request.userNotFound` (absent from the typed event): Cognito calls
+/// the trigger for unknown usernames too when the app client prevents user-existence
+/// errors, and its own answer for them must not change.
+pub fn user_not_found(event: &Value) -> bool {
+    event
+        .pointer("/request/userNotFound")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 impl From<Refusal> for TriggerError {
@@ -181,9 +315,20 @@ where
     let deps: &'static TriggerDeps = Box::leak(Box::new(TriggerDeps::new(&sdk, &ProcessEnv)?));
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let pool_id = event.payload.get("userPoolId").and_then(Value::as_str).unwrap_or("").to_owned();
-        let source = event.payload.get("triggerSource").and_then(Value::as_str).unwrap_or("").to_owned();
-        let answer = handler(deps, event.payload);
+        let pool_id = event
+            .payload
+            .get("userPoolId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let source = event
+            .payload
+            .get("triggerSource")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let budget = invocation_budget(event.context.deadline);
+        let answer = within(budget, handler(deps, event.payload));
         async move {
             let result = answer.await;
             match &result {
@@ -191,10 +336,16 @@ where
                 Err(TriggerError::Refused(r)) => {
                     tracing::warn!(function, pool_id, source, code = r.code(), "refused")
                 }
-                Err(TriggerError::Backend(e)) => {
-                    tracing::error!(function, pool_id, source, code = e.code(), error = %e, "failed")
+                Err(e @ TriggerError::Malformed { .. }) => {
+                    tracing::error!(
+                        function,
+                        pool_id,
+                        source,
+                        detail = e.detail(),
+                        "malformed event"
+                    )
                 }
-                Err(e) => tracing::error!(function, pool_id, source, error = %e, "malformed event"),
+                Err(e) => tracing::error!(function, pool_id, source, detail = e.detail(), "failed"),
             }
             result
         }
@@ -227,10 +378,60 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_event_is_an_error() {
+    fn a_malformed_event_is_an_error_whose_details_stay_in_the_log() {
         let err =
             parse::<std::collections::HashMap<String, u8>>(serde_json::json!([1]), "pre sign-up")
                 .expect_err("not a map");
         assert_eq!(err.code(), "MalformedEvent");
+        let shown: Diagnostic = TriggerError::Malformed {
+            expected: "pre sign-up",
+            detail: "invalid type: sequence, expected a map".into(),
+        }
+        .into();
+        assert_eq!(
+            shown.error_message,
+            "Sign-in is not available at the moment: contact your administrator"
+        );
+        assert!(err.detail().contains("expected a map"), "{}", err.detail());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_deadline_bounds_all_the_calls_of_an_invocation() {
+        // Three calls of 1.5 s each, every one within its own timeout, 4.5 s together.
+        let slow_calls = async {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            Ok(Value::Null)
+        };
+        let started = tokio::time::Instant::now();
+        let err = within(INVOCATION_BUDGET, slow_calls)
+            .await
+            .expect_err("out of time");
+        assert_eq!(err.code(), "BackendUnavailable");
+        assert_eq!(started.elapsed(), INVOCATION_BUDGET);
+        assert!(within(INVOCATION_BUDGET, async { Ok(Value::Null) })
+            .await
+            .is_ok());
+    }
+
+    #[test]
+    fn the_budget_shrinks_to_the_lambda_deadline() {
+        assert_eq!(invocation_budget(0), INVOCATION_BUDGET);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        assert_eq!(invocation_budget(now_ms + 60_000), INVOCATION_BUDGET);
+        let near = invocation_budget(now_ms + 1_300);
+        assert!(near <= Duration::from_millis(1000), "{near:?}");
+    }
+
+    #[test]
+    fn user_not_found_is_read_from_the_raw_event() {
+        assert!(user_not_found(
+            &serde_json::json!({"request": {"userNotFound": true}})
+        ));
+        assert!(!user_not_found(&serde_json::json!({"request": {}})));
     }
 }

@@ -47,6 +47,7 @@ MAIL_FROM=no-reply@app.localhost
 PRE_SIGNUP_ARN=$(arn pre-signup)
 POST_CONFIRMATION_ARN=$(arn post-confirmation)
 PRE_AUTHENTICATION_ARN=$(arn pre-authentication)
+POST_AUTHENTICATION_ARN=$(arn post-authentication)
 PRE_TOKEN_GENERATION_ARN=$(arn pre-token-generation)
 USER_MIGRATION_ARN=$(arn user-migration)
 CUSTOM_MESSAGE_ARN=$(arn custom-message)

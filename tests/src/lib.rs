@@ -167,10 +167,11 @@ pub async fn prepared_adapters(
 }
 
 /// The trigger functions every pool is created with.
-pub const TRIGGERS: [&str; 6] = [
+pub const TRIGGERS: [&str; 7] = [
     "pre-signup",
     "post-confirmation",
     "pre-authentication",
+    "post-authentication",
     "pre-token-generation",
     "user-migration",
     "custom-message",
@@ -180,12 +181,13 @@ pub fn trigger_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:123456789012:function:{name}")
 }
 
-/// The six trigger ARNs, as provisioning takes them.
+/// The seven trigger ARNs, as provisioning takes them.
 pub fn trigger_arns() -> shared::ports::TriggerArns {
     shared::ports::TriggerArns {
         pre_signup: trigger_arn("pre-signup"),
         post_confirmation: trigger_arn("post-confirmation"),
         pre_authentication: trigger_arn("pre-authentication"),
+        post_authentication: trigger_arn("post-authentication"),
         pre_token_generation: trigger_arn("pre-token-generation"),
         user_migration: trigger_arn("user-migration"),
         custom_message: trigger_arn("custom-message"),

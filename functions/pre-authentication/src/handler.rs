@@ -1,35 +1,36 @@
-//! PreAuthentication: refuses, from the registry's view (not only Cognito's), a person who is
-//! deactivated, has no seat, has an unconfirmed new address, or belongs to a suspended
-//! organization; and password sign-in where the organization requires SSO. One registry read
-//! (the person); the organization comes from the cache.
+//! PreAuthentication: runs before Cognito checks the password, and (our app clients prevent
+//! user-existence errors) for unknown usernames too, with `request.userNotFound` true. So it
+//! refuses only what any visitor may learn: a suspended organization, whoever asks. An
+//! unknown username is passed through untouched, so that Cognito answers "Incorrect username
+//! or password" as for a wrong password. Person-level refusals (deactivated, no licence, an
+//! unconfirmed new address) come after the password, in post-authentication; SSO-only is
+//! enforced where the token is issued, by how the person signed in (pre-token-generation).
+//! No registry read beyond the cached organization.
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsPreAuthentication;
 use serde_json::Value;
-use shared::domain::signin::check_authentication;
-use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
+use shared::domain::signin::check_organization_open;
+use shared::trigger::{parse, user_not_found, TriggerDeps, TriggerError};
 
 pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerError> {
-    let event: CognitoEventUserPoolsPreAuthentication = parse(event, "PreAuthentication")?;
-    let header = &event.cognito_event_user_pools_header;
+    let unknown_user = user_not_found(&event);
+    let typed: CognitoEventUserPoolsPreAuthentication = parse(event.clone(), "PreAuthentication")?;
+    let header = &typed.cognito_event_user_pools_header;
     let org = deps.organization(header.user_pool_id.as_deref()).await?;
-    let username = username(header.user_name.as_deref(), "PreAuthentication")?;
-    let attributes = &event.request.user_attributes;
-    // A federated user (or a login linked to one) carries its identities; a sign-in through
-    // the provider is what SSO-only organizations allow.
-    let federated = attributes.get("cognito:user_status").map(String::as_str)
-        == Some("EXTERNAL_PROVIDER")
-        || attributes.contains_key("identities");
-    let person = deps.registry.person(&org.id, &username).await?;
-    check_authentication(&org, person.as_ref(), federated)?;
-    answer(&event)
+    // The same answer for every username, known or not.
+    check_organization_open(&org)?;
+    if unknown_user {
+        tracing::debug!("pre-authentication for an unknown username: passed through");
+    }
+    // The event as Cognito sent it: its response is empty.
+    Ok(event)
 }
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use shared::domain::signin::Refusal;
-    use shared::domain::{EmailAddress, OrgStatus, Organization, Person, PersonStatus};
+    use shared::domain::{OrgStatus, Organization, Person, PersonStatus};
     use shared::testing::{sample_event, sample_event_names, sample_org, sample_person};
 
     fn hank(status: PersonStatus) -> Person {
@@ -61,105 +62,87 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_active_person_signs_in_reading_the_organization_and_the_person() {
+    async fn a_sign_in_reads_only_the_organization() {
         let (result, calls) =
             sign_in(sample_org(), Some(hank(PersonStatus::Active)), event()).await;
-        assert!(result.is_ok());
-        assert_eq!(calls, ["organization_by_pool", "person"]);
+        assert_eq!(
+            result.expect("passed"),
+            event(),
+            "the event comes back unchanged"
+        );
+        assert_eq!(calls, ["organization_by_pool"]);
     }
 
     #[tokio::test]
-    async fn each_refusal_has_its_own_message() {
-        let deactivated = refusal(
-            sign_in(sample_org(), Some(hank(PersonStatus::Deactivated)), event())
-                .await
-                .0,
-        );
-        assert_eq!(deactivated, Refusal::Deactivated);
-        let no_seat = refusal(
-            sign_in(sample_org(), Some(hank(PersonStatus::Added)), event())
-                .await
-                .0,
-        );
-        assert_eq!(no_seat, Refusal::NoSeat);
+    async fn an_unknown_username_is_passed_through_unchanged() {
+        // Before: refused with "no licence", an answer Cognito never gives for a wrong
+        // password, so a stranger could tell existing usernames apart.
+        let unknown = sample_event("pre-authentication", "user-not-found");
+        assert_eq!(unknown["request"]["userNotFound"], true);
+        let (result, calls) = sign_in(sample_org(), None, unknown.clone()).await;
+        assert_eq!(result.expect("passed through"), unknown);
+        assert_eq!(calls, ["organization_by_pool"], "no person is looked up");
+    }
+
+    #[tokio::test]
+    async fn person_level_states_are_not_revealed_before_the_password() {
         let mut pending = hank(PersonStatus::Active);
-        pending.pending_email = Some(EmailAddress::parse("h@acme.example").expect("valid"));
-        assert_eq!(
-            refusal(sign_in(sample_org(), Some(pending), event()).await.0),
-            Refusal::EmailChangePending
-        );
+        pending.pending_email =
+            Some(shared::domain::EmailAddress::parse("h@acme.example").expect("valid"));
+        for person in [
+            hank(PersonStatus::Deactivated),
+            hank(PersonStatus::Added),
+            hank(PersonStatus::Unlinked),
+            pending,
+        ] {
+            let (result, _) = sign_in(sample_org(), Some(person.clone()), event()).await;
+            assert!(
+                result.is_ok(),
+                "{:?}: checked after the password",
+                person.status
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_suspended_organization_is_refused_for_every_username() {
         let mut suspended = sample_org();
         suspended.status = OrgStatus::Suspended;
-        assert_eq!(
-            refusal(
-                sign_in(suspended, Some(hank(PersonStatus::Active)), event())
-                    .await
-                    .0
-            ),
-            Refusal::OrganizationUnavailable
-        );
+        for e in [
+            event(),
+            sample_event("pre-authentication", "user-not-found"),
+        ] {
+            assert_eq!(
+                refusal(sign_in(suspended.clone(), None, e).await.0),
+                Refusal::OrganizationUnavailable
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sso_only_is_not_decided_here_by_the_identities_attribute() {
+        // A native login linked to Microsoft carries `identities`; whether it may sign in is
+        // decided by how it signs in, at the token (pre-token-generation).
         let mut sso = sample_org();
         sso.sign_in.sso_only = true;
-        assert_eq!(
-            refusal(
-                sign_in(sso.clone(), Some(hank(PersonStatus::Active)), event())
-                    .await
-                    .0
-            ),
-            Refusal::SsoOnly
-        );
-        let mut federated = event();
-        federated["request"]["userAttributes"]["identities"] =
+        sso.sign_in.providers = vec!["Microsoft".into()];
+        let mut linked = event();
+        linked["request"]["userAttributes"]["identities"] =
             r#"[{"providerName":"Microsoft","userId":"x7Kp2Qm"}]"#.into();
-        assert!(sign_in(sso, Some(hank(PersonStatus::Active)), federated)
-            .await
-            .0
-            .is_ok());
-        let messages: std::collections::HashSet<String> = [
-            Refusal::Deactivated,
-            Refusal::NoSeat,
-            Refusal::EmailChangePending,
-            Refusal::OrganizationUnavailable,
-            Refusal::SsoOnly,
-        ]
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
-        assert_eq!(messages.len(), 5);
-        assert!(
-            messages.iter().all(|m| !m.contains("hank")),
-            "no message names the person"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_login_unknown_to_the_registry_is_refused() {
+        let (plain, _) = sign_in(sso.clone(), Some(hank(PersonStatus::Active)), event()).await;
+        let (with_identities, _) = sign_in(sso, Some(hank(PersonStatus::Active)), linked).await;
         assert_eq!(
-            refusal(sign_in(sample_org(), None, event()).await.0),
-            Refusal::NoSeat
-        );
-    }
-
-    #[tokio::test]
-    async fn a_deactivated_person_is_refused_even_if_cognito_still_has_them_enabled() {
-        // The event says CONFIRMED (Cognito's view); the registry says deactivated.
-        let e = event();
-        assert_eq!(
-            e["request"]["userAttributes"]["cognito:user_status"],
-            "CONFIRMED"
-        );
-        assert_eq!(
-            refusal(
-                sign_in(sample_org(), Some(hank(PersonStatus::Deactivated)), e)
-                    .await
-                    .0
-            ),
-            Refusal::Deactivated
+            plain.is_ok(),
+            with_identities.is_ok(),
+            "the attribute changes nothing"
         );
     }
 
     #[test]
     fn every_sample_event_is_tested_here() {
-        assert_eq!(sample_event_names("pre-authentication"), ["authentication"]);
+        assert_eq!(
+            sample_event_names("pre-authentication"),
+            ["authentication", "user-not-found"]
+        );
     }
 }

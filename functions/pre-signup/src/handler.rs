@@ -3,9 +3,13 @@
 //! - `PreSignUp_SignUp`: self sign-up only where the organization allows it, for its e-mail
 //!   domains, while a seat is free; otherwise "by invitation", whatever the reason.
 //! - `PreSignUp_AdminCreateUser`: active organizations only.
-//! - `PreSignUp_ExternalProvider`: enabled providers only; an existing person gets the
-//!   federated identity linked to their login (one account, data kept); a new one is created
-//!   just in time where the organization allows it for its domains.
+//! - `PreSignUp_ExternalProvider`: enabled providers only. The provider's e-mail claim
+//!   counts only when it asserts `email_verified` "true", or when the organization bound the
+//!   provider to its own directory and the address is in its domains (Entra ID's `email` is
+//!   not verified: the "nOAuth" takeover). A person with that trusted address gets the
+//!   federated identity linked to their login (one account, data kept), recorded first in
+//!   the registry, so that afterwards the provider's subject finds them, never the address;
+//!   a new one is created just in time where the organization allows it for its domains.
 
 use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPreSignup, CognitoEventUserPoolsPreSignupTriggerSource as Source,
@@ -13,10 +17,13 @@ use aws_lambda_events::event::cognito::{
 use serde_json::Value;
 use shared::domain::signin::{
     check_admin_create, check_self_signup, decide_federated_signup, split_federated_username,
-    FederatedSignUp, Refusal,
+    FederatedClaim, FederatedSignUp, Refusal,
 };
-use shared::domain::EmailAddress;
+use shared::domain::{EmailAddress, LinkedIdentity};
+use shared::ports::AuditEvent;
 use shared::trigger::{answer, parse, TriggerDeps, TriggerError};
+
+const ACTOR: &str = "cognito:pre-signup";
 
 pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerError> {
     let mut event: CognitoEventUserPoolsPreSignup = parse(event, "PreSignUp")?;
@@ -37,13 +44,43 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
                     expected: "PreSignUp_ExternalProvider",
                     detail: "its userName is not <provider>_<subject>".into(),
                 })?;
+            let attributes = &event.request.user_attributes;
             let email = email.and_then(|e| EmailAddress::parse(e).ok());
-            let existing = match &email {
-                Some(address) => deps.registry.person_by_email(&org.id, address).await?,
-                None => None,
+            let claim = FederatedClaim {
+                provider,
+                subject,
+                email: email.as_ref(),
+                email_verified: attributes.get("email_verified").map(String::as_str)
+                    == Some("true"),
             };
-            match decide_federated_signup(&org, provider, email.as_ref(), existing.as_ref())? {
-                FederatedSignUp::LinkTo { username } => {
+            let by_identity = deps
+                .registry
+                .person_by_identity(&org.id, provider, subject)
+                .await?;
+            let by_email = match (&by_identity, claim.trusted_email(&org)) {
+                (None, Some(address)) => deps.registry.person_by_email(&org.id, address).await?,
+                _ => None,
+            };
+            match decide_federated_signup(&org, &claim, by_identity.as_ref(), by_email.as_ref())? {
+                FederatedSignUp::LinkTo { username, recorded } => {
+                    if !recorded {
+                        if let Some(person) = by_email {
+                            let identity = LinkedIdentity {
+                                provider: provider.to_owned(),
+                                subject: subject.to_owned(),
+                            };
+                            let audit = AuditEvent::now(
+                                &org.id,
+                                ACTOR,
+                                "person.identity_linked",
+                                &username,
+                                Some(provider.to_owned()),
+                            );
+                            deps.registry
+                                .link_identity(&person, &identity, &audit)
+                                .await?;
+                        }
+                    }
                     let pool_id = header.user_pool_id.as_deref().unwrap_or_default();
                     deps.pools
                         .link_provider(pool_id, &username, provider, subject)
@@ -58,6 +95,7 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
                 }
                 FederatedSignUp::CreateJustInTime => {
                     event.response.auto_confirm_user = true;
+                    // Only reached with a trusted address.
                     event.response.auto_verify_email = true;
                 }
             }
@@ -180,6 +218,106 @@ mod tests {
             f.pools.calls(),
             ["link_provider eu-west-1_AcmePool1 hank Microsoft x7Kp2QmV9sLr4TnZ8wYb3Hc6Fd1Jg5Ea0Ui"]
         );
+        // Recorded before Cognito links: the subject identifies hank from now on.
+        let hank = f.registry.stored_person("hank").expect("there");
+        assert_eq!(hank.identities.len(), 1);
+        assert!(hank.identities[0].is("Microsoft", "x7Kp2QmV9sLr4TnZ8wYb3Hc6Fd1Jg5Ea0Ui"));
+        assert_eq!(f.registry.audit_actions(), ["person.identity_linked"]);
+    }
+
+    #[tokio::test]
+    async fn an_unverified_address_is_never_linked_to_an_administrator() {
+        // The reproduction: a Microsoft account of any tenant claims the administrator's
+        // address with email_verified "false".
+        let mut org = sample_org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        org.sign_in.jit_accounts = true;
+        let f = fixture(org);
+        f.registry.insert_person(sample_person(
+            "hank",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        let r = refusal(
+            handle(
+                &f.deps,
+                sample_event("pre-signup", "external-provider-unverified"),
+            )
+            .await,
+        );
+        assert_eq!(
+            r,
+            Refusal::UnverifiedEmail {
+                provider: "Microsoft".into()
+            }
+        );
+        assert!(r.to_string().contains("ask your administrator"), "{r}");
+        assert!(f.pools.calls().is_empty(), "no AdminLinkProviderForUser");
+        assert!(f
+            .registry
+            .stored_person("hank")
+            .expect("there")
+            .identities
+            .is_empty());
+        assert!(f.registry.audit_events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_provider_bound_to_the_directory_vouches_for_the_organizations_domains() {
+        let mut org = sample_org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        org.sign_in.directory_providers = vec!["Microsoft".into()];
+        let f = fixture(org);
+        f.registry.insert_person(sample_person(
+            "hank",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        let r = refusal(
+            handle(
+                &f.deps,
+                sample_event("pre-signup", "external-provider-unverified"),
+            )
+            .await,
+        );
+        assert_eq!(r.code(), "LinkedSignInAgain");
+        assert_eq!(f.pools.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retried_link_finds_the_person_by_subject_not_by_address() {
+        let mut org = sample_org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        let f = fixture(org);
+        f.registry.insert_person(sample_person(
+            "hank",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        for _ in 0..2 {
+            let r = refusal(handle(&f.deps, sample_event("pre-signup", "external-provider")).await);
+            assert_eq!(r.code(), "LinkedSignInAgain");
+        }
+        // Same subject, the address now unverified and someone else's: still hank's link.
+        let mut changed = sample_event("pre-signup", "external-provider");
+        changed["request"]["userAttributes"]["email"] = "other@elsewhere.example".into();
+        changed["request"]["userAttributes"]["email_verified"] = "false".into();
+        let r = refusal(handle(&f.deps, changed).await);
+        assert_eq!(r.code(), "LinkedSignInAgain");
+        assert_eq!(f.pools.calls().len(), 3);
+        assert!(f
+            .pools
+            .calls()
+            .iter()
+            .all(|c| c.contains(" hank Microsoft ")));
+        assert_eq!(
+            f.registry.audit_actions(),
+            ["person.identity_linked"],
+            "linked once in the registry"
+        );
     }
 
     #[tokio::test]
@@ -191,9 +329,16 @@ mod tests {
             Refusal::NoInvitation
         );
         org.sign_in.jit_accounts = true;
-        let out = run(org, "external-provider").await.expect("just in time");
+        let out = run(org.clone(), "external-provider")
+            .await
+            .expect("just in time");
         assert_eq!(out["response"]["autoConfirmUser"], true);
         assert_eq!(out["response"]["autoVerifyEmail"], true);
+        // Not with an address the provider does not vouch for.
+        assert_eq!(
+            refusal(run(org, "external-provider-unverified").await).code(),
+            "UnverifiedEmail"
+        );
     }
 
     #[tokio::test]
@@ -233,7 +378,12 @@ mod tests {
     fn every_sample_event_is_tested_here() {
         assert_eq!(
             sample_event_names("pre-signup"),
-            ["admin-create-user", "external-provider", "sign-up"]
+            [
+                "admin-create-user",
+                "external-provider",
+                "external-provider-unverified",
+                "sign-up"
+            ]
         );
     }
 }

@@ -1,9 +1,17 @@
 //! PreTokenGeneration: puts the organization (id and subdomain) and the person's roles into
 //! the tokens. The V2 event (version "2", the pools' configuration) gets them in the ID and
 //! the access token; a V1 event in the ID token. Runs on every sign-in and refresh, so a
-//! person deactivated since gets no new token. `TokenGeneration_NewPasswordChallenge` is
-//! where an invited person's first sign-in is recorded (post-confirmation does not fire
-//! for it).
+//! person deactivated since gets no new token.
+//!
+//! SSO-only organizations get no token for a password sign-in: the `triggerSource`, which
+//! Cognito sets, tells how the person signed in (a native login linked to a provider is
+//! refused with its password, accepted through the provider). Checked here, after the
+//! password, so it tells nothing to someone who does not know it.
+//!
+//! `TokenGeneration_NewPasswordChallenge` is where an invited person's first sign-in is
+//! recorded (post-confirmation does not fire for it), and `TokenGeneration_HostedAuth` where
+//! a linked invited person's first provider sign-in is. Cognito has accepted the sign-in by
+//! then: a failed record is logged, not refused, and the next sign-in records it.
 //!
 //! The event is read through a small view of its own rather than the full typed event:
 //! real events and local emulators differ in which optional parts they send, and the
@@ -13,7 +21,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::domain::signin::{record_first_login, token_claims, TokenClaims};
+use shared::domain::signin::{
+    check_sign_in_method, is_federated_user, token_claims, TokenClaims, TokenSource,
+};
 use shared::trigger::{username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:pre-token-generation";
@@ -35,6 +45,8 @@ struct View {
 struct RequestView {
     #[serde(default)]
     group_configuration: Option<Groups>,
+    #[serde(default)]
+    user_attributes: Option<HashMap<String, String>>,
 }
 
 /// Cognito's group configuration, sent back unchanged so that `cognito:groups` stays as it is.
@@ -59,13 +71,33 @@ pub async fn handle(deps: &TriggerDeps, mut event: Value) -> Result<Value, Trigg
         });
     }
     let org = deps.organization(view.user_pool_id.as_deref()).await?;
-    let username = username(view.user_name.as_deref(), "PreTokenGeneration")?;
-    let mut person = deps.registry.person(&org.id, &username).await?;
-    let claims = token_claims(&org, person.as_ref())?;
-    if view.trigger_source == "TokenGeneration_NewPasswordChallenge" {
-        if let Some(invited) = person.take() {
-            record_first_login(deps.registry.as_ref(), &org, invited, ACTOR).await?;
-        }
+    let user_name = view.user_name.as_deref();
+    let username = username(user_name, "PreTokenGeneration")?;
+    let attributes = view.request.user_attributes.unwrap_or_default();
+    let person = deps
+        .person_or_repair(
+            &org,
+            view.user_pool_id.as_deref().unwrap_or_default(),
+            &username,
+            attributes.get("email").map(String::as_str),
+            ACTOR,
+        )
+        .await?;
+    let source = TokenSource::of(&view.trigger_source);
+    let federated = is_federated_user(
+        &org,
+        user_name.unwrap_or_default(),
+        attributes.get("cognito:user_status").map(String::as_str),
+    );
+    check_sign_in_method(&org, source, federated, Some(&person))?;
+    let claims = token_claims(&org, Some(&person))?;
+    let first_sign_in = matches!(
+        view.trigger_source.as_str(),
+        "TokenGeneration_NewPasswordChallenge" | "TokenGeneration_HostedAuth"
+    );
+    if first_sign_in {
+        deps.record_first_login_later_if_failing(&org, person, ACTOR)
+            .await;
     }
     let groups = view.request.group_configuration.unwrap_or_default();
     let group_override = json!({
@@ -200,6 +232,104 @@ mod tests {
         assert_eq!(hank.status, PersonStatus::Active);
         let events = registry.audit_actions();
         assert_eq!(events, ["person.first_login"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_login_record_does_not_refuse_the_token_and_is_recorded_later() {
+        let (deps, registry) = fixture(PersonStatus::Invited);
+        registry.fail_writes(Some(shared::domain::Error::Unreachable {
+            service: "DynamoDB",
+            endpoint: "local".into(),
+            detail: "throttled".into(),
+        }));
+        let out = handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-new-password-challenge"),
+        )
+        .await
+        .expect("Cognito accepted the new password: the token is issued");
+        assert_eq!(
+            out["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
+                ["claimsToAddOrOverride"]["org_subdomain"],
+            "acme"
+        );
+        assert_eq!(
+            registry
+                .stored_person("hank@acme.example")
+                .expect("there")
+                .status,
+            PersonStatus::Invited
+        );
+        // The registry is back: the next sign-in's trigger call records it.
+        registry.fail_writes(None);
+        handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-hosted-auth"),
+        )
+        .await
+        .expect("ok");
+        assert_eq!(
+            registry
+                .stored_person("hank@acme.example")
+                .expect("there")
+                .status,
+            PersonStatus::Active
+        );
+        assert_eq!(registry.audit_actions(), ["person.first_login"]);
+    }
+
+    #[tokio::test]
+    async fn sso_only_refuses_a_linked_native_login_signing_in_with_its_password() {
+        let mut org = sample_org();
+        org.sign_in.sso_only = true;
+        org.sign_in.providers = vec!["Microsoft".into()];
+        let (deps, registry, _) = TriggerDeps::in_memory(org);
+        let mut hank = sample_person(
+            "hank@acme.example",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        );
+        hank.identities = vec![shared::domain::LinkedIdentity {
+            provider: "Microsoft".into(),
+            subject: "x7Kp2Qm".into(),
+        }];
+        registry.insert_person(hank);
+        // The login carries `identities`, which once let it through with its password.
+        let mut password = sample_event("pre-token-generation", "v2-authentication");
+        password["request"]["userAttributes"]["identities"] =
+            r#"[{"providerName":"Microsoft","userId":"x7Kp2Qm"}]"#.into();
+        let err = handle(&deps, password).await.expect_err("password refused");
+        assert_eq!(err.code(), "SsoOnly");
+        // Through Microsoft (the managed login), the same login gets its token.
+        let mut hosted = sample_event("pre-token-generation", "v2-hosted-auth");
+        hosted["request"]["userAttributes"]["identities"] =
+            r#"[{"providerName":"Microsoft","userId":"x7Kp2Qm"}]"#.into();
+        handle(&deps, hosted).await.expect("provider sign-in");
+        // A refresh of a token issued earlier is not a sign-in.
+        handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-refresh-tokens"),
+        )
+        .await
+        .expect("refresh");
+    }
+
+    #[tokio::test]
+    async fn a_login_the_registry_lacks_is_recorded_before_its_token() {
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
+        let out = handle(
+            &deps,
+            sample_event("pre-token-generation", "v2-authentication"),
+        )
+        .await
+        .expect("repaired");
+        assert_eq!(
+            out["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]
+                ["claimsToAddOrOverride"]["roles"],
+            json!(["member"])
+        );
+        assert_eq!(registry.audit_actions(), ["person.recorded_at_sign_in"]);
     }
 
     #[tokio::test]

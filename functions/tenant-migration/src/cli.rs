@@ -25,9 +25,9 @@ use crate::wiring::{self, ProvisioningDeps};
     name = "tenantctl",
     version,
     about = "Create and look after the organizations of the sign-in suite",
-    after_help = "Environment: AWS_REGION, TABLE_NAME, BASE_DOMAIN, MAIL_FROM, the six trigger ARNs \
-(PRE_SIGNUP_ARN, POST_CONFIRMATION_ARN, PRE_AUTHENTICATION_ARN, PRE_TOKEN_GENERATION_ARN, \
-USER_MIGRATION_ARN, CUSTOM_MESSAGE_ARN) for `org create`, and AWS_ENDPOINT_URL for a local AWS."
+    after_help = "Environment: AWS_REGION, TABLE_NAME, BASE_DOMAIN, MAIL_FROM, the seven trigger ARNs \
+(PRE_SIGNUP_ARN, POST_CONFIRMATION_ARN, PRE_AUTHENTICATION_ARN, POST_AUTHENTICATION_ARN, \
+PRE_TOKEN_GENERATION_ARN, USER_MIGRATION_ARN, CUSTOM_MESSAGE_ARN) for `org create`, and AWS_ENDPOINT_URL for a local AWS."
 )]
 pub struct Cli {
     /// How to print results.

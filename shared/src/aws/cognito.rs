@@ -72,6 +72,7 @@ impl CognitoPools {
             .pre_sign_up(&t.pre_signup)
             .post_confirmation(&t.post_confirmation)
             .pre_authentication(&t.pre_authentication)
+            .post_authentication(&t.post_authentication)
             .pre_token_generation_config(
                 PreTokenGenerationVersionConfigType::builder()
                     .lambda_version(PreTokenGenerationLambdaVersionType::V20)
@@ -484,6 +485,7 @@ mod tests {
                 pre_signup: arn("pre-signup"),
                 post_confirmation: arn("post-confirmation"),
                 pre_authentication: arn("pre-authentication"),
+                post_authentication: arn("post-authentication"),
                 pre_token_generation: arn("pre-token-generation"),
                 user_migration: arn("user-migration"),
                 custom_message: arn("custom-message"),
@@ -614,5 +616,9 @@ mod tests {
             "V2_0"
         );
         assert_eq!(body["UserPoolTags"]["org-id"], "org-1");
+        assert_eq!(
+            body["LambdaConfig"]["PostAuthentication"],
+            "arn:aws:lambda:eu-west-1:111122223333:function:post-authentication"
+        );
     }
 }

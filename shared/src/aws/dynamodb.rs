@@ -8,6 +8,7 @@
 //! | e-mail domain claim     | `EMAILDOMAIN#<domain>`  | `CLAIM`                |                     |
 //! | person                  | `ORG#<id>`              | `PERSON#<username>`    |                     |
 //! | person e-mail claim     | `ORG#<id>`              | `EMAIL#<address>`      |                     |
+//! | linked identity claim   | `ORG#<id>`              | `IDENTITY#<provider>#<subject>` |            |
 //! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
 //!
 //! Claims make subdomains, pools and e-mail domains unique: they are written in the same
@@ -29,7 +30,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::Endpoint;
 use crate::domain::{
-    now_epoch, EmailAddress, EmailDomain, Error, OrgId, Organization, Person, Subdomain,
+    now_epoch, EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person,
+    Subdomain,
 };
 use crate::ports::{AuditEvent, Registry};
 
@@ -73,6 +75,11 @@ struct AuditItem {
 
 fn org_pk(id: &OrgId) -> String {
     format!("ORG#{id}")
+}
+
+/// A linked identity's claim: provider names compare without case, as Cognito's do.
+fn identity_sk(provider: &str, subject: &str) -> String {
+    format!("IDENTITY#{}#{subject}", provider.to_ascii_lowercase())
 }
 const ORG_SK: &str = "ORG";
 const CLAIM_SK: &str = "CLAIM";
@@ -128,16 +135,26 @@ fn in_transaction(put: Put) -> TransactWriteItem {
 }
 
 fn no_seat(username: &str) -> Error {
-    Error::not_allowed(
-        format!("give {username} a login"),
-        "no licence seat is free in this organization; add seats or deactivate someone first",
-    )
+    Error::NoSeatFree {
+        username: username.to_owned(),
+    }
+}
+
+/// A failed condition on an item whose failure has no meaning of its own (a seat count
+/// that would go below zero, say): reported as it is, never as something it is not.
+fn unexpected_condition(codes: &[String]) -> Error {
+    Error::Aws {
+        service: "DynamoDB",
+        operation: "TransactWriteItems",
+        detail: format!(
+            "a condition failed where none was expected: {}",
+            codes.join(", ")
+        ),
+    }
 }
 
 fn failed(codes: &[String], index: usize) -> bool {
-    codes
-        .get(index)
-        .is_some_and(|c| c == "ConditionalCheckFailed")
+    codes.get(index).is_some_and(|c| c == CONDITION_FAILED)
 }
 
 impl DynamoRegistry {
@@ -400,17 +417,80 @@ impl DynamoRegistry {
         }
     }
 
+    /// Writes `items` all or nothing. Each request carries a `ClientRequestToken`, so that the
+    /// SDK's retry of a request whose answer was lost (a timeout after DynamoDB committed)
+    /// is answered as the success it was, not reported as a failed condition. A cancellation
+    /// for contention (`TransactionConflict`: two seat changes at once) or throttling is
+    /// retried with backoff under a fresh token; the caller's deadline bounds the whole.
+    /// Returns [`TransactFailure::Cancelled`] only when a condition failed, with the code of
+    /// every item, so that callers can name which one.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| match cancellation_codes(&e) {
-                Some(codes) => TransactFailure::Cancelled(codes),
-                None => TransactFailure::Other(self.endpoint.error("TransactWriteItems", e)),
-            })
+        let mut pause = TRANSACT_FIRST_PAUSE;
+        let mut token = client_request_token();
+        for attempt in 1..=TRANSACT_ATTEMPTS {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let err = match sent {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let retry = match cancellation_codes(&err) {
+                Some(codes) if codes.iter().any(|c| c == CONDITION_FAILED) => {
+                    return Err(TransactFailure::Cancelled(codes))
+                }
+                Some(codes)
+                    if codes
+                        .iter()
+                        .any(|c| RETRYABLE_CANCELLATIONS.contains(&c.as_str())) =>
+                {
+                    tracing::info!(attempt, reasons = ?codes, "transaction cancelled for contention; retrying");
+                    // That request is over: the next one is a new request.
+                    token = client_request_token();
+                    Some(codes)
+                }
+                Some(codes) => {
+                    return Err(TransactFailure::Other(Error::Aws {
+                        service: "DynamoDB",
+                        operation: "TransactWriteItems",
+                        detail: format!("the transaction was cancelled: {}", codes.join(", ")),
+                    }))
+                }
+                // The same request, with the same token, is still being processed.
+                None if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_in_progress_exception()) =>
+                {
+                    None
+                }
+                None => {
+                    return Err(TransactFailure::Other(
+                        self.endpoint.error("TransactWriteItems", err),
+                    ))
+                }
+            };
+            if attempt == TRANSACT_ATTEMPTS {
+                let detail = match retry {
+                    Some(codes) => format!(
+                        "still contended after {TRANSACT_ATTEMPTS} attempts: {}",
+                        codes.join(", ")
+                    ),
+                    None => "still in progress after several attempts".into(),
+                };
+                return Err(TransactFailure::Other(Error::Aws {
+                    service: "DynamoDB",
+                    operation: "TransactWriteItems",
+                    detail,
+                }));
+            }
+            tokio::time::sleep(jittered(pause)).await;
+            pause *= 2;
+        }
+        unreachable!("the last attempt returns")
     }
 
     async fn query_all(
@@ -440,8 +520,29 @@ impl DynamoRegistry {
 }
 
 enum TransactFailure {
+    /// A condition failed: the cancellation code of every item, in order.
     Cancelled(Vec<String>),
     Other(Error),
+}
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+/// Cancellation reasons that a later attempt may not meet.
+const RETRYABLE_CANCELLATIONS: [&str; 4] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+const TRANSACT_ATTEMPTS: u32 = 5;
+const TRANSACT_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
+
+fn client_request_token() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// `pause` plus up to half of it again, so that two contending writers part ways.
+fn jittered(pause: std::time::Duration) -> std::time::Duration {
+    pause + pause.mul_f64(rand::random::<f64>() / 2.0)
 }
 
 #[async_trait]
@@ -604,6 +705,7 @@ impl Registry for DynamoRegistry {
             in_transaction(claim_put),
             self.audit_put(audit)?,
         ];
+        const SEAT: usize = 3;
         if person.status.holds_seat() {
             items.push(self.seat_update(&person.org_id, true)?);
         }
@@ -617,7 +719,10 @@ impl Registry for DynamoRegistry {
                 format!("add {}", person.username),
                 "another person of this organization already has that e-mail address",
             )),
-            Err(TransactFailure::Cancelled(_)) => Err(no_seat(&person.username)),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, SEAT) => {
+                Err(no_seat(&person.username))
+            }
+            Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
             Err(TransactFailure::Other(e)) => Err(e),
         }
     }
@@ -678,11 +783,18 @@ impl Registry for DynamoRegistry {
             .build()
             .map_err(|e| self.build_error(e))?;
         let mut items = vec![in_transaction(put)];
-        match (before.status.holds_seat(), after.status.holds_seat()) {
-            (false, true) => items.push(self.seat_update(&next.org_id, true)?),
-            (true, false) => items.push(self.seat_update(&next.org_id, false)?),
-            _ => {}
-        }
+        // The seat update, when there is one, is item 1.
+        let takes_seat = match (before.status.holds_seat(), after.status.holds_seat()) {
+            (false, true) => {
+                items.push(self.seat_update(&next.org_id, true)?);
+                true
+            }
+            (true, false) => {
+                items.push(self.seat_update(&next.org_id, false)?);
+                false
+            }
+            _ => false,
+        };
         if let Some(event) = audit {
             items.push(self.audit_put(event)?);
         }
@@ -692,7 +804,83 @@ impl Registry for DynamoRegistry {
                 what: "person",
                 key: before.username.clone(),
             }),
-            Err(TransactFailure::Cancelled(_)) => Err(no_seat(&before.username)),
+            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, 1) => {
+                Err(no_seat(&before.username))
+            }
+            Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn person_by_identity(
+        &self,
+        org: &OrgId,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<Person>, Error> {
+        #[derive(Deserialize)]
+        struct IdentityClaim {
+            username: String,
+        }
+        match self
+            .get::<IdentityClaim>(org_pk(org), &identity_sk(provider, subject))
+            .await?
+        {
+            Some(claim) => self.person(org, &claim.username).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn link_identity(
+        &self,
+        person: &Person,
+        identity: &LinkedIdentity,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        let mut next = person.clone();
+        next.identities.push(identity.clone());
+        next.version = person.version + 1;
+        next.updated_at = now_epoch();
+        let pk = org_pk(&person.org_id);
+        let item = to_item(&PersonItem {
+            pk: pk.clone(),
+            sk: format!("PERSON#{}", person.username),
+            person: next.clone(),
+        })?;
+        let person_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(person.version))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let mut claim = key(pk, &identity_sk(&identity.provider, &identity.subject));
+        claim.insert("username".into(), s(&person.username));
+        let claim_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(claim))
+            .condition_expression("attribute_not_exists(pk) OR username = :u")
+            .expression_attribute_values(":u", s(&person.username))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let items = vec![
+            in_transaction(person_put),
+            in_transaction(claim_put),
+            self.audit_put(audit)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 1) => Err(Error::not_allowed(
+                format!(
+                    "link a {} sign-in to {}",
+                    identity.provider, person.username
+                ),
+                "that sign-in is already linked to another person of this organization",
+            )),
+            Err(TransactFailure::Cancelled(_)) => Err(Error::Conflict {
+                what: "person",
+                key: person.username.clone(),
+            }),
             Err(TransactFailure::Other(e)) => Err(e),
         }
     }
@@ -718,5 +906,190 @@ impl Registry for DynamoRegistry {
             .into_iter()
             .map(|item| from_item::<AuditItem>(item).map(|i| i.event))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PersonStatus, Role};
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+
+    /// A real SDK client whose HTTP layer answers from a script: DynamoDB's cancellation
+    /// reasons, lost answers and throttling, which moto does not produce.
+    fn registry_answering(answers: Vec<(u16, String)>) -> (DynamoRegistry, StaticReplayClient) {
+        let events = answers
+            .into_iter()
+            .map(|(status, body)| {
+                ReplayEvent::new(
+                    http::Request::builder()
+                        .uri("https://dynamodb.eu-west-1.amazonaws.com/")
+                        .body(SdkBody::empty())
+                        .expect("request"),
+                    http::Response::builder()
+                        .status(status)
+                        .body(SdkBody::from(body))
+                        .expect("response"),
+                )
+            })
+            .collect();
+        let http = StaticReplayClient::new(events);
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                Credentials::for_tests(),
+            ))
+            .http_client(http.clone())
+            .build();
+        (DynamoRegistry::new(&sdk, "signin"), http)
+    }
+
+    fn cancelled(codes: &[&str]) -> (u16, String) {
+        let reasons: Vec<_> = codes
+            .iter()
+            .map(|c| serde_json::json!({"Code": c}))
+            .collect();
+        let body = serde_json::json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+            "CancellationReasons": reasons,
+        });
+        (400, body.to_string())
+    }
+
+    fn ok() -> (u16, String) {
+        (200, "{}".into())
+    }
+
+    /// Invited -> active needs no seat; added -> invited takes one (item 1).
+    fn activation() -> (Person, Person) {
+        let before = Person::new(
+            OrgId::from("org-1".to_owned()),
+            "jane".into(),
+            EmailAddress::parse("jane@acme.example").expect("valid"),
+            vec![Role::admin()],
+            PersonStatus::Added,
+        );
+        let mut after = before.clone();
+        after.status = PersonStatus::Invited;
+        (before, after)
+    }
+
+    fn tokens(http: &StaticReplayClient) -> Vec<String> {
+        http.actual_requests()
+            .map(|r| {
+                let body: serde_json::Value =
+                    serde_json::from_slice(r.body().bytes().expect("body")).expect("json");
+                body["ClientRequestToken"]
+                    .as_str()
+                    .expect("every transaction carries a ClientRequestToken")
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_conflict_is_retried_not_reported_as_no_seat() {
+        // Two seat changes of one organization at once: DynamoDB cancels one of them.
+        let (registry, http) = registry_answering(vec![
+            cancelled(&["None", "TransactionConflict", "None"]),
+            ok(),
+        ]);
+        let (before, after) = activation();
+        let saved = registry
+            .save_person(&before, &after, None)
+            .await
+            .expect("the retry commits");
+        assert_eq!(saved.status, PersonStatus::Invited);
+        let tokens = tokens(&http);
+        assert_eq!(tokens.len(), 2);
+        assert_ne!(
+            tokens[0], tokens[1],
+            "a cancelled request is over: a new token"
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_cancellations_are_retried_too() {
+        let (registry, http) = registry_answering(vec![
+            cancelled(&["ThrottlingError", "None"]),
+            cancelled(&["None", "ProvisionedThroughputExceeded"]),
+            ok(),
+        ]);
+        let (before, after) = activation();
+        registry
+            .save_person(&before, &after, None)
+            .await
+            .expect("committed");
+        assert_eq!(http.actual_requests().count(), 3);
+    }
+
+    #[tokio::test]
+    async fn only_a_failed_seat_condition_is_no_seat() {
+        let (registry, _) =
+            registry_answering(vec![cancelled(&["None", "ConditionalCheckFailed"])]);
+        let (before, after) = activation();
+        let err = registry
+            .save_person(&before, &after, None)
+            .await
+            .expect_err("no seat");
+        assert_eq!(err.code(), "NoSeatFree");
+
+        let (registry, _) =
+            registry_answering(vec![cancelled(&["ConditionalCheckFailed", "None"])]);
+        let err = registry
+            .save_person(&before, &after, None)
+            .await
+            .expect_err("changed meanwhile");
+        assert_eq!(err.code(), "Conflict");
+
+        let (registry, _) = registry_answering(vec![cancelled(&["None", "ValidationError"])]);
+        let err = registry
+            .save_person(&before, &after, None)
+            .await
+            .expect_err("invalid");
+        assert_eq!(err.code(), "AwsError");
+        assert!(err.to_string().contains("ValidationError"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn contention_that_does_not_end_is_reported_as_contention() {
+        let answers = (0..TRANSACT_ATTEMPTS)
+            .map(|_| cancelled(&["None", "TransactionConflict"]))
+            .collect();
+        let (registry, http) = registry_answering(answers);
+        let (before, after) = activation();
+        let err = registry
+            .save_person(&before, &after, None)
+            .await
+            .expect_err("gave up");
+        assert_eq!(err.code(), "AwsError");
+        assert!(err.to_string().contains("contended"), "{err}");
+        assert_eq!(http.actual_requests().count() as u32, TRANSACT_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_lost_answer_carries_the_same_token() {
+        // DynamoDB committed, the answer was lost (a 500 here); the SDK sends the same
+        // request again. With the same token DynamoDB answers the success it was, instead of
+        // failing the version condition the first attempt already moved.
+        let (registry, http) = registry_answering(vec![
+            (
+                500,
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"lost"}"#.into(),
+            ),
+            ok(),
+        ]);
+        let (before, after) = activation();
+        registry
+            .save_person(&before, &after, None)
+            .await
+            .expect("the same transaction, once");
+        let tokens = tokens(&http);
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens[0], tokens[1]);
     }
 }

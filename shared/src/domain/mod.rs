@@ -14,7 +14,7 @@ pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
 pub use organization::{MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
-pub use person::{Person, PersonStatus, Role};
+pub use person::{LinkedIdentity, Person, PersonStatus, Role};
 pub use subdomain::Subdomain;
 
 /// Everything that can go wrong in the domain and at its ports. Every message says what was
@@ -46,6 +46,8 @@ pub enum Error {
     Conflict { what: &'static str, key: String },
     #[error("cannot {action}: {reason}")]
     NotAllowed { action: String, reason: String },
+    #[error("cannot give {username} a login: no licence seat is free in this organization; add seats or deactivate someone first")]
+    NoSeatFree { username: String },
     #[error("{0}")]
     QuotaExceeded(String),
     #[error("cannot reach {service} at {endpoint}: {detail}. Check that the endpoint is up (AWS_ENDPOINT_URL) and the network allows it")]
@@ -78,6 +80,7 @@ impl Error {
             Error::NotFound { .. } => "NotFound",
             Error::Conflict { .. } => "Conflict",
             Error::NotAllowed { .. } => "NotAllowed",
+            Error::NoSeatFree { .. } => "NoSeatFree",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Unreachable { .. } => "Unreachable",
             Error::Render { .. } => "RenderFailed",

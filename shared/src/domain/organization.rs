@@ -124,11 +124,23 @@ pub struct SignInSettings {
     /// A first federated sign-in with an address in one of the organization's e-mail domains
     /// creates the person (just in time) when no one has that address yet.
     pub jit_accounts: bool,
+    /// Providers bound to the organization's own directory (its own Entra ID tenant, say):
+    /// their e-mail claims are trusted for addresses in the organization's e-mail domains
+    /// even when the provider does not assert `email_verified`. Any other provider's address
+    /// counts only when it asserts `email_verified` "true".
+    pub directory_providers: Vec<String>,
 }
 
 impl SignInSettings {
     pub fn provider_enabled(&self, provider: &str) -> bool {
         self.providers
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(provider))
+    }
+
+    /// Whether the organization has bound `provider` to its own directory.
+    pub fn bound_to_directory(&self, provider: &str) -> bool {
+        self.directory_providers
             .iter()
             .any(|p| p.eq_ignore_ascii_case(provider))
     }

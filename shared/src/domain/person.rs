@@ -129,6 +129,22 @@ impl FromStr for PersonStatus {
     }
 }
 
+/// A federated identity linked to a person's login: the provider's name in the pool and the
+/// provider's stable subject for that person (Entra ID's `sub`, Google's `sub`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    pub provider: String,
+    pub subject: String,
+}
+
+impl LinkedIdentity {
+    /// Whether this is the identity `subject` of `provider` (provider names compare without
+    /// case, as Cognito's do; subjects exactly).
+    pub fn is(&self, provider: &str, subject: &str) -> bool {
+        self.provider.eq_ignore_ascii_case(provider) && self.subject == subject
+    }
+}
+
 /// One person of one organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
@@ -143,6 +159,10 @@ pub struct Person {
     pub pending_email: Option<EmailAddress>,
     /// When the last welcome mail went out (epoch seconds); `None` while one is owed.
     pub welcome_sent_at: Option<i64>,
+    /// Federated identities linked to this person's login. After the first link the
+    /// provider's stable subject identifies the person, never the e-mail address again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<LinkedIdentity>,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
@@ -167,6 +187,7 @@ impl Person {
             status,
             pending_email: None,
             welcome_sent_at: None,
+            identities: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 1,
@@ -267,6 +288,7 @@ mod tests {
             status,
             pending_email: None,
             welcome_sent_at: None,
+            identities: Vec::new(),
             created_at: 0,
             updated_at: 0,
             version: 1,

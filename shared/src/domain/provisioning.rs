@@ -531,6 +531,7 @@ mod tests {
             pre_signup: arn("a"),
             post_confirmation: arn("b"),
             pre_authentication: arn("c"),
+            post_authentication: arn("c2"),
             pre_token_generation: arn("d"),
             user_migration: arn("e"),
             custom_message: arn("f"),

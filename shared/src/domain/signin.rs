@@ -34,6 +34,15 @@ pub enum Refusal {
     LinkedSignInAgain {
         provider: String,
     },
+    /// A federated first sign-in whose address the provider does not vouch for: it is
+    /// neither linked to an account nor given one.
+    UnverifiedEmail {
+        provider: String,
+    },
+    /// The account with that address is already linked to another identity of the provider.
+    IdentityConflict {
+        provider: String,
+    },
 }
 
 impl Refusal {
@@ -50,6 +59,8 @@ impl Refusal {
             Refusal::SsoOnly => "SsoOnly",
             Refusal::UnknownOrganization => "UnknownOrganization",
             Refusal::LinkedSignInAgain { .. } => "LinkedSignInAgain",
+            Refusal::UnverifiedEmail { .. } => "UnverifiedEmail",
+            Refusal::IdentityConflict { .. } => "IdentityConflict",
         }
     }
 }
@@ -86,6 +97,14 @@ impl fmt::Display for Refusal {
                 f,
                 "Your {provider} sign-in is now linked to your existing account: sign in again"
             ),
+            Refusal::UnverifiedEmail { provider } => write!(
+                f,
+                "Your {provider} account does not confirm its e-mail address, so it cannot be matched to an account here: ask your administrator to link it"
+            ),
+            Refusal::IdentityConflict { provider } => write!(
+                f,
+                "This account is already linked to another {provider} sign-in: ask your administrator"
+            ),
         }
     }
 }
@@ -119,7 +138,8 @@ pub fn check_admin_create(org: &Organization) -> Result<(), Refusal> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FederatedSignUp {
     /// Link the identity to this existing login, so the person keeps one account.
-    LinkTo { username: String },
+    /// `recorded` tells whether the registry already holds the link (a retried attempt).
+    LinkTo { username: String, recorded: bool },
     /// Create the person just in time (auto-confirmed, address verified by the provider).
     CreateJustInTime,
 }
@@ -131,31 +151,78 @@ pub fn split_federated_username(user_name: &str) -> Option<(&str, &str)> {
         .filter(|(provider, subject)| !provider.is_empty() && !subject.is_empty())
 }
 
-/// PreSignUp_ExternalProvider: only enabled providers; an existing person is linked, a new
-/// one is created only where the organization allows just-in-time accounts for its domains.
+/// What a first federated sign-in claims: the provider, its stable subject, the address and
+/// whether the provider asserts that the address is verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedClaim<'a> {
+    pub provider: &'a str,
+    pub subject: &'a str,
+    pub email: Option<&'a EmailAddress>,
+    /// The provider's `email_verified` is "true".
+    pub email_verified: bool,
+}
+
+impl FederatedClaim<'_> {
+    /// Whether the address may identify someone: the provider vouches for it, or the
+    /// organization bound this provider to its own directory and the address is in one of
+    /// its e-mail domains. (Entra ID's `email` claim is not verified: the "nOAuth" class.)
+    pub fn trusted_email(&self, org: &Organization) -> Option<&EmailAddress> {
+        let email = self.email?;
+        let trusted = self.email_verified
+            || (org.sign_in.bound_to_directory(self.provider) && org.owns_address(email));
+        trusted.then_some(email)
+    }
+}
+
+/// PreSignUp_ExternalProvider: only enabled providers. A person already linked to this
+/// identity (`by_identity`, found by the provider's subject) is linked again (a retried
+/// attempt). Otherwise the address must be trusted ([`FederatedClaim::trusted_email`]): the
+/// person who has it (`by_email`) gets the identity linked, and a new person is created only
+/// where the organization allows just-in-time accounts for its domains.
 pub fn decide_federated_signup(
     org: &Organization,
-    provider: &str,
-    email: Option<&EmailAddress>,
-    existing: Option<&Person>,
+    claim: &FederatedClaim<'_>,
+    by_identity: Option<&Person>,
+    by_email: Option<&Person>,
 ) -> Result<FederatedSignUp, Refusal> {
     if org.status != OrgStatus::Active {
         return Err(Refusal::OrganizationUnavailable);
     }
-    if !org.sign_in.provider_enabled(provider) {
+    if !org.sign_in.provider_enabled(claim.provider) {
         return Err(Refusal::ProviderNotEnabled {
-            provider: provider.to_owned(),
+            provider: claim.provider.to_owned(),
         });
     }
-    match existing {
-        Some(person) if person.status.holds_seat() => Ok(FederatedSignUp::LinkTo {
+    let link_to = |person: &Person, recorded: bool| match person.status {
+        PersonStatus::Invited | PersonStatus::Active => Ok(FederatedSignUp::LinkTo {
             username: person.username.clone(),
+            recorded,
         }),
-        Some(person) if person.status == PersonStatus::Added => Err(Refusal::NoSeat),
-        Some(_) => Err(Refusal::Deactivated),
+        PersonStatus::Added => Err(Refusal::NoSeat),
+        PersonStatus::Deactivated | PersonStatus::Unlinked => Err(Refusal::Deactivated),
+    };
+    if let Some(person) = by_identity {
+        return link_to(person, true);
+    }
+    let Some(email) = claim.trusted_email(org) else {
+        return Err(Refusal::UnverifiedEmail {
+            provider: claim.provider.to_owned(),
+        });
+    };
+    match by_email {
+        Some(person)
+            if person
+                .identities
+                .iter()
+                .any(|i| i.provider.eq_ignore_ascii_case(claim.provider)) =>
+        {
+            Err(Refusal::IdentityConflict {
+                provider: claim.provider.to_owned(),
+            })
+        }
+        Some(person) => link_to(person, false),
         None => {
-            let in_domain = email.is_some_and(|e| org.owns_address(e));
-            if org.sign_in.jit_accounts && in_domain && org.seat_free() {
+            if org.sign_in.jit_accounts && org.owns_address(email) && org.seat_free() {
                 Ok(FederatedSignUp::CreateJustInTime)
             } else {
                 Err(Refusal::NoInvitation)
@@ -164,23 +231,78 @@ pub fn decide_federated_signup(
     }
 }
 
-/// PreAuthentication: who may sign in, checked against the registry (not only Cognito's view).
-pub fn check_authentication(
+/// Whether a trigger event's user is a federated user (created by a provider sign-in): by
+/// Cognito's user status `EXTERNAL_PROVIDER`, or where an event lacks the status, by the
+/// `<provider>_<subject>` username of a provider the organization enabled (exact case, as
+/// the pool names it). Never by the `identities` attribute: a native login linked to a
+/// provider carries one too, and signs in with its password.
+pub fn is_federated_user(org: &Organization, user_name: &str, user_status: Option<&str>) -> bool {
+    match user_status {
+        Some(status) => status == "EXTERNAL_PROVIDER",
+        None => split_federated_username(user_name)
+            .is_some_and(|(provider, _)| org.sign_in.providers.iter().any(|p| p == provider)),
+    }
+}
+
+/// PreAuthentication, which runs before the password is checked and for unknown usernames
+/// too: only what any visitor may learn, the organization's own state.
+pub fn check_organization_open(org: &Organization) -> Result<(), Refusal> {
+    if org.status == OrgStatus::Active {
+        Ok(())
+    } else {
+        Err(Refusal::OrganizationUnavailable)
+    }
+}
+
+/// How a token is being issued, from PreTokenGeneration's `triggerSource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// Sign-in through the API with a password or SRP (`TokenGeneration_Authentication`,
+    /// `_NewPasswordChallenge`, `_AuthenticateDevice`).
+    ApiSignIn,
+    /// Sign-in through Cognito's managed login / OAuth (`TokenGeneration_HostedAuth`): where
+    /// the app client offers no `COGNITO` password page, a provider sign-in.
+    HostedSignIn,
+    /// `TokenGeneration_RefreshTokens`: the sign-in was checked when it happened.
+    Refresh,
+}
+
+impl TokenSource {
+    pub fn of(trigger_source: &str) -> Self {
+        match trigger_source {
+            "TokenGeneration_HostedAuth" => TokenSource::HostedSignIn,
+            "TokenGeneration_RefreshTokens" => TokenSource::Refresh,
+            _ => TokenSource::ApiSignIn,
+        }
+    }
+}
+
+/// SSO-only organizations: no token for a sign-in with a password. Checked when the token is
+/// issued, after Cognito verified the password, so that it tells nothing to someone who does
+/// not know it; and by the token's source, which Cognito sets, so that a native login linked
+/// to a provider is refused with its password and accepted through the provider.
+pub fn check_sign_in_method(
     org: &Organization,
+    source: TokenSource,
+    federated_user: bool,
     person: Option<&Person>,
-    federated: bool,
 ) -> Result<(), Refusal> {
-    if org.status != OrgStatus::Active {
-        return Err(Refusal::OrganizationUnavailable);
+    if !org.sign_in.sso_only || federated_user {
+        return Ok(());
     }
-    if org.sign_in.sso_only && !federated {
-        return Err(Refusal::SsoOnly);
+    match source {
+        TokenSource::Refresh => Ok(()),
+        TokenSource::ApiSignIn => Err(Refusal::SsoOnly),
+        // A native login at the managed login page: only one linked to a provider.
+        TokenSource::HostedSignIn if person.is_some_and(|p| !p.identities.is_empty()) => Ok(()),
+        TokenSource::HostedSignIn => Err(Refusal::SsoOnly),
     }
-    check_person(person)
 }
 
 /// The person's own state: deactivated, without a seat, or with an unconfirmed new address.
-fn check_person(person: Option<&Person>) -> Result<(), Refusal> {
+/// Checked after the password (post-authentication) and at every token (refresh included),
+/// never before: only someone who knows the password learns it.
+pub fn check_person(person: Option<&Person>) -> Result<(), Refusal> {
     let person = person.ok_or(Refusal::NoSeat)?;
     match person.status {
         PersonStatus::Invited | PersonStatus::Active => {}
@@ -255,6 +377,49 @@ pub async fn record_confirmation(
     if let Some(person) = registry.person(&org.id, username).await? {
         return record_first_login(registry, org, person, actor).await;
     }
+    create_member(
+        registry,
+        org,
+        username,
+        email,
+        actor,
+        "person.signed_up",
+        None,
+    )
+    .await
+}
+
+/// A login that Cognito holds and has just let sign in, but that the registry lacks: its
+/// post-confirmation failed for good. The person is recorded now (active, role `member`, a
+/// seat) with an audit event that says so; [`Error::NoSeatFree`] when no seat is free.
+pub async fn record_missing(
+    registry: &dyn Registry,
+    org: &Organization,
+    username: &str,
+    email: &EmailAddress,
+    actor: &str,
+) -> Result<Recorded, Error> {
+    create_member(
+        registry,
+        org,
+        username,
+        email,
+        actor,
+        "person.recorded_at_sign_in",
+        Some("the login existed in Cognito without a record".into()),
+    )
+    .await
+}
+
+async fn create_member(
+    registry: &dyn Registry,
+    org: &Organization,
+    username: &str,
+    email: &EmailAddress,
+    actor: &str,
+    action: &str,
+    detail: Option<String>,
+) -> Result<Recorded, Error> {
     let person = Person::new(
         org.id.clone(),
         username.to_owned(),
@@ -262,10 +427,10 @@ pub async fn record_confirmation(
         vec![Role::parse("member")?],
         PersonStatus::Active,
     );
-    let audit = AuditEvent::now(&org.id, actor, "person.signed_up", username, None);
+    let audit = AuditEvent::now(&org.id, actor, action, username, detail);
     match registry.create_person(&person, &audit).await {
         Ok(()) => Ok(Recorded::new(person, Change::Created)),
-        // A concurrent attempt of the same confirmation got there first.
+        // A concurrent attempt of the same call got there first.
         Err(e) => match registry.person(&org.id, username).await? {
             Some(existing) => Ok(Recorded::new(existing, Change::Unchanged)),
             None => Err(e),
@@ -372,12 +537,21 @@ mod tests {
         );
     }
 
+    fn claim<'a>(email: &'a EmailAddress, verified: bool) -> FederatedClaim<'a> {
+        FederatedClaim {
+            provider: "Microsoft",
+            subject: "x7Kp2Qm",
+            email: Some(email),
+            email_verified: verified,
+        }
+    }
+
     #[test]
     fn federated_first_sign_in() {
         let mut org = org();
         let email = EmailAddress::parse("jane@acme.com").expect("valid");
         assert_eq!(
-            decide_federated_signup(&org, "Microsoft", Some(&email), None),
+            decide_federated_signup(&org, &claim(&email, true), None, None),
             Err(Refusal::ProviderNotEnabled {
                 provider: "Microsoft".into()
             })
@@ -385,33 +559,104 @@ mod tests {
         org.sign_in.providers = vec!["microsoft".into()];
         let invited = person(PersonStatus::Invited);
         assert_eq!(
-            decide_federated_signup(&org, "Microsoft", Some(&email), Some(&invited)),
+            decide_federated_signup(&org, &claim(&email, true), None, Some(&invited)),
             Ok(FederatedSignUp::LinkTo {
-                username: "jane".into()
+                username: "jane".into(),
+                recorded: false
             })
         );
         assert_eq!(
             decide_federated_signup(
                 &org,
-                "Microsoft",
-                Some(&email),
+                &claim(&email, true),
+                None,
                 Some(&person(PersonStatus::Deactivated))
             ),
             Err(Refusal::Deactivated)
         );
         assert_eq!(
-            decide_federated_signup(&org, "Microsoft", Some(&email), None),
+            decide_federated_signup(&org, &claim(&email, true), None, None),
             Err(Refusal::NoInvitation)
         );
         org.sign_in.jit_accounts = true;
         assert_eq!(
-            decide_federated_signup(&org, "Microsoft", Some(&email), None),
+            decide_federated_signup(&org, &claim(&email, true), None, None),
             Ok(FederatedSignUp::CreateJustInTime)
         );
         let outsider = EmailAddress::parse("joe@other.com").expect("valid");
         assert_eq!(
-            decide_federated_signup(&org, "Microsoft", Some(&outsider), None),
+            decide_federated_signup(&org, &claim(&outsider, true), None, None),
             Err(Refusal::NoInvitation)
+        );
+    }
+
+    #[test]
+    fn an_unverified_address_neither_links_nor_creates() {
+        let mut org = org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        org.sign_in.jit_accounts = true;
+        let email = EmailAddress::parse("jane@acme.com").expect("valid");
+        let admin = person(PersonStatus::Active);
+        let unverified = Err(Refusal::UnverifiedEmail {
+            provider: "Microsoft".into(),
+        });
+        // Anyone at any Entra ID tenant can put an administrator's address in `email`.
+        assert_eq!(
+            decide_federated_signup(&org, &claim(&email, false), None, Some(&admin)),
+            unverified
+        );
+        assert_eq!(
+            decide_federated_signup(&org, &claim(&email, false), None, None),
+            unverified
+        );
+        assert!(unverified
+            .clone()
+            .unwrap_err()
+            .to_string()
+            .contains("ask your administrator"));
+        // The organization's own directory vouches for addresses in its own domains only.
+        org.sign_in.directory_providers = vec!["microsoft".into()];
+        assert_eq!(
+            decide_federated_signup(&org, &claim(&email, false), None, Some(&admin)),
+            Ok(FederatedSignUp::LinkTo {
+                username: "jane".into(),
+                recorded: false
+            })
+        );
+        let outsider = EmailAddress::parse("jane@other.com").expect("valid");
+        assert_eq!(
+            decide_federated_signup(&org, &claim(&outsider, false), None, None),
+            unverified
+        );
+    }
+
+    #[test]
+    fn after_the_first_link_the_subject_identifies_the_person() {
+        let mut org = org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        let mut linked = person(PersonStatus::Active);
+        linked.identities = vec![crate::domain::LinkedIdentity {
+            provider: "Microsoft".into(),
+            subject: "x7Kp2Qm".into(),
+        }];
+        // Found by the subject: the address (now someone else's, or unverified) plays no part.
+        let other = EmailAddress::parse("someone@else.com").expect("valid");
+        assert_eq!(
+            decide_federated_signup(&org, &claim(&other, false), Some(&linked), None),
+            Ok(FederatedSignUp::LinkTo {
+                username: "jane".into(),
+                recorded: true
+            })
+        );
+        // Another Microsoft subject with the linked person's verified address is not linked.
+        let email = EmailAddress::parse("jane@acme.com").expect("valid");
+        let mut second = claim(&email, true);
+        second.subject = "another-subject";
+        assert_eq!(
+            decide_federated_signup(&org, &second, None, Some(&linked)),
+            Err(Refusal::IdentityConflict {
+                provider: "Microsoft".into()
+            })
         );
     }
 
@@ -426,51 +671,27 @@ mod tests {
     }
 
     #[test]
-    fn authentication_refusals_each_have_their_reason() {
-        let mut org = org();
+    fn person_refusals_each_have_their_reason() {
+        assert_eq!(check_person(Some(&person(PersonStatus::Active))), Ok(()));
+        assert_eq!(check_person(Some(&person(PersonStatus::Invited))), Ok(()));
         assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Active)), false),
-            Ok(())
-        );
-        assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Invited)), false),
-            Ok(())
-        );
-        assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Deactivated)), false),
+            check_person(Some(&person(PersonStatus::Deactivated))),
             Err(Refusal::Deactivated)
         );
         assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Unlinked)), false),
+            check_person(Some(&person(PersonStatus::Unlinked))),
             Err(Refusal::Deactivated)
         );
         assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Added)), false),
+            check_person(Some(&person(PersonStatus::Added))),
             Err(Refusal::NoSeat)
         );
-        assert_eq!(
-            check_authentication(&org, None, false),
-            Err(Refusal::NoSeat)
-        );
+        assert_eq!(check_person(None), Err(Refusal::NoSeat));
         let mut pending = person(PersonStatus::Active);
         pending.pending_email = Some(EmailAddress::parse("new@acme.com").expect("valid"));
         assert_eq!(
-            check_authentication(&org, Some(&pending), false),
+            check_person(Some(&pending)),
             Err(Refusal::EmailChangePending)
-        );
-        org.sign_in.sso_only = true;
-        assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Active)), false),
-            Err(Refusal::SsoOnly)
-        );
-        assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Active)), true),
-            Ok(())
-        );
-        org.status = OrgStatus::Suspended;
-        assert_eq!(
-            check_authentication(&org, Some(&person(PersonStatus::Active)), true),
-            Err(Refusal::OrganizationUnavailable)
         );
         // No message names a person or an address.
         for r in [
@@ -481,6 +702,87 @@ mod tests {
         ] {
             assert!(!r.to_string().contains("jane"), "{r}");
         }
+    }
+
+    #[test]
+    fn only_the_organization_state_is_checked_before_the_password() {
+        let mut org = org();
+        assert_eq!(check_organization_open(&org), Ok(()));
+        org.sign_in.sso_only = true;
+        assert_eq!(
+            check_organization_open(&org),
+            Ok(()),
+            "SSO-only: at the token"
+        );
+        org.status = OrgStatus::Suspended;
+        assert_eq!(
+            check_organization_open(&org),
+            Err(Refusal::OrganizationUnavailable)
+        );
+    }
+
+    #[test]
+    fn sso_only_refuses_passwords_by_the_token_source_not_the_identities_attribute() {
+        let mut org = org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        let native = person(PersonStatus::Active);
+        let mut linked = person(PersonStatus::Active);
+        linked.identities = vec![crate::domain::LinkedIdentity {
+            provider: "Microsoft".into(),
+            subject: "x7Kp2Qm".into(),
+        }];
+        let api = TokenSource::of("TokenGeneration_Authentication");
+        let hosted = TokenSource::of("TokenGeneration_HostedAuth");
+        let refresh = TokenSource::of("TokenGeneration_RefreshTokens");
+        assert_eq!(
+            check_sign_in_method(&org, api, false, Some(&native)),
+            Ok(())
+        );
+        org.sign_in.sso_only = true;
+        assert_eq!(
+            check_sign_in_method(&org, api, false, Some(&linked)),
+            Err(Refusal::SsoOnly),
+            "a linked native login signing in with its password"
+        );
+        assert_eq!(
+            check_sign_in_method(
+                &org,
+                TokenSource::of("TokenGeneration_NewPasswordChallenge"),
+                false,
+                Some(&native)
+            ),
+            Err(Refusal::SsoOnly)
+        );
+        assert_eq!(
+            check_sign_in_method(&org, hosted, false, Some(&linked)),
+            Ok(())
+        );
+        assert_eq!(
+            check_sign_in_method(&org, hosted, false, Some(&native)),
+            Err(Refusal::SsoOnly)
+        );
+        assert_eq!(check_sign_in_method(&org, hosted, true, None), Ok(()));
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&native)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn federated_users_are_told_apart_by_status_or_prefixed_username() {
+        let mut org = org();
+        org.sign_in.providers = vec!["Microsoft".into()];
+        assert!(is_federated_user(
+            &org,
+            "Microsoft_abc",
+            Some("EXTERNAL_PROVIDER")
+        ));
+        assert!(!is_federated_user(&org, "jane", Some("CONFIRMED")));
+        // A native login whose name looks federated is native by its status.
+        assert!(!is_federated_user(&org, "Microsoft_abc", Some("CONFIRMED")));
+        assert!(is_federated_user(&org, "Microsoft_abc", None));
+        assert!(!is_federated_user(&org, "microsoft_abc", None));
+        assert!(!is_federated_user(&org, "Google_abc", None));
     }
 
     #[test]

@@ -1,0 +1,199 @@
+//! PostAuthentication: runs after Cognito verified the password (or the provider signed the
+//! person in), and an error here fails the sign-in. So the refusals that concern one person
+//! live here, where only someone who knows the password learns them: deactivated (even
+//! where Cognito still has the login enabled), no licence seat, an unconfirmed new address.
+//!
+//! It also repairs: a login that Cognito holds but the registry lacks (its post-confirmation
+//! failed for good) is recorded now while a seat is free; an invited person whose first
+//! sign-in was not recorded (the record failed after Cognito accepted the new password) and
+//! who now signs in with their own password is recorded as active.
+//!
+//! The event is read through a small view: the typed event requires `newDeviceUsed`, which
+//! emulators leave out; the answer is the event as received (its response is empty).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+use shared::domain::signin::{check_organization_open, check_person};
+use shared::trigger::{username, TriggerDeps, TriggerError};
+
+const ACTOR: &str = "cognito:post-authentication";
+const SOURCE: &str = "PostAuthentication_Authentication";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct View {
+    trigger_source: String,
+    user_pool_id: Option<String>,
+    user_name: Option<String>,
+    #[serde(default)]
+    request: RequestView,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RequestView {
+    #[serde(default)]
+    user_attributes: Option<HashMap<String, String>>,
+}
+
+pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerError> {
+    let view: View =
+        serde_json::from_value(event.clone()).map_err(|e| TriggerError::Malformed {
+            expected: "PostAuthentication",
+            detail: e.to_string(),
+        })?;
+    if view.trigger_source != SOURCE {
+        return Err(TriggerError::Malformed {
+            expected: "PostAuthentication",
+            detail: format!("its triggerSource is not {SOURCE}"),
+        });
+    }
+    let pool_id = view.user_pool_id.as_deref().unwrap_or_default();
+    let org = deps.organization(view.user_pool_id.as_deref()).await?;
+    check_organization_open(&org)?;
+    let username = username(view.user_name.as_deref(), "PostAuthentication")?;
+    let attributes = view.request.user_attributes.unwrap_or_default();
+    let person = deps
+        .person_or_repair(
+            &org,
+            pool_id,
+            &username,
+            attributes.get("email").map(String::as_str),
+            ACTOR,
+        )
+        .await?;
+    check_person(Some(&person))?;
+    // An invited person whose Cognito login is CONFIRMED has chosen their own password:
+    // their first sign-in was not recorded when it happened.
+    if attributes.get("cognito:user_status").map(String::as_str) == Some("CONFIRMED") {
+        deps.record_first_login_later_if_failing(&org, person, ACTOR)
+            .await;
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::domain::signin::Refusal;
+    use shared::domain::{EmailAddress, Error, OrgStatus, PersonStatus};
+    use shared::testing::{sample_event, sample_event_names, sample_org, sample_person};
+
+    fn event() -> Value {
+        sample_event("post-authentication", "authentication")
+    }
+
+    fn refusal(result: Result<Value, TriggerError>) -> Refusal {
+        match result {
+            Err(TriggerError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn hank(status: PersonStatus) -> shared::domain::Person {
+        sample_person("hank@acme.example", "hank@acme.example", &["admin"], status)
+    }
+
+    #[tokio::test]
+    async fn an_active_person_passes_with_the_event_unchanged() {
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
+        registry.insert_person(hank(PersonStatus::Active));
+        assert_eq!(handle(&deps, event()).await.expect("passes"), event());
+        assert_eq!(registry.calls(), ["organization_by_pool", "person"]);
+    }
+
+    #[tokio::test]
+    async fn person_level_refusals_come_after_the_password() {
+        let mut pending = hank(PersonStatus::Active);
+        pending.pending_email = Some(EmailAddress::parse("h@acme.example").expect("valid"));
+        for (person, expected) in [
+            (hank(PersonStatus::Deactivated), Refusal::Deactivated),
+            (hank(PersonStatus::Unlinked), Refusal::Deactivated),
+            (hank(PersonStatus::Added), Refusal::NoSeat),
+            (pending, Refusal::EmailChangePending),
+        ] {
+            let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
+            registry.insert_person(person);
+            assert_eq!(refusal(handle(&deps, event()).await), expected);
+        }
+        let mut suspended = sample_org();
+        suspended.status = OrgStatus::Suspended;
+        let (deps, registry, _) = TriggerDeps::in_memory(suspended);
+        registry.insert_person(hank(PersonStatus::Active));
+        assert_eq!(
+            refusal(handle(&deps, event()).await),
+            Refusal::OrganizationUnavailable
+        );
+    }
+
+    #[tokio::test]
+    async fn a_login_the_registry_lacks_is_recorded_at_its_next_sign_in() {
+        let (deps, registry, pools) = TriggerDeps::in_memory(sample_org());
+        handle(&deps, event()).await.expect("repaired");
+        let hank = registry
+            .stored_person("hank@acme.example")
+            .expect("recorded");
+        assert_eq!(hank.status, PersonStatus::Active);
+        assert_eq!(registry.audit_actions(), ["person.recorded_at_sign_in"]);
+        assert_eq!(
+            registry.org(&sample_org().id).expect("org").seats_used,
+            1,
+            "a seat"
+        );
+        assert_eq!(
+            pools.calls(),
+            ["add_to_group eu-west-1_AcmePool1 hank@acme.example member"]
+        );
+        // The next sign-in finds the record: nothing more happens.
+        handle(&deps, event()).await.expect("passes");
+        assert_eq!(registry.audit_actions().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_repair_without_a_free_seat() {
+        let mut full = sample_org();
+        full.seats = Some(1);
+        full.seats_used = 1;
+        let (deps, registry, _) = TriggerDeps::in_memory(full);
+        assert_eq!(refusal(handle(&deps, event()).await), Refusal::NoSeat);
+        assert!(registry.stored_person("hank@acme.example").is_none());
+        assert!(registry.audit_events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_first_sign_in_missed_earlier_is_recorded_now() {
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
+        registry.insert_person(hank(PersonStatus::Invited));
+        handle(&deps, event()).await.expect("passes");
+        assert_eq!(
+            registry
+                .stored_person("hank@acme.example")
+                .expect("there")
+                .status,
+            PersonStatus::Active
+        );
+        assert_eq!(registry.audit_actions(), ["person.first_login"]);
+    }
+
+    #[tokio::test]
+    async fn a_registry_failure_is_backend_unavailable_not_a_refusal() {
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
+        registry.fail_writes(Some(Error::Unreachable {
+            service: "DynamoDB",
+            endpoint: "local".into(),
+            detail: "throttled".into(),
+        }));
+        let err = handle(&deps, event()).await.expect_err("fails");
+        assert_eq!(err.code(), "BackendUnavailable");
+    }
+
+    #[test]
+    fn every_sample_event_is_tested_here() {
+        assert_eq!(
+            sample_event_names("post-authentication"),
+            ["authentication"]
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! The `post-authentication` Cognito trigger (see `handler.rs`).
+
+mod handler;
+
+pub use handler::handle;
