@@ -228,13 +228,13 @@ pub fn invocation_budget(lambda_deadline_ms: u64) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let left = Duration::from_millis(lambda_deadline_ms.saturating_sub(now_ms))
-        .saturating_sub(DEADLINE_MARGIN);
-    if lambda_deadline_ms == 0 {
-        INVOCATION_BUDGET
-    } else {
-        INVOCATION_BUDGET.min(left)
+    // A deadline already past is not one Lambda sets (emulators send such values): the
+    // budget alone holds then.
+    if lambda_deadline_ms <= now_ms {
+        return INVOCATION_BUDGET;
     }
+    let left = Duration::from_millis(lambda_deadline_ms - now_ms).saturating_sub(DEADLINE_MARGIN);
+    INVOCATION_BUDGET.min(left)
 }
 
 /// Runs one invocation's work under one deadline that all its calls share: whatever is
@@ -418,6 +418,11 @@ mod tests {
     #[test]
     fn the_budget_shrinks_to_the_lambda_deadline() {
         assert_eq!(invocation_budget(0), INVOCATION_BUDGET);
+        assert_eq!(
+            invocation_budget(1_000),
+            INVOCATION_BUDGET,
+            "a deadline in the past"
+        );
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .expect("clock")

@@ -1,8 +1,9 @@
 //! The triggers end to end: cognito-local really invokes the functions, which run under
 //! `cargo lambda watch` (the real Lambda runtime API) with the registry in DynamoDB on moto.
 //! Where cognito-local cannot fire a trigger source (PreAuthentication, AdminCreateUser,
-//! ExternalProvider), the running function is invoked through the same Invoke API with the
-//! event Cognito would send.
+//! ExternalProvider), or ignores a trigger's answer (it logs and ignores PostAuthentication
+//! errors, where Cognito fails the sign-in), the running function is invoked through the
+//! same Invoke API with the event Cognito would send.
 
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, VerifiedAttributeType};
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
@@ -150,6 +151,7 @@ async fn cognito_really_invokes_the_triggers() {
         "pre-signup",
         "post-confirmation",
         "pre-authentication",
+        "post-authentication",
         "pre-token-generation",
         "custom-message",
     ] {
@@ -157,6 +159,11 @@ async fn cognito_really_invokes_the_triggers() {
             .invoke(function, &json!({"not": "a cognito event"}))
             .expect_err(function);
         assert_eq!(err.error_type, "MalformedEvent", "{function}: {err:?}");
+        // Cognito shows the message to the person: no serde details in it.
+        assert_eq!(
+            err.error_message, "Sign-in is not available at the moment: contact your administrator",
+            "{function}"
+        );
     }
 
     let local = CognitoLocal::start(
@@ -165,6 +172,7 @@ async fn cognito_really_invokes_the_triggers() {
         &[
             ("PreSignUp", "pre-signup"),
             ("PostConfirmation", "post-confirmation"),
+            ("PostAuthentication", "post-authentication"),
             ("PreTokenGeneration", "pre-token-generation"),
             ("CustomMessage", "custom-message"),
         ],
@@ -326,6 +334,127 @@ async fn cognito_really_invokes_the_triggers() {
     assert_eq!(claims["org_subdomain"], "acme");
     assert_eq!(claims["roles"], "member");
 
+    // An unknown username: pre-authentication passes the event through untouched, so that
+    // Cognito answers "Incorrect username or password" as for a wrong password.
+    let unknown = event_for("pre-authentication", "user-not-found", &acme_pool, "nobody");
+    assert_eq!(
+        functions
+            .invoke("pre-authentication", &unknown)
+            .expect("passed through"),
+        unknown
+    );
+
+    // A login Cognito holds but the registry lacks (its post-confirmation failed for good):
+    // recorded at its next sign-in, by post-authentication, before its token.
+    cognito
+        .admin_create_user()
+        .user_pool_id(&acme_pool)
+        .username("kim")
+        .user_attributes(email("kim@acme.example"))
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .expect("AdminCreateUser");
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(&acme_pool)
+        .username("kim")
+        .password(PASSWORD)
+        .permanent(true)
+        .send()
+        .await
+        .expect("AdminSetUserPassword");
+    assert!(registry
+        .person(&acme.id, "kim")
+        .await
+        .expect("read")
+        .is_none());
+    let sign_in_kim = || {
+        cognito
+            .initiate_auth()
+            .client_id(&acme_client)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", "kim")
+            .auth_parameters("PASSWORD", PASSWORD)
+            .send()
+    };
+    let auth = sign_in_kim().await.expect("signed in");
+    let claims = jwt_payload(
+        auth.authentication_result()
+            .and_then(|r| r.id_token())
+            .expect("id token"),
+    );
+    assert_eq!(claims["roles"], "member");
+    let kim = registry
+        .person(&acme.id, "kim")
+        .await
+        .expect("read")
+        .expect("recorded at sign-in");
+    assert_eq!(kim.status, PersonStatus::Active);
+    let repaired = |events: Vec<AuditEvent>| {
+        events
+            .into_iter()
+            .filter(|e| e.action == "person.recorded_at_sign_in")
+            .count()
+    };
+    sign_in_kim().await.expect("again");
+    assert_eq!(
+        repaired(registry.audit_log(&acme.id, 50).await.expect("audit")),
+        1,
+        "recorded once"
+    );
+
+    // SSO-only: a native login linked to Microsoft (it carries `identities`) is refused
+    // with its password, at the token, after Cognito checked the password.
+    let mut sso = registry
+        .organization(&acme.id)
+        .await
+        .expect("read")
+        .expect("org");
+    sso.sign_in.sso_only = true;
+    let sso = registry.save_organization(&sso, None).await.expect("saved");
+    let refused = sign_in_kim().await.expect_err("SSO only");
+    refused_by_trigger(refused, "This organization signs in with single sign-on");
+    let mut linked = event_for(
+        "pre-token-generation",
+        "v2-authentication",
+        &acme_pool,
+        "kim",
+    );
+    linked["request"]["userAttributes"]["identities"] =
+        r#"[{"providerName":"Microsoft","userId":"x7Kp2Qm"}]"#.into();
+    let err = functions
+        .invoke("pre-token-generation", &linked)
+        .expect_err("password refused");
+    assert_eq!(err.error_type, "SsoOnly");
+    let mut open_again = sso.clone();
+    open_again.sign_in.sso_only = false;
+    registry
+        .save_organization(&open_again, None)
+        .await
+        .expect("saved");
+
+    // A Microsoft account of any tenant claiming kim's address without verifying it is
+    // neither linked to kim nor given an account.
+    let mut takeover = event_for(
+        "pre-signup",
+        "external-provider-unverified",
+        &acme_pool,
+        "Microsoft_Mallory0ther7enant1d",
+    );
+    takeover["request"]["userAttributes"]["email"] = "kim@acme.example".into();
+    let err = functions
+        .invoke("pre-signup", &takeover)
+        .expect_err("unverified");
+    assert_eq!(err.error_type, "UnverifiedEmail");
+    assert!(err.error_message.contains("ask your administrator"));
+    let kim = registry
+        .person(&acme.id, "kim")
+        .await
+        .expect("read")
+        .expect("there");
+    assert!(kim.identities.is_empty(), "nothing linked");
+
     // Deactivated in the registry: refused at sign-in, and no new token either.
     let mut deactivated = jane.clone();
     deactivated.status = PersonStatus::Deactivated;
@@ -334,9 +463,16 @@ async fn cognito_really_invokes_the_triggers() {
         .save_person(&jane, &deactivated, Some(&audit))
         .await
         .expect("deactivated");
+    // Before the password, nothing about the person is told.
     let pre_auth = event_for("pre-authentication", "authentication", &acme_pool, "jane");
-    let err = functions
+    functions
         .invoke("pre-authentication", &pre_auth)
+        .expect("no person-level refusal before the password");
+    // After it, post-authentication refuses (cognito-local ignores its errors; Cognito
+    // fails the sign-in).
+    let post_auth = event_for("post-authentication", "authentication", &acme_pool, "jane");
+    let err = functions
+        .invoke("post-authentication", &post_auth)
         .expect_err("refused");
     assert_eq!(err.error_type, "Deactivated");
     assert_eq!(
