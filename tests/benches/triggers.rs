@@ -193,6 +193,12 @@ async fn main() {
             handler!(pre_authentication),
         ),
         (
+            "post-authentication",
+            "authentication",
+            "hank@acme.example",
+            handler!(post_authentication),
+        ),
+        (
             "pre-token-generation",
             "v2-authentication",
             "hank@acme.example",
