@@ -82,10 +82,17 @@ mkdir -p "$state/events"
 "$venv/bin/python" - "${pool% *}" "$admin" "$state/events" <<'PY'
 import json, sys
 pool, user, out = sys.argv[1:4]
-for function, name in [("pre-authentication", "authentication"), ("pre-token-generation", "v2-authentication"),
+for function, name in [("pre-authentication", "authentication"), ("post-authentication", "authentication"),
+                       ("pre-token-generation", "v2-authentication"),
                        ("custom-message", "forgot-password"), ("pre-signup", "admin-create-user")]:
     event = json.load(open(f"events/{function}/{name}.json"))
     event["userPoolId"], event["userName"] = pool, user
+    attributes = event.get("request", {}).get("userAttributes")
+    if isinstance(attributes, dict) and "email" in attributes:
+        attributes["email"] = user
+    if function == "post-authentication":
+        # The administrator has not chosen a password yet: the demo must not record a first login.
+        attributes["cognito:user_status"] = "FORCE_CHANGE_PASSWORD"
     json.dump(event, open(f"{out}/{function}.json", "w"), indent=2)
 PY
 
@@ -109,6 +116,8 @@ Try, in another terminal:
       --data-file events/tenant-migration/create-organization.json
   cargo lambda invoke pre-token-generation --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/pre-token-generation.json      # acme's claims for $admin
+  cargo lambda invoke post-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
+      --data-file .local/events/post-authentication.json       # person-level checks, after the password
   target/debug/tenantctl org suspend acme; sleep 5
   cargo lambda invoke pre-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/pre-authentication.json        # now refused
