@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::domain::mail::MailContent;
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
-    Subdomain,
+    PersonId, Subdomain,
 };
 
 /// An entry of an organization's audit log. Every state change writes exactly one.
@@ -117,6 +117,75 @@ pub trait Registry: Send + Sync {
 
     /// The newest `limit` events of an organization, newest first.
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error>;
+
+    /// The person with this id (stable even when the username changes).
+    async fn person_by_id(&self, org: &OrgId, id: &PersonId) -> Result<Option<Person>, Error>;
+    /// A page of the organization's people in username order, starting after `cursor` (a
+    /// `next` of an earlier page); `filter` keeps the matching ones, and the page is filled
+    /// up to `limit` with matches.
+    async fn people(
+        &self,
+        org: &OrgId,
+        filter: &(dyn for<'p> Fn(&'p Person) -> bool + Sync),
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Person>, Error>;
+    /// A page of the audit log, newest first, starting after `cursor`.
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>, Error>;
+
+    /// Claims an idempotency key for a request whose fingerprint is `fingerprint`: the first
+    /// claim wins ([`IdempotentClaim::New`]); a later one gets the stored answer, or learns
+    /// that the first is still running or that the key came with another request. Keys
+    /// expire after `ttl_secs`.
+    async fn claim_idempotency_key(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: &str,
+        ttl_secs: i64,
+    ) -> Result<IdempotentClaim, Error>;
+    /// Stores the answer given under a claimed key.
+    async fn store_idempotent_answer(
+        &self,
+        org: &OrgId,
+        key: &str,
+        answer: &StoredAnswer,
+    ) -> Result<(), Error>;
+    /// Gives up a claimed key whose request failed without changing anything, so that it
+    /// can be sent again.
+    async fn release_idempotency_key(&self, org: &OrgId, key: &str) -> Result<(), Error>;
+}
+
+/// One page of a listing and where the next one starts (`None`: this was the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// An answer given under an idempotency key, to give again for a repeated request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotentClaim {
+    /// Nobody used the key: run the request, then store its answer.
+    New,
+    /// The request ran already: this was its answer.
+    Done(StoredAnswer),
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
 }
 
 /// Every trigger ARN a pool is created with.
@@ -188,6 +257,27 @@ pub trait UserPools: Send + Sync {
         provider: &str,
         subject: &str,
     ) -> Result<(), Error>;
+    async fn remove_from_group(
+        &self,
+        pool_id: &str,
+        username: &str,
+        group: &str,
+    ) -> Result<(), Error>;
+    /// Disables the login and signs it out everywhere (its refresh tokens stop working).
+    /// A login that no longer exists counts as done.
+    async fn disable_login(&self, pool_id: &str, username: &str) -> Result<(), Error>;
+    /// Removes the login. A login that no longer exists counts as done.
+    async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error>;
+    /// Gives an existing login a new temporary password: the old one stops working and the
+    /// next sign-in must choose a new one.
+    async fn set_temporary_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        temporary_password: &str,
+    ) -> Result<(), Error>;
+    /// Deletes a group; a group that no longer exists counts as done.
+    async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error>;
 }
 
 /// Outgoing mail (SES).

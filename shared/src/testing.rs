@@ -10,16 +10,21 @@ use crate::domain::mail::MailContent;
 use crate::domain::organization::{CognitoResources, SignInSettings};
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
-    Subdomain,
+    PersonId, Subdomain,
 };
 use crate::domain::{OrgStatus, PersonStatus, Role};
-use crate::ports::{AuditEvent, ClientSpec, Mailer, NewLogin, PoolSpec, Registry, UserPools};
+use crate::ports::{
+    AuditEvent, ClientSpec, IdempotentClaim, Mailer, NewLogin, Page, PoolSpec, Registry,
+    StoredAnswer, UserPools,
+};
 
 #[derive(Default)]
 struct State {
     orgs: BTreeMap<String, Organization>,
     people: BTreeMap<(String, String), Person>,
     audit: Vec<AuditEvent>,
+    /// (org, key) -> (fingerprint, answer once stored).
+    idempotency: BTreeMap<(String, String), (String, Option<StoredAnswer>)>,
 }
 
 /// The registry in memory, with the same conditions as the DynamoDB one (versions, seats,
@@ -364,6 +369,113 @@ impl Registry for MemoryRegistry {
             .cloned()
             .collect())
     }
+
+    async fn person_by_id(&self, org: &OrgId, id: &PersonId) -> Result<Option<Person>, Error> {
+        self.call("person_by_id");
+        Ok(self
+            .lock()
+            .people
+            .values()
+            .find(|p| &p.org_id == org && &p.id == id)
+            .cloned())
+    }
+
+    async fn people(
+        &self,
+        org: &OrgId,
+        filter: &(dyn for<'p> Fn(&'p Person) -> bool + Sync),
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Person>, Error> {
+        self.call("people");
+        let state = self.lock();
+        let mut matching = state
+            .people
+            .values()
+            .filter(|p| &p.org_id == org)
+            .filter(|p| cursor.is_none_or(|after| p.username.as_str() > after))
+            .filter(|p| filter(p));
+        let items: Vec<Person> = matching.by_ref().take(limit as usize).cloned().collect();
+        let next = matching
+            .next()
+            .and(items.last())
+            .map(|p| p.username.clone());
+        Ok(Page { items, next })
+    }
+
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>, Error> {
+        self.call("audit_page");
+        let state = self.lock();
+        let skip: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let all: Vec<_> = state
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| &e.org_id == org)
+            .collect();
+        let items: Vec<AuditEvent> = all
+            .iter()
+            .skip(skip)
+            .take(limit as usize)
+            .map(|e| (*e).clone())
+            .collect();
+        let end = skip + items.len();
+        let next = (end < all.len()).then(|| end.to_string());
+        Ok(Page { items, next })
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: &str,
+        _ttl_secs: i64,
+    ) -> Result<IdempotentClaim, Error> {
+        self.call("claim_idempotency_key");
+        let mut state = self.lock();
+        let slot = (org.to_string(), key.to_owned());
+        Ok(match state.idempotency.get(&slot) {
+            None => {
+                state
+                    .idempotency
+                    .insert(slot, (fingerprint.to_owned(), None));
+                IdempotentClaim::New
+            }
+            Some((f, _)) if f != fingerprint => IdempotentClaim::Mismatch,
+            Some((_, Some(answer))) => IdempotentClaim::Done(answer.clone()),
+            Some((_, None)) => IdempotentClaim::InProgress,
+        })
+    }
+
+    async fn store_idempotent_answer(
+        &self,
+        org: &OrgId,
+        key: &str,
+        answer: &StoredAnswer,
+    ) -> Result<(), Error> {
+        self.call("store_idempotent_answer");
+        if let Some(entry) = self
+            .lock()
+            .idempotency
+            .get_mut(&(org.to_string(), key.to_owned()))
+        {
+            entry.1 = Some(answer.clone());
+        }
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, org: &OrgId, key: &str) -> Result<(), Error> {
+        self.call("release_idempotency_key");
+        self.lock()
+            .idempotency
+            .remove(&(org.to_string(), key.to_owned()));
+        Ok(())
+    }
 }
 
 /// Cognito calls, recorded instead of made.
@@ -432,6 +544,36 @@ impl UserPools for RecordingPools {
         ));
         Ok(())
     }
+    async fn remove_from_group(
+        &self,
+        pool_id: &str,
+        username: &str,
+        group: &str,
+    ) -> Result<(), Error> {
+        self.record(format!("remove_from_group {pool_id} {username} {group}"));
+        Ok(())
+    }
+    async fn disable_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        self.record(format!("disable_login {pool_id} {username}"));
+        Ok(())
+    }
+    async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        self.record(format!("delete_login {pool_id} {username}"));
+        Ok(())
+    }
+    async fn set_temporary_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        _temporary_password: &str,
+    ) -> Result<(), Error> {
+        self.record(format!("set_temporary_password {pool_id} {username}"));
+        Ok(())
+    }
+    async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
+        self.record(format!("delete_group {pool_id} {group}"));
+        Ok(())
+    }
 }
 
 /// Mail, kept instead of sent.
@@ -476,6 +618,7 @@ pub fn sample_org() -> Organization {
             domain_prefix: Some("acme-3a4b5c6d".into()),
         },
         sign_in: SignInSettings::default(),
+        roles: crate::domain::organization::default_roles(),
         created_at: 0,
         updated_at: 0,
         version: 1,

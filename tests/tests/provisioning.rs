@@ -113,6 +113,26 @@ impl UserPools for CrashingPools<'_> {
     ) -> Result<(), Error> {
         self.real.link_provider(pool, user, provider, subject).await
     }
+    async fn remove_from_group(&self, pool: &str, user: &str, group: &str) -> Result<(), Error> {
+        self.real.remove_from_group(pool, user, group).await
+    }
+    async fn disable_login(&self, pool: &str, user: &str) -> Result<(), Error> {
+        self.real.disable_login(pool, user).await
+    }
+    async fn delete_login(&self, pool: &str, user: &str) -> Result<(), Error> {
+        self.real.delete_login(pool, user).await
+    }
+    async fn set_temporary_password(
+        &self,
+        pool: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(), Error> {
+        self.real.set_temporary_password(pool, user, password).await
+    }
+    async fn delete_group(&self, pool: &str, group: &str) -> Result<(), Error> {
+        self.real.delete_group(pool, group).await
+    }
 }
 
 struct CrashingMailer<'a> {

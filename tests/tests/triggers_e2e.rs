@@ -41,6 +41,7 @@ async fn register(
         admin_email: None,
         cognito: CognitoResources::default(),
         sign_in,
+        roles: shared::domain::organization::default_roles(),
         created_at: 0,
         updated_at: 0,
         version: 1,

@@ -428,9 +428,140 @@ impl UserPools for CognitoPools {
             Err(e) => Err(self.endpoint.error("AdminLinkProviderForUser", e)),
         }
     }
+
+    async fn remove_from_group(
+        &self,
+        pool_id: &str,
+        username: &str,
+        group: &str,
+    ) -> Result<(), Error> {
+        self.remove_from_group_impl(pool_id, username, group).await
+    }
+
+    async fn disable_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        match self
+            .client
+            .admin_disable_user()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_user_not_found_exception()) =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(self.endpoint.error("AdminDisableUser", e)),
+        }
+        match self
+            .client
+            .admin_user_global_sign_out()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_user_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("AdminUserGlobalSignOut", e)),
+        }
+    }
+
+    async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        match self
+            .client
+            .admin_delete_user()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_user_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("AdminDeleteUser", e)),
+        }
+    }
+
+    async fn set_temporary_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        temporary_password: &str,
+    ) -> Result<(), Error> {
+        self.client
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(username)
+            .password(temporary_password)
+            .permanent(false)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminSetUserPassword", e))?;
+        Ok(())
+    }
+
+    async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
+        match self
+            .client
+            .delete_group()
+            .user_pool_id(pool_id)
+            .group_name(group)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("DeleteGroup", e)),
+        }
+    }
 }
 
 impl CognitoPools {
+    async fn remove_from_group_impl(
+        &self,
+        pool_id: &str,
+        username: &str,
+        group: &str,
+    ) -> Result<(), Error> {
+        match self
+            .client
+            .admin_remove_user_from_group()
+            .user_pool_id(pool_id)
+            .username(username)
+            .group_name(group)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(|se| {
+                    se.is_user_not_found_exception() || se.is_resource_not_found_exception()
+                }) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("AdminRemoveUserFromGroup", e)),
+        }
+    }
+
     /// Whether the login already carries the federated identity (its `identities` attribute).
     async fn has_identity(
         &self,

@@ -8,6 +8,8 @@
 //! | e-mail domain claim     | `EMAILDOMAIN#<domain>`  | `CLAIM`                |                     |
 //! | person                  | `ORG#<id>`              | `PERSON#<username>`    |                     |
 //! | person e-mail claim     | `ORG#<id>`              | `EMAIL#<address>`      |                     |
+//! | person id claim         | `ORG#<id>`              | `PERSONID#<person id>` |                     |
+//! | idempotency record (TTL)| `ORG#<id>`              | `IDEMPOTENCY#<key>`    |                     |
 //! | linked identity claim   | `ORG#<id>`              | `IDENTITY#<provider>#<subject>` |            |
 //! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
 //!
@@ -31,9 +33,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::Endpoint;
 use crate::domain::{
     now_epoch, EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person,
-    Subdomain,
+    PersonId, Subdomain,
 };
-use crate::ports::{AuditEvent, Registry};
+use crate::ports::{AuditEvent, IdempotentClaim, Page, Registry, StoredAnswer};
 
 const GSI1: &str = "gsi1";
 const TTL_ATTRIBUTE: &str = "expires_at";
@@ -692,20 +694,24 @@ impl Registry for DynamoRegistry {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| self.build_error(e))?;
-        let mut claim = key(pk, &format!("EMAIL#{}", person.email));
-        claim.insert("username".into(), s(&person.username));
-        let claim_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(claim))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| self.build_error(e))?;
+        let username_claim = |sk: String| -> Result<TransactWriteItem, Error> {
+            let mut claim = key(pk.clone(), &sk);
+            claim.insert("username".into(), s(&person.username));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(claim))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| self.build_error(e))?;
+            Ok(in_transaction(put))
+        };
         let mut items = vec![
             in_transaction(person_put),
-            in_transaction(claim_put),
+            username_claim(format!("EMAIL#{}", person.email))?,
+            username_claim(format!("PERSONID#{}", person.id))?,
             self.audit_put(audit)?,
         ];
-        const SEAT: usize = 3;
+        const SEAT: usize = 4;
         if person.status.holds_seat() {
             items.push(self.seat_update(&person.org_id, true)?);
         }
@@ -883,6 +889,203 @@ impl Registry for DynamoRegistry {
             }),
             Err(TransactFailure::Other(e)) => Err(e),
         }
+    }
+
+    async fn person_by_id(&self, org: &OrgId, id: &PersonId) -> Result<Option<Person>, Error> {
+        #[derive(Deserialize)]
+        struct IdClaim {
+            username: String,
+        }
+        match self
+            .get::<IdClaim>(org_pk(org), &format!("PERSONID#{id}"))
+            .await?
+        {
+            Some(claim) => self.person(org, &claim.username).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn people(
+        &self,
+        org: &OrgId,
+        filter: &(dyn for<'p> Fn(&'p Person) -> bool + Sync),
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Person>, Error> {
+        let limit = limit.clamp(1, 1000) as usize;
+        let pk = org_pk(org);
+        let mut start = cursor.map(|after| key(pk.clone(), &format!("PERSON#{after}")));
+        let mut items = Vec::new();
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :person)")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":person", s("PERSON#"))
+                .consistent_read(true)
+                .limit(100)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("Query", e))?;
+            let more = out.last_evaluated_key.is_some();
+            let page = out.items.unwrap_or_default();
+            let count = page.len();
+            for (i, item) in page.into_iter().enumerate() {
+                let person = from_item::<PersonItem>(item)?.person;
+                if !filter(&person) {
+                    continue;
+                }
+                items.push(person);
+                if items.len() == limit {
+                    let rest = i + 1 < count || more;
+                    let next = rest.then(|| items[limit - 1].username.clone());
+                    return Ok(Page { items, next });
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(Page { items, next: None });
+            }
+        }
+    }
+
+    async fn audit_page(
+        &self,
+        org: &OrgId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AuditEvent>, Error> {
+        let pk = org_pk(org);
+        let start = match cursor {
+            Some(sk) if sk.starts_with("AUDIT#") => Some(key(pk.clone(), sk)),
+            Some(_) => {
+                return Err(Error::InvalidInput {
+                    what: "cursor",
+                    value: String::new(),
+                    rule: "it must be the `next` of an earlier page",
+                })
+            }
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":audit", s("AUDIT#"))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("Query", e))?;
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| k.get("sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<AuditItem>(item).map(|i| i.event))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        org: &OrgId,
+        key_value: &str,
+        fingerprint: &str,
+        ttl_secs: i64,
+    ) -> Result<IdempotentClaim, Error> {
+        let now = now_epoch();
+        let mut item = key(org_pk(org), &format!("IDEMPOTENCY#{key_value}"));
+        item.insert("fingerprint".into(), s(fingerprint));
+        item.insert("state".into(), s("running"));
+        item.insert(TTL_ATTRIBUTE.into(), n(now + ttl_secs));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // A key whose record expired (TTL removes it later) is free again.
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(IdempotentClaim::New),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(self.endpoint.error("PutItem", e)),
+        }
+        #[derive(Deserialize)]
+        struct Record {
+            fingerprint: String,
+            state: String,
+            #[serde(default)]
+            status: Option<u16>,
+            #[serde(default)]
+            body: Option<String>,
+        }
+        let Some(record) = self
+            .get::<Record>(org_pk(org), &format!("IDEMPOTENCY#{key_value}"))
+            .await?
+        else {
+            // Released meanwhile: the caller may try again.
+            return Ok(IdempotentClaim::InProgress);
+        };
+        Ok(if record.fingerprint != fingerprint {
+            IdempotentClaim::Mismatch
+        } else if record.state == "done" {
+            IdempotentClaim::Done(StoredAnswer {
+                status: record.status.unwrap_or(200),
+                body: record.body.unwrap_or_default(),
+            })
+        } else {
+            IdempotentClaim::InProgress
+        })
+    }
+
+    async fn store_idempotent_answer(
+        &self,
+        org: &OrgId,
+        key_value: &str,
+        answer: &StoredAnswer,
+    ) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), &format!("IDEMPOTENCY#{key_value}"))))
+            .update_expression("SET #state = :done, #status = :status, body = :body")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":status", n(answer.status))
+            .expression_attribute_values(":body", s(&answer.body))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, org: &OrgId, key_value: &str) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), &format!("IDEMPOTENCY#{key_value}"))))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DeleteItem", e))?;
+        Ok(())
     }
 
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error> {

@@ -19,11 +19,24 @@ pub struct Welcome<'a> {
     pub username: &'a str,
     pub temporary_password: &'a str,
     pub login_url: &'a str,
+    pub kind: WelcomeKind,
+}
+
+/// Why a temporary password is mailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WelcomeKind {
+    /// Activation, or the invitation sent again.
+    #[default]
+    Invitation,
+    /// An administrator reset the person's password.
+    PasswordReset,
 }
 
 #[derive(Template)]
 #[template(path = "welcome.html")]
 struct WelcomeHtml<'a> {
+    heading: &'a str,
+    intro: &'a str,
     org_name: &'a str,
     username: &'a str,
     temporary_password: &'a str,
@@ -34,6 +47,8 @@ struct WelcomeHtml<'a> {
 #[derive(Template)]
 #[template(path = "welcome.txt")]
 struct WelcomeText<'a> {
+    heading: &'a str,
+    intro: &'a str,
     org_name: &'a str,
     username: &'a str,
     temporary_password: &'a str,
@@ -47,7 +62,21 @@ impl Welcome<'_> {
             what: "welcome mail",
             detail: e.to_string(),
         };
+        let (heading, intro, subject) = match self.kind {
+            WelcomeKind::Invitation => (
+                format!("Welcome to {}", self.org_name),
+                "An account has been created for you. Sign in on your organization's own page:",
+                format!("Your {} account", self.org_name),
+            ),
+            WelcomeKind::PasswordReset => (
+                format!("Your {} password was reset", self.org_name),
+                "An administrator reset your password. Sign in on your organization's own page:",
+                format!("Your {} password was reset", self.org_name),
+            ),
+        };
         let html = WelcomeHtml {
+            heading: &heading,
+            intro,
             org_name: self.org_name,
             username: self.username,
             temporary_password: self.temporary_password,
@@ -57,6 +86,8 @@ impl Welcome<'_> {
         .render()
         .map_err(render_failed)?;
         let text = WelcomeText {
+            heading: &heading,
+            intro,
             org_name: self.org_name,
             username: self.username,
             temporary_password: self.temporary_password,
@@ -66,7 +97,7 @@ impl Welcome<'_> {
         .render()
         .map_err(render_failed)?;
         Ok(MailContent {
-            subject: format!("Your {} account", self.org_name),
+            subject,
             html,
             text,
         })
@@ -240,6 +271,7 @@ mod tests {
             username: "jane@acme.com",
             temporary_password: "Xy3!abcdEFGH2345",
             login_url: "https://acme.app.example.com/login",
+            kind: WelcomeKind::Invitation,
         }
         .render()
         .expect("renders");
@@ -252,5 +284,23 @@ mod tests {
         // The organization's name is escaped in HTML, verbatim in text.
         assert!(mail.html.contains("Acme &#60;Ltd&#62;") || mail.html.contains("Acme &lt;Ltd&gt;"));
         assert!(mail.text.contains("Welcome to Acme <Ltd>"));
+    }
+
+    #[test]
+    fn a_password_reset_says_so() {
+        let mail = Welcome {
+            org_name: "Acme",
+            username: "jane",
+            temporary_password: "Xy3!abcdEFGH2345",
+            login_url: "https://acme.app.example.com/login",
+            kind: WelcomeKind::PasswordReset,
+        }
+        .render()
+        .expect("renders");
+        assert_eq!(mail.subject, "Your Acme password was reset");
+        for part in [&mail.html, &mail.text] {
+            assert!(part.contains("An administrator reset your password"));
+            assert!(part.contains("Xy3!abcdEFGH2345"));
+        }
     }
 }

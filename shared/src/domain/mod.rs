@@ -7,6 +7,7 @@ pub mod email;
 pub mod mail;
 pub mod organization;
 pub mod password;
+pub mod people;
 pub mod person;
 pub mod provisioning;
 pub mod signin;
@@ -14,7 +15,7 @@ pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
 pub use organization::{MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
-pub use person::{LinkedIdentity, Person, PersonStatus, Role};
+pub use person::{LinkedIdentity, Person, PersonId, PersonStatus, Role};
 pub use subdomain::Subdomain;
 
 /// Everything that can go wrong in the domain and at its ports. Every message says what was

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EmailAddress, EmailDomain, Error, Subdomain};
+use super::{EmailAddress, EmailDomain, Error, Role, Subdomain};
 
 /// An organization's id: `org-` and a time-ordered UUID. Never derived from the subdomain, so
 /// that the record survives a later rename of the subdomain.
@@ -146,6 +146,13 @@ impl SignInSettings {
     }
 }
 
+pub fn default_roles() -> Vec<Role> {
+    Role::DEFAULTS
+        .iter()
+        .map(|r| Role::parse(r).expect("the default roles are valid"))
+        .collect()
+}
+
 /// One customer organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
@@ -166,6 +173,10 @@ pub struct Organization {
     pub cognito: CognitoResources,
     #[serde(default)]
     pub sign_in: SignInSettings,
+    /// The organization's roles, each a Cognito group of the same name in its pool. Every
+    /// organization starts with `admin` and `member`, which stay; its admins may add more.
+    #[serde(default = "default_roles")]
+    pub roles: Vec<Role>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency counter: every save checks and bumps it.
@@ -197,6 +208,25 @@ impl Organization {
         self.email_domains
             .iter()
             .any(|d| d.as_str() == email.domain())
+    }
+
+    /// The organization's role with this name, or a clear "unknown role".
+    pub fn role(&self, name: &str) -> Result<Role, Error> {
+        let role = Role::parse(name)?;
+        if self.roles.contains(&role) {
+            Ok(role)
+        } else {
+            Err(Error::InvalidInput {
+                what: "role",
+                value: name.to_owned(),
+                rule: "it is not one of the organization's roles (GET /v1/roles lists them)",
+            })
+        }
+    }
+
+    /// The roles every organization keeps.
+    pub fn permanent_role(role: &Role) -> bool {
+        Role::DEFAULTS.contains(&role.as_str())
     }
 
     pub fn seat_free(&self) -> bool {
@@ -257,6 +287,7 @@ pub(crate) mod tests {
             admin_email: None,
             cognito: CognitoResources::default(),
             sign_in: SignInSettings::default(),
+            roles: default_roles(),
             created_at: 0,
             updated_at: 0,
             version: 1,

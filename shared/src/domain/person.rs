@@ -145,14 +145,60 @@ impl LinkedIdentity {
     }
 }
 
+/// A person's id: `per-` and a time-ordered UUID. It never changes, even when the username
+/// does; the admin API names people by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonId(String);
+
+impl PersonId {
+    pub fn generate() -> Self {
+        Self(format!("per-{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    /// An id as a client sends it: `per-` and 32 lower-case hex digits, nothing else.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let ok = input.strip_prefix("per-").is_some_and(|hex| {
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(Error::InvalidInput {
+                what: "person id",
+                value: input.chars().take(64).collect(),
+                rule: "it must be per- and 32 lower-case hexadecimal digits",
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One person of one organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
+    /// Stable for the person's whole life in the organization.
+    pub id: PersonId,
     pub org_id: OrgId,
     /// The Cognito username, unique within the organization, kept lower-case.
     pub username: String,
     pub email: EmailAddress,
-    pub display_name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
     pub roles: Vec<Role>,
     pub status: PersonStatus,
     /// A new address waiting for its confirmation; sign-in is refused until then.
@@ -179,10 +225,12 @@ impl Person {
     ) -> Self {
         let now = super::now_epoch();
         Self {
+            id: PersonId::generate(),
             org_id,
             username,
             email,
-            display_name: None,
+            given_name: None,
+            family_name: None,
             roles,
             status,
             pending_email: None,
@@ -277,10 +325,12 @@ mod tests {
 
     fn person(roles: &[&str], status: PersonStatus) -> Person {
         Person {
+            id: PersonId::generate(),
             org_id: OrgId::from("org-1".to_owned()),
             username: "jane".into(),
             email: EmailAddress::parse("jane@acme.com").expect("valid"),
-            display_name: None,
+            given_name: None,
+            family_name: None,
             roles: roles
                 .iter()
                 .map(|r| Role::parse(r).expect("valid"))
@@ -309,6 +359,22 @@ mod tests {
             assert_eq!(s.to_string().parse::<PersonStatus>(), Ok(s));
         }
         assert!("sleeping".parse::<PersonStatus>().is_err());
+    }
+
+    #[test]
+    fn person_ids_are_generated_unique_and_parsed_strictly() {
+        let a = PersonId::generate();
+        assert_ne!(a, PersonId::generate());
+        assert_eq!(PersonId::parse(a.as_str()), Ok(a.clone()));
+        for bad in [
+            "",
+            "per-",
+            "per-XYZ",
+            "org-0192f0c4d5e67a8b9c0d1e2f3a4b5c6d",
+            &format!("{a}0"),
+        ] {
+            assert!(PersonId::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

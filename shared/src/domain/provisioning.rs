@@ -299,6 +299,7 @@ impl Provisioning<'_> {
             admin_email: req.admin_email.clone(),
             cognito: Default::default(),
             sign_in: Default::default(),
+            roles: super::organization::default_roles(),
             created_at: now,
             updated_at: now,
             version: 1,
@@ -360,7 +361,7 @@ impl Provisioning<'_> {
             base_domain: self.base_domain,
             actor: self.actor,
         };
-        let person = activate_person(&activation, org, person).await?;
+        let person = activate_person(&activation, org, person).await?.person;
         // The seat count changed in the registry; keep the caller's copy current.
         if let Some(fresh) = self.registry.organization(&org.id).await? {
             *org = fresh;
