@@ -49,7 +49,6 @@ struct WelcomeHtml<'a> {
 struct WelcomeText<'a> {
     heading: &'a str,
     intro: &'a str,
-    org_name: &'a str,
     username: &'a str,
     temporary_password: &'a str,
     login_url: &'a str,
@@ -88,7 +87,6 @@ impl Welcome<'_> {
         let text = WelcomeText {
             heading: &heading,
             intro,
-            org_name: self.org_name,
             username: self.username,
             temporary_password: self.temporary_password,
             login_url: self.login_url,

@@ -49,6 +49,8 @@ pub enum Error {
     NotAllowed { action: String, reason: String },
     #[error("cannot give {username} a login: no licence seat is free in this organization; add seats or deactivate someone first")]
     NoSeatFree { username: String },
+    #[error("cannot activate {username}: give the person at least one role first")]
+    RoleRequired { username: String },
     #[error("{0}")]
     QuotaExceeded(String),
     #[error("cannot reach {service} at {endpoint}: {detail}. Check that the endpoint is up (AWS_ENDPOINT_URL) and the network allows it")]
@@ -82,6 +84,7 @@ impl Error {
             Error::Conflict { .. } => "Conflict",
             Error::NotAllowed { .. } => "NotAllowed",
             Error::NoSeatFree { .. } => "NoSeatFree",
+            Error::RoleRequired { .. } => "RoleRequired",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Unreachable { .. } => "Unreachable",
             Error::Render { .. } => "RenderFailed",

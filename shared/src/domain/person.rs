@@ -258,10 +258,9 @@ impl Person {
     /// (The free seat is checked atomically by the registry.)
     pub fn check_activation(&self) -> Result<(), Error> {
         if self.roles.is_empty() {
-            return Err(Error::not_allowed(
-                format!("activate {}", self.username),
-                "give the person at least one role first",
-            ));
+            return Err(Error::RoleRequired {
+                username: self.username.clone(),
+            });
         }
         self.check_transition(PersonStatus::Invited)
     }

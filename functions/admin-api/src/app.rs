@@ -1,0 +1,332 @@
+//! The admin API: who is calling (a verified token of their organization's own pool, and
+//! their person record, read on every request), what they may do (mutations need the
+//! `admin` role), idempotency keys, and the routes.
+//!
+//! The organization is the token issuer's, never taken from the path, a header or the body:
+//! every lookup below is scoped to `caller.org`, so a person id of another organization is
+//! simply not found.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lambda_http::http::{header, HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use shared::domain::{Organization, Person, PersonStatus, Role};
+use shared::ports::{IdempotentClaim, Mailer, Registry, StoredAnswer, UserPools};
+
+use crate::problem::Problem;
+use crate::routes;
+
+/// Largest request body accepted (413 above).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+/// Who a verified token names: the pool that issued it and the person's username in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSubject {
+    pub pool_id: String,
+    pub username: String,
+}
+
+/// Verifies a bearer token fully (signature, issuer, audience, use, time). The reason of a
+/// refusal goes to the log, never to the caller.
+#[async_trait]
+pub trait Authenticate: Send + Sync {
+    async fn authenticate(&self, token: &str) -> Result<TokenSubject, String>;
+}
+
+/// Built once per execution environment.
+pub struct App {
+    pub registry: Arc<dyn Registry>,
+    pub pools: Arc<dyn UserPools>,
+    pub mailer: Arc<dyn Mailer>,
+    pub auth: Arc<dyn Authenticate>,
+    pub base_domain: String,
+}
+
+/// The caller of one request: their organization and their own record, as stored now.
+pub struct Caller {
+    pub org: Organization,
+    pub person: Person,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.person.roles.contains(&Role::admin())
+    }
+}
+
+/// One request, taken apart.
+pub struct Call<'a> {
+    pub method: &'a Method,
+    /// The path from `/v1` on, split at `/`.
+    pub segments: Vec<&'a str>,
+    pub query: Vec<(String, String)>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Call<'_> {
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The JSON body as `T` (unknown fields refused), after checking its content type.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        let content_type = self.header(header::CONTENT_TYPE).unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case("application/json") {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Send JSON",
+                "The body must be application/json.",
+            ));
+        }
+        serde_json::from_slice(self.body).map_err(|e| {
+            let message = e.to_string();
+            // serde names the field for unknown and missing fields and for wrong types.
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.contains("field"))
+                .unwrap_or("body")
+                .to_owned();
+            Problem::invalid(field, format!("The body is not valid: {message}."))
+        })
+    }
+}
+
+impl App {
+    /// Answers one HTTP request. Never panics on input; every refusal is problem+json.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let bytes: &[u8] = match &body {
+            Body::Empty => &[],
+            Body::Text(t) => t.as_bytes(),
+            Body::Binary(b) => b,
+            _ => &[],
+        };
+        if bytes.len() > MAX_BODY_BYTES {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Too large",
+                "The body is larger than 1 MB.",
+            )
+            .into_response();
+        }
+        let path = parts.uri.path();
+        let Some(start) = path
+            .find("/v1/")
+            .or_else(|| path.ends_with("/v1").then(|| path.len() - 3))
+        else {
+            return Problem::not_found("route").into_response();
+        };
+        let segments: Vec<&str> = path[start + 1..]
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let query = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let call = Call {
+            method: &parts.method,
+            segments,
+            query,
+            headers: &parts.headers,
+            body: bytes,
+        };
+        // The API's own description needs no token.
+        if call.method == Method::GET && call.segments == ["v1", "openapi.json"] {
+            return routes::openapi();
+        }
+        let caller = match self.caller(&call).await {
+            Ok(caller) => caller,
+            Err(problem) => return problem.into_response(),
+        };
+        let mutation = call.method != Method::GET;
+        if mutation && !caller.is_admin() {
+            return Problem::forbidden().into_response();
+        }
+        match (
+            mutation,
+            call.header(header::HeaderName::from_static("idempotency-key")),
+        ) {
+            (true, Some(key)) => self.idempotent(&caller, &call, key.to_owned()).await,
+            _ => self.route(&caller, &call).await,
+        }
+    }
+
+    async fn route(&self, caller: &Caller, call: &Call<'_>) -> Response<Body> {
+        routes::route(self, caller, call)
+            .await
+            .unwrap_or_else(Problem::into_response)
+    }
+
+    /// The caller, from the bearer token and the registry: the token's issuer names the
+    /// organization; the person must exist there and hold a login (a deactivated, deleted
+    /// or unknown person's still-valid token is refused).
+    async fn caller(&self, call: &Call<'_>) -> Result<Caller, Problem> {
+        let token = call
+            .header(header::AUTHORIZATION)
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                tracing::info!(reason = "no bearer token", "refused");
+                Problem::unauthorized()
+            })?;
+        let subject = self.auth.authenticate(token).await.map_err(|reason| {
+            tracing::info!(%reason, "token refused");
+            Problem::unauthorized()
+        })?;
+        let org = self
+            .registry
+            .organization_by_pool(&subject.pool_id)
+            .await
+            .map_err(Problem::from)?
+            .ok_or_else(|| {
+                tracing::warn!(
+                    pool_id = subject.pool_id,
+                    "a valid token of a pool no organization owns"
+                );
+                Problem::unauthorized()
+            })?;
+        let username = subject.username.to_ascii_lowercase();
+        let person = self
+            .registry
+            .person(&org.id, &username)
+            .await
+            .map_err(Problem::from)?
+            .filter(|p| matches!(p.status, PersonStatus::Invited | PersonStatus::Active))
+            .ok_or_else(|| {
+                tracing::info!(org_id = %org.id, reason = "no person with a login", "refused");
+                Problem::unauthorized()
+            })?;
+        Ok(Caller { org, person })
+    }
+
+    /// A mutation with an `Idempotency-Key`: the first request runs and its answer is kept;
+    /// a repeat gets the same answer and changes nothing. A failure of ours (5xx) frees the
+    /// key, so the same request can be sent again to finish.
+    async fn idempotent(&self, caller: &Caller, call: &Call<'_>, key: String) -> Response<Body> {
+        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Problem::invalid(
+                "Idempotency-Key",
+                "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
+            )
+            .into_response();
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(call.method.as_str());
+        hasher.update([0]);
+        hasher.update(call.segments.join("/"));
+        hasher.update([0]);
+        hasher.update(caller.person.username.as_bytes());
+        hasher.update([0]);
+        hasher.update(call.body);
+        let fingerprint: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let claim = self
+            .registry
+            .claim_idempotency_key(&caller.org.id, &key, &fingerprint, IDEMPOTENCY_TTL_SECS)
+            .await;
+        match claim {
+            Err(e) => return Problem::from(e).into_response(),
+            Ok(IdempotentClaim::Done(answer)) => return stored(answer),
+            Ok(IdempotentClaim::InProgress) => {
+                return Problem::new(
+                    StatusCode::CONFLICT,
+                    "request-in-progress",
+                    "Still running",
+                    "A request with this Idempotency-Key is still running: wait a moment and send it again.",
+                )
+                .into_response()
+            }
+            Ok(IdempotentClaim::Mismatch) => {
+                return Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency-key-reused",
+                    "Key used for another request",
+                    "This Idempotency-Key was used for a different request: use a new key.",
+                )
+                .with_field("Idempotency-Key")
+                .into_response()
+            }
+            Ok(IdempotentClaim::New) => {}
+        }
+        let response = self.route(caller, call).await;
+        let status = response.status();
+        let outcome = if status.is_server_error() {
+            self.registry
+                .release_idempotency_key(&caller.org.id, &key)
+                .await
+        } else {
+            let body = match response.body() {
+                Body::Text(t) => t.clone(),
+                Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => String::new(),
+            };
+            self.registry
+                .store_idempotent_answer(
+                    &caller.org.id,
+                    &key,
+                    &StoredAnswer {
+                        status: status.as_u16(),
+                        body,
+                    },
+                )
+                .await
+        };
+        if let Err(e) = outcome {
+            tracing::error!(code = e.code(), error = %e, "idempotency record not updated");
+        }
+        response
+    }
+}
+
+/// A stored answer, given again.
+fn stored(answer: StoredAnswer) -> Response<Body> {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let problem = !status.is_success();
+    let mut response = Response::new(if answer.body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(answer.body)
+    });
+    *response.status_mut() = status;
+    let content_type = if problem {
+        "application/problem+json"
+    } else {
+        "application/json"
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    response.headers_mut().insert(
+        "idempotent-replay",
+        header::HeaderValue::from_static("true"),
+    );
+    response
+}

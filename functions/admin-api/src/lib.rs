@@ -1,0 +1,11 @@
+//! The admin API (`admin-api`): what an organization's admin UI calls. See `app.rs` for who
+//! may call and `routes.rs` for the routes; `openapi.json` describes them.
+
+pub mod app;
+pub mod problem;
+pub mod routes;
+
+pub use app::{App, Authenticate, TokenSubject};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,530 @@
+//! The routes of the admin API. Field names are the contract with the admin UI.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Response};
+use serde::{Deserialize, Deserializer, Serialize};
+use shared::domain::people::{Admin, NewPerson, PersonChanges};
+use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
+use shared::ports::AuditEvent;
+
+use crate::app::{App, Call, Caller};
+use crate::problem::{json, Problem};
+
+/// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
+/// these (a test checks both ways).
+pub const ROUTES: [(&str, &str); 14] = [
+    ("GET", "/v1/organization"),
+    ("GET", "/v1/users"),
+    ("POST", "/v1/users"),
+    ("GET", "/v1/users/{id}"),
+    ("PATCH", "/v1/users/{id}"),
+    ("DELETE", "/v1/users/{id}"),
+    ("PUT", "/v1/users/{id}/activation"),
+    ("POST", "/v1/users/{id}/activation/resend"),
+    ("POST", "/v1/users/{id}/password-reset"),
+    ("GET", "/v1/roles"),
+    ("POST", "/v1/roles"),
+    ("DELETE", "/v1/roles/{name}"),
+    ("GET", "/v1/audit"),
+    ("GET", "/v1/openapi.json"),
+];
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+const MAX_QUERY_CHARS: usize = 100;
+
+/// The OpenAPI 3.1 document of these routes.
+pub fn openapi() -> Response<Body> {
+    let mut response = Response::new(Body::Text(OPENAPI.to_owned()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Response<Body>, Problem> {
+    let admin = Admin {
+        registry: app.registry.as_ref(),
+        pools: app.pools.as_ref(),
+        mailer: app.mailer.as_ref(),
+        base_domain: &app.base_domain,
+        actor: &caller.person.username,
+    };
+    let org = &caller.org;
+    let fail = |e: Error| problem_in(org, e);
+    let method = call.method.clone();
+    match (method, &call.segments[1..]) {
+        (Method::GET, ["organization"]) => Ok(json(
+            StatusCode::OK,
+            &OrganizationView::of(org, &app.base_domain),
+        )),
+        (Method::GET, ["users"]) => list_users(app, org, call).await,
+        (Method::POST, ["users"]) => {
+            let body: NewUserBody = call.json()?;
+            let person = admin.add_person(org, &body.into()).await.map_err(fail)?;
+            let mut response = person_response(StatusCode::CREATED, &person);
+            if let Ok(location) = HeaderValue::from_str(&format!("/v1/users/{}", person.id)) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            Ok(response)
+        }
+        (Method::GET, ["users", id]) => {
+            let person = find(app, org, id).await?;
+            Ok(person_response(StatusCode::OK, &person))
+        }
+        (Method::PATCH, ["users", id]) => {
+            let body: PatchUserBody = call.json()?;
+            let person = find(app, org, id).await?;
+            if let Some(expected) = call.header(header::IF_MATCH) {
+                if expected.trim() != etag(&person) && expected.trim() != "*" {
+                    return Err(Problem::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "stale",
+                        "Changed meanwhile",
+                        "This person was changed since you loaded them: load them again and repeat your change.",
+                    ));
+                }
+            }
+            let changes = PersonChanges {
+                given_name: body.given_name,
+                family_name: body.family_name,
+                roles: body.roles,
+            };
+            let saved = admin
+                .update_person(org, &person, &changes)
+                .await
+                .map_err(fail)?;
+            Ok(person_response(StatusCode::OK, &saved))
+        }
+        (Method::DELETE, ["users", id]) => {
+            let person = find(app, org, id).await?;
+            let gone = admin.delete_person(org, person).await.map_err(fail)?;
+            Ok(person_response(StatusCode::OK, &gone))
+        }
+        (Method::PUT, ["users", id, "activation"]) => {
+            let body: ActivationBody = call.json()?;
+            let person = find(app, org, id).await?;
+            let done = admin
+                .set_activation(org, person, body.active)
+                .await
+                .map_err(fail)?;
+            Ok(json(
+                StatusCode::OK,
+                &ActivationView {
+                    user: PersonView::of(&done.person),
+                    welcome_mail_sent: done.mail_sent,
+                },
+            ))
+        }
+        (Method::POST, ["users", id, "activation", "resend"]) => {
+            let person = find(app, org, id).await?;
+            let person = admin.resend_invitation(org, person).await.map_err(fail)?;
+            Ok(person_response(StatusCode::OK, &person))
+        }
+        (Method::POST, ["users", id, "password-reset"]) => {
+            let person = find(app, org, id).await?;
+            let person = admin.reset_password(org, person).await.map_err(fail)?;
+            Ok(person_response(StatusCode::OK, &person))
+        }
+        (Method::GET, ["roles"]) => list_roles(app, org).await,
+        (Method::POST, ["roles"]) => {
+            let body: NewRoleBody = call.json()?;
+            admin.add_role(org, &body.name).await.map_err(fail)?;
+            Ok(json(
+                StatusCode::CREATED,
+                &RoleView {
+                    name: body.name,
+                    members: 0,
+                    permanent: false,
+                },
+            ))
+        }
+        (Method::DELETE, ["roles", name]) => {
+            admin.delete_role(org, name).await.map_err(fail)?;
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            Ok(response)
+        }
+        (Method::GET, ["audit"]) => list_audit(app, org, call).await,
+        _ => Err(Problem::not_found("route")),
+    }
+}
+
+/// A domain error, with the organization's seat limit named where seats ran out.
+fn problem_in(org: &Organization, e: Error) -> Problem {
+    match (&e, org.seats) {
+        (Error::NoSeatFree { .. }, Some(limit)) => {
+            let mut p = Problem::from(e);
+            p.detail = format!(
+                "All {limit} licence seats of your organization are taken: deactivate someone or ask for more seats."
+            );
+            p
+        }
+        _ => Problem::from(e),
+    }
+}
+
+/// The person with this id in the caller's organization (never another's).
+async fn find(app: &App, org: &Organization, id: &str) -> Result<Person, Problem> {
+    let id = PersonId::parse(id).map_err(|_| Problem::not_found("person"))?;
+    app.registry
+        .person_by_id(&org.id, &id)
+        .await
+        .map_err(Problem::from)?
+        .ok_or_else(|| Problem::not_found("person"))
+}
+
+fn etag(person: &Person) -> String {
+    format!("\"{}\"", person.version)
+}
+
+fn rfc3339(epoch: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+pub struct PersonView {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub roles: Vec<String>,
+    pub status: PersonStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl PersonView {
+    pub fn of(p: &Person) -> Self {
+        Self {
+            id: p.id.to_string(),
+            username: p.username.clone(),
+            email: p.email.to_string(),
+            given_name: p.given_name.clone(),
+            family_name: p.family_name.clone(),
+            roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            status: p.status,
+            pending_email: p.pending_email.as_ref().map(|e| e.to_string()),
+            created_at: rfc3339(p.created_at),
+            updated_at: rfc3339(p.updated_at),
+        }
+    }
+}
+
+fn person_response(status: StatusCode, person: &Person) -> Response<Body> {
+    let mut response = json(status, &PersonView::of(person));
+    if let Ok(tag) = HeaderValue::from_str(&etag(person)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+#[derive(Serialize)]
+struct ActivationView {
+    user: PersonView,
+    welcome_mail_sent: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    email: String,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+impl From<NewUserBody> for NewPerson {
+    fn from(b: NewUserBody) -> Self {
+        NewPerson {
+            username: b.username,
+            email: b.email,
+            given_name: b.given_name,
+            family_name: b.family_name,
+            roles: b.roles,
+        }
+    }
+}
+
+/// A field that may be absent (leave it), `null` (clear it) or a value.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchUserBody {
+    #[serde(default, deserialize_with = "present")]
+    given_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    family_name: Option<Option<String>>,
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivationBody {
+    active: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRoleBody {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct RoleView {
+    name: String,
+    members: u32,
+    permanent: bool,
+}
+
+#[derive(Serialize)]
+struct OrganizationView<'a> {
+    id: &'a str,
+    name: &'a str,
+    subdomain: &'a str,
+    status: String,
+    seats: Seats,
+    mfa: String,
+    email_domains: Vec<String>,
+    login_url: String,
+}
+
+#[derive(Serialize)]
+struct Seats {
+    used: u32,
+    limit: Option<u32>,
+}
+
+impl<'a> OrganizationView<'a> {
+    fn of(org: &'a Organization, base_domain: &str) -> Self {
+        Self {
+            id: org.id.as_str(),
+            name: &org.name,
+            subdomain: org.subdomain.as_str(),
+            status: org.status.to_string(),
+            seats: Seats {
+                used: org.seats_used,
+                limit: org.seats,
+            },
+            mfa: org.mfa.to_string(),
+            email_domains: org.email_domains.iter().map(|d| d.to_string()).collect(),
+            login_url: org.subdomain.login_url(base_domain),
+        }
+    }
+}
+
+fn limit_of(call: &Call<'_>) -> Result<u32, Problem> {
+    match call.query("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                Problem::invalid(
+                    "limit",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}."),
+                )
+            }),
+    }
+}
+
+fn cursor_of(call: &Call<'_>) -> Result<Option<String>, Problem> {
+    call.query("cursor")
+        .map(|c| {
+            URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    Problem::invalid(
+                        "cursor",
+                        "cursor must be the next_cursor of an earlier page.",
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn encode_cursor(next: Option<String>) -> Option<String> {
+    next.map(|n| URL_SAFE_NO_PAD.encode(n))
+}
+
+#[derive(Serialize)]
+struct UsersPage {
+    users: Vec<PersonView>,
+    next_cursor: Option<String>,
+}
+
+async fn list_users(
+    app: &App,
+    org: &Organization,
+    call: &Call<'_>,
+) -> Result<Response<Body>, Problem> {
+    let limit = limit_of(call)?;
+    let cursor = cursor_of(call)?;
+    let status = call
+        .query("status")
+        .map(|s| s.parse::<PersonStatus>())
+        .transpose()
+        .map_err(|e| Problem::invalid("status", e.to_string()))?;
+    let role = call
+        .query("role")
+        .map(Role::parse)
+        .transpose()
+        .map_err(|e| Problem::invalid("role", e.to_string()))?;
+    let q = call.query("q").map(|q| q.trim().to_lowercase());
+    if q.as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+    {
+        return Err(Problem::invalid(
+            "q",
+            format!("q must be at most {MAX_QUERY_CHARS} characters."),
+        ));
+    }
+    let filter = |p: &Person| {
+        status.is_none_or(|s| p.status == s)
+            && role.as_ref().is_none_or(|r| p.roles.contains(r))
+            && q.as_deref().is_none_or(|q| {
+                q.is_empty()
+                    || p.username.contains(q)
+                    || p.email.as_str().contains(q)
+                    || p.given_name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(q))
+                    || p.family_name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(q))
+            })
+    };
+    let page = app
+        .registry
+        .people(&org.id, &filter, cursor.as_deref(), limit)
+        .await
+        .map_err(|e| problem_in(org, e))?;
+    Ok(json(
+        StatusCode::OK,
+        &UsersPage {
+            users: page.items.iter().map(PersonView::of).collect(),
+            next_cursor: encode_cursor(page.next),
+        },
+    ))
+}
+
+async fn list_roles(app: &App, org: &Organization) -> Result<Response<Body>, Problem> {
+    let mut counts = vec![0u32; org.roles.len()];
+    let mut cursor = None;
+    loop {
+        let page = app
+            .registry
+            .people(
+                &org.id,
+                &|p: &Person| p.status != PersonStatus::Unlinked,
+                cursor.as_deref(),
+                1000,
+            )
+            .await
+            .map_err(Problem::from)?;
+        for person in &page.items {
+            for (i, role) in org.roles.iter().enumerate() {
+                if person.roles.contains(role) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    #[derive(Serialize)]
+    struct Roles {
+        roles: Vec<RoleView>,
+    }
+    let roles = org
+        .roles
+        .iter()
+        .zip(counts)
+        .map(|(role, members)| RoleView {
+            name: role.as_str().to_owned(),
+            members,
+            permanent: Organization::permanent_role(role),
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &Roles { roles }))
+}
+
+#[derive(Serialize)]
+struct EventView {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    detail: Option<String>,
+}
+
+impl EventView {
+    fn of(e: &AuditEvent) -> Self {
+        Self {
+            at: rfc3339(e.at),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target: e.target.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+async fn list_audit(
+    app: &App,
+    org: &Organization,
+    call: &Call<'_>,
+) -> Result<Response<Body>, Problem> {
+    let limit = limit_of(call)?;
+    let cursor = cursor_of(call)?;
+    let page = app
+        .registry
+        .audit_page(&org.id, cursor.as_deref(), limit)
+        .await
+        .map_err(|e| match e {
+            Error::InvalidInput { .. } => Problem::invalid(
+                "cursor",
+                "cursor must be the next_cursor of an earlier page.",
+            ),
+            other => Problem::from(other),
+        })?;
+    #[derive(Serialize)]
+    struct Events {
+        events: Vec<EventView>,
+        next_cursor: Option<String>,
+    }
+    Ok(json(
+        StatusCode::OK,
+        &Events {
+            events: page.items.iter().map(EventView::of).collect(),
+            next_cursor: encode_cursor(page.next),
+        },
+    ))
+}

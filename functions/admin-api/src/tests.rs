@@ -1,0 +1,685 @@
+//! The admin API's unit tests: the real handler with in-memory registry, Cognito and mail
+//! behind our own ports, and a fake token check (the real verifier is tested on its own and
+//! end to end against moto).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use lambda_http::http::{Method, Request, StatusCode};
+use lambda_http::Body;
+use serde_json::{json, Value};
+use shared::domain::{OrgId, Organization, PersonStatus};
+use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
+
+use crate::app::{App, Authenticate, TokenSubject};
+
+/// Tokens are `token:<pool>:<username>`; anything else is refused.
+struct FakeAuth;
+
+#[async_trait]
+impl Authenticate for FakeAuth {
+    async fn authenticate(&self, token: &str) -> Result<TokenSubject, String> {
+        let mut parts = token.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("token"), Some(pool), Some(user)) => Ok(TokenSubject {
+                pool_id: pool.into(),
+                username: user.into(),
+            }),
+            _ => Err("not a token".into()),
+        }
+    }
+}
+
+struct World {
+    app: App,
+    registry: Arc<MemoryRegistry>,
+    pools: Arc<RecordingPools>,
+    mailer: Arc<MemoryMailer>,
+    org: Organization,
+}
+
+const ADMIN: &str = "token:eu-west-1_AcmePool1:hank";
+const MEMBER: &str = "token:eu-west-1_AcmePool1:jane";
+
+fn world_with(org: Organization) -> World {
+    let registry = Arc::new(MemoryRegistry::with_org(org.clone()));
+    registry.insert_person(sample_person(
+        "hank",
+        "hank@acme.example",
+        &["admin"],
+        PersonStatus::Active,
+    ));
+    registry.insert_person(sample_person(
+        "jane",
+        "jane@acme.example",
+        &["member"],
+        PersonStatus::Active,
+    ));
+    let pools = Arc::new(RecordingPools::default());
+    let mailer = Arc::new(MemoryMailer::default());
+    let app = App {
+        registry: registry.clone(),
+        pools: pools.clone(),
+        mailer: mailer.clone(),
+        auth: Arc::new(FakeAuth),
+        base_domain: "app.example.com".into(),
+    };
+    World {
+        app,
+        registry,
+        pools,
+        mailer,
+        org,
+    }
+}
+
+fn world() -> World {
+    let mut org = sample_org();
+    org.seats_used = 2;
+    world_with(org)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: lambda_http::http::HeaderMap,
+    body: Value,
+}
+
+impl World {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        self.send(
+            method,
+            path,
+            token,
+            body.map(|b| b.to_string()),
+            "application/json",
+            &[],
+        )
+        .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{path}"));
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", content_type);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request
+            .body(body.map(Body::Text).unwrap_or(Body::Empty))
+            .expect("request");
+        let response = self.app.handle(request).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+            _ => Value::Null,
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn add(&self, username: &str, roles: &[&str]) -> Value {
+        let a = self
+            .call(
+                Method::POST,
+                "/v1/users",
+                Some(ADMIN),
+                Some(json!({"username": username, "email": format!("{username}@acme.example"), "roles": roles})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        a.body
+    }
+}
+
+fn problem(a: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(a.status, status, "{}", a.body);
+    assert_eq!(a.body["code"], code, "{}", a.body);
+    assert_eq!(
+        a.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+}
+
+#[tokio::test]
+async fn without_a_valid_token_everything_is_401_and_says_nothing_more() {
+    let w = world();
+    for token in [
+        None,
+        Some("garbage"),
+        Some("token:eu-west-1_Other:hank"),
+        Some("token:eu-west-1_AcmePool1:nobody"),
+    ] {
+        let a = w.call(Method::GET, "/v1/users", token, None).await;
+        problem(&a, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_eq!(
+            a.headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_persons_still_valid_token_is_refused() {
+    let w = world();
+    w.registry.insert_person(sample_person(
+        "dora",
+        "dora@acme.example",
+        &["admin"],
+        PersonStatus::Deactivated,
+    ));
+    w.registry.insert_person(sample_person(
+        "uli",
+        "uli@acme.example",
+        &["admin"],
+        PersonStatus::Unlinked,
+    ));
+    for token in [
+        "token:eu-west-1_AcmePool1:dora",
+        "token:eu-west-1_AcmePool1:uli",
+    ] {
+        let a = w
+            .call(Method::GET, "/v1/organization", Some(token), None)
+            .await;
+        problem(&a, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn members_read_admins_change() {
+    let w = world();
+    let a = w
+        .call(Method::GET, "/v1/organization", Some(MEMBER), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["subdomain"], "acme");
+    assert_eq!(a.body["login_url"], "https://acme.app.example.com/login");
+    let a = w
+        .call(
+            Method::POST,
+            "/v1/users",
+            Some(MEMBER),
+            Some(json!({"username": "x", "email": "x@acme.example"})),
+        )
+        .await;
+    problem(&a, StatusCode::FORBIDDEN, "forbidden");
+    assert!(w.registry.stored_person("x").is_none());
+}
+
+#[tokio::test]
+async fn people_are_added_found_listed_and_filtered() {
+    let w = world();
+    let sam = w.add("sam", &["member"]).await;
+    let id = sam["id"].as_str().expect("id");
+    assert_eq!(sam["status"], "added");
+    assert!(w.pools.calls().is_empty(), "a record only");
+    let a = w
+        .call(Method::GET, &format!("/v1/users/{id}"), Some(MEMBER), None)
+        .await;
+    assert_eq!(a.body["username"], "sam");
+    assert!(a.headers.get("etag").is_some());
+    let a = w
+        .call(Method::GET, "/v1/users?status=added", Some(MEMBER), None)
+        .await;
+    let names: Vec<&str> = a.body["users"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["sam"]);
+    let a = w
+        .call(Method::GET, "/v1/users?q=JAN", Some(MEMBER), None)
+        .await;
+    assert_eq!(a.body["users"][0]["username"], "jane");
+    // Pages: two of one, then the end.
+    let first = w
+        .call(Method::GET, "/v1/users?limit=2", Some(MEMBER), None)
+        .await;
+    assert_eq!(first.body["users"].as_array().expect("list").len(), 2);
+    let cursor = first.body["next_cursor"].as_str().expect("more");
+    let second = w
+        .call(
+            Method::GET,
+            &format!("/v1/users?limit=2&cursor={cursor}"),
+            Some(MEMBER),
+            None,
+        )
+        .await;
+    assert_eq!(second.body["users"].as_array().expect("list").len(), 1);
+    assert!(second.body["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn bad_input_is_named_and_changes_nothing() {
+    let w = world();
+    let cases: Vec<(Option<String>, &str, StatusCode, &str, Option<&str>)> = vec![
+        (
+            Some("{not json".into()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("body"),
+        ),
+        (
+            Some(json!({"username": "a", "email": "a@acme.example", "shoe_size": 44}).to_string()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("shoe_size"),
+        ),
+        (
+            Some(json!({"username": "a"}).to_string()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("email"),
+        ),
+        (
+            Some(json!({"username": "a", "email": "not-an-address"}).to_string()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("email"),
+        ),
+        (
+            Some(
+                json!({"username": "a", "email": "a@acme.example", "roles": ["boss"]}).to_string(),
+            ),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("roles"),
+        ),
+        (
+            Some(
+                json!({"username": "a", "email": "a@acme.example", "given_name": "x".repeat(101)})
+                    .to_string(),
+            ),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("given_name"),
+        ),
+        (
+            Some(json!({"username": "a b", "email": "a@acme.example"}).to_string()),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            Some("username"),
+        ),
+        (
+            Some("username=a".into()),
+            "application/x-www-form-urlencoded",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            None,
+        ),
+        (
+            Some(format!("{{\"username\": \"{}\"}}", "a".repeat(1024 * 1024))),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            None,
+        ),
+    ];
+    for (body, content_type, status, code, field) in cases {
+        let a = w
+            .send(
+                Method::POST,
+                "/v1/users",
+                Some(ADMIN),
+                body,
+                content_type,
+                &[],
+            )
+            .await;
+        problem(&a, status, code);
+        assert_eq!(a.body["field"].as_str(), field, "{}", a.body);
+    }
+    assert!(w.registry.audit_events().is_empty(), "nothing changed");
+    let a = w
+        .call(Method::GET, "/v1/users?limit=0", Some(ADMIN), None)
+        .await;
+    problem(&a, StatusCode::BAD_REQUEST, "invalid-request");
+    let a = w
+        .call(Method::GET, "/v1/users?cursor=%%%", Some(ADMIN), None)
+        .await;
+    problem(&a, StatusCode::BAD_REQUEST, "invalid-request");
+    let a = w
+        .call(Method::GET, "/v1/users/not-an-id", Some(ADMIN), None)
+        .await;
+    problem(&a, StatusCode::NOT_FOUND, "not-found");
+}
+
+#[tokio::test]
+async fn the_activation_toggle_and_its_refusals() {
+    let mut org = sample_org();
+    org.seats = Some(3);
+    org.seats_used = 2;
+    let w = world_with(org);
+    let sam = w.add("sam", &["member"]).await;
+    let path = format!("/v1/users/{}/activation", sam["id"].as_str().expect("id"));
+    let on = w
+        .call(
+            Method::PUT,
+            &path,
+            Some(ADMIN),
+            Some(json!({"active": true})),
+        )
+        .await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+    assert_eq!(on.body["welcome_mail_sent"], true);
+    assert_eq!(on.body["user"]["status"], "invited");
+    let again = w
+        .call(
+            Method::PUT,
+            &path,
+            Some(ADMIN),
+            Some(json!({"active": true})),
+        )
+        .await;
+    assert_eq!(again.body["welcome_mail_sent"], false);
+    assert_eq!(w.mailer.sent().len(), 1, "no second mail");
+    // The seats are all taken now.
+    let tom = w.add("tom", &["member"]).await;
+    let tom_path = format!("/v1/users/{}/activation", tom["id"].as_str().expect("id"));
+    let refused = w
+        .call(
+            Method::PUT,
+            &tom_path,
+            Some(ADMIN),
+            Some(json!({"active": true})),
+        )
+        .await;
+    problem(&refused, StatusCode::CONFLICT, "no-seat");
+    assert!(refused.body["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("All 3 licence seats"));
+    // Without a role.
+    let ria = w.add("ria", &[]).await;
+    let ria_path = format!("/v1/users/{}/activation", ria["id"].as_str().expect("id"));
+    let refused = w
+        .call(
+            Method::PUT,
+            &ria_path,
+            Some(ADMIN),
+            Some(json!({"active": true})),
+        )
+        .await;
+    problem(&refused, StatusCode::CONFLICT, "role-required");
+    // Off frees the seat and disables the login.
+    let off = w
+        .call(
+            Method::PUT,
+            &path,
+            Some(ADMIN),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(off.body["user"]["status"], "deactivated");
+    assert!(w
+        .pools
+        .calls()
+        .contains(&"disable_login eu-west-1_AcmePool1 sam".to_owned()));
+    assert_eq!(w.registry.org(&w.org.id).expect("org").seats_used, 2);
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_412() {
+    let w = world();
+    let sam = w.add("sam", &["member"]).await;
+    let path = format!("/v1/users/{}", sam["id"].as_str().expect("id"));
+    let loaded = w.call(Method::GET, &path, Some(ADMIN), None).await;
+    let tag = loaded
+        .headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("etag")
+        .to_owned();
+    let body = json!({"given_name": "Sam"}).to_string();
+    let first = w
+        .send(
+            Method::PATCH,
+            &path,
+            Some(ADMIN),
+            Some(body.clone()),
+            "application/json",
+            &[("if-match", &tag)],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["given_name"], "Sam");
+    let stale = w
+        .send(
+            Method::PATCH,
+            &path,
+            Some(ADMIN),
+            Some(json!({"family_name": "Late"}).to_string()),
+            "application/json",
+            &[("if-match", &tag)],
+        )
+        .await;
+    problem(&stale, StatusCode::PRECONDITION_FAILED, "stale");
+    let cleared = w
+        .call(
+            Method::PATCH,
+            &path,
+            Some(ADMIN),
+            Some(json!({"given_name": null})),
+        )
+        .await;
+    assert!(cleared.body["given_name"].is_null());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_gives_the_first_answer_again_and_changes_nothing() {
+    let w = world();
+    let body =
+        json!({"username": "sam", "email": "sam@acme.example", "roles": ["member"]}).to_string();
+    let first = w
+        .send(
+            Method::POST,
+            "/v1/users",
+            Some(ADMIN),
+            Some(body.clone()),
+            "application/json",
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = w
+        .send(
+            Method::POST,
+            "/v1/users",
+            Some(ADMIN),
+            Some(body),
+            "application/json",
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replay")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(w.registry.audit_actions(), ["person.added"], "changed once");
+    let other = json!({"username": "tom", "email": "tom@acme.example"}).to_string();
+    let reused = w
+        .send(
+            Method::POST,
+            "/v1/users",
+            Some(ADMIN),
+            Some(other),
+            "application/json",
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    );
+}
+
+#[tokio::test]
+async fn roles_and_the_audit_log() {
+    let w = world();
+    let a = w
+        .call(
+            Method::POST,
+            "/v1/roles",
+            Some(ADMIN),
+            Some(json!({"name": "billing"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+    let roles = w.call(Method::GET, "/v1/roles", Some(MEMBER), None).await;
+    let listed: Vec<(String, u64)> = roles.body["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or_default().to_owned(),
+                r["members"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("admin".into(), 1),
+            ("member".into(), 1),
+            ("billing".into(), 0)
+        ]
+    );
+    let a = w
+        .call(Method::DELETE, "/v1/roles/admin", Some(ADMIN), None)
+        .await;
+    problem(&a, StatusCode::CONFLICT, "not-allowed");
+    let a = w
+        .call(Method::DELETE, "/v1/roles/billing", Some(ADMIN), None)
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    let audit = w
+        .call(Method::GET, "/v1/audit?limit=1", Some(MEMBER), None)
+        .await;
+    assert_eq!(audit.body["events"][0]["action"], "role.deleted");
+    assert_eq!(audit.body["events"][0]["actor"], "hank");
+    let cursor = audit.body["next_cursor"].as_str().expect("more");
+    let older = w
+        .call(
+            Method::GET,
+            &format!("/v1/audit?cursor={cursor}"),
+            Some(MEMBER),
+            None,
+        )
+        .await;
+    assert_eq!(older.body["events"][0]["action"], "role.added");
+}
+
+#[tokio::test]
+async fn another_organizations_person_is_not_found() {
+    let w = world();
+    let mut other = sample_org();
+    other.id = OrgId::from("org-0192f0c4d5e67a8b9c0d1e2f3a4b5c99".to_owned());
+    let stranger = shared::domain::Person::new(
+        other.id.clone(),
+        "eve".into(),
+        shared::domain::EmailAddress::parse("eve@globex.example").expect("valid"),
+        vec![],
+        PersonStatus::Added,
+    );
+    w.registry.insert_person(stranger.clone());
+    for (method, suffix) in [
+        (Method::GET, ""),
+        (Method::DELETE, ""),
+        (Method::POST, "/password-reset"),
+    ] {
+        let a = w
+            .call(
+                method,
+                &format!("/v1/users/{}{suffix}", stranger.id),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        problem(&a, StatusCode::NOT_FOUND, "not-found");
+    }
+    assert_eq!(
+        w.registry.stored_person("eve").expect("there").status,
+        PersonStatus::Added
+    );
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_routes() {
+    let doc: Value = serde_json::from_str(crate::routes::OPENAPI).expect("JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("operations").keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    let mut routed: Vec<(String, String)> = crate::routes::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    routed.sort();
+    assert_eq!(documented, routed);
+}
+
+#[tokio::test]
+async fn every_listed_route_is_routed() {
+    let w = world();
+    let sam = w.add("sam", &["member"]).await;
+    let id = sam["id"].as_str().expect("id");
+    for (method, template) in crate::routes::ROUTES {
+        let path = template
+            .replace("{id}", id)
+            .replace("{name}", "nothing-such");
+        let method: Method = method.parse().expect("method");
+        let a = w
+            .call(method.clone(), &path, Some(ADMIN), Some(json!({})))
+            .await;
+        let unrouted = a.status == StatusCode::NOT_FOUND
+            && a.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("route"));
+        assert!(!unrouted, "{method} {path} is not routed: {}", a.body);
+    }
+}
