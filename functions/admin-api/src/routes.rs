@@ -14,10 +14,11 @@ use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
 /// these (a test checks both ways).
-pub const ROUTES: [(&str, &str); 14] = [
+pub const ROUTES: [(&str, &str); 15] = [
     ("GET", "/v1/organization"),
     ("GET", "/v1/users"),
     ("POST", "/v1/users"),
+    ("POST", "/v1/users/import"),
     ("GET", "/v1/users/{id}"),
     ("PATCH", "/v1/users/{id}"),
     ("DELETE", "/v1/users/{id}"),
@@ -72,6 +73,10 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 response.headers_mut().insert(header::LOCATION, location);
             }
             Ok(response)
+        }
+        (Method::POST, ["users", "import"]) => {
+            let answer = crate::import::import(&admin, org, call).await?;
+            Ok(json(StatusCode::OK, &answer))
         }
         (Method::GET, ["users", id]) => {
             let person = find(app, org, id).await?;

@@ -683,3 +683,113 @@ async fn every_listed_route_is_routed() {
         assert!(!unrouted, "{method} {path} is not routed: {}", a.body);
     }
 }
+
+#[tokio::test]
+async fn an_import_answers_row_by_row_and_activates_nobody() {
+    let w = world();
+    let csv = "username,email,given_name,family_name,roles\n\
+               amy,amy@acme.example,Amy,Pond,member;admin\n\
+               jane,jane2@acme.example,,,member\n\
+               bob,not-an-address,,,\n\
+               cid,cid@acme.example,,,boss\n\
+               amy,amy-again@acme.example,,,\n\
+               \"dee\",dee@acme.example,\"Dee, Jr.\",,\n";
+    let a = w
+        .send(
+            Method::POST,
+            "/v1/users/import",
+            Some(ADMIN),
+            Some(csv.into()),
+            "text/csv",
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let results: Vec<&str> = a.body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["result"].as_str())
+        .collect();
+    assert_eq!(
+        results,
+        ["created", "skipped", "refused", "refused", "skipped", "created"]
+    );
+    assert_eq!(
+        (
+            a.body["created"].as_u64(),
+            a.body["skipped"].as_u64(),
+            a.body["refused"].as_u64()
+        ),
+        (Some(2), Some(2), Some(2))
+    );
+    assert!(a.body["rows"][2]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("e-mail"));
+    assert!(a.body["rows"][4]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("row 1"));
+    let amy = w.registry.stored_person("amy").expect("created");
+    assert_eq!(amy.status, PersonStatus::Added, "nobody is activated");
+    assert_eq!(amy.roles.len(), 2);
+    assert_eq!(
+        w.registry
+            .stored_person("dee")
+            .expect("created")
+            .given_name
+            .as_deref(),
+        Some("Dee, Jr.")
+    );
+    assert!(w.pools.calls().is_empty() && w.mailer.sent().is_empty());
+
+    let json_rows =
+        json!([{"username": "eli", "email": "eli@acme.example"}, {"username": "fay"}]).to_string();
+    let a = w
+        .send(
+            Method::POST,
+            "/v1/users/import",
+            Some(ADMIN),
+            Some(json_rows),
+            "application/json",
+            &[],
+        )
+        .await;
+    let results: Vec<&str> = a.body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["result"].as_str())
+        .collect();
+    assert_eq!(results, ["created", "refused"]);
+    let a = w
+        .send(
+            Method::POST,
+            "/v1/users/import",
+            Some(ADMIN),
+            Some("username,email,shoe\nx,x@acme.example,44\n".into()),
+            "text/csv",
+            &[],
+        )
+        .await;
+    problem(&a, StatusCode::BAD_REQUEST, "invalid-request");
+    assert_eq!(a.body["field"], "shoe");
+    let too_many = format!(
+        "username,email\n{}",
+        (0..10_001)
+            .map(|i| format!("u{i},u{i}@acme.example\n"))
+            .collect::<String>()
+    );
+    let a = w
+        .send(
+            Method::POST,
+            "/v1/users/import",
+            Some(ADMIN),
+            Some(too_many),
+            "text/csv",
+            &[],
+        )
+        .await;
+    problem(&a, StatusCode::PAYLOAD_TOO_LARGE, "too-many-rows");
+}
