@@ -1,6 +1,8 @@
 //! The suite's library: the business ([`domain`]), the capabilities it needs ([`ports`]),
 //! their AWS implementations ([`aws`]) and typed configuration ([`config`]).
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod aws;
 pub mod cache;
 pub mod config;

@@ -88,7 +88,7 @@ impl LocalAws {
 
     /// A plain HTTP GET against moto's own API; `None` while it is not answering.
     pub fn get(&self, path: &str) -> Option<String> {
-        let (status, _, body) = try_http(self.port, "GET", path, "")?;
+        let (status, _, body) = try_http(self.port, "GET", path, &[], "")?;
         (status == 200).then_some(body)
     }
 
@@ -100,6 +100,36 @@ impl LocalAws {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The newest mail SES sent to `to`.
+    pub fn newest_mail_to(&self, to: &str) -> serde_json::Value {
+        let mails = self.sent_mails();
+        mails
+            .iter()
+            .rev()
+            .find(|m| m["destinations"]["ToAddresses"][0] == to)
+            .cloned()
+            .unwrap_or_else(|| panic!("no mail to {to} in {mails:?}"))
+    }
+
+    /// The temporary password in the newest welcome mail to `to`.
+    pub fn newest_temporary_password(&self, to: &str) -> String {
+        let mail = self.newest_mail_to(to);
+        let body = mail["body"].as_str().expect("body");
+        let after = body
+            .split("Temporary password</td><td><code>")
+            .nth(1)
+            .expect("the mail shows a temporary password");
+        after.split("</code>").next().expect("closed").to_owned()
+    }
+
+    /// How many mails SES sent to `to`.
+    pub fn mails_to(&self, to: &str) -> usize {
+        self.sent_mails()
+            .iter()
+            .filter(|m| m["destinations"]["ToAddresses"][0] == to)
+            .count()
     }
 
     /// An SDK configuration for this server (in-process tests; the CLI reads the environment).
@@ -302,7 +332,24 @@ fn wait_for_port(port: u16, limit: Duration, what: &str, process: &mut Group) {
 /// One HTTP/1.1 request on loopback; returns the status, the headers (lower-case names)
 /// and the body.
 pub fn http(port: u16, method: &str, path: &str, body: &str) -> HttpAnswer {
-    try_http(port, method, path, body)
+    http_with(
+        port,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        body,
+    )
+}
+
+/// [`http`] with the request's own headers (`Content-Length` and `Host` are added).
+pub fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpAnswer {
+    try_http(port, method, path, headers, body)
         .unwrap_or_else(|| panic!("no HTTP answer to {method} {path} on port {port}"))
 }
 
@@ -310,14 +357,24 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> HttpAnswer {
 pub type HttpAnswer = (u16, Vec<(String, String)>, String);
 
 /// [`http`], or `None` when nothing answers (yet).
-fn try_http(port: u16, method: &str, path: &str, body: &str) -> Option<HttpAnswer> {
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<HttpAnswer> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .ok()?;
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .ok()?;

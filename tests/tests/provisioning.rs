@@ -208,26 +208,11 @@ impl Stack {
 
     /// The temporary password of the newest welcome mail to `to`.
     fn newest_temporary_password(&self, to: &str) -> String {
-        let mails = self.aws.sent_mails();
-        let mail = mails
-            .iter()
-            .rev()
-            .find(|m| m["destinations"]["ToAddresses"][0] == to)
-            .unwrap_or_else(|| panic!("no mail to {to} in {mails:?}"));
-        let body = mail["body"].as_str().expect("body");
-        let after = body
-            .split("Temporary password</td><td><code>")
-            .nth(1)
-            .expect("the mail shows a temporary password");
-        after.split("</code>").next().expect("closed").to_owned()
+        self.aws.newest_temporary_password(to)
     }
 
     fn mails_to(&self, to: &str) -> usize {
-        self.aws
-            .sent_mails()
-            .iter()
-            .filter(|m| m["destinations"]["ToAddresses"][0] == to)
-            .count()
+        self.aws.mails_to(to)
     }
 }
 

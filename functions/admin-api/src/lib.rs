@@ -5,6 +5,7 @@ pub mod app;
 pub mod import;
 pub mod problem;
 pub mod routes;
+pub mod wiring;
 
 pub use app::{App, Authenticate, TokenSubject};
 

@@ -1,0 +1,410 @@
+//! The one verifier of bearer tokens from the organizations' user pools (the admin API).
+//!
+//! A token is accepted only when all of these hold, checked with `jsonwebtoken`:
+//! - the header says RS256 (nothing else: not `none`, not HS256 with the public key as its
+//!   secret) and names a `kid`;
+//! - `iss` is exactly `https://cognito-idp.<region>.amazonaws.com/<pool id>` (or the newer
+//!   `https://issuer-cognito-idp.<region>.amazonaws.com/<pool id>`) of this Region, and the
+//!   pool belongs to an organization ([`PoolDirectory`]): the organization comes from the
+//!   issuer, never from anything the caller says;
+//! - the signature verifies with the key of that `kid` from that pool's JWKS, which is read
+//!   from the configured endpoint (never from the token), cached per execution environment
+//!   and read again for an unknown `kid` at most once per [`REFETCH_AFTER`] per pool;
+//! - `exp` has not passed and `nbf` (when present) has (a [`LEEWAY_SECS`] leeway);
+//! - `token_use` is `access` with `client_id` equal to the organization's app client, or
+//!   `id` with `aud` equal to it.
+//!
+//! A refusal carries its [`Refusal`] reason for the log; the caller only learns that the
+//! token was not accepted. Verified tokens are remembered by their SHA-256 (bounded, until
+//! they expire), so a token seen again costs a hash and a map look-up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::domain::Error;
+
+/// How often an unknown `kid` may make the verifier read a pool's JWKS again.
+pub const REFETCH_AFTER: Duration = Duration::from_secs(5);
+/// Clock skew allowed on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 30;
+/// Longest token looked at.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Most verified tokens remembered.
+pub const CACHE_ENTRIES: usize = 10_000;
+
+/// Why a token was refused: for the log only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("not a JWT")]
+    Malformed,
+    #[error("algorithm {0} is not RS256")]
+    Algorithm(String),
+    #[error("no kid in the header")]
+    NoKeyId,
+    #[error("issuer is not a user pool of this Region")]
+    Issuer,
+    #[error("the pool belongs to no organization")]
+    UnknownPool,
+    #[error("no key with that kid in the pool's JWKS")]
+    UnknownKey,
+    #[error("the pool's keys could not be read: {0}")]
+    KeysUnavailable(String),
+    #[error("the signature does not verify")]
+    Signature,
+    #[error("expired")]
+    Expired,
+    #[error("not valid yet")]
+    NotYetValid,
+    #[error("token_use is not access or id")]
+    TokenUse,
+    #[error("issued for another app client")]
+    Client,
+    #[error("a required claim is missing or malformed: {0}")]
+    Claims(String),
+    #[error("the organization registry failed: {0}")]
+    Registry(String),
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub pool_id: String,
+    /// The username in the pool (`username` of an access token, `cognito:username` of an ID
+    /// token).
+    pub username: String,
+    pub sub: String,
+    pub token_use: TokenUse,
+    pub exp: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    Access,
+    Id,
+}
+
+/// Which app client a pool's tokens must be issued for, if the pool is an organization's.
+#[async_trait]
+pub trait PoolDirectory: Send + Sync {
+    async fn app_client(&self, pool_id: &str) -> Result<Option<String>, Error>;
+}
+
+/// Where a pool's public keys come from.
+#[async_trait]
+pub trait JwksSource: Send + Sync {
+    async fn fetch(&self, pool_id: &str) -> Result<JwkSet, String>;
+}
+
+struct PoolKeys {
+    keys: HashMap<String, Arc<DecodingKey>>,
+    fetched_at: Instant,
+}
+
+pub struct TokenVerifier {
+    region: String,
+    directory: Arc<dyn PoolDirectory>,
+    source: Arc<dyn JwksSource>,
+    keys: Mutex<HashMap<String, PoolKeys>>,
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
+}
+
+#[derive(Deserialize)]
+struct Unverified {
+    iss: Option<String>,
+    token_use: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    exp: u64,
+    token_use: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    cognito_username: Option<String>,
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The pool id in an issuer of `region`, if it is one.
+pub fn pool_of_issuer<'a>(iss: &'a str, region: &str) -> Option<&'a str> {
+    let rest = iss
+        .strip_prefix("https://cognito-idp.")
+        .or_else(|| iss.strip_prefix("https://issuer-cognito-idp."))?;
+    let pool = rest.strip_prefix(region)?.strip_prefix(".amazonaws.com/")?;
+    let suffix = pool.strip_prefix(region)?.strip_prefix('_')?;
+    let valid = !suffix.is_empty()
+        && suffix.len() <= 64
+        && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
+    valid.then_some(pool)
+}
+
+/// The two issuers Cognito writes for a pool.
+fn issuers(region: &str, pool_id: &str) -> [String; 2] {
+    [
+        format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+        format!("https://issuer-cognito-idp.{region}.amazonaws.com/{pool_id}"),
+    ]
+}
+
+impl TokenVerifier {
+    pub fn new(
+        region: impl Into<String>,
+        directory: Arc<dyn PoolDirectory>,
+        source: Arc<dyn JwksSource>,
+    ) -> Self {
+        Self {
+            region: region.into(),
+            directory,
+            source,
+            keys: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Verifies `token` fully; see the module's rules.
+    pub async fn verify(&self, token: &str) -> Result<Verified, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
+            return Err(Refusal::Malformed);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.remembered(&digest) {
+            return Ok(hit);
+        }
+        let verified = self.verify_fully(token).await?;
+        self.remember(digest, &verified);
+        Ok(verified)
+    }
+
+    fn remembered(&self, digest: &[u8; 32]) -> Option<Verified> {
+        let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(digest)
+            .filter(|v| v.exp + LEEWAY_SECS > now_secs())
+            .cloned()
+    }
+
+    fn remember(&self, digest: [u8; 32], verified: &Verified) {
+        let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_ENTRIES {
+            let now = now_secs();
+            cache.retain(|_, v| v.exp + LEEWAY_SECS > now);
+            if cache.len() >= CACHE_ENTRIES {
+                // Still full of live tokens: start over rather than grow.
+                cache.clear();
+            }
+        }
+        cache.insert(digest, verified.clone());
+    }
+
+    async fn verify_fully(&self, token: &str) -> Result<Verified, Refusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(Refusal::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header.kid.ok_or(Refusal::NoKeyId)?;
+        // Read, not trusted: it only says which pool's key and client to check against.
+        let unverified: Unverified = jsonwebtoken::dangerous::insecure_decode(token)
+            .map(|d| d.claims)
+            .map_err(|_| Refusal::Malformed)?;
+        let iss = unverified.iss.ok_or(Refusal::Issuer)?;
+        let pool_id = pool_of_issuer(&iss, &self.region)
+            .ok_or(Refusal::Issuer)?
+            .to_owned();
+        let client = self
+            .directory
+            .app_client(&pool_id)
+            .await
+            .map_err(|e| Refusal::Registry(e.to_string()))?
+            .ok_or(Refusal::UnknownPool)?;
+        let key = self.key(&pool_id, &kid).await?;
+
+        let token_use = match unverified.token_use.as_deref() {
+            Some("access") => TokenUse::Access,
+            Some("id") => TokenUse::Id,
+            _ => return Err(Refusal::TokenUse),
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&issuers(&self.region, &pool_id));
+        match token_use {
+            TokenUse::Id => {
+                validation.set_audience(&[client.as_str()]);
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+            }
+            TokenUse::Access => {
+                // Access tokens carry `client_id`, checked below, and no `aud`.
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind::*;
+            match e.kind() {
+                InvalidSignature | InvalidRsaKey(_) | InvalidKeyFormat => Refusal::Signature,
+                ExpiredSignature => Refusal::Expired,
+                ImmatureSignature => Refusal::NotYetValid,
+                InvalidIssuer => Refusal::Issuer,
+                InvalidAudience => Refusal::Client,
+                InvalidAlgorithm => Refusal::Algorithm("mismatch".into()),
+                MissingRequiredClaim(c) => Refusal::Claims(c.clone()),
+                other => Refusal::Claims(format!("{other:?}")),
+            }
+        })?;
+        let claims = data.claims;
+        let username = match token_use {
+            TokenUse::Access => {
+                if claims.token_use != "access" {
+                    return Err(Refusal::TokenUse);
+                }
+                if claims.client_id.as_deref() != Some(client.as_str()) {
+                    return Err(Refusal::Client);
+                }
+                claims.username
+            }
+            TokenUse::Id => {
+                if claims.token_use != "id" {
+                    return Err(Refusal::TokenUse);
+                }
+                claims.cognito_username
+            }
+        }
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| Refusal::Claims("username".into()))?;
+        Ok(Verified {
+            pool_id,
+            username,
+            sub: claims.sub,
+            token_use,
+            exp: claims.exp,
+        })
+    }
+
+    /// The pool's key `kid`: cached, or read with the pool's JWKS when unknown (at most once
+    /// per [`REFETCH_AFTER`], so that unknown kids cannot make us hammer the endpoint).
+    async fn key(&self, pool_id: &str, kid: &str) -> Result<Arc<DecodingKey>, Refusal> {
+        {
+            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(pool) = keys.get(pool_id) {
+                if let Some(key) = pool.keys.get(kid) {
+                    return Ok(key.clone());
+                }
+                if pool.fetched_at.elapsed() < REFETCH_AFTER {
+                    return Err(Refusal::UnknownKey);
+                }
+            }
+        }
+        let set = self
+            .source
+            .fetch(pool_id)
+            .await
+            .map_err(Refusal::KeysUnavailable)?;
+        let mut fresh = HashMap::new();
+        for jwk in &set.keys {
+            let rsa = matches!(
+                jwk.algorithm,
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+            );
+            if let (true, Some(id)) = (rsa, jwk.common.key_id.clone()) {
+                if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                    fresh.insert(id, Arc::new(key));
+                }
+            }
+        }
+        let found = fresh.get(kid).cloned();
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            pool_id.to_owned(),
+            PoolKeys {
+                keys: fresh,
+                fetched_at: Instant::now(),
+            },
+        );
+        found.ok_or(Refusal::UnknownKey)
+    }
+}
+
+/// Reads a pool's JWKS over HTTP(S) from `<base>/<pool id>/.well-known/jwks.json`, where
+/// `base` is the Cognito endpoint (`https://cognito-idp.<region>.amazonaws.com`, or the
+/// local AWS's `AWS_ENDPOINT_URL`). TLS is verified against the system's roots.
+pub struct HttpJwks {
+    base: String,
+    client: hyper_util::client::legacy::Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        http_body_util::Empty<bytes::Bytes>,
+    >,
+}
+
+/// Largest JWKS document read.
+const MAX_JWKS_BYTES: usize = 64 * 1024;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl HttpJwks {
+    pub fn new(base: impl Into<String>) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| format!("TLS roots: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
+        Ok(Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+
+    /// The JWKS base of `region`, or of a local AWS (`AWS_ENDPOINT_URL`).
+    pub fn for_region(region: &str, endpoint_url: Option<&str>) -> Result<Self, String> {
+        match endpoint_url {
+            Some(url) => Self::new(url),
+            None => Self::new(format!("https://cognito-idp.{region}.amazonaws.com")),
+        }
+    }
+}
+
+#[async_trait]
+impl JwksSource for HttpJwks {
+    async fn fetch(&self, pool_id: &str) -> Result<JwkSet, String> {
+        use http_body_util::BodyExt;
+        let uri: hyper::Uri = format!("{}/{pool_id}/.well-known/jwks.json", self.base)
+            .parse()
+            .map_err(|e| format!("JWKS address: {e}"))?;
+        let response = tokio::time::timeout(FETCH_TIMEOUT, self.client.get(uri))
+            .await
+            .map_err(|_| "no answer in time".to_owned())?
+            .map_err(|e| format!("request failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        let limited = http_body_util::Limited::new(response.into_body(), MAX_JWKS_BYTES);
+        let body = tokio::time::timeout(FETCH_TIMEOUT, limited.collect())
+            .await
+            .map_err(|_| "no answer in time".to_owned())?
+            .map_err(|e| format!("body: {e}"))?
+            .to_bytes();
+        serde_json::from_slice(&body).map_err(|e| format!("not a JWKS: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

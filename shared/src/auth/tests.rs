@@ -1,0 +1,338 @@
+//! The verifier against forged and broken tokens, signed with the test keys in `testdata/`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{json, Value};
+
+use super::*;
+
+const REGION: &str = "eu-west-1";
+const POOL: &str = "eu-west-1_AcmePool1";
+const OTHER_POOL: &str = "eu-west-1_GlobexPool";
+const CLIENT: &str = "acmeclient123";
+
+struct Directory;
+
+#[async_trait]
+impl PoolDirectory for Directory {
+    async fn app_client(&self, pool_id: &str) -> Result<Option<String>, Error> {
+        Ok(match pool_id {
+            POOL => Some(CLIENT.into()),
+            OTHER_POOL => Some("globexclient".into()),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Jwks {
+    fetches: AtomicUsize,
+}
+
+#[async_trait]
+impl JwksSource for Jwks {
+    async fn fetch(&self, _pool_id: &str) -> Result<JwkSet, String> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let text = include_str!("../../testdata/jwks.json");
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+fn verifier() -> (TokenVerifier, Arc<Jwks>) {
+    let jwks = Arc::new(Jwks::default());
+    (
+        TokenVerifier::new(REGION, Arc::new(Directory), jwks.clone()),
+        jwks,
+    )
+}
+
+fn key(name: &str) -> EncodingKey {
+    match name {
+        "a" => EncodingKey::from_rsa_der(include_bytes!("../../testdata/key-a.der")),
+        _ => EncodingKey::from_rsa_der(include_bytes!("../../testdata/key-b.der")),
+    }
+}
+
+fn now() -> u64 {
+    now_secs()
+}
+
+fn access_claims() -> Value {
+    json!({
+        "iss": format!("https://cognito-idp.{REGION}.amazonaws.com/{POOL}"),
+        "sub": "d4e8a1b2",
+        "client_id": CLIENT,
+        "token_use": "access",
+        "username": "hank",
+        "iat": now(),
+        "exp": now() + 3600,
+    })
+}
+
+fn id_claims() -> Value {
+    json!({
+        "iss": format!("https://cognito-idp.{REGION}.amazonaws.com/{POOL}"),
+        "sub": "d4e8a1b2",
+        "aud": CLIENT,
+        "token_use": "id",
+        "cognito:username": "hank",
+        "iat": now(),
+        "exp": now() + 3600,
+    })
+}
+
+fn sign(claims: &Value, kid: &str, with: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &key(with)).expect("signed")
+}
+
+fn token(claims: &Value) -> String {
+    sign(claims, "kid-a", "a")
+}
+
+fn with(mut claims: Value, field: &str, value: Value) -> Value {
+    claims[field] = value;
+    claims
+}
+
+async fn refusal(v: &TokenVerifier, token: &str) -> Refusal {
+    v.verify(token).await.expect_err("refused")
+}
+
+#[tokio::test]
+async fn valid_access_and_id_tokens_name_the_pool_and_the_person() {
+    let (v, _) = verifier();
+    let access = v.verify(&token(&access_claims())).await.expect("access");
+    assert_eq!(access.pool_id, POOL);
+    assert_eq!(access.username, "hank");
+    assert_eq!(access.token_use, TokenUse::Access);
+    let id = v.verify(&token(&id_claims())).await.expect("id");
+    assert_eq!((id.username.as_str(), id.token_use), ("hank", TokenUse::Id));
+    let newer = with(
+        access_claims(),
+        "iss",
+        json!(format!(
+            "https://issuer-cognito-idp.{REGION}.amazonaws.com/{POOL}"
+        )),
+    );
+    assert!(
+        v.verify(&token(&newer)).await.is_ok(),
+        "the newer issuer form"
+    );
+}
+
+#[tokio::test]
+async fn forged_and_broken_tokens_are_refused_each_for_its_reason() {
+    let (v, _) = verifier();
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    // alg none, no signature.
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": "kid-a"})),
+        b64(&access_claims())
+    );
+    assert!(matches!(
+        refusal(&v, &none).await,
+        Refusal::Algorithm(_) | Refusal::Malformed
+    ));
+    // HS256 with the public key's modulus as the shared secret.
+    let jwks: Value = serde_json::from_str(include_str!("../../testdata/jwks.json")).expect("json");
+    let secret = jwks["keys"][0]["n"]
+        .as_str()
+        .expect("n")
+        .as_bytes()
+        .to_vec();
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some("kid-a".into());
+    let hs256 = jsonwebtoken::encode(
+        &hs,
+        &access_claims(),
+        &EncodingKey::from_secret(&secret).expect("key"),
+    )
+    .expect("hs");
+    assert!(matches!(refusal(&v, &hs256).await, Refusal::Algorithm(_)));
+    // Signed with another key under kid-a.
+    assert_eq!(
+        refusal(&v, &sign(&access_claims(), "kid-a", "b")).await,
+        Refusal::Signature
+    );
+    // Another pool's issuer that no organization owns; another Region; not Cognito.
+    let stranger = with(
+        access_claims(),
+        "iss",
+        json!(format!(
+            "https://cognito-idp.{REGION}.amazonaws.com/eu-west-1_Nobody"
+        )),
+    );
+    assert_eq!(refusal(&v, &token(&stranger)).await, Refusal::UnknownPool);
+    let region = with(
+        access_claims(),
+        "iss",
+        json!(format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
+        )),
+    );
+    assert_eq!(refusal(&v, &token(&region)).await, Refusal::Issuer);
+    let evil = with(
+        access_claims(),
+        "iss",
+        json!(format!(
+            "https://cognito-idp.{REGION}.amazonaws.com.evil.example/{POOL}"
+        )),
+    );
+    assert_eq!(refusal(&v, &token(&evil)).await, Refusal::Issuer);
+    // Another organization's app client.
+    let client = with(access_claims(), "client_id", json!("globexclient"));
+    assert_eq!(refusal(&v, &token(&client)).await, Refusal::Client);
+    let aud = with(id_claims(), "aud", json!("globexclient"));
+    assert_eq!(refusal(&v, &token(&aud)).await, Refusal::Client);
+    let no_client = {
+        let mut c = access_claims();
+        c.as_object_mut().expect("object").remove("client_id");
+        c
+    };
+    assert_eq!(refusal(&v, &token(&no_client)).await, Refusal::Client);
+    // token_use.
+    let refresh = with(access_claims(), "token_use", json!("refresh"));
+    assert_eq!(refusal(&v, &token(&refresh)).await, Refusal::TokenUse);
+    // An ID token's claims labelled access: no client_id, so refused.
+    let relabelled = with(id_claims(), "token_use", json!("access"));
+    assert_eq!(refusal(&v, &token(&relabelled)).await, Refusal::Client);
+    // Time.
+    let expired = with(access_claims(), "exp", json!(now() - 3600));
+    assert_eq!(refusal(&v, &token(&expired)).await, Refusal::Expired);
+    let early = with(access_claims(), "nbf", json!(now() + 3600));
+    assert_eq!(refusal(&v, &token(&early)).await, Refusal::NotYetValid);
+    // Unknown kid, no kid, garbage.
+    assert_eq!(
+        refusal(&v, &sign(&access_claims(), "kid-z", "a")).await,
+        Refusal::UnknownKey
+    );
+    let mut no_kid = Header::new(Algorithm::RS256);
+    no_kid.kid = None;
+    let no_kid = jsonwebtoken::encode(&no_kid, &access_claims(), &key("a")).expect("signed");
+    assert_eq!(refusal(&v, &no_kid).await, Refusal::NoKeyId);
+    for garbage in ["", "abc", "a.b.c", "....", &"x".repeat(20_000)] {
+        assert!(v.verify(garbage).await.is_err(), "{garbage:.20}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_of_one_pool_never_verifies_as_another() {
+    // One key signs every pool here, as in moto: only the issuer tells them apart.
+    let (v, _) = verifier();
+    let globex = json!({
+        "iss": format!("https://cognito-idp.{REGION}.amazonaws.com/{OTHER_POOL}"),
+        "sub": "x", "client_id": "globexclient", "token_use": "access", "username": "eve",
+        "exp": now() + 3600,
+    });
+    let verified = v.verify(&token(&globex)).await.expect("globex's token");
+    assert_eq!(verified.pool_id, OTHER_POOL);
+    // Its payload with acme's issuer swapped in: the signature no longer matches.
+    let signed = token(&globex);
+    let parts: Vec<&str> = signed.split('.').collect();
+    let swapped = with(
+        globex,
+        "iss",
+        json!(format!("https://cognito-idp.{REGION}.amazonaws.com/{POOL}")),
+    );
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(swapped.to_string()),
+        parts[2]
+    );
+    assert_ne!(
+        v.verify(&forged).await.map(|t| t.pool_id),
+        Ok(POOL.to_owned())
+    );
+}
+
+#[tokio::test]
+async fn unknown_kids_read_the_keys_again_at_most_once_per_window() {
+    let (v, jwks) = verifier();
+    v.verify(&token(&access_claims())).await.expect("valid");
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    for _ in 0..5 {
+        let _ = v.verify(&sign(&access_claims(), "kid-new", "a")).await;
+    }
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "within the window: no refetch"
+    );
+    // kid-b is in the JWKS the first read got: known without a fetch.
+    v.verify(&sign(&access_claims(), "kid-b", "b"))
+        .await
+        .expect("kid-b");
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_until_it_expires() {
+    let (v, jwks) = verifier();
+    let t = token(&access_claims());
+    for _ in 0..3 {
+        v.verify(&t).await.expect("valid");
+    }
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(v.verified.lock().expect("lock").len(), 1);
+}
+
+#[test]
+fn issuers_parse_to_pools_of_the_region_only() {
+    let r = "us-east-1";
+    assert_eq!(
+        pool_of_issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_252ace78545c4bdca399e687ae018fb3", r),
+        Some("us-east-1_252ace78545c4bdca399e687ae018fb3")
+    );
+    for bad in [
+        "https://cognito-idp.us-east-1.amazonaws.com/eu-west-1_abc",
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_",
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc/x",
+        "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+        "https://cognito-idp.us-east-1.amazonaws.com.evil/us-east-1_abc",
+    ] {
+        assert_eq!(pool_of_issuer(bad, r), None, "{bad}");
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_strings_are_refused(input in ".{0,400}") {
+            let (v, _) = verifier();
+            prop_assert!(runtime().block_on(v.verify(&input)).is_err());
+        }
+
+        #[test]
+        fn arbitrary_headers_and_payloads_are_refused(
+            header in prop::collection::btree_map("[a-z]{1,5}", "[ -~]{0,20}", 0..5),
+            payload in prop::collection::btree_map("[a-z:_]{1,12}", "[ -~]{0,30}", 0..8),
+            signature in "[A-Za-z0-9_-]{0,64}",
+        ) {
+            let (v, _) = verifier();
+            let b64 = |m: &std::collections::BTreeMap<String, String>| {
+                URL_SAFE_NO_PAD.encode(serde_json::to_string(m).unwrap_or_default())
+            };
+            let forged = format!("{}.{}.{}", b64(&header), b64(&payload), signature);
+            prop_assert!(runtime().block_on(v.verify(&forged)).is_err());
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The admin API end to end: the `admin-api` function under `cargo lambda watch` (its
+//! function URL, `/lambda-url/admin-api/...`), the registry, Cognito and SES on moto, and real
+//! tokens from moto's pools. moto signs every pool's tokens with one key, so only `iss` tells
+//! the organizations apart: the isolation checks below are meaningful.
+
+use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
+use integration_tests::{http_with, prepared_adapters, trigger_arns, Functions, LocalAws};
+use serde_json::{json, Value};
+use shared::aws::cognito::CognitoPools;
+use shared::aws::dynamodb::DynamoRegistry;
+use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+use shared::domain::{Organization, PersonStatus};
+use shared::ports::Registry;
+
+const TABLE: &str = "signin";
+const NEW_PASSWORD: &str = "N3w-Passw0rd!x";
+
+struct Tenant {
+    org: Organization,
+    client_id: String,
+    pool_id: String,
+    admin: String,
+    access: String,
+    id_token: String,
+}
+
+async fn first_sign_in(
+    cognito: &CognitoClient,
+    aws: &LocalAws,
+    client_id: &str,
+    username: &str,
+    email: &str,
+) -> (String, String) {
+    let password = aws.newest_temporary_password(email);
+    let auth = cognito
+        .initiate_auth()
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", &password)
+        .send()
+        .await
+        .expect("the mailed temporary password signs in");
+    assert_eq!(
+        auth.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired)
+    );
+    let tokens = cognito
+        .respond_to_auth_challenge()
+        .client_id(client_id)
+        .challenge_name(ChallengeNameType::NewPasswordRequired)
+        .session(auth.session().expect("session"))
+        .challenge_responses("USERNAME", username)
+        .challenge_responses("NEW_PASSWORD", NEW_PASSWORD)
+        .send()
+        .await
+        .expect("new password accepted");
+    let result = tokens.authentication_result().expect("tokens");
+    (
+        result.access_token().expect("access").to_owned(),
+        result.id_token().expect("id").to_owned(),
+    )
+}
+
+async fn tenant(
+    aws: &LocalAws,
+    registry: &DynamoRegistry,
+    mailer: &shared::aws::ses::SesMailer,
+    sub: &str,
+) -> Tenant {
+    let sdk = aws.sdk().await;
+    let pools = CognitoPools::new(&sdk);
+    let triggers = trigger_arns();
+    let admin = format!("boss@{sub}.example");
+    let done = Provisioning {
+        registry,
+        pools: &pools,
+        mailer,
+        base_domain: "app.example.test",
+        triggers: &triggers,
+        actor: "test",
+    }
+    .provision(
+        &ProvisionRequest {
+            subdomain: sub.into(),
+            name: format!("{sub} Inc"),
+            admin_email: Some(admin.clone()),
+            seats: Some(5),
+            email_domains: vec![format!("{sub}.example")],
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("provisioned");
+    let org = done.organization;
+    let client_id = org.cognito.app_client_id.clone().expect("client");
+    let pool_id = org.cognito.user_pool_id.clone().expect("pool");
+    let cognito = CognitoClient::new(&sdk);
+    let (access, id_token) = first_sign_in(&cognito, aws, &client_id, &admin, &admin).await;
+    Tenant {
+        org,
+        client_id,
+        pool_id,
+        admin,
+        access,
+        id_token,
+    }
+}
+
+struct Api {
+    port: u16,
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Api {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        if !text.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        headers.extend_from_slice(extra);
+        let (status, headers, body) = http_with(
+            self.port,
+            method,
+            &format!("/lambda-url/admin-api{path}"),
+            &headers,
+            &text,
+        );
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_against_the_local_aws() {
+    let aws = LocalAws::start();
+    let sdk = aws.sdk().await;
+    let (registry, mailer) = prepared_adapters(&sdk, TABLE).await;
+    let acme = tenant(&aws, &registry, &mailer, "acme").await;
+    let globex = tenant(&aws, &registry, &mailer, "globex").await;
+    let cognito = CognitoClient::new(&sdk);
+    let functions = Functions::start(&aws.env(TABLE));
+    let api = Api {
+        port: functions.port,
+    };
+
+    // The organization comes from the token: each admin sees their own.
+    for (tenant, token) in [
+        (&acme, &acme.access),
+        (&acme, &acme.id_token),
+        (&globex, &globex.access),
+    ] {
+        let a = api.call("GET", "/v1/organization", token, None, &[]);
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.body["id"], tenant.org.id.to_string());
+    }
+
+    // Add a person, switch the activation on: one welcome mail whose password signs in.
+    let sam = api.call("POST", "/v1/users", &acme.access, Some(json!({"username": "sam", "email": "sam@acme.example", "given_name": "Sam", "roles": ["member"]})), &[]);
+    assert_eq!(sam.status, 201, "{}", sam.body);
+    let sam_id = sam.body["id"].as_str().expect("id").to_owned();
+    let mails_before = aws.mails_to("sam@acme.example");
+    assert_eq!(mails_before, 0, "adding sends nothing");
+    let on = api.call(
+        "PUT",
+        &format!("/v1/users/{sam_id}/activation"),
+        &acme.access,
+        Some(json!({"active": true})),
+        &[],
+    );
+    assert_eq!(on.status, 200, "{}", on.body);
+    assert_eq!(on.body["welcome_mail_sent"], true);
+    let mail = aws.newest_mail_to("sam@acme.example");
+    let body = mail["body"].as_str().expect("body");
+    assert!(
+        body.contains("https://acme.app.example.test/login"),
+        "the organization's own link: {body}"
+    );
+    let first_password = aws.newest_temporary_password("sam@acme.example");
+    let signed_in = cognito
+        .initiate_auth()
+        .client_id(&acme.client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "sam")
+        .auth_parameters("PASSWORD", &first_password)
+        .send()
+        .await
+        .expect("the mailed password signs in");
+    assert_eq!(
+        signed_in.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired)
+    );
+    let again = api.call(
+        "PUT",
+        &format!("/v1/users/{sam_id}/activation"),
+        &acme.access,
+        Some(json!({"active": true})),
+        &[],
+    );
+    assert_eq!(again.body["welcome_mail_sent"], false);
+    assert_eq!(
+        aws.mails_to("sam@acme.example"),
+        1,
+        "the same toggle again sends nothing"
+    );
+
+    // Resend: a fresh password; the old one stops working.
+    let resent = api.call(
+        "POST",
+        &format!("/v1/users/{sam_id}/activation/resend"),
+        &acme.access,
+        None,
+        &[],
+    );
+    assert_eq!(resent.status, 200, "{}", resent.body);
+    assert_eq!(aws.mails_to("sam@acme.example"), 2);
+    let old = cognito
+        .initiate_auth()
+        .client_id(&acme.client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "sam")
+        .auth_parameters("PASSWORD", &first_password)
+        .send()
+        .await;
+    assert!(
+        old.is_err(),
+        "the earlier temporary password no longer works"
+    );
+
+    // Off: disabled in Cognito, the seat freed; on again: the same login, re-enabled.
+    let off = api.call(
+        "PUT",
+        &format!("/v1/users/{sam_id}/activation"),
+        &acme.access,
+        Some(json!({"active": false})),
+        &[],
+    );
+    assert_eq!(off.body["user"]["status"], "deactivated");
+    let user = cognito
+        .admin_get_user()
+        .user_pool_id(&acme.pool_id)
+        .username("sam")
+        .send()
+        .await
+        .expect("still there");
+    assert!(!user.enabled(), "disabled");
+    let on_again = api.call(
+        "PUT",
+        &format!("/v1/users/{sam_id}/activation"),
+        &acme.access,
+        Some(json!({"active": true})),
+        &[],
+    );
+    assert_eq!(on_again.body["welcome_mail_sent"], true);
+    let user = cognito
+        .admin_get_user()
+        .user_pool_id(&acme.pool_id)
+        .username("sam")
+        .send()
+        .await
+        .expect("same login");
+    assert!(user.enabled());
+    let users = cognito
+        .list_users()
+        .user_pool_id(&acme.pool_id)
+        .send()
+        .await
+        .expect("users");
+    assert_eq!(
+        users.users().len(),
+        2,
+        "the administrator and sam: no second account"
+    );
+
+    // A stale If-Match is 412; the current one works.
+    let loaded = api.call(
+        "GET",
+        &format!("/v1/users/{sam_id}"),
+        &acme.access,
+        None,
+        &[],
+    );
+    let tag = loaded.header("etag").expect("etag").to_owned();
+    let patched = api.call(
+        "PATCH",
+        &format!("/v1/users/{sam_id}"),
+        &acme.access,
+        Some(json!({"roles": ["member", "admin"]})),
+        &[("if-match", &tag)],
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let groups = cognito
+        .admin_list_groups_for_user()
+        .user_pool_id(&acme.pool_id)
+        .username("sam")
+        .send()
+        .await
+        .expect("groups");
+    let mut names: Vec<&str> = groups
+        .groups()
+        .iter()
+        .filter_map(|g| g.group_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["admin", "member"], "roles mirrored into groups");
+    let stale = api.call(
+        "PATCH",
+        &format!("/v1/users/{sam_id}"),
+        &acme.access,
+        Some(json!({"given_name": "Samuel"})),
+        &[("if-match", &tag)],
+    );
+    assert_eq!(stale.status, 412, "{}", stale.body);
+
+    // An Idempotency-Key: the repeat answers the same and creates nothing.
+    let key = [("idempotency-key", "add-tom-1")];
+    let tom = api.call(
+        "POST",
+        "/v1/users",
+        &acme.access,
+        Some(json!({"username": "tom", "email": "tom@acme.example"})),
+        &key,
+    );
+    let tom_again = api.call(
+        "POST",
+        "/v1/users",
+        &acme.access,
+        Some(json!({"username": "tom", "email": "tom@acme.example"})),
+        &key,
+    );
+    assert_eq!(tom.status, 201);
+    assert_eq!(tom_again.status, 201);
+    assert_eq!(tom_again.body["id"], tom.body["id"]);
+
+    // Isolation: acme's administrator on every route, aimed at globex's people.
+    let globex_admin = registry
+        .person(&globex.org.id, &globex.admin)
+        .await
+        .expect("read")
+        .expect("globex's administrator");
+    let victim = globex_admin.id.to_string();
+    let before = serde_json::to_value(&globex_admin).expect("json");
+    for (method, route) in admin_api::routes::ROUTES {
+        if !route.contains("{id}") {
+            continue;
+        }
+        let path = route.replace("{id}", &victim);
+        let body = match method {
+            "PUT" => Some(json!({"active": false})),
+            "PATCH" => Some(json!({"roles": []})),
+            _ => None,
+        };
+        let a = api.call(method, &path, &acme.access, body, &[]);
+        assert_eq!(a.status, 404, "{method} {path}: {}", a.body);
+    }
+    let listed = api.call("GET", "/v1/users?limit=200", &acme.access, None, &[]);
+    assert!(
+        listed.body["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .all(|u| u["email"]
+                .as_str()
+                .is_some_and(|e| e.ends_with("@acme.example"))),
+        "only acme's people: {}",
+        listed.body
+    );
+    let after = registry
+        .person(&globex.org.id, &globex.admin)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        serde_json::to_value(&after).expect("json"),
+        before,
+        "globex's record unchanged"
+    );
+    let globex_login = cognito
+        .admin_get_user()
+        .user_pool_id(&globex.pool_id)
+        .username(&globex.admin)
+        .send()
+        .await
+        .expect("there");
+    assert!(globex_login.enabled(), "globex's login unchanged");
+
+    // A token of a person deactivated since is refused although its signature is valid.
+    let (sam_access, _) =
+        first_sign_in(&cognito, &aws, &acme.client_id, "sam", "sam@acme.example").await;
+    let own = api.call("GET", "/v1/organization", &sam_access, None, &[]);
+    assert_eq!(own.status, 200, "{}", own.body);
+    let off = api.call(
+        "PUT",
+        &format!("/v1/users/{sam_id}/activation"),
+        &acme.access,
+        Some(json!({"active": false})),
+        &[],
+    );
+    assert_eq!(off.status, 200);
+    let refused = api.call("GET", "/v1/organization", &sam_access, None, &[]);
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    for token in ["garbage", "a.b.c", &acme.access.replace('.', "x")] {
+        assert_eq!(
+            api.call("GET", "/v1/organization", token, None, &[]).status,
+            401
+        );
+    }
+
+    // Delete: the login is gone, the record stays, unlinked.
+    let gone = api.call(
+        "DELETE",
+        &format!("/v1/users/{sam_id}"),
+        &acme.access,
+        None,
+        &[],
+    );
+    assert_eq!(gone.body["status"], "unlinked");
+    assert!(cognito
+        .admin_get_user()
+        .user_pool_id(&acme.pool_id)
+        .username("sam")
+        .send()
+        .await
+        .is_err());
+    let sam_record = registry
+        .person(&acme.org.id, "sam")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(sam_record.status, PersonStatus::Unlinked);
+
+    // The audit log tells all of it, newest first, without a password in it.
+    let audit = api.call("GET", "/v1/audit?limit=200", &acme.access, None, &[]);
+    let actions: Vec<&str> = audit.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for expected in [
+        "person.deleted",
+        "person.deactivated",
+        "person.updated",
+        "person.activated",
+        "person.invitation_resent",
+        "person.added",
+    ] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+    assert!(!audit.body.to_string().contains(&first_password));
+}
