@@ -279,7 +279,9 @@ async fn people_are_added_found_listed_and_filtered() {
 #[tokio::test]
 async fn bad_input_is_named_and_changes_nothing() {
     let w = world();
-    let cases: Vec<(Option<String>, &str, StatusCode, &str, Option<&str>)> = vec![
+    /// Body, content type, expected status, problem code, the field it names.
+    type Case<'a> = (Option<String>, &'a str, StatusCode, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             Some("{not json".into()),
             "application/json",
