@@ -481,3 +481,168 @@ async fn the_admin_api_against_the_local_aws() {
     }
     assert!(!audit.body.to_string().contains(&first_password));
 }
+
+/// moto's own signing key (it ships in the moto package as a JWK of n, e and d only), as
+/// PKCS#1 DER, so that the tests can sign tokens that differ from moto's in exactly one way.
+/// The prime factors are recovered with `cryptography`, which moto itself depends on.
+fn moto_signing_key() -> jsonwebtoken::EncodingKey {
+    let python = integration_tests::workspace_root().join(".venv/bin/python");
+    let script = r#"
+import gzip, json, base64, os, sys
+import moto
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+path = os.path.join(os.path.dirname(moto.__file__), "cognitoidp/resources/jwks-private.json.gz")
+jwk = json.load(gzip.open(path))
+num = lambda k: int.from_bytes(base64.urlsafe_b64decode(jwk[k] + "=" * (-len(jwk[k]) % 4)), "big")
+n, e, d = num("n"), num("e"), num("d")
+p, q = rsa.rsa_recover_prime_factors(n, e, d)
+key = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, n)).private_key()
+sys.stdout.buffer.write(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .output()
+        .expect("the venv's python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    jsonwebtoken::EncodingKey::from_rsa_der(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tokens_signed_with_motos_own_key_are_refused() {
+    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+    let aws = LocalAws::start();
+    let sdk = aws.sdk().await;
+    let (registry, mailer) = prepared_adapters(&sdk, TABLE).await;
+    let acme = tenant(&aws, &registry, &mailer, "acme").await;
+    let globex = tenant(&aws, &registry, &mailer, "globex").await;
+    let functions = Functions::start(&aws.env(TABLE));
+    let api = Api {
+        port: functions.port,
+    };
+    let key = moto_signing_key();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let region = integration_tests::REGION;
+    let issuer = |pool: &str| format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+    let claims = json!({
+        "iss": issuer(&acme.pool_id),
+        "sub": "forged",
+        "client_id": acme.client_id,
+        "token_use": "access",
+        "username": acme.admin,
+        "iat": now,
+        "exp": now + 600,
+    });
+    let sign = |claims: &Value, kid: &str| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        encode(&header, claims, &key).expect("signed")
+    };
+    let with = |field: &str, value: Value| {
+        let mut c = claims.clone();
+        c[field] = value;
+        c
+    };
+    // Signed as moto signs: accepted, so every refusal below is for its one difference.
+    let genuine = api.call(
+        "GET",
+        "/v1/organization",
+        &sign(&claims, "dummy"),
+        None,
+        &[],
+    );
+    assert_eq!(genuine.status, 200, "{}", genuine.body);
+
+    let mut id = claims.clone();
+    id["token_use"] = json!("id");
+    id["aud"] = json!("some-other-client");
+    id["cognito:username"] = json!(acme.admin);
+    let b64 = |v: &Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "kid": "dummy"})),
+        b64(&claims)
+    );
+    let jwks: Value = serde_json::from_str(
+        &aws.get(&format!("/{}/.well-known/jwks.json", acme.pool_id))
+            .expect("jwks"),
+    )
+    .expect("json");
+    let public_n = jwks["keys"][0]["n"].as_str().expect("n").to_owned();
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some("dummy".into());
+    let hs256 = encode(
+        &hs,
+        &claims,
+        &EncodingKey::from_secret(public_n.as_bytes()).expect("key"),
+    )
+    .expect("signed");
+    let forged = [
+        ("alg none", none),
+        ("HS256 with the public key", hs256),
+        (
+            "globex's issuer with acme's client",
+            sign(&with("iss", json!(issuer(&globex.pool_id))), "dummy"),
+        ),
+        (
+            "another Region",
+            sign(
+                &with(
+                    "iss",
+                    json!(format!(
+                        "https://cognito-idp.eu-west-1.amazonaws.com/{}",
+                        acme.pool_id
+                    )),
+                ),
+                "dummy",
+            ),
+        ),
+        (
+            "another client",
+            sign(&with("client_id", json!(globex.client_id)), "dummy"),
+        ),
+        ("an ID token for another audience", sign(&id, "dummy")),
+        (
+            "a refresh token_use",
+            sign(&with("token_use", json!("refresh")), "dummy"),
+        ),
+        ("expired", sign(&with("exp", json!(now - 600)), "dummy")),
+        (
+            "not valid yet",
+            sign(&with("nbf", json!(now + 600)), "dummy"),
+        ),
+        ("unknown kid", sign(&claims, "not-moto")),
+        (
+            "a person who does not exist",
+            sign(&with("username", json!("nobody")), "dummy"),
+        ),
+        ("garbage", "e30.e30.e30".into()),
+    ];
+    for (what, token) in forged {
+        let a = api.call("GET", "/v1/organization", &token, None, &[]);
+        assert_eq!(a.status, 401, "{what}: {}", a.body);
+        assert_eq!(
+            a.body["code"], "unauthorized",
+            "{what}: the same answer for every reason"
+        );
+    }
+    // The API's own description needs no token.
+    let (status, _, doc) = integration_tests::http(
+        functions.port,
+        "GET",
+        "/lambda-url/admin-api/v1/openapi.json",
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(doc.contains("\"openapi\""));
+}

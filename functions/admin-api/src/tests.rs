@@ -280,7 +280,13 @@ async fn people_are_added_found_listed_and_filtered() {
 async fn bad_input_is_named_and_changes_nothing() {
     let w = world();
     /// Body, content type, expected status, problem code, the field it names.
-    type Case<'a> = (Option<String>, &'a str, StatusCode, &'a str, Option<&'a str>);
+    type Case<'a> = (
+        Option<String>,
+        &'a str,
+        StatusCode,
+        &'a str,
+        Option<&'a str>,
+    );
     let cases: Vec<Case> = vec![
         (
             Some("{not json".into()),
