@@ -801,3 +801,73 @@ async fn an_import_answers_row_by_row_and_activates_nobody() {
         .await;
     problem(&a, StatusCode::PAYLOAD_TOO_LARGE, "too-many-rows");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn method() -> impl Strategy<Value = Method> {
+        prop_oneof![
+            Just(Method::GET),
+            Just(Method::POST),
+            Just(Method::PUT),
+            Just(Method::PATCH),
+            Just(Method::DELETE)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any request an admin could send gets a well-formed answer, never a panic; what is
+        /// refused is problem+json.
+        #[test]
+        fn arbitrary_requests_are_answered_never_panic(
+            method in method(),
+            segments in prop::collection::vec(prop_oneof![
+                Just("users".to_owned()), Just("roles".to_owned()), Just("activation".to_owned()),
+                Just("import".to_owned()), Just("audit".to_owned()), "[a-z0-9%.-]{0,12}"
+            ], 0..4),
+            query in "[a-z=&%0-9]{0,30}",
+            body in ".{0,200}",
+            content_type in prop_oneof![Just("application/json".to_owned()), Just("text/csv".to_owned()), Just("text/plain".to_owned()), "[ -~]{0,20}"],
+        ) {
+            let w = world();
+            let path = format!("/v1/{}?{query}", segments.join("/"));
+            let answer = runtime().block_on(w.send(method, &path, Some(ADMIN), Some(body), &content_type, &[]));
+            let status = answer.status.as_u16();
+            prop_assert!((200..600).contains(&status));
+            if !answer.status.is_success() {
+                prop_assert_eq!(
+                    answer.headers.get("content-type").and_then(|v| v.to_str().ok()),
+                    Some("application/problem+json")
+                );
+                prop_assert!(answer.body["code"].is_string());
+            }
+        }
+
+        /// Arbitrary JSON bodies for adding a person change nothing unless they are valid.
+        #[test]
+        fn arbitrary_person_bodies_are_validated(
+            username in ".{0,20}",
+            email in ".{0,30}",
+            extra in prop::option::of("[a-z_]{1,10}"),
+        ) {
+            let w = world();
+            let mut body = json!({"username": username, "email": email});
+            if let Some(field) = &extra {
+                body[field] = json!(1);
+            }
+            let answer = runtime().block_on(w.call(Method::POST, "/v1/users", Some(ADMIN), Some(body)));
+            let added = !w.registry.audit_events().is_empty();
+            prop_assert_eq!(added, answer.status == StatusCode::CREATED);
+        }
+    }
+}
