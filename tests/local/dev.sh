@@ -118,6 +118,9 @@ Try, in another terminal:
       --data-file .local/events/pre-token-generation.json      # acme's claims for $admin
   cargo lambda invoke post-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/post-authentication.json       # person-level checks, after the password
+  curl -s http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/openapi.json | head -c 300   # the admin API
+  token=\$(.venv/bin/python tests/local/dev_token.py $admin '$password' 'Choose-4-new-one!')
+  curl -s -H "Authorization: Bearer \$token" http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/users
   target/debug/tenantctl org suspend acme; sleep 5
   cargo lambda invoke pre-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/pre-authentication.json        # now refused
