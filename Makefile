@@ -39,6 +39,7 @@ test: venv node build
 
 bench: venv
 	cargo bench -p integration-tests --bench triggers
+	cargo bench -p integration-tests --bench admin_api
 
 lint:
 	cargo fmt --all -- --check

@@ -1,0 +1,299 @@
+//! Admin API benchmark: token verifications per second (warm key cache; and a token seen
+//! before, from the verified-token cache) beside the machine's raw RSA-2048 verify rate
+//! measured in the same run (`openssl speed`), and requests per second through the handler
+//! in process for `GET /v1/users`, with the AWS calls every route makes, counted at the HTTP
+//! client, against moto on loopback. Prints Markdown tables.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use admin_api::App;
+use async_trait::async_trait;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use integration_tests::{prepared_adapters, trigger_arns, LocalAws};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::Body;
+use serde_json::json;
+use shared::auth::{JwksSource, PoolDirectory, TokenVerifier};
+use shared::aws::cognito::CognitoPools;
+use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+use shared::domain::Error;
+
+#[derive(Debug, Clone)]
+struct Counting {
+    inner: SharedHttpClient,
+    requests: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct CountingConnector {
+    inner: SharedHttpConnector,
+    requests: Arc<AtomicUsize>,
+}
+
+impl HttpConnector for CountingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.inner.call(request)
+    }
+}
+
+impl HttpClient for Counting {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(CountingConnector {
+            inner: self.inner.http_connector(settings, components),
+            requests: self.requests.clone(),
+        })
+    }
+}
+
+const REGION: &str = "eu-west-1";
+const POOL: &str = "eu-west-1_BenchPool";
+const CLIENT: &str = "benchclient";
+
+struct OnePool;
+
+#[async_trait]
+impl PoolDirectory for OnePool {
+    async fn app_client(&self, pool_id: &str) -> Result<Option<String>, Error> {
+        Ok((pool_id == POOL).then(|| CLIENT.to_owned()))
+    }
+}
+
+struct FixtureKeys;
+
+#[async_trait]
+impl JwksSource for FixtureKeys {
+    async fn fetch(&self, _pool_id: &str) -> Result<JwkSet, String> {
+        let path = integration_tests::workspace_root().join("shared/testdata/jwks.json");
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    }
+}
+
+fn openssl_verify_rate() -> Option<f64> {
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "3", "rsa2048"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("rsa 2048 bits"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+async fn token_rates() {
+    let verifier = TokenVerifier::new(REGION, Arc::new(OnePool), Arc::new(FixtureKeys));
+    let der = std::fs::read(integration_tests::workspace_root().join("shared/testdata/key-a.der"))
+        .expect("test key");
+    let key = EncodingKey::from_rsa_der(&der);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("kid-a".into());
+    const N: usize = 5_000;
+    // Distinct tokens (their jti differs), so each is a miss of the verified-token cache.
+    let tokens: Vec<String> = (0..N)
+        .map(|i| {
+            let claims = json!({
+                "iss": format!("https://cognito-idp.{REGION}.amazonaws.com/{POOL}"),
+                "sub": "bench", "client_id": CLIENT, "token_use": "access", "username": "hank",
+                "jti": i.to_string(), "iat": now, "exp": now + 3600,
+            });
+            jsonwebtoken::encode(&header, &claims, &key).expect("signed")
+        })
+        .collect();
+    verifier.verify(&tokens[0]).await.expect("warm the key cache");
+    let start = Instant::now();
+    for t in &tokens[1..] {
+        verifier.verify(t).await.expect("valid");
+    }
+    let full = (N - 1) as f64 / start.elapsed().as_secs_f64();
+    const REPEATS: usize = 200_000;
+    let start = Instant::now();
+    for _ in 0..REPEATS {
+        verifier.verify(&tokens[1]).await.expect("valid");
+    }
+    let cached = REPEATS as f64 / start.elapsed().as_secs_f64();
+    let raw = openssl_verify_rate();
+    println!("Token verification (one core, RS256, 2048-bit keys):\n");
+    println!("| path | verifications/s | vs raw RSA-2048 verify |");
+    println!("|---|---|---|");
+    match raw {
+        Some(raw) => {
+            println!("| raw RSA-2048 verify (`openssl speed`) | {raw:.0} | 1.00 x |");
+            println!("| full verification, warm key cache | {full:.0} | {:.2} x |", full / raw);
+            println!("| a token seen before (verified-token cache) | {cached:.0} | {:.1} x |", cached / raw);
+        }
+        None => {
+            println!("| full verification, warm key cache | {full:.0} | (openssl not found) |");
+            println!("| a token seen before (verified-token cache) | {cached:.0} | |");
+        }
+    }
+    println!();
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+async fn handler_rates() {
+    let aws = LocalAws::start();
+    let base = aws.sdk().await;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let inner = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https();
+    let sdk = base
+        .into_builder()
+        .http_client(Counting {
+            inner,
+            requests: requests.clone(),
+        })
+        .build();
+    let (registry, mailer) = prepared_adapters(&sdk, "signin").await;
+    let pools = CognitoPools::new(&sdk);
+    let triggers = trigger_arns();
+    let done = Provisioning {
+        registry: &registry,
+        pools: &pools,
+        mailer: &mailer,
+        base_domain: "app.example.test",
+        triggers: &triggers,
+        actor: "bench",
+    }
+    .provision(
+        &ProvisionRequest {
+            subdomain: "acme".into(),
+            name: "Acme".into(),
+            admin_email: Some("hank@acme.example".into()),
+            seats: Some(100_000),
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("provisioned");
+    let pool = done.organization.cognito.user_pool_id.clone().expect("pool");
+    // Tokens come from a fake check here: this measures the handler and its AWS calls.
+    struct Trusting(String);
+    #[async_trait]
+    impl admin_api::Authenticate for Trusting {
+        async fn authenticate(&self, _token: &str) -> Result<admin_api::TokenSubject, String> {
+            Ok(admin_api::TokenSubject {
+                pool_id: self.0.clone(),
+                username: "hank@acme.example".into(),
+            })
+        }
+    }
+    let app = App {
+        registry: Arc::new(shared::aws::dynamodb::DynamoRegistry::new(&sdk, "signin")),
+        pools: Arc::new(CognitoPools::new(&sdk)),
+        mailer: Arc::new(shared::aws::ses::SesMailer::new(
+            &sdk,
+            shared::domain::EmailAddress::parse("no-reply@app.example.test").expect("valid"),
+            None,
+        )),
+        auth: Arc::new(Trusting(pool)),
+        base_domain: "app.example.test".into(),
+    };
+    let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
+        let mut r = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.test{path}"))
+            .header("authorization", "Bearer t");
+        if body.is_some() {
+            r = r.header("content-type", "application/json");
+        }
+        r.body(body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty))
+            .expect("request")
+    };
+    for i in 0..50 {
+        let body = json!({"username": format!("user{i:03}"), "email": format!("user{i:03}@acme.example"), "roles": ["member"]});
+        let r = app.handle(call("POST", "/v1/users", Some(body))).await;
+        assert_eq!(r.status(), 201);
+    }
+    const RUNS: usize = 300;
+    let mut times = Vec::with_capacity(RUNS);
+    let before = requests.load(Ordering::SeqCst);
+    let start = Instant::now();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let r = app.handle(call("GET", "/v1/users?limit=50", None)).await;
+        assert_eq!(r.status(), 200);
+        times.push(t.elapsed());
+    }
+    let rps = RUNS as f64 / start.elapsed().as_secs_f64();
+    let list_calls = (requests.load(Ordering::SeqCst) - before) as f64 / RUNS as f64;
+    times.sort();
+    println!("`GET /v1/users?limit=50` through the handler, in process, moto on loopback ({RUNS} requests, 51 people):\n");
+    println!("| requests/s | p50 | p99 | AWS calls / request |");
+    println!("|---|---|---|---|");
+    println!(
+        "| {rps:.0} | {:.2} ms | {:.2} ms | {list_calls:.1} |\n",
+        percentile(&times, 0.5).as_secs_f64() * 1000.0,
+        percentile(&times, 0.99).as_secs_f64() * 1000.0
+    );
+
+    // AWS calls of every route, once each, in an order where each makes sense.
+    let id = {
+        let r = app
+            .handle(call("POST", "/v1/users", Some(json!({"username": "sam", "email": "sam@acme.example", "roles": ["member"]}))))
+            .await;
+        let body = match r.body() {
+            Body::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let routes: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("GET", "/v1/organization".into(), None),
+        ("GET", "/v1/users?limit=50".into(), None),
+        ("POST", "/v1/users".into(), Some(json!({"username": "tom", "email": "tom@acme.example"}))),
+        ("GET", format!("/v1/users/{id}"), None),
+        ("PATCH", format!("/v1/users/{id}"), Some(json!({"given_name": "Sam"}))),
+        ("PUT", format!("/v1/users/{id}/activation"), Some(json!({"active": true}))),
+        ("PUT", format!("/v1/users/{id}/activation"), Some(json!({"active": true}))),
+        ("POST", format!("/v1/users/{id}/activation/resend"), None),
+        ("POST", format!("/v1/users/{id}/password-reset"), None),
+        ("PUT", format!("/v1/users/{id}/activation"), Some(json!({"active": false}))),
+        ("DELETE", format!("/v1/users/{id}"), None),
+        ("GET", "/v1/roles".into(), None),
+        ("POST", "/v1/roles".into(), Some(json!({"name": "billing"}))),
+        ("DELETE", "/v1/roles/billing".into(), None),
+        ("GET", "/v1/audit?limit=50".into(), None),
+    ];
+    println!("AWS calls per request (DynamoDB, Cognito and SES together, counted at the HTTP client):\n");
+    println!("| route | status | AWS calls |");
+    println!("|---|---|---|");
+    for (method, path, body) in routes {
+        let before = requests.load(Ordering::SeqCst);
+        let r = app.handle(call(method, &path, body)).await;
+        let calls = requests.load(Ordering::SeqCst) - before;
+        let shown = path.replace(&id, "{id}");
+        println!("| {method} {shown} | {} | {calls} |", r.status().as_u16());
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    token_rates().await;
+    handler_rates().await;
+}
