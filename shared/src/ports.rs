@@ -159,6 +159,18 @@ pub trait Registry: Send + Sync {
     /// Gives up a claimed key whose request failed without changing anything, so that it
     /// can be sent again.
     async fn release_idempotency_key(&self, org: &OrgId, key: &str) -> Result<(), Error>;
+
+    /// Takes the organization's lease `name` for `ttl_secs` unless another holder has it (an
+    /// expired lease is free; the same holder may take it again). Returns whether it did.
+    async fn acquire_lease(
+        &self,
+        org: &OrgId,
+        name: &str,
+        holder: &str,
+        ttl_secs: i64,
+    ) -> Result<bool, Error>;
+    /// Gives the lease back, if `holder` still has it.
+    async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error>;
 }
 
 /// One page of a listing and where the next one starts (`None`: this was the last).

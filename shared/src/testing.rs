@@ -23,6 +23,8 @@ struct State {
     orgs: BTreeMap<String, Organization>,
     people: BTreeMap<(String, String), Person>,
     audit: Vec<AuditEvent>,
+    /// (org, name) -> (holder, expires at).
+    leases: BTreeMap<(String, String), (String, i64)>,
     /// (org, key) -> (fingerprint, answer once stored).
     idempotency: BTreeMap<(String, String), (String, Option<StoredAnswer>)>,
 }
@@ -465,6 +467,36 @@ impl Registry for MemoryRegistry {
             .get_mut(&(org.to_string(), key.to_owned()))
         {
             entry.1 = Some(answer.clone());
+        }
+        Ok(())
+    }
+
+    async fn acquire_lease(
+        &self,
+        org: &OrgId,
+        name: &str,
+        holder: &str,
+        ttl_secs: i64,
+    ) -> Result<bool, Error> {
+        self.call("acquire_lease");
+        let now = crate::domain::now_epoch();
+        let mut state = self.lock();
+        let slot = (org.to_string(), name.to_owned());
+        match state.leases.get(&slot) {
+            Some((h, expires)) if h != holder && *expires >= now => Ok(false),
+            _ => {
+                state.leases.insert(slot, (holder.to_owned(), now + ttl_secs));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error> {
+        self.call("release_lease");
+        let mut state = self.lock();
+        let slot = (org.to_string(), name.to_owned());
+        if state.leases.get(&slot).is_some_and(|(h, _)| h == holder) {
+            state.leases.remove(&slot);
         }
         Ok(())
     }

@@ -124,6 +124,19 @@ impl LocalAws {
         after.split("</code>").next().expect("closed").to_owned()
     }
 
+    /// How many user pools Cognito holds.
+    pub async fn pool_count(&self) -> usize {
+        let sdk = self.sdk().await;
+        aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+            .list_user_pools()
+            .max_results(60)
+            .send()
+            .await
+            .expect("ListUserPools")
+            .user_pools()
+            .len()
+    }
+
     /// How many mails SES sent to `to`.
     pub fn mails_to(&self, to: &str) -> usize {
         self.sent_mails()

@@ -487,3 +487,35 @@ async fn seats_are_enforced_atomically() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_once_make_one_pool() {
+    let stack = stack().await;
+    // A brand-new organization, created by two runs at the same moment.
+    let p1 = stack.provisioning(&stack.pools, &stack.mailer);
+    let p2 = stack.provisioning(&stack.pools, &stack.mailer);
+    let req = request("umbrella");
+    let (a, b) = tokio::join!(p1.provision(&req, &|_| {}), p2.provision(&req, &|_| {}));
+    // And an organization a first run left without its pool, resumed by two runs at once.
+    let crashing = CrashingPools {
+        real: &stack.pools,
+        crash: Crash::BeforePool,
+    };
+    let resumed = request("hooli");
+    stack
+        .provisioning(&crashing, &stack.mailer)
+        .provision(&resumed, &|_| {})
+        .await
+        .expect_err("died before its pool");
+    let (c, d) = tokio::join!(p1.provision(&resumed, &|_| {}), p2.provision(&resumed, &|_| {}));
+    assert_eq!(stack.aws.pool_count().await, 2, "one pool per organization");
+    for (name, result) in [("umbrella 1", a), ("umbrella 2", b), ("hooli 1", c), ("hooli 2", d)] {
+        match result {
+            Ok(done) => assert_eq!(done.organization.status, OrgStatus::Active, "{name}"),
+            Err(e) => assert_eq!(e.code(), "InProgress", "{name}: {e}"),
+        }
+    }
+    // Each organization has one administrator invitation.
+    assert_eq!(stack.mails_to("boss@umbrella.example"), 1);
+    assert_eq!(stack.mails_to("boss@hooli.example"), 1);
+}

@@ -53,15 +53,7 @@ fn refused(env: &[(String, String)], args: &[&str], code: i32, error_code: &str,
 }
 
 async fn pool_count(aws: &LocalAws) -> usize {
-    let cognito = CognitoClient::new(&aws.sdk().await);
-    cognito
-        .list_user_pools()
-        .max_results(60)
-        .send()
-        .await
-        .expect("ListUserPools")
-        .user_pools()
-        .len()
+    aws.pool_count().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

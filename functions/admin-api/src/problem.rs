@@ -143,6 +143,12 @@ impl From<Error> for Problem {
             | Error::PoolTaken { .. } => {
                 Problem::new(StatusCode::CONFLICT, "not-allowed", "Not possible now", e.to_string())
             }
+            Error::InProgress { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "request-in-progress",
+                "Still running",
+                e.to_string(),
+            ),
             Error::QuotaExceeded(_)
             | Error::Unreachable { .. }
             | Error::Render { .. }

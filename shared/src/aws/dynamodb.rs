@@ -10,6 +10,7 @@
 //! | person e-mail claim     | `ORG#<id>`              | `EMAIL#<address>`      |                     |
 //! | person id claim         | `ORG#<id>`              | `PERSONID#<person id>` |                     |
 //! | idempotency record (TTL)| `ORG#<id>`              | `IDEMPOTENCY#<key>`    |                     |
+//! | lease (TTL)             | `ORG#<id>`              | `LEASE#<name>`         |                     |
 //! | linked identity claim   | `ORG#<id>`              | `IDENTITY#<provider>#<subject>` |            |
 //! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
 //!
@@ -1086,6 +1087,62 @@ impl Registry for DynamoRegistry {
             .await
             .map_err(|e| self.endpoint.error("DeleteItem", e))?;
         Ok(())
+    }
+
+    async fn acquire_lease(
+        &self,
+        org: &OrgId,
+        name: &str,
+        holder: &str,
+        ttl_secs: i64,
+    ) -> Result<bool, Error> {
+        let now = now_epoch();
+        let mut item = key(org_pk(org), &format!("LEASE#{name}"));
+        item.insert("holder".into(), s(holder));
+        item.insert(TTL_ATTRIBUTE.into(), n(now + ttl_secs));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR holder = :me")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.endpoint.error("PutItem", e)),
+        }
+    }
+
+    async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), &format!("LEASE#{name}"))))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Expired and taken by another run meanwhile: theirs now.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("DeleteItem", e)),
+        }
     }
 
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error> {

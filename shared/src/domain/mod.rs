@@ -51,6 +51,8 @@ pub enum Error {
     NoSeatFree { username: String },
     #[error("cannot activate {username}: give the person at least one role first")]
     RoleRequired { username: String },
+    #[error("{what} right now: run the command again in a minute or two")]
+    InProgress { what: String },
     #[error("{0}")]
     QuotaExceeded(String),
     #[error("cannot reach {service} at {endpoint}: {detail}. Check that the endpoint is up (AWS_ENDPOINT_URL) and the network allows it")]
@@ -85,6 +87,7 @@ impl Error {
             Error::NotAllowed { .. } => "NotAllowed",
             Error::NoSeatFree { .. } => "NoSeatFree",
             Error::RoleRequired { .. } => "RoleRequired",
+            Error::InProgress { .. } => "InProgress",
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Unreachable { .. } => "Unreachable",
             Error::Render { .. } => "RenderFailed",

@@ -272,14 +272,14 @@ pub fn parse_username(input: &str) -> Result<String, Error> {
     let ok = (1..=128).contains(&lowered.len())
         && lowered
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@+".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@+'".contains(&b));
     if ok {
         Ok(lowered)
     } else {
         Err(Error::InvalidInput {
             what: "username",
             value: input.to_owned(),
-            rule: "it must be 1 to 128 characters of letters, digits and . _ - @ +",
+            rule: "it must be 1 to 128 characters of letters, digits and . _ - @ + '",
         })
     }
 }
@@ -383,6 +383,11 @@ mod tests {
             Ok("jane.doe@acme.com".into())
         );
         assert!(parse_username("jane doe").is_err());
+        // Every valid address is a valid username: o'brien@ too.
+        assert_eq!(
+            parse_username("O'Brien@OBrien.test"),
+            Ok("o'brien@obrien.test".into())
+        );
         assert!(parse_username("").is_err());
         assert!(Role::parse("billing-admin").is_ok());
         assert!(Role::parse("Admin").is_err());

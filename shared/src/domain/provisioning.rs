@@ -19,6 +19,20 @@ use super::{
 };
 use crate::ports::{AuditEvent, ClientSpec, Mailer, PoolSpec, Registry, TriggerArns, UserPools};
 
+/// What a run did about the first administrator.
+enum AdminOutcome {
+    Invited(Person),
+    LeftAsIs(Person),
+}
+
+/// The lease two provisioning runs of one organization share (see `pool_under_lease`).
+const PROVISION_LEASE: &str = "provision";
+/// How long a lease lasts if its run dies without giving it back.
+const LEASE_TTL_SECS: i64 = 120;
+/// How long a run waits for another run's pool.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The name of the app client every organization's login page uses.
 pub const APP_CLIENT_NAME: &str = "login";
 
@@ -43,6 +57,8 @@ pub struct ValidRequest {
     pub subdomain: Subdomain,
     pub name: String,
     pub admin_email: Option<EmailAddress>,
+    /// The first administrator's username: their address, checked as a username too.
+    pub admin_username: Option<String>,
     pub mfa: MfaMode,
     pub seats: Option<u32>,
     pub email_domains: Vec<EmailDomain>,
@@ -72,6 +88,17 @@ impl ProvisionRequest {
             .as_deref()
             .map(EmailAddress::parse)
             .transpose()?;
+        // Checked here, before anything is written: the address becomes a username.
+        let admin_username = admin_email
+            .as_ref()
+            .map(|e| {
+                parse_username(e.as_str()).map_err(|_| Error::InvalidInput {
+                    what: "administrator e-mail",
+                    value: e.to_string(),
+                    rule: "it becomes the administrator's username, which may hold only letters, digits and . _ - @ + '; use another address",
+                })
+            })
+            .transpose()?;
         let mut email_domains = self
             .email_domains
             .iter()
@@ -83,6 +110,7 @@ impl ProvisionRequest {
             subdomain,
             name: name.to_owned(),
             admin_email,
+            admin_username,
             mfa: self.mfa,
             seats: self.seats,
             email_domains,
@@ -128,6 +156,17 @@ pub enum Step {
         username: String,
         email: EmailAddress,
     },
+    /// A rerun found the first administrator past their invitation (active, deactivated or
+    /// deleted): nothing is done to them.
+    AdminLeftAsIs {
+        username: String,
+        status: PersonStatus,
+    },
+    /// Another run is creating this organization's pool; this one waits for it.
+    WaitingForOtherRun,
+    AdminChanged {
+        email: EmailAddress,
+    },
 }
 
 impl fmt::Display for Step {
@@ -163,6 +202,16 @@ impl fmt::Display for Step {
                     "administrator {username} invited, welcome mail sent to {email}"
                 )
             }
+            Step::AdminLeftAsIs { username, status } => {
+                write!(f, "administrator {username} is {status}: left as it is")
+            }
+            Step::WaitingForOtherRun => write!(
+                f,
+                "another run is creating this organization's user pool: waiting for it"
+            ),
+            Step::AdminChanged { email } => {
+                write!(f, "first administrator changed to {email}")
+            }
         }
     }
 }
@@ -184,7 +233,7 @@ impl Provisioning<'_> {
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Provisioned, Error> {
         let req = request.validate()?;
-        let (mut org, created) = self.record(&req).await?;
+        let (mut org, created) = self.record(&req, progress).await?;
         progress(&Step::Recorded {
             org_id: org.id.clone(),
             resumed: !created,
@@ -193,16 +242,14 @@ impl Provisioning<'_> {
         let pool_id = match org.cognito.user_pool_id.clone() {
             Some(id) => id,
             None => {
-                let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
-                    Some(id) => (id, true),
-                    None => (self.pools.create_pool(&self.pool_spec(&org)).await?, false),
-                };
-                org = self.registry.attach_pool(&org, &id).await?;
-                progress(&Step::PoolReady {
-                    pool_id: id.clone(),
-                    adopted,
-                });
-                id
+                org = self.pool_under_lease(org, progress).await?;
+                org.cognito
+                    .user_pool_id
+                    .clone()
+                    .ok_or_else(|| Error::Conflict {
+                        what: "organization",
+                        key: org.subdomain.to_string(),
+                    })?
             }
         };
 
@@ -255,13 +302,23 @@ impl Provisioning<'_> {
         let admin = match org.admin_email.clone() {
             Some(email) if org.status == OrgStatus::Active => {
                 let admin = self.invite_admin(&mut org, &email).await?;
-                if let Some(person) = &admin {
-                    progress(&Step::AdminInvited {
+                match &admin {
+                    AdminOutcome::Invited(person) => progress(&Step::AdminInvited {
                         username: person.username.clone(),
                         email: person.email.clone(),
-                    });
+                    }),
+                    AdminOutcome::LeftAsIs(person) if person.status != PersonStatus::Invited => {
+                        progress(&Step::AdminLeftAsIs {
+                            username: person.username.clone(),
+                            status: person.status,
+                        })
+                    }
+                    AdminOutcome::LeftAsIs(_) => {}
                 }
-                admin
+                match admin {
+                    AdminOutcome::Invited(person) => Some(person),
+                    AdminOutcome::LeftAsIs(_) => None,
+                }
             }
             _ => None,
         };
@@ -273,18 +330,14 @@ impl Provisioning<'_> {
     }
 
     /// Finds the organization a previous run recorded for this subdomain, or records it now.
-    async fn record(&self, req: &ValidRequest) -> Result<(Organization, bool), Error> {
-        if let Some(existing) = self
-            .registry
-            .organization_by_subdomain(&req.subdomain)
-            .await?
-        {
-            if existing.name != req.name {
-                return Err(Error::SubdomainTaken {
-                    subdomain: req.subdomain.to_string(),
-                });
-            }
-            return Ok((existing, false));
+    async fn record(
+        &self,
+        req: &ValidRequest,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<(Organization, bool), Error> {
+        if let Some(existing) = self.existing(req).await? {
+            let org = self.take_admin(existing, req, progress).await?;
+            return Ok((org, false));
         }
         let now = now_epoch();
         let org = Organization {
@@ -310,8 +363,143 @@ impl Provisioning<'_> {
             org.subdomain.as_str(),
             Some(org.name.clone()),
         );
-        self.registry.create_organization(&org, &audit).await?;
-        Ok((org, true))
+        match self.registry.create_organization(&org, &audit).await {
+            Ok(()) => Ok((org, true)),
+            // Another run recorded the same organization a moment ago: carry on with it.
+            Err(Error::SubdomainTaken { .. }) => match self.existing(req).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(Error::SubdomainTaken {
+                    subdomain: req.subdomain.to_string(),
+                }),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The organization a previous (or concurrent) run recorded for this subdomain, if it is
+    /// this one (same name); another organization's subdomain is taken.
+    async fn existing(&self, req: &ValidRequest) -> Result<Option<Organization>, Error> {
+        match self
+            .registry
+            .organization_by_subdomain(&req.subdomain)
+            .await?
+        {
+            Some(existing) if existing.name != req.name => Err(Error::SubdomainTaken {
+                subdomain: req.subdomain.to_string(),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// A rerun naming another first administrator (the first run's address was wrong, say)
+    /// takes the new one while the recorded one was never invited; once they were, the
+    /// organization has its administrator, and more come through the admin API.
+    async fn take_admin(
+        &self,
+        org: Organization,
+        req: &ValidRequest,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Organization, Error> {
+        let Some(new) = &req.admin_email else {
+            return Ok(org);
+        };
+        if org.admin_email.as_ref() == Some(new) {
+            return Ok(org);
+        }
+        if let Some(old) = &org.admin_email {
+            if let Some(person) = self.registry.person_by_email(&org.id, old).await? {
+                if person.status != PersonStatus::Added {
+                    return Err(Error::not_allowed(
+                        format!("make {new} the first administrator of {}", org.subdomain),
+                        format!(
+                            "its first administrator is already {old} ({}); add more administrators through the admin API",
+                            person.status
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut changed = org.clone();
+        changed.admin_email = Some(new.clone());
+        let audit = self.audit(
+            &org,
+            "org.admin_changed",
+            org.subdomain.as_str(),
+            Some(format!("first administrator {new}")),
+        );
+        let saved = self.registry.save_organization(&changed, Some(&audit)).await?;
+        progress(&Step::AdminChanged { email: new.clone() });
+        Ok(saved)
+    }
+
+    /// Finds or creates the organization's pool and records it, holding the organization's
+    /// provisioning lease meanwhile, so that two runs at once (an operator and the migration
+    /// worker) never create two pools. A run that finds the lease held waits for the other
+    /// run's pool, up to [`LEASE_WAIT`], then says that the creation is in progress.
+    async fn pool_under_lease(
+        &self,
+        org: Organization,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Organization, Error> {
+        let holder = uuid::Uuid::now_v7().simple().to_string();
+        let started = tokio::time::Instant::now();
+        let mut told = false;
+        while !self
+            .registry
+            .acquire_lease(&org.id, PROVISION_LEASE, &holder, LEASE_TTL_SECS)
+            .await?
+        {
+            if let Some(fresh) = self.registry.organization(&org.id).await? {
+                if fresh.cognito.user_pool_id.is_some() {
+                    return Ok(fresh);
+                }
+            }
+            if started.elapsed() >= LEASE_WAIT {
+                return Err(Error::InProgress {
+                    what: format!("organization {} is being created by another run", org.subdomain),
+                });
+            }
+            if !told {
+                progress(&Step::WaitingForOtherRun);
+                told = true;
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+        let result = self.pool_step(&org, progress).await;
+        if let Err(e) = self
+            .registry
+            .release_lease(&org.id, PROVISION_LEASE, &holder)
+            .await
+        {
+            tracing::warn!(org_id = %org.id, error = %e, "provisioning lease not released; it expires by itself");
+        }
+        result
+    }
+
+    async fn pool_step(
+        &self,
+        org: &Organization,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Organization, Error> {
+        // Read again under the lease: a run that held it before may have finished.
+        let org = self
+            .registry
+            .organization(&org.id)
+            .await?
+            .unwrap_or_else(|| org.clone());
+        if org.cognito.user_pool_id.is_some() {
+            return Ok(org);
+        }
+        let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
+            Some(id) => (id, true),
+            None => (self.pools.create_pool(&self.pool_spec(&org)).await?, false),
+        };
+        let org = self.registry.attach_pool(&org, &id).await?;
+        progress(&Step::PoolReady {
+            pool_id: id,
+            adopted,
+        });
+        Ok(org)
     }
 
     fn pool_spec(&self, org: &Organization) -> PoolSpec {
@@ -325,12 +513,14 @@ impl Provisioning<'_> {
     }
 
     /// Makes sure the first administrator exists, holds the admin role and got their welcome
-    /// mail. Returns `None` when that was all done by an earlier run.
+    /// mail. Only someone never invited (or whose invitation did not finish) is invited: an
+    /// administrator who is active, deactivated or deleted since is left as they are (a
+    /// rerun never re-activates them nor resets a password they chose).
     async fn invite_admin(
         &self,
         org: &mut Organization,
         email: &EmailAddress,
-    ) -> Result<Option<Person>, Error> {
+    ) -> Result<AdminOutcome, Error> {
         let person = match self.registry.person_by_email(&org.id, email).await? {
             Some(person) => person,
             None => {
@@ -347,12 +537,24 @@ impl Provisioning<'_> {
                     &person.username,
                     Some("first administrator".into()),
                 );
-                self.registry.create_person(&person, &audit).await?;
-                person
+                match self.registry.create_person(&person, &audit).await {
+                    Ok(()) => person,
+                    // A concurrent run recorded them a moment ago.
+                    Err(e) => self
+                        .registry
+                        .person_by_email(&org.id, email)
+                        .await?
+                        .ok_or(e)?,
+                }
             }
         };
-        if person.status.holds_seat() && person.welcome_sent_at.is_some() {
-            return Ok(None);
+        let owed = match person.status {
+            PersonStatus::Added => true,
+            PersonStatus::Invited => person.welcome_sent_at.is_none(),
+            PersonStatus::Active | PersonStatus::Deactivated | PersonStatus::Unlinked => false,
+        };
+        if !owed {
+            return Ok(AdminOutcome::LeftAsIs(person));
         }
         let activation = Activation {
             registry: self.registry,
@@ -366,7 +568,7 @@ impl Provisioning<'_> {
         if let Some(fresh) = self.registry.organization(&org.id).await? {
             *org = fresh;
         }
-        Ok(Some(person))
+        Ok(AdminOutcome::Invited(person))
     }
 
     fn audit(
@@ -520,6 +722,174 @@ mod tests {
         assert!(configure_sign_in(&registry, "acme", &bad, "op")
             .await
             .is_err());
+    }
+
+    fn triggers() -> TriggerArns {
+        let arn = |n: &str| format!("arn:aws:lambda:eu-west-1:1:function:{n}");
+        TriggerArns {
+            pre_signup: arn("a"),
+            post_confirmation: arn("b"),
+            pre_authentication: arn("c"),
+            post_authentication: arn("c2"),
+            pre_token_generation: arn("d"),
+            user_migration: arn("e"),
+            custom_message: arn("f"),
+        }
+    }
+
+    struct Fakes {
+        registry: MemoryRegistry,
+        pools: crate::testing::RecordingPools,
+        mailer: crate::testing::MemoryMailer,
+        triggers: TriggerArns,
+    }
+
+    impl Fakes {
+        fn new() -> Self {
+            Self {
+                registry: MemoryRegistry::default(),
+                pools: crate::testing::RecordingPools::default(),
+                mailer: crate::testing::MemoryMailer::default(),
+                triggers: triggers(),
+            }
+        }
+
+        fn provisioning(&self) -> Provisioning<'_> {
+            Provisioning {
+                registry: &self.registry,
+                pools: &self.pools,
+                mailer: &self.mailer,
+                base_domain: "app.example.com",
+                triggers: &self.triggers,
+                actor: "op",
+            }
+        }
+    }
+
+    fn acme(admin: &str) -> ProvisionRequest {
+        ProvisionRequest {
+            subdomain: "acme".into(),
+            name: "Acme".into(),
+            admin_email: Some(admin.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn everything_is_validated_before_the_first_write() {
+        let f = Fakes::new();
+        // A valid address whose username would not be: refused before anything exists.
+        for admin in ["jo\"hn@acme.example", "jöhn@acme.example"] {
+            let err = f
+                .provisioning()
+                .provision(&acme(admin), &|_| {})
+                .await
+                .expect_err("refused");
+            assert_eq!(err.code(), "InvalidInput", "{admin}: {err}");
+            assert!(err.to_string().contains("administrator e-mail"), "{err}");
+        }
+        assert!(f.registry.calls().is_empty(), "nothing read or written");
+        assert!(f.pools.calls().is_empty(), "no pool");
+        // An apostrophe is fine: o'brien@ is an everyday address.
+        let done = f
+            .provisioning()
+            .provision(&acme("o'brien@obrien.test"), &|_| {})
+            .await
+            .expect("provisioned");
+        assert_eq!(done.admin.expect("invited").username, "o'brien@obrien.test");
+    }
+
+    #[tokio::test]
+    async fn a_rerun_never_reactivates_nor_resets_the_first_administrator() {
+        let f = Fakes::new();
+        let p = f.provisioning();
+        let done = p.provision(&acme("boss@acme.example"), &|_| {}).await.expect("done");
+        let boss = done.admin.expect("invited");
+        // Boss signed in and chose a password: active.
+        let mut active = boss.clone();
+        active.status = PersonStatus::Active;
+        let active = f.registry.save_person(&boss, &active, None).await.expect("saved");
+        let logins_before = f.pools.calls().iter().filter(|c| c.starts_with("create_login")).count();
+        let steps = std::sync::Mutex::new(Vec::new());
+        let again = p
+            .provision(&acme("boss@acme.example"), &|s| steps.lock().expect("lock").push(s.to_string()))
+            .await
+            .expect("again");
+        assert!(again.admin.is_none());
+        assert!(steps.lock().expect("lock").iter().any(|s| s.contains("is active: left as it is")));
+        // Later deactivated: a rerun leaves them so.
+        let mut off = active.clone();
+        off.status = PersonStatus::Deactivated;
+        f.registry.save_person(&active, &off, None).await.expect("saved");
+        p.provision(&acme("boss@acme.example"), &|_| {}).await.expect("again");
+        let stored = f.registry.stored_person("boss@acme.example").expect("there");
+        assert_eq!(stored.status, PersonStatus::Deactivated);
+        let logins_after = f.pools.calls().iter().filter(|c| c.starts_with("create_login")).count();
+        assert_eq!(logins_before, logins_after, "no login created or password reset");
+        assert_eq!(f.mailer.sent().len(), 1, "one welcome mail in all");
+    }
+
+    #[tokio::test]
+    async fn a_rerun_with_a_corrected_address_takes_it_until_the_first_was_invited() {
+        let f = Fakes::new();
+        let p = f.provisioning();
+        // The first run recorded a mistyped address and died before the invitation.
+        let org = Organization {
+            admin_email: Some(EmailAddress::parse("bos@acme.example").expect("valid")),
+            ..crate::testing::sample_org()
+        };
+        let mut org = org;
+        org.status = OrgStatus::Provisioning;
+        org.cognito = Default::default();
+        org.subdomain = Subdomain::parse("acme").expect("valid");
+        org.name = "Acme".into();
+        f.registry
+            .create_organization(&org, &AuditEvent::now(&org.id, "op", "org.created", "acme", None))
+            .await
+            .expect("recorded");
+        let done = p.provision(&acme("boss@acme.example"), &|_| {}).await.expect("done");
+        assert_eq!(done.admin.expect("invited").email.as_str(), "boss@acme.example");
+        assert!(f.registry.audit_actions().contains(&"org.admin_changed".to_owned()));
+        // Now boss is invited: another address is refused, saying why.
+        let err = p
+            .provision(&acme("someone@acme.example"), &|_| {})
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), "NotAllowed");
+        assert!(err.to_string().contains("already boss@acme.example"), "{err}");
+        assert!(err.to_string().contains("admin API"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_run_waits_for_the_lease_another_run_holds() {
+        let f = Fakes::new();
+        let p = f.provisioning();
+        // Record the organization without its pool, then let "another run" hold the lease.
+        let req = acme("boss@acme.example");
+        let valid = req.validate().expect("valid");
+        let (org, _) = p.record(&valid, &|_| {}).await.expect("recorded");
+        assert!(f
+            .registry
+            .acquire_lease(&org.id, PROVISION_LEASE, "someone-else", 3600)
+            .await
+            .expect("lease"));
+        tokio::time::pause();
+        let err = p.provision(&req, &|_| {}).await.expect_err("busy");
+        assert_eq!(err.code(), "InProgress");
+        assert!(err.to_string().contains("being created by another run"), "{err}");
+        assert!(
+            !f.pools.calls().iter().any(|c| c.starts_with("create_pool")),
+            "no second pool while another run holds the lease"
+        );
+        f.registry
+            .release_lease(&org.id, PROVISION_LEASE, "someone-else")
+            .await
+            .expect("released");
+        p.provision(&req, &|_| {}).await.expect("now it runs");
+        assert_eq!(
+            f.pools.calls().iter().filter(|c| c.starts_with("create_pool")).count(),
+            1
+        );
     }
 
     #[tokio::test]
