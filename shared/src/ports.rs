@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::domain::mail::MailContent;
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
-    PersonId, Subdomain,
+    PersonId, SignInSettings, Subdomain,
 };
 
 /// An entry of an organization's audit log. Every state change writes exactly one.
@@ -290,6 +290,17 @@ pub trait UserPools: Send + Sync {
     ) -> Result<(), Error>;
     /// Deletes a group; a group that no longer exists counts as done.
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error>;
+    /// Applies an organization's sign-in settings to its pool and app client: self sign-up
+    /// (`AllowAdminCreateUserOnly` off) and the identity providers the client offers
+    /// (`COGNITO`, the password page, unless SSO-only; and each enabled provider that the
+    /// pool has). Every other setting of the pool and the client stays as it is. Returns the
+    /// enabled providers the pool does not have (yet).
+    async fn apply_sign_in(
+        &self,
+        pool_id: &str,
+        client_id: Option<&str>,
+        settings: &SignInSettings,
+    ) -> Result<Vec<String>, Error>;
 }
 
 /// Outgoing mail (SES).

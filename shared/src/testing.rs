@@ -485,7 +485,9 @@ impl Registry for MemoryRegistry {
         match state.leases.get(&slot) {
             Some((h, expires)) if h != holder && *expires >= now => Ok(false),
             _ => {
-                state.leases.insert(slot, (holder.to_owned(), now + ttl_secs));
+                state
+                    .leases
+                    .insert(slot, (holder.to_owned(), now + ttl_secs));
                 Ok(true)
             }
         }
@@ -605,6 +607,21 @@ impl UserPools for RecordingPools {
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
         self.record(format!("delete_group {pool_id} {group}"));
         Ok(())
+    }
+    async fn apply_sign_in(
+        &self,
+        pool_id: &str,
+        client_id: Option<&str>,
+        settings: &SignInSettings,
+    ) -> Result<Vec<String>, Error> {
+        self.record(format!(
+            "apply_sign_in {pool_id} {} self_signup={} sso_only={} providers={}",
+            client_id.unwrap_or("-"),
+            settings.self_signup,
+            settings.sso_only,
+            settings.providers.join(",")
+        ));
+        Ok(Vec::new())
     }
 }
 

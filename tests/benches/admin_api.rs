@@ -116,7 +116,10 @@ async fn token_rates() {
             jsonwebtoken::encode(&header, &claims, &key).expect("signed")
         })
         .collect();
-    verifier.verify(&tokens[0]).await.expect("warm the key cache");
+    verifier
+        .verify(&tokens[0])
+        .await
+        .expect("warm the key cache");
     let start = Instant::now();
     for t in &tokens[1..] {
         verifier.verify(t).await.expect("valid");
@@ -135,8 +138,14 @@ async fn token_rates() {
     match raw {
         Some(raw) => {
             println!("| raw RSA-2048 verify (`openssl speed`) | {raw:.0} | 1.00 x |");
-            println!("| full verification, warm key cache | {full:.0} | {:.2} x |", full / raw);
-            println!("| a token seen before (verified-token cache) | {cached:.0} | {:.1} x |", cached / raw);
+            println!(
+                "| full verification, warm key cache | {full:.0} | {:.2} x |",
+                full / raw
+            );
+            println!(
+                "| a token seen before (verified-token cache) | {cached:.0} | {:.1} x |",
+                cached / raw
+            );
         }
         None => {
             println!("| full verification, warm key cache | {full:.0} | (openssl not found) |");
@@ -188,7 +197,12 @@ async fn handler_rates() {
     )
     .await
     .expect("provisioned");
-    let pool = done.organization.cognito.user_pool_id.clone().expect("pool");
+    let pool = done
+        .organization
+        .cognito
+        .user_pool_id
+        .clone()
+        .expect("pool");
     // Tokens come from a fake check here: this measures the handler and its AWS calls.
     struct Trusting(String);
     #[async_trait]
@@ -219,8 +233,11 @@ async fn handler_rates() {
         if body.is_some() {
             r = r.header("content-type", "application/json");
         }
-        r.body(body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty))
-            .expect("request")
+        r.body(
+            body.map(|b| Body::Text(b.to_string()))
+                .unwrap_or(Body::Empty),
+        )
+        .expect("request")
     };
     for i in 0..50 {
         let body = json!({"username": format!("user{i:03}"), "email": format!("user{i:03}@acme.example"), "roles": ["member"]});
@@ -252,7 +269,11 @@ async fn handler_rates() {
     // AWS calls of every route, once each, in an order where each makes sense.
     let id = {
         let r = app
-            .handle(call("POST", "/v1/users", Some(json!({"username": "sam", "email": "sam@acme.example", "roles": ["member"]}))))
+            .handle(call(
+                "POST",
+                "/v1/users",
+                Some(json!({"username": "sam", "email": "sam@acme.example", "roles": ["member"]})),
+            ))
             .await;
         let body = match r.body() {
             Body::Text(t) => t.clone(),
@@ -266,21 +287,43 @@ async fn handler_rates() {
     let routes: Vec<(&str, String, Option<serde_json::Value>)> = vec![
         ("GET", "/v1/organization".into(), None),
         ("GET", "/v1/users?limit=50".into(), None),
-        ("POST", "/v1/users".into(), Some(json!({"username": "tom", "email": "tom@acme.example"}))),
+        (
+            "POST",
+            "/v1/users".into(),
+            Some(json!({"username": "tom", "email": "tom@acme.example"})),
+        ),
         ("GET", format!("/v1/users/{id}"), None),
-        ("PATCH", format!("/v1/users/{id}"), Some(json!({"given_name": "Sam"}))),
-        ("PUT", format!("/v1/users/{id}/activation"), Some(json!({"active": true}))),
-        ("PUT", format!("/v1/users/{id}/activation"), Some(json!({"active": true}))),
+        (
+            "PATCH",
+            format!("/v1/users/{id}"),
+            Some(json!({"given_name": "Sam"})),
+        ),
+        (
+            "PUT",
+            format!("/v1/users/{id}/activation"),
+            Some(json!({"active": true})),
+        ),
+        (
+            "PUT",
+            format!("/v1/users/{id}/activation"),
+            Some(json!({"active": true})),
+        ),
         ("POST", format!("/v1/users/{id}/activation/resend"), None),
         ("POST", format!("/v1/users/{id}/password-reset"), None),
-        ("PUT", format!("/v1/users/{id}/activation"), Some(json!({"active": false}))),
+        (
+            "PUT",
+            format!("/v1/users/{id}/activation"),
+            Some(json!({"active": false})),
+        ),
         ("DELETE", format!("/v1/users/{id}"), None),
         ("GET", "/v1/roles".into(), None),
         ("POST", "/v1/roles".into(), Some(json!({"name": "billing"}))),
         ("DELETE", "/v1/roles/billing".into(), None),
         ("GET", "/v1/audit?limit=50".into(), None),
     ];
-    println!("AWS calls per request (DynamoDB, Cognito and SES together, counted at the HTTP client):\n");
+    println!(
+        "AWS calls per request (DynamoDB, Cognito and SES together, counted at the HTTP client):\n"
+    );
     println!("| route | status | AWS calls |");
     println!("|---|---|---|");
     for (method, path, body) in routes {

@@ -133,6 +133,14 @@ impl UserPools for CrashingPools<'_> {
     async fn delete_group(&self, pool: &str, group: &str) -> Result<(), Error> {
         self.real.delete_group(pool, group).await
     }
+    async fn apply_sign_in(
+        &self,
+        pool: &str,
+        client: Option<&str>,
+        settings: &shared::domain::SignInSettings,
+    ) -> Result<Vec<String>, Error> {
+        self.real.apply_sign_in(pool, client, settings).await
+    }
 }
 
 struct CrashingMailer<'a> {
@@ -507,9 +515,17 @@ async fn two_runs_at_once_make_one_pool() {
         .provision(&resumed, &|_| {})
         .await
         .expect_err("died before its pool");
-    let (c, d) = tokio::join!(p1.provision(&resumed, &|_| {}), p2.provision(&resumed, &|_| {}));
+    let (c, d) = tokio::join!(
+        p1.provision(&resumed, &|_| {}),
+        p2.provision(&resumed, &|_| {})
+    );
     assert_eq!(stack.aws.pool_count().await, 2, "one pool per organization");
-    for (name, result) in [("umbrella 1", a), ("umbrella 2", b), ("hooli 1", c), ("hooli 2", d)] {
+    for (name, result) in [
+        ("umbrella 1", a),
+        ("umbrella 2", b),
+        ("hooli 1", c),
+        ("hooli 2", d),
+    ] {
         match result {
             Ok(done) => assert_eq!(done.organization.status, OrgStatus::Active, "{name}"),
             Err(e) => assert_eq!(e.code(), "InProgress", "{name}: {e}"),

@@ -416,6 +416,51 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
         serde_json::json!(["Microsoft"])
     );
     assert_eq!(configured["sign_in"]["sso_only"], false);
+    // Applied to the pool, with every other setting of the pool kept.
+    let pool_id = configured["cognito"]["user_pool_id"]
+        .as_str()
+        .expect("pool")
+        .to_owned();
+    let cognito = CognitoClient::new(&aws.sdk().await);
+    let pool = cognito
+        .describe_user_pool()
+        .user_pool_id(&pool_id)
+        .send()
+        .await
+        .expect("DescribeUserPool");
+    let pool = pool.user_pool().expect("pool");
+    assert_eq!(
+        pool.admin_create_user_config()
+            .map(|c| c.allow_admin_create_user_only()),
+        Some(false),
+        "self sign-up is open in the pool too"
+    );
+    assert_eq!(
+        pool.deletion_protection(),
+        Some(&aws_sdk_cognitoidentityprovider::types::DeletionProtectionType::Active)
+    );
+    assert!(pool
+        .lambda_config()
+        .and_then(|l| l.post_authentication())
+        .is_some_and(|arn| arn.ends_with(":post-authentication")));
+    // SSO-only with no provider: refused, nothing changed.
+    let refused_sso = run(
+        &env,
+        &[
+            "org",
+            "configure",
+            "umbrella",
+            "--sso-only",
+            "on",
+            "--no-providers",
+        ],
+    );
+    assert_eq!(refused_sso.code, 2, "{}", refused_sso.stderr);
+    assert!(
+        refused_sso.stderr.contains("--provider"),
+        "{}",
+        refused_sso.stderr
+    );
     let bad = run(
         &env,
         &["org", "configure", "umbrella", "--self-signup", "maybe"],
@@ -503,4 +548,62 @@ fn a_missing_variable_is_named() {
     );
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("PRE_SIGNUP_ARN"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_address_is_checked_before_anything_is_created() {
+    let aws = LocalAws::start();
+    let env = aws.env(TABLE);
+    json(&env, &["setup"]);
+    // A valid address that cannot be a username: refused up front, exit 2, nothing made.
+    refused(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "muller",
+            "--name",
+            "Müller",
+            "--admin-email",
+            "jürgen@muller.test",
+        ],
+        2,
+        "InvalidInput",
+        "administrator e-mail",
+    );
+    assert_eq!(pool_count(&aws).await, 0, "no pool");
+    refused(&env, &["org", "show", "muller"], 1, "NotFound", "muller");
+    // The same organization with a corrected address is created in full.
+    let created = json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "muller",
+            "--name",
+            "Müller",
+            "--admin-email",
+            "juergen@muller.test",
+        ],
+    );
+    assert_eq!(created["organization"]["status"], "active");
+    // And an apostrophe, as in o'brien@, is an everyday address that works.
+    let obrien = json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "obrien",
+            "--name",
+            "O'Brien",
+            "--admin-email",
+            "o'brien@obrien.test",
+        ],
+    );
+    assert_eq!(obrien["admin"]["username"], "o'brien@obrien.test");
+    assert_eq!(aws.mails_to("o'brien@obrien.test"), 1);
+    assert_eq!(pool_count(&aws).await, 2);
 }

@@ -332,6 +332,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             jit,
         }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let pools = shared::aws::cognito::CognitoPools::new(&sdk);
             let changes = SignInChanges {
                 self_signup,
                 sso_only,
@@ -342,8 +343,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 },
                 jit_accounts: jit,
             };
-            let org = configure_sign_in(&registry, &subdomain, &changes, &actor()).await?;
-            print_org(output, &org);
+            let done = configure_sign_in(&registry, &pools, &subdomain, &changes, &actor()).await?;
+            if !done.missing_providers.is_empty() {
+                progress(&format!(
+                    "enabled, but not yet set up in the pool (offered once they are): {}",
+                    done.missing_providers.join(", ")
+                ));
+            }
+            print_org(output, &done.organization);
         }
         Command::Org(OrgCommand::Audit { subdomain, limit }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;

@@ -18,7 +18,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 use aws_sdk_cognitoidentityprovider::{config, Client};
 
 use super::Endpoint;
-use crate::domain::{password, Error, MfaMode};
+use crate::domain::{password, Error, MfaMode, SignInSettings};
 use crate::ports::{ClientSpec, NewLogin, PoolSpec, UserPools};
 
 /// How often creating a pool is retried when Cognito throttles (TooManyRequests), and the
@@ -513,6 +513,45 @@ impl UserPools for CognitoPools {
         Ok(())
     }
 
+    async fn apply_sign_in(
+        &self,
+        pool_id: &str,
+        client_id: Option<&str>,
+        settings: &SignInSettings,
+    ) -> Result<Vec<String>, Error> {
+        self.apply_self_signup(pool_id, settings.self_signup)
+            .await?;
+        let Some(client_id) = client_id else {
+            return Ok(settings.providers.clone());
+        };
+        let mut in_pool = Vec::new();
+        let mut pages = self
+            .client
+            .list_identity_providers()
+            .user_pool_id(pool_id)
+            .max_results(60)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(provider) = pages.next().await {
+            let provider = provider.map_err(|e| self.endpoint.error("ListIdentityProviders", e))?;
+            in_pool.extend(provider.provider_name().map(str::to_owned));
+        }
+        let mut offered: Vec<String> = Vec::new();
+        if !settings.sso_only {
+            offered.push("COGNITO".into());
+        }
+        let mut missing = Vec::new();
+        for wanted in &settings.providers {
+            match in_pool.iter().find(|p| p.eq_ignore_ascii_case(wanted)) {
+                Some(name) => offered.push(name.clone()),
+                None => missing.push(wanted.clone()),
+            }
+        }
+        self.offer_providers(pool_id, client_id, offered).await?;
+        Ok(missing)
+    }
+
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
         match self
             .client
@@ -535,6 +574,124 @@ impl UserPools for CognitoPools {
 }
 
 impl CognitoPools {
+    /// Self sign-up on or off (`AllowAdminCreateUserOnly`). UpdateUserPool resets every
+    /// setting it is not given to its default, so the pool's current settings are read and
+    /// given back with the one change.
+    async fn apply_self_signup(&self, pool_id: &str, allowed: bool) -> Result<(), Error> {
+        let described = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(pool_id)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DescribeUserPool", e))?;
+        let pool = described.user_pool().ok_or_else(|| Error::Aws {
+            service: "Cognito",
+            operation: "DescribeUserPool",
+            detail: "the answer carried no pool".into(),
+        })?;
+        let current = pool.admin_create_user_config();
+        let admin_only = current.is_some_and(|c| c.allow_admin_create_user_only());
+        if admin_only == !allowed {
+            return Ok(());
+        }
+        let admin_create_user = AdminCreateUserConfigType::builder()
+            .allow_admin_create_user_only(!allowed)
+            .set_invite_message_template(current.and_then(|c| c.invite_message_template()).cloned())
+            .build();
+        self.client
+            .update_user_pool()
+            .user_pool_id(pool_id)
+            .admin_create_user_config(admin_create_user)
+            .set_policies(pool.policies().cloned())
+            .set_deletion_protection(pool.deletion_protection().cloned())
+            .set_lambda_config(pool.lambda_config().cloned())
+            .set_auto_verified_attributes(
+                Some(pool.auto_verified_attributes().to_vec()).filter(|v| !v.is_empty()),
+            )
+            .set_sms_verification_message(pool.sms_verification_message().map(str::to_owned))
+            .set_email_verification_message(pool.email_verification_message().map(str::to_owned))
+            .set_email_verification_subject(pool.email_verification_subject().map(str::to_owned))
+            .set_verification_message_template(pool.verification_message_template().cloned())
+            .set_sms_authentication_message(pool.sms_authentication_message().map(str::to_owned))
+            .set_user_attribute_update_settings(pool.user_attribute_update_settings().cloned())
+            .set_mfa_configuration(pool.mfa_configuration().cloned())
+            .set_device_configuration(pool.device_configuration().cloned())
+            .set_email_configuration(pool.email_configuration().cloned())
+            .set_sms_configuration(pool.sms_configuration().cloned())
+            .set_user_pool_tags(pool.user_pool_tags().cloned())
+            .set_user_pool_add_ons(pool.user_pool_add_ons().cloned())
+            .set_account_recovery_setting(pool.account_recovery_setting().cloned())
+            .set_user_pool_tier(pool.user_pool_tier().cloned())
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("UpdateUserPool", e))?;
+        Ok(())
+    }
+
+    /// The identity providers the app client offers. UpdateUserPoolClient resets what it is
+    /// not given, so the client's settings are read and given back with the one change.
+    async fn offer_providers(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        offered: Vec<String>,
+    ) -> Result<(), Error> {
+        let described = self
+            .client
+            .describe_user_pool_client()
+            .user_pool_id(pool_id)
+            .client_id(client_id)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DescribeUserPoolClient", e))?;
+        let client = described.user_pool_client().ok_or_else(|| Error::Aws {
+            service: "Cognito",
+            operation: "DescribeUserPoolClient",
+            detail: "the answer carried no app client".into(),
+        })?;
+        if client.supported_identity_providers() == offered.as_slice() {
+            return Ok(());
+        }
+        let some = |v: &[String]| Some(v.to_vec()).filter(|v| !v.is_empty());
+        self.client
+            .update_user_pool_client()
+            .user_pool_id(pool_id)
+            .client_id(client_id)
+            .set_client_name(client.client_name().map(str::to_owned))
+            .set_supported_identity_providers(Some(offered))
+            .set_refresh_token_validity(Some(client.refresh_token_validity()).filter(|v| *v > 0))
+            .set_access_token_validity(client.access_token_validity())
+            .set_id_token_validity(client.id_token_validity())
+            .set_token_validity_units(client.token_validity_units().cloned())
+            .set_read_attributes(some(client.read_attributes()))
+            .set_write_attributes(some(client.write_attributes()))
+            .set_explicit_auth_flows(
+                Some(client.explicit_auth_flows().to_vec()).filter(|v| !v.is_empty()),
+            )
+            .set_callback_urls(some(client.callback_urls()))
+            .set_logout_urls(some(client.logout_urls()))
+            .set_default_redirect_uri(client.default_redirect_uri().map(str::to_owned))
+            .set_allowed_o_auth_flows(
+                Some(client.allowed_o_auth_flows().to_vec()).filter(|v| !v.is_empty()),
+            )
+            .set_allowed_o_auth_scopes(some(client.allowed_o_auth_scopes()))
+            .set_allowed_o_auth_flows_user_pool_client(
+                client.allowed_o_auth_flows_user_pool_client(),
+            )
+            .set_analytics_configuration(client.analytics_configuration().cloned())
+            .set_prevent_user_existence_errors(client.prevent_user_existence_errors().cloned())
+            .set_enable_token_revocation(client.enable_token_revocation())
+            .set_enable_propagate_additional_user_context_data(
+                client.enable_propagate_additional_user_context_data(),
+            )
+            .set_auth_session_validity(client.auth_session_validity())
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("UpdateUserPoolClient", e))?;
+        Ok(())
+    }
+
     async fn remove_from_group_impl(
         &self,
         pool_id: &str,
@@ -690,6 +847,86 @@ mod tests {
             err.to_string().contains("AdminLinkProviderForUser"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn self_signup_is_applied_with_every_other_pool_setting_given_back() {
+        // UpdateUserPool resets what it is not given: the request must carry the pool's
+        // settings as DescribeUserPool reported them (moto merges, so only a scripted
+        // answer shows this).
+        let described = r#"{"UserPool":{"Id":"eu-west-1_p","Name":"tenant-acme-org-1",
+            "Policies":{"PasswordPolicy":{"MinimumLength":12,"TemporaryPasswordValidityDays":7}},
+            "DeletionProtection":"ACTIVE",
+            "LambdaConfig":{"PreSignUp":"arn:aws:lambda:eu-west-1:1:function:pre-signup","PostAuthentication":"arn:aws:lambda:eu-west-1:1:function:post-authentication"},
+            "AutoVerifiedAttributes":["email"],
+            "UserAttributeUpdateSettings":{"AttributesRequireVerificationBeforeUpdate":["email"]},
+            "MfaConfiguration":"OPTIONAL",
+            "UserPoolTags":{"org-id":"org-1"},
+            "AdminCreateUserConfig":{"AllowAdminCreateUserOnly":true},
+            "AccountRecoverySetting":{"RecoveryMechanisms":[{"Name":"verified_email","Priority":1}]},
+            "UserPoolTier":"ESSENTIALS"}}"#;
+        let client = r#"{"UserPoolClient":{"UserPoolId":"eu-west-1_p","ClientId":"c1","ClientName":"login",
+            "ExplicitAuthFlows":["ALLOW_USER_SRP_AUTH","ALLOW_REFRESH_TOKEN_AUTH"],
+            "SupportedIdentityProviders":["COGNITO"],
+            "CallbackURLs":["https://acme.app.example.com/oauth/callback"],
+            "AllowedOAuthFlows":["code"],"AllowedOAuthScopes":["openid"],"AllowedOAuthFlowsUserPoolClient":true,
+            "PreventUserExistenceErrors":"ENABLED","EnableTokenRevocation":true,"RefreshTokenValidity":30}}"#;
+        let (pools, http) = pools_answering(vec![
+            (200, described),
+            (200, "{}"),
+            (
+                200,
+                r#"{"Providers":[{"ProviderName":"Microsoft","ProviderType":"OIDC"}]}"#,
+            ),
+            (200, client),
+            (200, "{}"),
+        ]);
+        let settings = SignInSettings {
+            self_signup: true,
+            sso_only: true,
+            providers: vec!["microsoft".into(), "Google".into()],
+            ..Default::default()
+        };
+        let missing = pools
+            .apply_sign_in("eu-west-1_p", Some("c1"), &settings)
+            .await
+            .expect("applied");
+        assert_eq!(missing, ["Google"], "not in the pool yet");
+        let requests: Vec<_> = http.actual_requests().collect();
+        let body = |i: usize| -> serde_json::Value {
+            serde_json::from_slice(requests[i].body().bytes().expect("body")).expect("json")
+        };
+        let update = body(1);
+        assert_eq!(
+            update["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+            false
+        );
+        assert_eq!(update["DeletionProtection"], "ACTIVE");
+        assert_eq!(update["MfaConfiguration"], "OPTIONAL");
+        assert_eq!(update["Policies"]["PasswordPolicy"]["MinimumLength"], 12);
+        assert_eq!(
+            update["LambdaConfig"]["PostAuthentication"],
+            "arn:aws:lambda:eu-west-1:1:function:post-authentication"
+        );
+        assert_eq!(update["UserPoolTags"]["org-id"], "org-1");
+        assert_eq!(update["UserPoolTier"], "ESSENTIALS");
+        assert_eq!(
+            update["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"][0],
+            "email"
+        );
+        let client_update = body(4);
+        // SSO-only: no password page; Microsoft as the pool names it.
+        assert_eq!(
+            client_update["SupportedIdentityProviders"],
+            serde_json::json!(["Microsoft"])
+        );
+        assert_eq!(client_update["PreventUserExistenceErrors"], "ENABLED");
+        assert_eq!(
+            client_update["CallbackURLs"][0],
+            "https://acme.app.example.com/oauth/callback"
+        );
+        assert_eq!(client_update["ExplicitAuthFlows"][0], "ALLOW_USER_SRP_AUTH");
+        assert_eq!(client_update["EnableTokenRevocation"], true);
     }
 
     #[tokio::test]

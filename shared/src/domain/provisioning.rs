@@ -427,7 +427,10 @@ impl Provisioning<'_> {
             org.subdomain.as_str(),
             Some(format!("first administrator {new}")),
         );
-        let saved = self.registry.save_organization(&changed, Some(&audit)).await?;
+        let saved = self
+            .registry
+            .save_organization(&changed, Some(&audit))
+            .await?;
         progress(&Step::AdminChanged { email: new.clone() });
         Ok(saved)
     }
@@ -456,7 +459,10 @@ impl Provisioning<'_> {
             }
             if started.elapsed() >= LEASE_WAIT {
                 return Err(Error::InProgress {
-                    what: format!("organization {} is being created by another run", org.subdomain),
+                    what: format!(
+                        "organization {} is being created by another run",
+                        org.subdomain
+                    ),
                 });
             }
             if !told {
@@ -629,14 +635,26 @@ pub struct SignInChanges {
     pub jit_accounts: Option<bool>,
 }
 
-/// Changes how an organization's people may get in, with its audit event. The triggers see
-/// the change once their cached copy expires (`ORG_CACHE_SECONDS`).
+/// What a sign-in settings change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    pub organization: Organization,
+    /// Enabled providers the pool has no identity provider for yet: recorded, and offered
+    /// on the app client once they are set up.
+    pub missing_providers: Vec<String>,
+}
+
+/// Changes how an organization's people may get in: applied to its pool and app client
+/// first (self sign-up, the providers the client offers), then recorded with its audit event.
+/// A failure half-way changes nothing the same command, run again, does not finish. The
+/// triggers see the change once their cached copy expires (`ORG_CACHE_SECONDS`).
 pub async fn configure_sign_in(
     registry: &dyn Registry,
+    pools: &dyn UserPools,
     subdomain: &str,
     changes: &SignInChanges,
     actor: &str,
-) -> Result<Organization, Error> {
+) -> Result<Configured, Error> {
     let mut org = find_organization(registry, subdomain).await?;
     if let Some(providers) = &changes.providers {
         if let Some(bad) = providers.iter().find(|p| {
@@ -678,6 +696,22 @@ pub async fn configure_sign_in(
             rule: "name at least one setting to change",
         });
     }
+    if settings.sso_only && settings.providers.is_empty() {
+        return Err(Error::InvalidInput {
+            what: "sso-only",
+            value: "on".into(),
+            rule: "single sign-on only needs an enabled identity provider: enable one with --provider NAME first",
+        });
+    }
+    let pool_id = org.cognito.user_pool_id.clone().ok_or_else(|| {
+        Error::not_allowed(
+            format!("configure {}", org.subdomain),
+            "it is still being provisioned; finish it with `tenantctl org create` first",
+        )
+    })?;
+    let missing_providers = pools
+        .apply_sign_in(&pool_id, org.cognito.app_client_id.as_deref(), &org.sign_in)
+        .await?;
     let audit = AuditEvent::now(
         &org.id,
         actor,
@@ -685,7 +719,11 @@ pub async fn configure_sign_in(
         org.subdomain.as_str(),
         Some(changed.join(" ")),
     );
-    registry.save_organization(&org, Some(&audit)).await
+    let organization = registry.save_organization(&org, Some(&audit)).await?;
+    Ok(Configured {
+        organization,
+        missing_providers,
+    })
 }
 
 #[cfg(test)]
@@ -694,34 +732,74 @@ mod tests {
     use crate::testing::{sample_org, MemoryRegistry};
 
     #[tokio::test]
-    async fn sign_in_settings_change_with_one_audit_event() {
+    async fn sign_in_settings_change_with_one_audit_event_and_reach_the_pool() {
         let registry = MemoryRegistry::with_org(sample_org());
+        let pools = crate::testing::RecordingPools::default();
         let changes = SignInChanges {
             self_signup: Some(true),
             providers: Some(vec!["Microsoft".into()]),
             ..Default::default()
         };
-        let org = configure_sign_in(&registry, "acme", &changes, "op")
+        let done = configure_sign_in(&registry, &pools, "acme", &changes, "op")
             .await
             .expect("changed");
+        let org = done.organization;
         assert!(org.sign_in.self_signup);
         assert_eq!(org.sign_in.providers, ["Microsoft"]);
         assert!(!org.sign_in.sso_only, "untouched");
+        assert_eq!(
+            pools.calls(),
+            ["apply_sign_in eu-west-1_AcmePool1 5a1b2c3d4e5f6g7h8i9j0k1l2m self_signup=true sso_only=false providers=Microsoft"]
+        );
         let events = registry.audit_events();
         assert_eq!(events.len(), 1);
         assert_eq!(
             events[0].detail.as_deref(),
             Some("self_signup=on providers=Microsoft")
         );
-        let none = configure_sign_in(&registry, "acme", &SignInChanges::default(), "op").await;
+        let none =
+            configure_sign_in(&registry, &pools, "acme", &SignInChanges::default(), "op").await;
         assert_eq!(none.map_err(|e| e.code()).err(), Some("InvalidInput"));
         let bad = SignInChanges {
             providers: Some(vec!["Micro soft".into()]),
             ..Default::default()
         };
-        assert!(configure_sign_in(&registry, "acme", &bad, "op")
+        assert!(configure_sign_in(&registry, &pools, "acme", &bad, "op")
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn sso_only_is_refused_while_no_provider_is_enabled() {
+        let registry = MemoryRegistry::with_org(sample_org());
+        let pools = crate::testing::RecordingPools::default();
+        let sso = SignInChanges {
+            sso_only: Some(true),
+            ..Default::default()
+        };
+        let err = configure_sign_in(&registry, &pools, "acme", &sso, "op")
+            .await
+            .expect_err("no provider");
+        assert!(err.to_string().contains("--provider"), "{err}");
+        assert!(pools.calls().is_empty() && registry.audit_events().is_empty());
+        let with_provider = SignInChanges {
+            sso_only: Some(true),
+            providers: Some(vec!["Microsoft".into()]),
+            ..Default::default()
+        };
+        configure_sign_in(&registry, &pools, "acme", &with_provider, "op")
+            .await
+            .expect("allowed");
+        let none = SignInChanges {
+            providers: Some(vec![]),
+            ..Default::default()
+        };
+        assert!(
+            configure_sign_in(&registry, &pools, "acme", &none, "op")
+                .await
+                .is_err(),
+            "the last provider cannot go while SSO-only is on"
+        );
     }
 
     fn triggers() -> TriggerArns {
@@ -803,29 +881,63 @@ mod tests {
     async fn a_rerun_never_reactivates_nor_resets_the_first_administrator() {
         let f = Fakes::new();
         let p = f.provisioning();
-        let done = p.provision(&acme("boss@acme.example"), &|_| {}).await.expect("done");
+        let done = p
+            .provision(&acme("boss@acme.example"), &|_| {})
+            .await
+            .expect("done");
         let boss = done.admin.expect("invited");
         // Boss signed in and chose a password: active.
         let mut active = boss.clone();
         active.status = PersonStatus::Active;
-        let active = f.registry.save_person(&boss, &active, None).await.expect("saved");
-        let logins_before = f.pools.calls().iter().filter(|c| c.starts_with("create_login")).count();
+        let active = f
+            .registry
+            .save_person(&boss, &active, None)
+            .await
+            .expect("saved");
+        let logins_before = f
+            .pools
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("create_login"))
+            .count();
         let steps = std::sync::Mutex::new(Vec::new());
         let again = p
-            .provision(&acme("boss@acme.example"), &|s| steps.lock().expect("lock").push(s.to_string()))
+            .provision(&acme("boss@acme.example"), &|s| {
+                steps.lock().expect("lock").push(s.to_string())
+            })
             .await
             .expect("again");
         assert!(again.admin.is_none());
-        assert!(steps.lock().expect("lock").iter().any(|s| s.contains("is active: left as it is")));
+        assert!(steps
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|s| s.contains("is active: left as it is")));
         // Later deactivated: a rerun leaves them so.
         let mut off = active.clone();
         off.status = PersonStatus::Deactivated;
-        f.registry.save_person(&active, &off, None).await.expect("saved");
-        p.provision(&acme("boss@acme.example"), &|_| {}).await.expect("again");
-        let stored = f.registry.stored_person("boss@acme.example").expect("there");
+        f.registry
+            .save_person(&active, &off, None)
+            .await
+            .expect("saved");
+        p.provision(&acme("boss@acme.example"), &|_| {})
+            .await
+            .expect("again");
+        let stored = f
+            .registry
+            .stored_person("boss@acme.example")
+            .expect("there");
         assert_eq!(stored.status, PersonStatus::Deactivated);
-        let logins_after = f.pools.calls().iter().filter(|c| c.starts_with("create_login")).count();
-        assert_eq!(logins_before, logins_after, "no login created or password reset");
+        let logins_after = f
+            .pools
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("create_login"))
+            .count();
+        assert_eq!(
+            logins_before, logins_after,
+            "no login created or password reset"
+        );
         assert_eq!(f.mailer.sent().len(), 1, "one welcome mail in all");
     }
 
@@ -844,19 +956,34 @@ mod tests {
         org.subdomain = Subdomain::parse("acme").expect("valid");
         org.name = "Acme".into();
         f.registry
-            .create_organization(&org, &AuditEvent::now(&org.id, "op", "org.created", "acme", None))
+            .create_organization(
+                &org,
+                &AuditEvent::now(&org.id, "op", "org.created", "acme", None),
+            )
             .await
             .expect("recorded");
-        let done = p.provision(&acme("boss@acme.example"), &|_| {}).await.expect("done");
-        assert_eq!(done.admin.expect("invited").email.as_str(), "boss@acme.example");
-        assert!(f.registry.audit_actions().contains(&"org.admin_changed".to_owned()));
+        let done = p
+            .provision(&acme("boss@acme.example"), &|_| {})
+            .await
+            .expect("done");
+        assert_eq!(
+            done.admin.expect("invited").email.as_str(),
+            "boss@acme.example"
+        );
+        assert!(f
+            .registry
+            .audit_actions()
+            .contains(&"org.admin_changed".to_owned()));
         // Now boss is invited: another address is refused, saying why.
         let err = p
             .provision(&acme("someone@acme.example"), &|_| {})
             .await
             .expect_err("refused");
         assert_eq!(err.code(), "NotAllowed");
-        assert!(err.to_string().contains("already boss@acme.example"), "{err}");
+        assert!(
+            err.to_string().contains("already boss@acme.example"),
+            "{err}"
+        );
         assert!(err.to_string().contains("admin API"), "{err}");
     }
 
@@ -876,7 +1003,10 @@ mod tests {
         tokio::time::pause();
         let err = p.provision(&req, &|_| {}).await.expect_err("busy");
         assert_eq!(err.code(), "InProgress");
-        assert!(err.to_string().contains("being created by another run"), "{err}");
+        assert!(
+            err.to_string().contains("being created by another run"),
+            "{err}"
+        );
         assert!(
             !f.pools.calls().iter().any(|c| c.starts_with("create_pool")),
             "no second pool while another run holds the lease"
@@ -887,7 +1017,11 @@ mod tests {
             .expect("released");
         p.provision(&req, &|_| {}).await.expect("now it runs");
         assert_eq!(
-            f.pools.calls().iter().filter(|c| c.starts_with("create_pool")).count(),
+            f.pools
+                .calls()
+                .iter()
+                .filter(|c| c.starts_with("create_pool"))
+                .count(),
             1
         );
     }
