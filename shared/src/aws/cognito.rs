@@ -592,7 +592,7 @@ impl CognitoPools {
         })?;
         let current = pool.admin_create_user_config();
         let admin_only = current.is_some_and(|c| c.allow_admin_create_user_only());
-        if admin_only == !allowed {
+        if admin_only != allowed {
             return Ok(());
         }
         let admin_create_user = AdminCreateUserConfigType::builder()
