@@ -360,6 +360,75 @@ async fn the_admin_api_against_the_local_aws() {
     assert_eq!(tom_again.status, 201);
     assert_eq!(tom_again.body["id"], tom.body["id"]);
 
+    // Roles are Cognito groups of the same name.
+    let role = api.call(
+        "POST",
+        "/v1/roles",
+        &acme.access,
+        Some(json!({"name": "billing"})),
+        &[],
+    );
+    assert_eq!(role.status, 201, "{}", role.body);
+    let group_names = || async {
+        let groups = cognito
+            .list_groups()
+            .user_pool_id(&acme.pool_id)
+            .send()
+            .await
+            .expect("groups");
+        groups
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_name().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert!(group_names().await.contains(&"billing".to_owned()));
+    let roles = api.call("GET", "/v1/roles", &acme.access, None, &[]);
+    let admins = roles.body["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["name"] == "admin")
+        .expect("admin")["members"]
+        .clone();
+    assert_eq!(admins, 2, "the administrator and sam");
+    assert_eq!(
+        api.call("DELETE", "/v1/roles/billing", &acme.access, None, &[])
+            .status,
+        204
+    );
+    assert!(!group_names().await.contains(&"billing".to_owned()));
+
+    // An import: records only, a result per row.
+    let csv = "username,email,given_name,family_name,roles\numa,uma@acme.example,Uma,,member\nvic,vic@acme.example,,,member;admin\ntom,tom2@acme.example,,,\n";
+    let (status, _, body) = http_with(
+        functions.port,
+        "POST",
+        "/lambda-url/admin-api/v1/users/import",
+        &[
+            ("authorization", &format!("Bearer {}", acme.access)),
+            ("content-type", "text/csv"),
+        ],
+        csv,
+    );
+    assert_eq!(status, 200, "{body}");
+    let imported: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (imported["created"].as_u64(), imported["skipped"].as_u64()),
+        (Some(2), Some(1)),
+        "{imported}"
+    );
+    assert!(
+        cognito
+            .admin_get_user()
+            .user_pool_id(&acme.pool_id)
+            .username("uma")
+            .send()
+            .await
+            .is_err(),
+        "no login for an import"
+    );
+
     // Isolation: acme's administrator on every route, aimed at globex's people.
     let globex_admin = registry
         .person(&globex.org.id, &globex.admin)
@@ -417,6 +486,38 @@ async fn the_admin_api_against_the_local_aws() {
         first_sign_in(&cognito, &aws, &acme.client_id, "sam", "sam@acme.example").await;
     let own = api.call("GET", "/v1/organization", &sam_access, None, &[]);
     assert_eq!(own.status, 200, "{}", own.body);
+    // A password reset by an administrator: a fresh temporary password that signs in to
+    // NEW_PASSWORD_REQUIRED again.
+    let reset = api.call(
+        "POST",
+        &format!("/v1/users/{sam_id}/password-reset"),
+        &acme.access,
+        None,
+        &[],
+    );
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    let reset_mail = aws.newest_mail_to("sam@acme.example");
+    assert!(
+        reset_mail["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password was reset"),
+        "{reset_mail}"
+    );
+    let reset_password = aws.newest_temporary_password("sam@acme.example");
+    let again = cognito
+        .initiate_auth()
+        .client_id(&acme.client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "sam")
+        .auth_parameters("PASSWORD", &reset_password)
+        .send()
+        .await
+        .expect("the reset password signs in");
+    assert_eq!(
+        again.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired)
+    );
     let off = api.call(
         "PUT",
         &format!("/v1/users/{sam_id}/activation"),
