@@ -30,6 +30,8 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::Error;
 
+mod parsed_keys;
+
 /// How often an unknown `kid` may make the verifier read a pool's JWKS again.
 pub const REFETCH_AFTER: Duration = Duration::from_secs(5);
 /// Clock skew allowed on `exp` and `nbf`.
@@ -168,6 +170,7 @@ impl TokenVerifier {
         directory: Arc<dyn PoolDirectory>,
         source: Arc<dyn JwksSource>,
     ) -> Self {
+        parsed_keys::install();
         Self {
             region: region.into(),
             directory,

@@ -1,0 +1,74 @@
+//! jsonwebtoken's aws-lc crypto builds an RSA public key from its modulus and exponent on
+//! every verification, which costs about as much again as the verification itself. This
+//! provider keeps each key parsed once (by its modulus and exponent) and verifies RS256 with
+//! it; everything else, and every claim check, stays jsonwebtoken's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
+use jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier};
+use jsonwebtoken::errors::{ErrorKind, Result};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
+
+/// Most distinct keys kept (pools x key rotation); past it the map starts over.
+const MAX_KEYS: usize = 4096;
+
+fn parsed() -> &'static Mutex<HashMap<Vec<u8>, Arc<ParsedPublicKey>>> {
+    static KEYS: OnceLock<Mutex<HashMap<Vec<u8>, Arc<ParsedPublicKey>>>> = OnceLock::new();
+    KEYS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+struct Rs256(Arc<ParsedPublicKey>);
+
+impl signature::Verifier<Vec<u8>> for Rs256 {
+    fn verify(&self, msg: &[u8], sig: &Vec<u8>) -> std::result::Result<(), signature::Error> {
+        self.0
+            .verify_sig(msg, sig)
+            .map_err(|_| signature::Error::new())
+    }
+}
+
+impl JwtVerifier for Rs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RS256
+    }
+}
+
+fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+    let (Algorithm::RS256, DecodingKeyKind::RsaModulusExponent { n, e }) = (algorithm, key.kind())
+    else {
+        return (DEFAULT_PROVIDER.verifier_factory)(algorithm, key);
+    };
+    let mut id = Vec::with_capacity(n.len() + e.len() + 1);
+    id.extend_from_slice(n);
+    id.push(0);
+    id.extend_from_slice(e);
+    let mut keys = parsed().lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(found) = keys.get(&id) {
+        return Ok(Box::new(Rs256(found.clone())));
+    }
+    let parsed = RsaPublicKeyComponents { n, e }
+        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+        .map_err(|_| jsonwebtoken::errors::Error::from(ErrorKind::InvalidRsaKey("rejected".into())))?;
+    let parsed = Arc::new(parsed);
+    if keys.len() >= MAX_KEYS {
+        keys.clear();
+    }
+    keys.insert(id, parsed.clone());
+    Ok(Box::new(Rs256(parsed)))
+}
+
+static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
+
+/// Makes this provider jsonwebtoken's for the process, once; if another one was installed
+/// first, that one stays (correct, only slower).
+pub fn install() {
+    let provider = PROVIDER.get_or_init(|| CryptoProvider {
+        signer_factory: DEFAULT_PROVIDER.signer_factory,
+        verifier_factory,
+        key_utils: DEFAULT_PROVIDER.key_utils.clone(),
+    });
+    let _ = provider.install_default();
+}
