@@ -37,7 +37,7 @@ dev: venv build
 test: venv node build
 	cargo test --workspace --no-fail-fast
 
-bench: venv
+bench: venv node
 	cargo bench -p integration-tests --bench triggers
 	cargo bench -p integration-tests --bench admin_api
 

@@ -132,9 +132,20 @@ async fn token_rates() {
     }
     let cached = REPEATS as f64 / start.elapsed().as_secs_f64();
     let raw = openssl_verify_rate();
+    let node = aws_jwt_verify_rates(&tokens);
     println!("Token verification (one core, RS256, 2048-bit keys):\n");
     println!("| path | verifications/s | vs raw RSA-2048 verify |");
     println!("|---|---|---|");
+    if let Some((distinct, repeated)) = node {
+        let ratio = |v: f64| raw.map(|r| format!("{:.2} x", v / r)).unwrap_or_default();
+        println!("| aws-jwt-verify (npm), distinct tokens | {distinct:.0} | {} |", ratio(distinct));
+        println!("| aws-jwt-verify (npm), one token again | {repeated:.0} | {} |", ratio(repeated));
+        println!(
+            "| **ours vs aws-jwt-verify** | distinct {:.1} x, a token seen before {:.1} x | |",
+            full / distinct,
+            cached / repeated
+        );
+    }
     match raw {
         Some(raw) => {
             println!("| raw RSA-2048 verify (`openssl speed`) | {raw:.0} | 1.00 x |");
@@ -153,6 +164,31 @@ async fn token_rates() {
         }
     }
     println!();
+}
+
+/// aws-jwt-verify (npm, installed into tests/local by `make`) on the same tokens.
+fn aws_jwt_verify_rates(tokens: &[String]) -> Option<(f64, f64)> {
+    let root = integration_tests::workspace_root();
+    let script = root.join("tests/local/jwt_verify_bench.mjs");
+    let dir = std::env::temp_dir().join(format!("jwt-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let tokens_path = dir.join("tokens.txt");
+    std::fs::write(&tokens_path, tokens.join("\n")).ok()?;
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .args([POOL, CLIENT])
+        .arg(root.join("shared/testdata/jwks.json"))
+        .arg(&tokens_path)
+        .current_dir(root.join("tests/local"))
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        eprintln!("aws-jwt-verify did not run: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some((v["distinct"].as_f64()?, v["repeated"].as_f64()?))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
