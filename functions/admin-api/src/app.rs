@@ -208,6 +208,15 @@ impl App {
                 );
                 Problem::unauthorized()
             })?;
+        if org.status != shared::domain::OrgStatus::Active {
+            tracing::info!(org_id = %org.id, status = %org.status, "organization not active");
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "organization-unavailable",
+                "Organization not available",
+                "Your organization's access is suspended or not set up yet: contact the vendor's support.",
+            ));
+        }
         let username = subject.username.to_ascii_lowercase();
         let person = self
             .registry

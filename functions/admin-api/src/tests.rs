@@ -212,6 +212,15 @@ async fn a_deactivated_persons_still_valid_token_is_refused() {
 }
 
 #[tokio::test]
+async fn a_suspended_organization_gets_nothing() {
+    let mut org = sample_org();
+    org.status = shared::domain::OrgStatus::Suspended;
+    let w = world_with(org);
+    let a = w.call(Method::GET, "/v1/users", Some(ADMIN), None).await;
+    problem(&a, StatusCode::FORBIDDEN, "organization-unavailable");
+}
+
+#[tokio::test]
 async fn members_read_admins_change() {
     let w = world();
     let a = w
