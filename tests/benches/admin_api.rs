@@ -4,19 +4,12 @@
 //! in process for `GET /v1/users`, with the AWS calls every route makes, counted at the HTTP
 //! client, against moto on loopback. Prints Markdown tables.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use admin_api::App;
 use async_trait::async_trait;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use integration_tests::{prepared_adapters, trigger_arns, LocalAws};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -26,38 +19,6 @@ use shared::auth::{JwksSource, PoolDirectory, TokenVerifier};
 use shared::aws::cognito::CognitoPools;
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::Error;
-
-#[derive(Debug, Clone)]
-struct Counting {
-    inner: SharedHttpClient,
-    requests: Arc<AtomicUsize>,
-}
-
-#[derive(Debug)]
-struct CountingConnector {
-    inner: SharedHttpConnector,
-    requests: Arc<AtomicUsize>,
-}
-
-impl HttpConnector for CountingConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.inner.call(request)
-    }
-}
-
-impl HttpClient for Counting {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(CountingConnector {
-            inner: self.inner.http_connector(settings, components),
-            requests: self.requests.clone(),
-        })
-    }
-}
 
 const REGION: &str = "eu-west-1";
 const POOL: &str = "eu-west-1_BenchPool";
@@ -138,8 +99,14 @@ async fn token_rates() {
     println!("|---|---|---|");
     if let Some((distinct, repeated)) = node {
         let ratio = |v: f64| raw.map(|r| format!("{:.2} x", v / r)).unwrap_or_default();
-        println!("| aws-jwt-verify (npm), distinct tokens | {distinct:.0} | {} |", ratio(distinct));
-        println!("| aws-jwt-verify (npm), one token again | {repeated:.0} | {} |", ratio(repeated));
+        println!(
+            "| aws-jwt-verify (npm), distinct tokens | {distinct:.0} | {} |",
+            ratio(distinct)
+        );
+        println!(
+            "| aws-jwt-verify (npm), one token again | {repeated:.0} | {} |",
+            ratio(repeated)
+        );
         println!(
             "| **ours vs aws-jwt-verify** | distinct {:.1} x, a token seen before {:.1} x | |",
             full / distinct,
@@ -184,7 +151,10 @@ fn aws_jwt_verify_rates(tokens: &[String]) -> Option<(f64, f64)> {
         .ok()?;
     let _ = std::fs::remove_dir_all(&dir);
     if !out.status.success() {
-        eprintln!("aws-jwt-verify did not run: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "aws-jwt-verify did not run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
@@ -198,18 +168,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn handler_rates() {
     let aws = LocalAws::start();
-    let base = aws.sdk().await;
-    let requests = Arc::new(AtomicUsize::new(0));
-    let inner = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-        .build_https();
-    let sdk = base
-        .into_builder()
-        .http_client(Counting {
-            inner,
-            requests: requests.clone(),
-        })
-        .build();
+    let (sdk, requests) = integration_tests::counting::counted(aws.sdk().await);
     let (registry, mailer) = prepared_adapters(&sdk, "signin").await;
     let pools = CognitoPools::new(&sdk);
     let triggers = trigger_arns();

@@ -7,17 +7,10 @@
 //! are the trigger's own work plus its AWS round trips to loopback, without the Lambda
 //! runtime's invoke overhead.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use integration_tests::{prepared_adapters, trigger_arns, LocalAws};
 use serde_json::Value;
 use shared::aws::cognito::CognitoPools;
@@ -31,39 +24,6 @@ use shared::trigger::{TriggerDeps, TriggerError};
 
 const WARMUP: usize = 20;
 const RUNS: usize = 300;
-
-/// Counts every HTTP request the SDK clients send.
-#[derive(Debug, Clone)]
-struct Counting {
-    inner: SharedHttpClient,
-    requests: Arc<AtomicUsize>,
-}
-
-#[derive(Debug)]
-struct CountingConnector {
-    inner: SharedHttpConnector,
-    requests: Arc<AtomicUsize>,
-}
-
-impl HttpConnector for CountingConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.inner.call(request)
-    }
-}
-
-impl HttpClient for Counting {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(CountingConnector {
-            inner: self.inner.http_connector(settings, components),
-            requests: self.requests.clone(),
-        })
-    }
-}
 
 type Handler = for<'a> fn(
     &'a TriggerDeps,
@@ -102,17 +62,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let aws = LocalAws::start();
-    let base = aws.sdk().await;
-    let requests = Arc::new(AtomicUsize::new(0));
     // The SDK's default client (rustls with aws-lc), wrapped to count requests.
-    let inner = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-        .build_https();
-    let counting = Counting {
-        inner,
-        requests: requests.clone(),
-    };
-    let sdk = base.into_builder().http_client(counting).build();
+    let (sdk, requests) = integration_tests::counting::counted(aws.sdk().await);
 
     // A real organization: its pool, groups, client and administrator in moto.
     let (registry, mailer) = prepared_adapters(&sdk, "signin").await;

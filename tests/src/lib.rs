@@ -596,3 +596,67 @@ impl CognitoLocal {
             .await
     }
 }
+
+/// The SDK's default HTTPS client (rustls with aws-lc), counting every request it sends:
+/// the benchmarks report AWS calls per invocation or request with it.
+pub mod counting {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_config::SdkConfig;
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+    #[derive(Debug, Clone)]
+    struct Counting {
+        inner: SharedHttpClient,
+        requests: Arc<AtomicUsize>,
+    }
+
+    #[derive(Debug)]
+    struct CountingConnector {
+        inner: SharedHttpConnector,
+        requests: Arc<AtomicUsize>,
+    }
+
+    impl HttpConnector for CountingConnector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            self.requests.fetch_add(1, Ordering::SeqCst);
+            self.inner.call(request)
+        }
+    }
+
+    impl HttpClient for Counting {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(CountingConnector {
+                inner: self.inner.http_connector(settings, components),
+                requests: self.requests.clone(),
+            })
+        }
+    }
+
+    /// `sdk` with its HTTP client wrapped; the counter goes up by one for every request.
+    pub fn counted(sdk: SdkConfig) -> (SdkConfig, Arc<AtomicUsize>) {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let inner = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_https();
+        let sdk = sdk
+            .into_builder()
+            .http_client(Counting {
+                inner,
+                requests: requests.clone(),
+            })
+            .build();
+        (sdk, requests)
+    }
+}

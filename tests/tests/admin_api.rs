@@ -25,6 +25,28 @@ struct Tenant {
     id_token: String,
 }
 
+/// USER_PASSWORD_AUTH with the pool's app client, as the login page signs people in.
+async fn password_sign_in(
+    cognito: &CognitoClient,
+    client_id: &str,
+    username: &str,
+    password: &str,
+) -> Result<
+    aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput,
+    aws_sdk_cognitoidentityprovider::error::SdkError<
+        aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthError,
+    >,
+> {
+    cognito
+        .initiate_auth()
+        .client_id(client_id)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+}
+
 async fn first_sign_in(
     cognito: &CognitoClient,
     aws: &LocalAws,
@@ -33,13 +55,7 @@ async fn first_sign_in(
     email: &str,
 ) -> (String, String) {
     let password = aws.newest_temporary_password(email);
-    let auth = cognito
-        .initiate_auth()
-        .client_id(client_id)
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", username)
-        .auth_parameters("PASSWORD", &password)
-        .send()
+    let auth = password_sign_in(&cognito, client_id, username, &password)
         .await
         .expect("the mailed temporary password signs in");
     assert_eq!(
@@ -205,13 +221,7 @@ async fn the_admin_api_against_the_local_aws() {
         "the organization's own link: {body}"
     );
     let first_password = aws.newest_temporary_password("sam@acme.example");
-    let signed_in = cognito
-        .initiate_auth()
-        .client_id(&acme.client_id)
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", "sam")
-        .auth_parameters("PASSWORD", &first_password)
-        .send()
+    let signed_in = password_sign_in(&cognito, &acme.client_id, "sam", &first_password)
         .await
         .expect("the mailed password signs in");
     assert_eq!(
@@ -242,14 +252,7 @@ async fn the_admin_api_against_the_local_aws() {
     );
     assert_eq!(resent.status, 200, "{}", resent.body);
     assert_eq!(aws.mails_to("sam@acme.example"), 2);
-    let old = cognito
-        .initiate_auth()
-        .client_id(&acme.client_id)
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", "sam")
-        .auth_parameters("PASSWORD", &first_password)
-        .send()
-        .await;
+    let old = password_sign_in(&cognito, &acme.client_id, "sam", &first_password).await;
     assert!(
         old.is_err(),
         "the earlier temporary password no longer works"
@@ -505,13 +508,7 @@ async fn the_admin_api_against_the_local_aws() {
         "{reset_mail}"
     );
     let reset_password = aws.newest_temporary_password("sam@acme.example");
-    let again = cognito
-        .initiate_auth()
-        .client_id(&acme.client_id)
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", "sam")
-        .auth_parameters("PASSWORD", &reset_password)
-        .send()
+    let again = password_sign_in(&cognito, &acme.client_id, "sam", &reset_password)
         .await
         .expect("the reset password signs in");
     assert_eq!(

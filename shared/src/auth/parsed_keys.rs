@@ -51,7 +51,9 @@ fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn 
     }
     let parsed = RsaPublicKeyComponents { n, e }
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .map_err(|_| jsonwebtoken::errors::Error::from(ErrorKind::InvalidRsaKey("rejected".into())))?;
+        .map_err(|_| {
+            jsonwebtoken::errors::Error::from(ErrorKind::InvalidRsaKey("rejected".into()))
+        })?;
     let parsed = Arc::new(parsed);
     if keys.len() >= MAX_KEYS {
         keys.clear();

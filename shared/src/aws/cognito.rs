@@ -758,9 +758,7 @@ mod tests {
     use super::*;
     use crate::domain::{OrgId, Subdomain};
     use crate::ports::TriggerArns;
-    use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_http_client::test_util::StaticReplayClient;
 
     fn spec() -> PoolSpec {
         let arn = |n: &str| format!("arn:aws:lambda:eu-west-1:111122223333:function:{n}");
@@ -781,35 +779,13 @@ mod tests {
         }
     }
 
-    /// A real SDK client whose HTTP layer answers from a script, to see what the adapter sends
-    /// and how it takes Cognito's answers (including ones moto cannot produce, like quotas).
     fn pools_answering(answers: Vec<(u16, &str)>) -> (CognitoPools, StaticReplayClient) {
-        let events = answers
+        let answers = answers
             .into_iter()
-            .map(|(status, body)| {
-                ReplayEvent::new(
-                    http::Request::builder()
-                        .uri("https://cognito-idp.eu-west-1.amazonaws.com/")
-                        .body(SdkBody::empty())
-                        .expect("request"),
-                    http::Response::builder()
-                        .status(status)
-                        .body(SdkBody::from(body.to_owned()))
-                        .expect("response"),
-                )
-            })
+            .map(|(s, b)| (s, b.to_owned()))
             .collect();
-        let http = StaticReplayClient::new(events);
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(
-                aws_sdk_cognitoidentityprovider::config::SharedCredentialsProvider::new(
-                    Credentials::for_tests(),
-                ),
-            )
-            .http_client(http.clone())
-            .build();
+        let (sdk, http) =
+            crate::aws::scripted("https://cognito-idp.eu-west-1.amazonaws.com/", answers);
         (CognitoPools::new(&sdk), http)
     }
 

@@ -1173,37 +1173,13 @@ impl Registry for DynamoRegistry {
 mod tests {
     use super::*;
     use crate::domain::{PersonStatus, Role};
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_http_client::test_util::StaticReplayClient;
 
-    /// A real SDK client whose HTTP layer answers from a script: DynamoDB's cancellation
-    /// reasons, lost answers and throttling, which moto does not produce.
+    /// DynamoDB's cancellation reasons, lost answers and throttling, which moto does not
+    /// produce, answered from a script.
     fn registry_answering(answers: Vec<(u16, String)>) -> (DynamoRegistry, StaticReplayClient) {
-        let events = answers
-            .into_iter()
-            .map(|(status, body)| {
-                ReplayEvent::new(
-                    http::Request::builder()
-                        .uri("https://dynamodb.eu-west-1.amazonaws.com/")
-                        .body(SdkBody::empty())
-                        .expect("request"),
-                    http::Response::builder()
-                        .status(status)
-                        .body(SdkBody::from(body))
-                        .expect("response"),
-                )
-            })
-            .collect();
-        let http = StaticReplayClient::new(events);
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
-                Credentials::for_tests(),
-            ))
-            .http_client(http.clone())
-            .build();
+        let (sdk, http) =
+            crate::aws::scripted("https://dynamodb.eu-west-1.amazonaws.com/", answers);
         (DynamoRegistry::new(&sdk, "signin"), http)
     }
 

@@ -107,3 +107,44 @@ impl Endpoint {
         }
     }
 }
+
+/// A real SDK configuration whose HTTP layer answers from a script, to see what an adapter
+/// sends and how it takes AWS's answers, including ones the local AWS cannot produce
+/// (quotas, cancellation reasons, lost answers).
+#[cfg(test)]
+pub(crate) fn scripted(
+    uri: &str,
+    answers: Vec<(u16, String)>,
+) -> (
+    SdkConfig,
+    aws_smithy_http_client::test_util::StaticReplayClient,
+) {
+    use aws_config::Region;
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+    let events = answers
+        .into_iter()
+        .map(|(status, body)| {
+            ReplayEvent::new(
+                http::Request::builder()
+                    .uri(uri)
+                    .body(SdkBody::empty())
+                    .expect("request"),
+                http::Response::builder()
+                    .status(status)
+                    .body(SdkBody::from(body))
+                    .expect("response"),
+            )
+        })
+        .collect();
+    let http = StaticReplayClient::new(events);
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::for_tests(),
+        ))
+        .http_client(http.clone())
+        .build();
+    (sdk, http)
+}
