@@ -55,7 +55,7 @@ async fn first_sign_in(
     email: &str,
 ) -> (String, String) {
     let password = aws.newest_temporary_password(email);
-    let auth = password_sign_in(&cognito, client_id, username, &password)
+    let auth = password_sign_in(cognito, client_id, username, &password)
         .await
         .expect("the mailed temporary password signs in");
     assert_eq!(
