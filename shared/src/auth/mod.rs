@@ -26,7 +26,6 @@ use async_trait::async_trait;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::domain::Error;
 
@@ -86,7 +85,7 @@ pub struct Verified {
     pub exp: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenUse {
     Access,
     Id,
@@ -115,6 +114,7 @@ pub struct TokenVerifier {
     source: Arc<dyn JwksSource>,
     keys: Mutex<HashMap<String, PoolKeys>>,
     verified: Mutex<HashMap<[u8; 32], Verified>>,
+    validations: Mutex<HashMap<(String, TokenUse, String), Arc<Validation>>>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +141,29 @@ fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The claims read before the signature is checked, only to know which pool's key and
+/// client to check it against: nothing here is trusted.
+fn unverified_claims(token: &str) -> Result<Unverified, Refusal> {
+    part(token, 1)
+}
+
+/// Part `index` of the token (0 the header, 1 the payload), decoded as `T`.
+fn part<T: serde::de::DeserializeOwned>(token: &str, index: usize) -> Result<T, Refusal> {
+    use base64::Engine;
+    let encoded = token.split('.').nth(index).ok_or(Refusal::Malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| Refusal::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)
+}
+
+#[derive(Deserialize)]
+struct UnverifiedHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
 }
 
 /// The pool id in an issuer of `region`, if it is one.
@@ -177,6 +200,7 @@ impl TokenVerifier {
             source,
             keys: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
+            validations: Mutex::new(HashMap::new()),
         }
     }
 
@@ -185,7 +209,10 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_BYTES || token.bytes().filter(|b| *b == b'.').count() != 2 {
             return Err(Refusal::Malformed);
         }
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref(),
+        );
         if let Some(hit) = self.remembered(&digest) {
             return Ok(hit);
         }
@@ -216,15 +243,14 @@ impl TokenVerifier {
     }
 
     async fn verify_fully(&self, token: &str) -> Result<Verified, Refusal> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(Refusal::Algorithm(format!("{:?}", header.alg)));
+        // Only `alg` and `kid` are read here; jsonwebtoken checks the header again.
+        let header: UnverifiedHeader = part(token, 0)?;
+        if header.alg != "RS256" {
+            return Err(Refusal::Algorithm(header.alg));
         }
         let kid = header.kid.ok_or(Refusal::NoKeyId)?;
         // Read, not trusted: it only says which pool's key and client to check against.
-        let unverified: Unverified = jsonwebtoken::dangerous::insecure_decode(token)
-            .map(|d| d.claims)
-            .map_err(|_| Refusal::Malformed)?;
+        let unverified = unverified_claims(token)?;
         let iss = unverified.iss.ok_or(Refusal::Issuer)?;
         let pool_id = pool_of_issuer(&iss, &self.region)
             .ok_or(Refusal::Issuer)?
@@ -242,22 +268,7 @@ impl TokenVerifier {
             Some("id") => TokenUse::Id,
             _ => return Err(Refusal::TokenUse),
         };
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_issuer(&issuers(&self.region, &pool_id));
-        match token_use {
-            TokenUse::Id => {
-                validation.set_audience(&[client.as_str()]);
-                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-            }
-            TokenUse::Access => {
-                // Access tokens carry `client_id`, checked below, and no `aud`.
-                validation.validate_aud = false;
-                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-            }
-        }
+        let validation = self.validation(&pool_id, token_use, &client);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
             match e.kind() {
@@ -298,6 +309,37 @@ impl TokenVerifier {
             token_use,
             exp: claims.exp,
         })
+    }
+
+    /// What jsonwebtoken checks for tokens of this pool, use and client: built once.
+    fn validation(&self, pool_id: &str, token_use: TokenUse, client: &str) -> Arc<Validation> {
+        let key = (pool_id.to_owned(), token_use, client.to_owned());
+        let mut cache = self.validations.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cache.get(&key) {
+            return v.clone();
+        }
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&issuers(&self.region, pool_id));
+        match token_use {
+            TokenUse::Id => {
+                validation.set_audience(&[client]);
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+            }
+            TokenUse::Access => {
+                // Access tokens carry `client_id`, checked after decoding, and no `aud`.
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
+        }
+        let validation = Arc::new(validation);
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, validation.clone());
+        validation
     }
 
     /// The pool's key `kid`: cached, or read with the pool's JWKS when unknown (at most once
