@@ -14,7 +14,7 @@ NODE_STAMP := tests/local/node_modules/.installed
 $(STAMP): tests/local/requirements.txt
 	@echo "==> installing the local AWS stack (moto server) and cargo-lambda into $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/local/requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r tests/local/requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -306,15 +306,16 @@ pub fn answer<T: Serialize>(event: &T) -> Result<Value, TriggerError> {
 /// stable code; never a token or password.
 pub async fn serve<F, Fut>(function: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(&'static TriggerDeps, Value) -> Fut,
-    Fut: Future<Output = Result<Value, TriggerError>> + Send,
+    F: Fn(&'static TriggerDeps, Value) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, TriggerError>> + Send + 'static,
 {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = crate::aws::load_config(crate::aws::Budget::Trigger).await?;
     // Lives as long as the execution environment.
     let deps: &'static TriggerDeps = Box::leak(Box::new(TriggerDeps::new(&sdk, &ProcessEnv)?));
-    let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // Sequential, or one poller per slot where Lambda runs the function with managed
+    // concurrency (AWS_LAMBDA_MAX_CONCURRENCY): the dependencies are shared either way.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
         let pool_id = event
             .payload
             .get("userPoolId")

@@ -108,20 +108,21 @@ cat <<INFO
   mail                  every mail SES sent is in $endpoint/moto-api/data.json under "ses"
   functions             cargo lambda watch on 127.0.0.1:$invoke_port
 
-Try, in another terminal:
-  set -a; . .local/dev.env; set +a
-  target/debug/tenantctl org list
-  target/debug/tenantctl org audit acme
+Try, in another terminal, from this folder (the first line makes tenantctl, cargo lambda
+and the venv's python the ones of this project):
+  set -a; . .local/dev.env; set +a; export PATH="\$PWD/.venv/bin:\$PWD/target/debug:\$PATH"
+  tenantctl org list
+  tenantctl org audit acme
   cargo lambda invoke tenant-migration --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
-      --data-file events/tenant-migration/create-organization.json
+      --data-file events/tenant-migration/create-organization.json   # creates sample-event-org
   cargo lambda invoke pre-token-generation --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/pre-token-generation.json      # acme's claims for $admin
   cargo lambda invoke post-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/post-authentication.json       # person-level checks, after the password
-  curl -s http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/openapi.json | head -c 300   # the admin API
-  token=\$(.venv/bin/python tests/local/dev_token.py $admin '$password' 'Choose-4-new-one!')
-  curl -s -H "Authorization: Bearer \$token" http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/users
-  target/debug/tenantctl org suspend acme; sleep 5
+  curl -s http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/openapi.json | head -c 300; echo   # the admin API
+  token=\$(python tests/local/dev_token.py $admin '$password' 'Choose-4-new-one!')
+  curl -s -H "Authorization: Bearer \$token" http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/users; echo
+  tenantctl org suspend acme; sleep 5
   cargo lambda invoke pre-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/pre-authentication.json        # now refused
 

@@ -1,6 +1,6 @@
 """An access token of acme's administrator from the local AWS, for trying the admin API.
 
-Usage (after `make dev`, in another terminal):
+Usage (after `make dev`, in another terminal, from the repository's folder):
     set -a; . .local/dev.env; set +a
     .venv/bin/python tests/local/dev_token.py USERNAME PASSWORD [NEW_PASSWORD]
 
@@ -22,7 +22,8 @@ def main() -> int:
     username, password = sys.argv[1], sys.argv[2]
     new_password = sys.argv[3] if len(sys.argv) > 3 else None
     org = json.loads(subprocess.run(
-        ["target/debug/tenantctl", "--output", "json", "org", "show", os.environ.get("DEV_ORG", "acme")],
+        [os.environ.get("TENANTCTL", "target/debug/tenantctl"), "--output", "json", "org", "show",
+         os.environ.get("DEV_ORG", "acme")],
         check=True, capture_output=True, text=True).stdout)
     client_id = org["cognito"]["app_client_id"]
     cognito = boto3.client("cognito-idp", endpoint_url=os.environ["AWS_ENDPOINT_URL"],

@@ -254,7 +254,7 @@ async fn two_organizations_their_lookups_and_every_refusal() {
         &["org", "create", "--subdomain", "acme", "--name", "Acme Two"],
         1,
         "SubdomainTaken",
-        "already taken",
+        "belongs to the organization",
     );
     refused(
         &env,
@@ -383,6 +383,24 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
     assert!(second["admin"].is_null(), "no second invitation");
     assert_eq!(pool_count(&aws).await, 1);
     assert_eq!(aws.sent_mails().len(), 1);
+    // The rerun says the organization was complete, not that it resumed.
+    let third = run(&env, &args);
+    assert_eq!(third.code, 0);
+    assert!(
+        third.stderr.contains("already complete"),
+        "{}",
+        third.stderr
+    );
+    assert!(
+        !third.stderr.contains("where it stopped"),
+        "{}",
+        third.stderr
+    );
+    // Without a seat limit `seats` is there, null: one shape for scripts.
+    assert!(first["organization"]["seats"].is_null());
+    assert!(first["organization"]
+        .as_object()
+        .is_some_and(|o| o.contains_key("seats")));
 
     let suspended = json(&env, &["org", "suspend", "umbrella"]);
     assert_eq!(suspended["status"], "suspended");
@@ -466,7 +484,11 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
         &["org", "configure", "umbrella", "--self-signup", "maybe"],
     );
     assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(bad.stderr.contains("on or off"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("[possible values: on, off]"),
+        "{}",
+        bad.stderr
+    );
 
     let audit = json(&env, &["org", "audit", "umbrella"]);
     let actions: Vec<_> = audit

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     // Lives as long as the execution environment.
     let app: &'static admin_api::App =
         Box::leak(Box::new(admin_api::wiring::app(&sdk, &ProcessEnv)?));
-    lambda_http::run(service_fn(move |request: Request| async move {
+    lambda_http::run_concurrent(service_fn(move |request: Request| async move {
         Ok::<_, std::convert::Infallible>(app.handle(request).await)
     }))
     .await

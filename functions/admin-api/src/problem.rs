@@ -139,6 +139,7 @@ impl From<Error> for Problem {
             Error::InvalidSubdomain { .. }
             | Error::ReservedSubdomain { .. }
             | Error::SubdomainTaken { .. }
+            | Error::SubdomainOfAnotherName { .. }
             | Error::EmailDomainTaken { .. }
             | Error::PoolTaken { .. } => {
                 Problem::new(StatusCode::CONFLICT, "not-allowed", "Not possible now", e.to_string())

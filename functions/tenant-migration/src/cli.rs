@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use shared::config::{ConfigError, ProcessEnv};
 use shared::domain::provisioning::{
     configure_sign_in, find_organization, set_suspended, ProvisionRequest, Provisioned,
@@ -83,10 +83,10 @@ pub enum OrgCommand {
     Configure {
         subdomain: String,
         /// People may sign up themselves with an address in the organization's e-mail domains.
-        #[arg(long, value_parser = parse_on_off)]
+        #[arg(long, value_parser = on_off())]
         self_signup: Option<bool>,
         /// Password sign-in is refused: people use the organization's SSO.
-        #[arg(long, value_parser = parse_on_off)]
+        #[arg(long, value_parser = on_off())]
         sso_only: Option<bool>,
         /// An identity provider enabled for the organization, by its name in the pool
         /// (repeatable; the list replaces the current one).
@@ -96,7 +96,7 @@ pub enum OrgCommand {
         #[arg(long, conflicts_with = "providers")]
         no_providers: bool,
         /// A first SSO sign-in with an address in the organization's domains creates the person.
-        #[arg(long, value_parser = parse_on_off)]
+        #[arg(long, value_parser = on_off())]
         jit: Option<bool>,
     },
     /// Show an organization's audit log, newest first.
@@ -120,7 +120,7 @@ pub struct CreateArgs {
     #[arg(long)]
     admin_email: Option<String>,
     /// Multi-factor authentication with an authenticator app.
-    #[arg(long, value_parser = parse_mfa, default_value = "off")]
+    #[arg(long, value_parser = mfa_modes(), default_value = "off")]
     mfa: MfaMode,
     /// Licence seats: how many people may have a login at once (default: no limit).
     #[arg(long)]
@@ -144,16 +144,17 @@ impl CreateArgs {
     }
 }
 
-fn parse_on_off(s: &str) -> Result<bool, String> {
-    match s {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        other => Err(format!("{other:?} must be on or off")),
-    }
+/// `on` or `off`, listed as the allowed values in `--help` and in the error for anything else.
+fn on_off() -> impl clap::builder::TypedValueParser<Value = bool> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["on", "off"]).map(|s| s == "on")
 }
 
-fn parse_mfa(s: &str) -> Result<MfaMode, String> {
-    s.parse().map_err(|e: Error| e.to_string())
+/// The MFA settings, listed in `--help` and in the error for anything else.
+fn mfa_modes() -> impl clap::builder::TypedValueParser<Value = MfaMode> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["off", "optional", "required"])
+        .try_map(|s| s.parse::<MfaMode>())
 }
 
 /// Why a command failed.
@@ -415,9 +416,19 @@ fn seats(org: &Organization) -> String {
     }
 }
 
+/// An organization as JSON, every field present (`seats` is `null` without a limit), so that
+/// scripts can rely on one shape.
+fn org_json(org: &Organization) -> Value {
+    let mut value = serde_json::to_value(org).unwrap_or(Value::Null);
+    if let Some(fields) = value.as_object_mut() {
+        fields.entry("seats").or_insert(Value::Null);
+    }
+    value
+}
+
 fn print_org(output: Output, org: &Organization) {
     if output == Output::Json {
-        return print_json(org);
+        return print_json(&org_json(org));
     }
     let none = || "-".to_owned();
     let domains: Vec<&str> = org.email_domains.iter().map(|d| d.as_str()).collect();
@@ -480,7 +491,9 @@ fn sign_in_summary(org: &Organization) -> String {
 
 fn print_provisioned(output: Output, provisioned: &Provisioned, base_domain: &str) {
     if output == Output::Json {
-        return print_json(provisioned);
+        let mut value = serde_json::to_value(provisioned).unwrap_or(Value::Null);
+        value["organization"] = org_json(&provisioned.organization);
+        return print_json(&value);
     }
     let org = &provisioned.organization;
     println!(
@@ -499,7 +512,7 @@ fn print_provisioned(output: Output, provisioned: &Provisioned, base_domain: &st
 
 fn print_list(output: Output, orgs: &[Organization]) {
     if output == Output::Json {
-        return print_json(&orgs);
+        return print_json(&orgs.iter().map(org_json).collect::<Vec<_>>());
     }
     if orgs.is_empty() {
         println!(

@@ -1,6 +1,6 @@
 //! The `tenant-migration` Lambda: provisioning (and, later, migration) of organizations.
 
-use lambda_runtime::{run, service_fn, tracing, Error};
+use lambda_runtime::{run_concurrent, service_fn, tracing, Error};
 use shared::config::ProcessEnv;
 use tenant_migration::{handler, wiring::ProvisioningDeps};
 
@@ -8,6 +8,8 @@ use tenant_migration::{handler, wiring::ProvisioningDeps};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let sdk = shared::aws::load_config(shared::aws::Budget::Operator).await?;
-    let deps = ProvisioningDeps::new(&sdk, &ProcessEnv)?;
-    run(service_fn(|event| handler::handle(&deps, event))).await
+    // Lives as long as the execution environment.
+    let deps: &'static ProvisioningDeps =
+        Box::leak(Box::new(ProvisioningDeps::new(&sdk, &ProcessEnv)?));
+    run_concurrent(service_fn(move |event| handler::handle(deps, event))).await
 }

@@ -31,6 +31,8 @@ pub enum Error {
     ReservedSubdomain { subdomain: String },
     #[error("subdomain {subdomain:?} is already taken by another organization")]
     SubdomainTaken { subdomain: String },
+    #[error("subdomain {subdomain:?} belongs to the organization {name:?}: to finish or check that one, run the command with --name {name:?}; for a new organization, choose another subdomain")]
+    SubdomainOfAnotherName { subdomain: String, name: String },
     #[error("e-mail domain {domain:?} already belongs to another organization")]
     EmailDomainTaken { domain: String },
     #[error("user pool {pool_id} already belongs to another organization")]
@@ -78,7 +80,7 @@ impl Error {
         match self {
             Error::InvalidSubdomain { .. } => "InvalidSubdomain",
             Error::ReservedSubdomain { .. } => "ReservedSubdomain",
-            Error::SubdomainTaken { .. } => "SubdomainTaken",
+            Error::SubdomainTaken { .. } | Error::SubdomainOfAnotherName { .. } => "SubdomainTaken",
             Error::EmailDomainTaken { .. } => "EmailDomainTaken",
             Error::PoolTaken { .. } => "PoolTaken",
             Error::InvalidInput { .. } => "InvalidInput",

@@ -137,6 +137,10 @@ pub enum Step {
     Recorded {
         org_id: OrgId,
         resumed: bool,
+        /// Found already set up (active, with its pool, client and domain): nothing of the
+        /// organization itself is created again.
+        #[serde(default)]
+        complete: bool,
     },
     PoolReady {
         pool_id: String,
@@ -175,10 +179,20 @@ impl fmt::Display for Step {
             Step::Recorded {
                 org_id,
                 resumed: false,
+                ..
             } => write!(f, "recorded organization {org_id}"),
             Step::Recorded {
                 org_id,
+                complete: true,
+                ..
+            } => write!(
+                f,
+                "organization {org_id} is already complete: checking, nothing is created again"
+            ),
+            Step::Recorded {
+                org_id,
                 resumed: true,
+                ..
             } => {
                 write!(f, "resuming organization {org_id} where it stopped")
             }
@@ -237,6 +251,11 @@ impl Provisioning<'_> {
         progress(&Step::Recorded {
             org_id: org.id.clone(),
             resumed: !created,
+            complete: !created
+                && org.status != OrgStatus::Provisioning
+                && org.cognito.user_pool_id.is_some()
+                && org.cognito.app_client_id.is_some()
+                && org.cognito.domain_prefix.is_some(),
         });
 
         let pool_id = match org.cognito.user_pool_id.clone() {
@@ -384,8 +403,9 @@ impl Provisioning<'_> {
             .organization_by_subdomain(&req.subdomain)
             .await?
         {
-            Some(existing) if existing.name != req.name => Err(Error::SubdomainTaken {
+            Some(existing) if existing.name != req.name => Err(Error::SubdomainOfAnotherName {
                 subdomain: req.subdomain.to_string(),
+                name: existing.name,
             }),
             other => Ok(other),
         }
@@ -1100,6 +1120,15 @@ mod tests {
                 .map_err(|e| e.code())
                 .err(),
             Some("SubdomainTaken")
+        );
+        let err = provisioning
+            .provision(&other, &|_| {})
+            .await
+            .expect_err("another name");
+        assert!(
+            err.to_string()
+                .contains("belongs to the organization \"Acme\""),
+            "{err}"
         );
     }
 }
