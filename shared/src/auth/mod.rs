@@ -114,7 +114,9 @@ pub struct TokenVerifier {
     source: Arc<dyn JwksSource>,
     keys: Mutex<HashMap<String, PoolKeys>>,
     verified: Mutex<HashMap<[u8; 32], Verified>>,
-    validations: Mutex<HashMap<(String, TokenUse, String), Arc<Validation>>>,
+    /// pool -> token use -> (app client, what jsonwebtoken checks).
+    #[allow(clippy::type_complexity)]
+    validations: Mutex<HashMap<String, HashMap<TokenUse, (String, Arc<Validation>)>>>,
 }
 
 #[derive(Deserialize)]
@@ -313,10 +315,11 @@ impl TokenVerifier {
 
     /// What jsonwebtoken checks for tokens of this pool, use and client: built once.
     fn validation(&self, pool_id: &str, token_use: TokenUse, client: &str) -> Arc<Validation> {
-        let key = (pool_id.to_owned(), token_use, client.to_owned());
         let mut cache = self.validations.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(v) = cache.get(&key) {
-            return v.clone();
+        if let Some((c, v)) = cache.get(pool_id).and_then(|uses| uses.get(&token_use)) {
+            if c == client {
+                return v.clone();
+            }
         }
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = LEEWAY_SECS;
@@ -338,7 +341,10 @@ impl TokenVerifier {
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();
         }
-        cache.insert(key, validation.clone());
+        cache
+            .entry(pool_id.to_owned())
+            .or_default()
+            .insert(token_use, (client.to_owned(), validation.clone()));
         validation
     }
 

@@ -15,9 +15,25 @@ use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
 /// Most distinct keys kept (pools x key rotation); past it the map starts over.
 const MAX_KEYS: usize = 4096;
 
-fn parsed() -> &'static Mutex<HashMap<Vec<u8>, Arc<ParsedPublicKey>>> {
-    static KEYS: OnceLock<Mutex<HashMap<Vec<u8>, Arc<ParsedPublicKey>>>> = OnceLock::new();
+/// A parsed key and the components it was parsed from.
+struct Entry {
+    n: Vec<u8>,
+    e: Vec<u8>,
+    key: Arc<ParsedPublicKey>,
+}
+
+/// Parsed keys, found by a short prefix of the modulus and checked against the whole
+/// modulus and exponent before use.
+fn parsed() -> &'static Mutex<HashMap<[u8; 16], Vec<Entry>>> {
+    static KEYS: OnceLock<Mutex<HashMap<[u8; 16], Vec<Entry>>>> = OnceLock::new();
     KEYS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn prefix(n: &[u8]) -> [u8; 16] {
+    let mut p = [0u8; 16];
+    let take = n.len().min(16);
+    p[..take].copy_from_slice(&n[..take]);
+    p
 }
 
 struct Rs256(Arc<ParsedPublicKey>);
@@ -41,13 +57,13 @@ fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn 
     else {
         return (DEFAULT_PROVIDER.verifier_factory)(algorithm, key);
     };
-    let mut id = Vec::with_capacity(n.len() + e.len() + 1);
-    id.extend_from_slice(n);
-    id.push(0);
-    id.extend_from_slice(e);
+    let slot = prefix(n);
     let mut keys = parsed().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(found) = keys.get(&id) {
-        return Ok(Box::new(Rs256(found.clone())));
+    if let Some(found) = keys
+        .get(&slot)
+        .and_then(|entries| entries.iter().find(|x| x.n == *n && x.e == *e))
+    {
+        return Ok(Box::new(Rs256(found.key.clone())));
     }
     let parsed = RsaPublicKeyComponents { n, e }
         .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
@@ -58,7 +74,11 @@ fn verifier_factory(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn 
     if keys.len() >= MAX_KEYS {
         keys.clear();
     }
-    keys.insert(id, parsed.clone());
+    keys.entry(slot).or_default().push(Entry {
+        n: n.to_vec(),
+        e: e.to_vec(),
+        key: parsed.clone(),
+    });
     Ok(Box::new(Rs256(parsed)))
 }
 
