@@ -8,19 +8,26 @@
 //!   pool belongs to an organization ([`PoolDirectory`]): the organization comes from the
 //!   issuer, never from anything the caller says;
 //! - the signature verifies with the key of that `kid` from that pool's JWKS, which is read
-//!   from the configured endpoint (never from the token), cached per execution environment
-//!   and read again for an unknown `kid` at most once per [`REFETCH_AFTER`] per pool;
-//! - `exp` has not passed and `nbf` (when present) has (a [`LEEWAY_SECS`] leeway);
-//! - `token_use` is `access` with `client_id` equal to the organization's app client, or
-//!   `id` with `aud` equal to it.
+//!   from the configured endpoint (never from the token) and cached per execution
+//!   environment. A pool's JWKS is read at most once per [`REFETCH_AFTER`], whatever the
+//!   outcome: an unknown `kid` or an unreachable endpoint cannot make us hammer it, and
+//!   requests arriving while it is being read wait for that one read;
+//! - `exp` has not passed, and neither `nbf` nor `iat` (when present) lies in the future
+//!   (a [`LEEWAY_SECS`] leeway);
+//! - `token_use` is one the verifier accepts (both by default, see
+//!   [`TokenVerifier::accepting`]): `access` with `client_id` equal to the organization's app
+//!   client, or `id` with `aud` equal to it.
 //!
-//! A refusal carries its [`Refusal`] reason for the log; the caller only learns that the
-//! token was not accepted. Verified tokens are remembered by their SHA-256 (bounded, until
-//! they expire), so a token seen again costs a hash and a map look-up.
+//! A refusal carries its [`Refusal`] reason for the log (never the token); the caller only
+//! learns that the token was not accepted. Verified tokens are remembered by their SHA-256
+//! (at most [`CACHE_ENTRIES`], until they expire: a hit checks `exp` again), so a token seen
+//! again costs a hash and a map look-up.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use jsonwebtoken::jwk::JwkSet;
@@ -73,6 +80,14 @@ pub enum Refusal {
     Registry(String),
 }
 
+impl Refusal {
+    /// The token could not be checked (keys or registry unavailable), rather than found bad:
+    /// a caller may answer 503 instead of 401 for these.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Refusal::KeysUnavailable(_) | Refusal::Registry(_))
+    }
+}
+
 /// A token that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -82,6 +97,10 @@ pub struct Verified {
     pub username: String,
     pub sub: String,
     pub token_use: TokenUse,
+    /// The organization's app client the token was issued for (`client_id` or `aud`).
+    pub client_id: String,
+    /// `cognito:groups` (the person's roles in the pool), empty when absent.
+    pub groups: Vec<String>,
     pub exp: u64,
 }
 
@@ -105,14 +124,28 @@ pub trait JwksSource: Send + Sync {
 
 struct PoolKeys {
     keys: HashMap<String, Arc<DecodingKey>>,
-    fetched_at: Instant,
+    /// When the pool's JWKS was last read, or an attempt to read it failed.
+    attempted_at: Instant,
+    /// Why that last attempt failed, if it did.
+    error: Option<String>,
+}
+
+/// What the key cache alone can answer.
+enum Cached {
+    Key(Arc<DecodingKey>),
+    Refused(Refusal),
+    Fetch,
 }
 
 pub struct TokenVerifier {
     region: String,
     directory: Arc<dyn PoolDirectory>,
     source: Arc<dyn JwksSource>,
+    accept_access: bool,
+    accept_id: bool,
     keys: Mutex<HashMap<String, PoolKeys>>,
+    /// One JWKS read at a time per pool; the others wait for it and use its result.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     verified: Mutex<HashMap<[u8; 32], Verified>>,
     /// pool -> token use -> (app client, what jsonwebtoken checks).
     #[allow(clippy::type_complexity)]
@@ -136,6 +169,10 @@ struct Claims {
     username: Option<String>,
     #[serde(default, rename = "cognito:username")]
     cognito_username: Option<String>,
+    #[serde(default, rename = "cognito:groups")]
+    groups: Vec<String>,
+    #[serde(default)]
+    iat: Option<u64>,
 }
 
 fn now_secs() -> u64 {
@@ -200,10 +237,21 @@ impl TokenVerifier {
             region: region.into(),
             directory,
             source,
+            accept_access: true,
+            accept_id: true,
             keys: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
             validations: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Accepts only tokens of these uses (both by default); others are refused with
+    /// [`Refusal::TokenUse`].
+    pub fn accepting(mut self, uses: &[TokenUse]) -> Self {
+        self.accept_access = uses.contains(&TokenUse::Access);
+        self.accept_id = uses.contains(&TokenUse::Id);
+        self
     }
 
     /// Verifies `token` fully; see the module's rules.
@@ -237,8 +285,12 @@ impl TokenVerifier {
             let now = now_secs();
             cache.retain(|_, v| v.exp + LEEWAY_SECS > now);
             if cache.len() >= CACHE_ENTRIES {
-                // Still full of live tokens: start over rather than grow.
-                cache.clear();
+                // Still full of live tokens: forget an arbitrary half rather than grow.
+                let dropped: Vec<[u8; 32]> =
+                    cache.keys().take(CACHE_ENTRIES / 2).copied().collect();
+                for digest in dropped {
+                    cache.remove(&digest);
+                }
             }
         }
         cache.insert(digest, verified.clone());
@@ -253,6 +305,11 @@ impl TokenVerifier {
         let kid = header.kid.ok_or(Refusal::NoKeyId)?;
         // Read, not trusted: it only says which pool's key and client to check against.
         let unverified = unverified_claims(token)?;
+        let token_use = match unverified.token_use.as_deref() {
+            Some("access") if self.accept_access => TokenUse::Access,
+            Some("id") if self.accept_id => TokenUse::Id,
+            _ => return Err(Refusal::TokenUse),
+        };
         let iss = unverified.iss.ok_or(Refusal::Issuer)?;
         let pool_id = pool_of_issuer(&iss, &self.region)
             .ok_or(Refusal::Issuer)?
@@ -265,11 +322,6 @@ impl TokenVerifier {
             .ok_or(Refusal::UnknownPool)?;
         let key = self.key(&pool_id, &kid).await?;
 
-        let token_use = match unverified.token_use.as_deref() {
-            Some("access") => TokenUse::Access,
-            Some("id") => TokenUse::Id,
-            _ => return Err(Refusal::TokenUse),
-        };
         let validation = self.validation(&pool_id, token_use, &client);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind::*;
@@ -285,6 +337,9 @@ impl TokenVerifier {
             }
         })?;
         let claims = data.claims;
+        if claims.iat.is_some_and(|iat| iat > now_secs() + LEEWAY_SECS) {
+            return Err(Refusal::NotYetValid);
+        }
         let username = match token_use {
             TokenUse::Access => {
                 if claims.token_use != "access" {
@@ -309,6 +364,8 @@ impl TokenVerifier {
             username,
             sub: claims.sub,
             token_use,
+            client_id: client,
+            groups: claims.groups,
             exp: claims.exp,
         })
     }
@@ -348,47 +405,85 @@ impl TokenVerifier {
         validation
     }
 
-    /// The pool's key `kid`: cached, or read with the pool's JWKS when unknown (at most once
-    /// per [`REFETCH_AFTER`], so that unknown kids cannot make us hammer the endpoint).
+    /// The pool's key `kid`: cached, or read with the pool's JWKS when unknown. A pool's
+    /// JWKS is read at most once per [`REFETCH_AFTER`] (successful or not), so that unknown
+    /// kids or an unreachable endpoint cannot make us hammer it; concurrent requests for a
+    /// pool wait for the one read in progress.
     async fn key(&self, pool_id: &str, kid: &str) -> Result<Arc<DecodingKey>, Refusal> {
-        {
-            let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(pool) = keys.get(pool_id) {
-                if let Some(key) = pool.keys.get(kid) {
-                    return Ok(key.clone());
-                }
-                if pool.fetched_at.elapsed() < REFETCH_AFTER {
-                    return Err(Refusal::UnknownKey);
-                }
+        match self.cached_key(pool_id, kid) {
+            Cached::Key(key) => return Ok(key),
+            Cached::Refused(refusal) => return Err(refusal),
+            Cached::Fetch => {}
+        }
+        let lock = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(pool_id.to_owned())
+            .or_default()
+            .clone();
+        let _reading = lock.lock().await;
+        // Another request may have read the keys while this one waited.
+        match self.cached_key(pool_id, kid) {
+            Cached::Key(key) => return Ok(key),
+            Cached::Refused(refusal) => return Err(refusal),
+            Cached::Fetch => {}
+        }
+        let fetched = self.source.fetch(pool_id).await;
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = keys.entry(pool_id.to_owned()).or_insert_with(|| PoolKeys {
+            keys: HashMap::new(),
+            attempted_at: Instant::now(),
+            error: None,
+        });
+        pool.attempted_at = Instant::now();
+        match fetched {
+            Ok(set) => {
+                pool.keys = rsa_keys(&set);
+                pool.error = None;
+                pool.keys.get(kid).cloned().ok_or(Refusal::UnknownKey)
+            }
+            Err(e) => {
+                // The keys read before stay in use (only an unknown kid comes here).
+                pool.error = Some(e.clone());
+                Err(Refusal::KeysUnavailable(e))
             }
         }
-        let set = self
-            .source
-            .fetch(pool_id)
-            .await
-            .map_err(Refusal::KeysUnavailable)?;
-        let mut fresh = HashMap::new();
-        for jwk in &set.keys {
-            let rsa = matches!(
-                jwk.algorithm,
-                jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
-            );
-            if let (true, Some(id)) = (rsa, jwk.common.key_id.clone()) {
-                if let Ok(key) = DecodingKey::from_jwk(jwk) {
-                    fresh.insert(id, Arc::new(key));
-                }
-            }
-        }
-        let found = fresh.get(kid).cloned();
-        self.keys.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            pool_id.to_owned(),
-            PoolKeys {
-                keys: fresh,
-                fetched_at: Instant::now(),
-            },
-        );
-        found.ok_or(Refusal::UnknownKey)
     }
+
+    fn cached_key(&self, pool_id: &str, kid: &str) -> Cached {
+        let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(pool) = keys.get(pool_id) else {
+            return Cached::Fetch;
+        };
+        if let Some(key) = pool.keys.get(kid) {
+            return Cached::Key(key.clone());
+        }
+        if pool.attempted_at.elapsed() < REFETCH_AFTER {
+            return Cached::Refused(match &pool.error {
+                Some(e) => Refusal::KeysUnavailable(e.clone()),
+                None => Refusal::UnknownKey,
+            });
+        }
+        Cached::Fetch
+    }
+}
+
+/// The RSA keys of a JWKS that name a `kid`, by `kid`.
+fn rsa_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let rsa = matches!(
+            jwk.algorithm,
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+        );
+        if let (true, Some(id)) = (rsa, jwk.common.key_id.clone()) {
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(id, Arc::new(key));
+            }
+        }
+    }
+    keys
 }
 
 /// Reads a pool's JWKS over HTTP(S) from `<base>/<pool id>/.well-known/jwks.json`, where

@@ -1,6 +1,6 @@
 //! The verifier against forged and broken tokens, signed with the test keys in `testdata/`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -30,23 +30,41 @@ impl PoolDirectory for Directory {
 #[derive(Default)]
 struct Jwks {
     fetches: AtomicUsize,
+    /// Answer with an error, as an unreachable endpoint would.
+    failing: AtomicBool,
+    /// How long each read takes.
+    delay: Duration,
 }
 
 #[async_trait]
 impl JwksSource for Jwks {
     async fn fetch(&self, _pool_id: &str) -> Result<JwkSet, String> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            return Err("connection refused".into());
+        }
         let text = include_str!("../../testdata/jwks.json");
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
 }
 
 fn verifier() -> (TokenVerifier, Arc<Jwks>) {
-    let jwks = Arc::new(Jwks::default());
+    verifier_with(Jwks::default())
+}
+
+fn verifier_with(jwks: Jwks) -> (TokenVerifier, Arc<Jwks>) {
+    let jwks = Arc::new(jwks);
     (
         TokenVerifier::new(REGION, Arc::new(Directory), jwks.clone()),
         jwks,
     )
+}
+
+fn fetches(jwks: &Jwks) -> usize {
+    jwks.fetches.load(Ordering::SeqCst)
 }
 
 fn key(name: &str) -> EncodingKey {
@@ -109,9 +127,15 @@ async fn valid_access_and_id_tokens_name_the_pool_and_the_person() {
     let access = v.verify(&token(&access_claims())).await.expect("access");
     assert_eq!(access.pool_id, POOL);
     assert_eq!(access.username, "hank");
+    assert_eq!(access.sub, "d4e8a1b2");
     assert_eq!(access.token_use, TokenUse::Access);
-    let id = v.verify(&token(&id_claims())).await.expect("id");
+    assert_eq!(access.client_id, CLIENT);
+    assert!(access.groups.is_empty());
+    let grouped = with(id_claims(), "cognito:groups", json!(["admin", "member"]));
+    let id = v.verify(&token(&grouped)).await.expect("id");
     assert_eq!((id.username.as_str(), id.token_use), ("hank", TokenUse::Id));
+    assert_eq!(id.client_id, CLIENT);
+    assert_eq!(id.groups, ["admin", "member"]);
     let newer = with(
         access_claims(),
         "iss",
@@ -207,6 +231,20 @@ async fn forged_and_broken_tokens_are_refused_each_for_its_reason() {
     assert_eq!(refusal(&v, &token(&expired)).await, Refusal::Expired);
     let early = with(access_claims(), "nbf", json!(now() + 3600));
     assert_eq!(refusal(&v, &token(&early)).await, Refusal::NotYetValid);
+    let issued_later = with(access_claims(), "iat", json!(now() + 3600));
+    assert_eq!(
+        refusal(&v, &token(&issued_later)).await,
+        Refusal::NotYetValid
+    );
+    // Within the leeway, both pass.
+    let skewed = with(
+        with(access_claims(), "iat", json!(now() + 10)),
+        "nbf",
+        json!(now() + 10),
+    );
+    assert!(v.verify(&token(&skewed)).await.is_ok());
+    let expired_within_leeway = with(access_claims(), "exp", json!(now() - 10));
+    assert!(v.verify(&token(&expired_within_leeway)).await.is_ok());
     // Unknown kid, no kid, garbage.
     assert_eq!(
         refusal(&v, &sign(&access_claims(), "kid-z", "a")).await,
@@ -252,24 +290,115 @@ async fn a_token_of_one_pool_never_verifies_as_another() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn unknown_kids_read_the_keys_again_at_most_once_per_window() {
     let (v, jwks) = verifier();
     v.verify(&token(&access_claims())).await.expect("valid");
-    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(fetches(&jwks), 1);
     for _ in 0..5 {
-        let _ = v.verify(&sign(&access_claims(), "kid-new", "a")).await;
+        assert_eq!(
+            refusal(&v, &sign(&access_claims(), "kid-new", "a")).await,
+            Refusal::UnknownKey
+        );
     }
-    assert_eq!(
-        jwks.fetches.load(Ordering::SeqCst),
-        1,
-        "within the window: no refetch"
-    );
+    assert_eq!(fetches(&jwks), 1, "within the window: no refetch");
     // kid-b is in the JWKS the first read got: known without a fetch.
     v.verify(&sign(&access_claims(), "kid-b", "b"))
         .await
         .expect("kid-b");
-    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(fetches(&jwks), 1);
+    // After the window, an unknown kid reads the keys again, once.
+    tokio::time::advance(REFETCH_AFTER + Duration::from_secs(1)).await;
+    for _ in 0..3 {
+        let _ = v.verify(&sign(&access_claims(), "kid-new", "a")).await;
+    }
+    assert_eq!(fetches(&jwks), 2);
+}
+
+#[tokio::test]
+async fn unknown_kids_of_a_pool_not_read_yet_read_its_keys_once() {
+    let (v, jwks) = verifier();
+    for _ in 0..2 {
+        assert_eq!(
+            refusal(&v, &sign(&access_claims(), "kid-new", "a")).await,
+            Refusal::UnknownKey
+        );
+    }
+    assert_eq!(fetches(&jwks), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_jwks_is_tried_at_most_once_per_window_and_known_keys_stay() {
+    let (v, jwks) = verifier_with(Jwks {
+        failing: AtomicBool::new(true),
+        ..Jwks::default()
+    });
+    for _ in 0..3 {
+        let r = refusal(&v, &token(&access_claims())).await;
+        assert!(matches!(r, Refusal::KeysUnavailable(_)), "{r:?}");
+        assert!(r.is_outage());
+    }
+    assert_eq!(fetches(&jwks), 1, "a failed read counts for the window");
+    // Reachable again after the window: the keys are read and used.
+    jwks.failing.store(false, Ordering::SeqCst);
+    tokio::time::advance(REFETCH_AFTER + Duration::from_secs(1)).await;
+    v.verify(&token(&access_claims())).await.expect("valid");
+    assert_eq!(fetches(&jwks), 2);
+    // Unreachable again: an unknown kid is refused, the known keys still verify.
+    jwks.failing.store(true, Ordering::SeqCst);
+    tokio::time::advance(REFETCH_AFTER + Duration::from_secs(1)).await;
+    assert!(matches!(
+        refusal(&v, &sign(&access_claims(), "kid-new", "a")).await,
+        Refusal::KeysUnavailable(_)
+    ));
+    assert_eq!(fetches(&jwks), 3);
+    let fresh = with(access_claims(), "jti", json!("another token"));
+    v.verify(&token(&fresh)).await.expect("kid-a still known");
+    v.verify(&sign(&fresh, "kid-b", "b"))
+        .await
+        .expect("kid-b still known");
+    assert_eq!(fetches(&jwks), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_requests_for_a_pool_not_read_yet_wait_for_one_read() {
+    let (v, jwks) = verifier_with(Jwks {
+        delay: Duration::from_millis(200),
+        ..Jwks::default()
+    });
+    let v = Arc::new(v);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let v = v.clone();
+            let t = token(&with(access_claims(), "jti", json!(i)));
+            tokio::spawn(async move { v.verify(&t).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("joined").expect("valid");
+    }
+    assert_eq!(fetches(&jwks), 1);
+}
+
+#[tokio::test]
+async fn only_the_accepted_token_uses_pass() {
+    let jwks = Arc::new(Jwks::default());
+    let access_only = TokenVerifier::new(REGION, Arc::new(Directory), jwks.clone())
+        .accepting(&[TokenUse::Access]);
+    access_only
+        .verify(&token(&access_claims()))
+        .await
+        .expect("access");
+    assert_eq!(
+        refusal(&access_only, &token(&id_claims())).await,
+        Refusal::TokenUse
+    );
+    let id_only = TokenVerifier::new(REGION, Arc::new(Directory), jwks).accepting(&[TokenUse::Id]);
+    id_only.verify(&token(&id_claims())).await.expect("id");
+    assert_eq!(
+        refusal(&id_only, &token(&access_claims())).await,
+        Refusal::TokenUse
+    );
 }
 
 #[tokio::test]
@@ -279,8 +408,59 @@ async fn a_verified_token_is_remembered_until_it_expires() {
     for _ in 0..3 {
         v.verify(&t).await.expect("valid");
     }
-    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(fetches(&jwks), 1);
     assert_eq!(v.verified.lock().expect("lock").len(), 1);
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    let mut d = [0u8; 32];
+    d.copy_from_slice(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref(),
+    );
+    d
+}
+
+fn remembered(exp: u64) -> Verified {
+    Verified {
+        pool_id: POOL.into(),
+        username: "hank".into(),
+        sub: "d4e8a1b2".into(),
+        token_use: TokenUse::Access,
+        client_id: CLIENT.into(),
+        groups: vec![],
+        exp,
+    }
+}
+
+#[tokio::test]
+async fn a_remembered_token_past_its_exp_is_checked_again_and_refused() {
+    let (v, _) = verifier();
+    // Signed with the wrong key: only the cache could accept it.
+    let t = sign(&access_claims(), "kid-a", "b");
+    v.remember(digest(&t), &remembered(now() + 3600));
+    assert!(v.verify(&t).await.is_ok(), "served from the cache");
+    v.remember(digest(&t), &remembered(now() - LEEWAY_SECS - 1));
+    assert_eq!(refusal(&v, &t).await, Refusal::Signature);
+}
+
+#[test]
+fn the_verified_token_cache_stays_bounded_and_drops_expired_tokens_first() {
+    let (v, _) = verifier();
+    let live = now() + 3600;
+    for i in 0..CACHE_ENTRIES - 1 {
+        v.remember(digest(&format!("live {i}")), &remembered(live));
+    }
+    v.remember(digest("expired"), &remembered(now() - 3600));
+    assert_eq!(v.verified.lock().expect("lock").len(), CACHE_ENTRIES);
+    // Full: the expired entry goes, the new one fits, every live one stays.
+    v.remember(digest("one more"), &remembered(live));
+    assert_eq!(v.verified.lock().expect("lock").len(), CACHE_ENTRIES);
+    assert!(v.remembered(&digest("expired")).is_none());
+    // Full of live tokens: half are forgotten, never more than the bound.
+    v.remember(digest("and another"), &remembered(live));
+    let len = v.verified.lock().expect("lock").len();
+    assert_eq!(len, CACHE_ENTRIES / 2 + 1);
+    assert!(v.remembered(&digest("and another")).is_some());
 }
 
 #[test]
