@@ -25,7 +25,25 @@ enum AdminOutcome {
     LeftAsIs(Person),
 }
 
-/// The lease two provisioning runs of one organization share (see `pool_under_lease`).
+/// A provisioning lease this run holds.
+struct Lease {
+    org_id: OrgId,
+    holder: String,
+    subdomain: String,
+}
+
+impl Lease {
+    fn busy(&self) -> Error {
+        Error::InProgress {
+            what: format!(
+                "organization {} is being created by another run",
+                self.subdomain
+            ),
+        }
+    }
+}
+
+/// The lease two provisioning runs of one organization share (see `Provisioning::provision`).
 const PROVISION_LEASE: &str = "provision";
 /// How long a lease lasts if its run dies without giving it back.
 const LEASE_TTL_SECS: i64 = 120;
@@ -166,7 +184,7 @@ pub enum Step {
         username: String,
         status: PersonStatus,
     },
-    /// Another run is creating this organization's pool; this one waits for it.
+    /// Another run is provisioning this organization; this one waits for it to finish.
     WaitingForOtherRun,
     AdminChanged {
         email: EmailAddress,
@@ -221,7 +239,7 @@ impl fmt::Display for Step {
             }
             Step::WaitingForOtherRun => write!(
                 f,
-                "another run is creating this organization's user pool: waiting for it"
+                "another run is provisioning this organization: waiting for it to finish"
             ),
             Step::AdminChanged { email } => {
                 write!(f, "first administrator changed to {email}")
@@ -241,13 +259,46 @@ pub struct Provisioned {
 
 impl Provisioning<'_> {
     /// Creates the organization, or finishes one a previous run left half-done.
+    ///
+    /// Everything after the organization's record is done under its provisioning lease:
+    /// two runs at once (an operator and the migration worker, say) take turns, so that
+    /// neither creates a second pool, app client or login nor resets the password the
+    /// other one mailed. The second run finds the first one's work done.
     pub async fn provision(
         &self,
         request: &ProvisionRequest,
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Provisioned, Error> {
         let req = request.validate()?;
-        let (mut org, created) = self.record(&req, progress).await?;
+        let (org, created) = self.record(&req).await?;
+        let lease = self.take_lease(&org, progress).await?;
+        let result = self.under_lease(org, created, &req, &lease, progress).await;
+        if let Err(e) = self
+            .registry
+            .release_lease(&lease.org_id, PROVISION_LEASE, &lease.holder)
+            .await
+        {
+            tracing::warn!(org_id = %lease.org_id, error = %e, "provisioning lease not released; it expires by itself");
+        }
+        result
+    }
+
+    /// The organization-level steps and the first administrator, with the lease held.
+    async fn under_lease(
+        &self,
+        org: Organization,
+        created: bool,
+        req: &ValidRequest,
+        lease: &Lease,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Provisioned, Error> {
+        // Read again under the lease: a run that held it before may have done everything.
+        let org = self.registry.organization(&org.id).await?.unwrap_or(org);
+        let mut org = if created {
+            org
+        } else {
+            self.take_admin(org, req, progress).await?
+        };
         progress(&Step::Recorded {
             org_id: org.id.clone(),
             resumed: !created,
@@ -261,7 +312,8 @@ impl Provisioning<'_> {
         let pool_id = match org.cognito.user_pool_id.clone() {
             Some(id) => id,
             None => {
-                org = self.pool_under_lease(org, progress).await?;
+                org = self.pool_step(&org, progress).await?;
+                self.renew(lease).await?;
                 org.cognito
                     .user_pool_id
                     .clone()
@@ -320,6 +372,7 @@ impl Provisioning<'_> {
 
         let admin = match org.admin_email.clone() {
             Some(email) if org.status == OrgStatus::Active => {
+                self.renew(lease).await?;
                 let admin = self.invite_admin(&mut org, &email).await?;
                 match &admin {
                     AdminOutcome::Invited(person) => progress(&Step::AdminInvited {
@@ -349,14 +402,9 @@ impl Provisioning<'_> {
     }
 
     /// Finds the organization a previous run recorded for this subdomain, or records it now.
-    async fn record(
-        &self,
-        req: &ValidRequest,
-        progress: &(dyn Fn(&Step) + Sync),
-    ) -> Result<(Organization, bool), Error> {
+    async fn record(&self, req: &ValidRequest) -> Result<(Organization, bool), Error> {
         if let Some(existing) = self.existing(req).await? {
-            let org = self.take_admin(existing, req, progress).await?;
-            return Ok((org, false));
+            return Ok((existing, false));
         }
         let now = now_epoch();
         let org = Organization {
@@ -455,35 +503,32 @@ impl Provisioning<'_> {
         Ok(saved)
     }
 
-    /// Finds or creates the organization's pool and records it, holding the organization's
-    /// provisioning lease meanwhile, so that two runs at once (an operator and the migration
-    /// worker) never create two pools. A run that finds the lease held waits for the other
-    /// run's pool, up to [`LEASE_WAIT`], then says that the creation is in progress.
-    async fn pool_under_lease(
+    /// Takes the organization's provisioning lease. While another run holds it, waits for
+    /// that run to finish, up to [`LEASE_WAIT`], then says that the creation is in progress.
+    async fn take_lease(
         &self,
-        org: Organization,
+        org: &Organization,
         progress: &(dyn Fn(&Step) + Sync),
-    ) -> Result<Organization, Error> {
-        let holder = uuid::Uuid::now_v7().simple().to_string();
+    ) -> Result<Lease, Error> {
+        let lease = Lease {
+            org_id: org.id.clone(),
+            holder: uuid::Uuid::now_v7().simple().to_string(),
+            subdomain: org.subdomain.to_string(),
+        };
         let started = tokio::time::Instant::now();
         let mut told = false;
         while !self
             .registry
-            .acquire_lease(&org.id, PROVISION_LEASE, &holder, LEASE_TTL_SECS)
+            .acquire_lease(
+                &lease.org_id,
+                PROVISION_LEASE,
+                &lease.holder,
+                LEASE_TTL_SECS,
+            )
             .await?
         {
-            if let Some(fresh) = self.registry.organization(&org.id).await? {
-                if fresh.cognito.user_pool_id.is_some() {
-                    return Ok(fresh);
-                }
-            }
             if started.elapsed() >= LEASE_WAIT {
-                return Err(Error::InProgress {
-                    what: format!(
-                        "organization {} is being created by another run",
-                        org.subdomain
-                    ),
-                });
+                return Err(lease.busy());
             }
             if !told {
                 progress(&Step::WaitingForOtherRun);
@@ -491,15 +536,26 @@ impl Provisioning<'_> {
             }
             tokio::time::sleep(LEASE_POLL).await;
         }
-        let result = self.pool_step(&org, progress).await;
-        if let Err(e) = self
+        Ok(lease)
+    }
+
+    /// Extends the lease before a long step. A run so slow that its lease expired and
+    /// another run took it over stops here rather than work beside that run.
+    async fn renew(&self, lease: &Lease) -> Result<(), Error> {
+        if self
             .registry
-            .release_lease(&org.id, PROVISION_LEASE, &holder)
-            .await
+            .acquire_lease(
+                &lease.org_id,
+                PROVISION_LEASE,
+                &lease.holder,
+                LEASE_TTL_SECS,
+            )
+            .await?
         {
-            tracing::warn!(org_id = %org.id, error = %e, "provisioning lease not released; it expires by itself");
+            Ok(())
+        } else {
+            Err(lease.busy())
         }
-        result
     }
 
     async fn pool_step(
@@ -507,20 +563,11 @@ impl Provisioning<'_> {
         org: &Organization,
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Organization, Error> {
-        // Read again under the lease: a run that held it before may have finished.
-        let org = self
-            .registry
-            .organization(&org.id)
-            .await?
-            .unwrap_or_else(|| org.clone());
-        if org.cognito.user_pool_id.is_some() {
-            return Ok(org);
-        }
         let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
             Some(id) => (id, true),
             None => (self.pools.create_pool(&self.pool_spec(&org)).await?, false),
         };
-        let org = self.registry.attach_pool(&org, &id).await?;
+        let org = self.registry.attach_pool(org, &id).await?;
         progress(&Step::PoolReady {
             pool_id: id,
             adopted,
@@ -1014,7 +1061,7 @@ mod tests {
         // Record the organization without its pool, then let "another run" hold the lease.
         let req = acme("boss@acme.example");
         let valid = req.validate().expect("valid");
-        let (org, _) = p.record(&valid, &|_| {}).await.expect("recorded");
+        let (org, _) = p.record(&valid).await.expect("recorded");
         assert!(f
             .registry
             .acquire_lease(&org.id, PROVISION_LEASE, "someone-else", 3600)
