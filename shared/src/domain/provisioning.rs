@@ -188,6 +188,9 @@ pub enum Step {
     WaitingForOtherRun,
     AdminChanged {
         email: EmailAddress,
+        /// The address recorded before, whose person was never welcomed and is deleted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced: Option<EmailAddress>,
     },
 }
 
@@ -241,8 +244,20 @@ impl fmt::Display for Step {
                 f,
                 "another run is provisioning this organization: waiting for it to finish"
             ),
-            Step::AdminChanged { email } => {
+            Step::AdminChanged {
+                email,
+                replaced: None,
+            } => {
                 write!(f, "first administrator changed to {email}")
+            }
+            Step::AdminChanged {
+                email,
+                replaced: Some(old),
+            } => {
+                write!(
+                    f,
+                    "first administrator changed to {email}; {old} was never welcomed and is deleted (the record stays, unlinked)"
+                )
             }
         }
     }
@@ -460,8 +475,10 @@ impl Provisioning<'_> {
     }
 
     /// A rerun naming another first administrator (the first run's address was wrong, say)
-    /// takes the new one while the recorded one was never invited; once they were, the
-    /// organization has its administrator, and more come through the admin API.
+    /// takes the new one while the recorded one was never invited (no welcome mail left:
+    /// never activated, or the mail failed); the earlier person is then deleted (unlinked:
+    /// the record stays, the login goes, the seat is free). Once the recorded one was
+    /// invited, the organization has its administrator, and more come through the admin API.
     async fn take_admin(
         &self,
         org: Organization,
@@ -474,19 +491,37 @@ impl Provisioning<'_> {
         if org.admin_email.as_ref() == Some(new) {
             return Ok(org);
         }
-        if let Some(old) = &org.admin_email {
-            if let Some(person) = self.registry.person_by_email(&org.id, old).await? {
-                if person.status != PersonStatus::Added {
-                    return Err(Error::not_allowed(
-                        format!("make {new} the first administrator of {}", org.subdomain),
-                        format!(
-                            "its first administrator is already {old} ({}); add more administrators through the admin API",
-                            person.status
-                        ),
-                    ));
-                }
+        let earlier = match &org.admin_email {
+            Some(old) => self.registry.person_by_email(&org.id, old).await?,
+            None => None,
+        };
+        if let (Some(old), Some(person)) = (&org.admin_email, &earlier) {
+            let invited = person.welcome_sent_at.is_some()
+                || matches!(
+                    person.status,
+                    PersonStatus::Active | PersonStatus::Deactivated
+                );
+            if invited {
+                return Err(Error::not_allowed(
+                    format!("make {new} the first administrator of {}", org.subdomain),
+                    format!(
+                        "its first administrator is already {old} ({}); add more administrators through the admin API",
+                        person.status
+                    ),
+                ));
             }
         }
+        // The earlier person first: a run that dies between the two steps finds them
+        // unlinked and never welcomed, which a rerun replaces again.
+        let replaced = earlier.as_ref().map(|p| p.email.clone());
+        let org = match earlier {
+            Some(person) => {
+                self.unlink_replaced(&org, person, new).await?;
+                // The freed seat changed the organization's record.
+                self.registry.organization(&org.id).await?.unwrap_or(org)
+            }
+            None => org,
+        };
         let mut changed = org.clone();
         changed.admin_email = Some(new.clone());
         let audit = self.audit(
@@ -499,8 +534,41 @@ impl Provisioning<'_> {
             .registry
             .save_organization(&changed, Some(&audit))
             .await?;
-        progress(&Step::AdminChanged { email: new.clone() });
+        progress(&Step::AdminChanged {
+            email: new.clone(),
+            replaced,
+        });
         Ok(saved)
+    }
+
+    /// Deletes a first administrator who was never welcomed, replaced by `new`: unlinked
+    /// (with its audit event, the seat freed in the same write), then their login removed.
+    async fn unlink_replaced(
+        &self,
+        org: &Organization,
+        person: Person,
+        new: &EmailAddress,
+    ) -> Result<(), Error> {
+        let had_login = person.status.holds_seat();
+        if person.status != PersonStatus::Unlinked {
+            let mut unlinked = person.clone();
+            unlinked.status = PersonStatus::Unlinked;
+            let audit = self.audit(
+                org,
+                "person.deleted",
+                &person.username,
+                Some(format!("never welcomed; first administrator is now {new}")),
+            );
+            self.registry
+                .save_person(&person, &unlinked, Some(&audit))
+                .await?;
+        }
+        if let Some(pool_id) = &org.cognito.user_pool_id {
+            if had_login || person.status == PersonStatus::Unlinked {
+                self.pools.delete_login(pool_id, &person.username).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes the organization's provisioning lease. While another run holds it, waits for
@@ -565,7 +633,7 @@ impl Provisioning<'_> {
     ) -> Result<Organization, Error> {
         let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
             Some(id) => (id, true),
-            None => (self.pools.create_pool(&self.pool_spec(&org)).await?, false),
+            None => (self.pools.create_pool(&self.pool_spec(org)).await?, false),
         };
         let org = self.registry.attach_pool(org, &id).await?;
         progress(&Step::PoolReady {
@@ -1052,6 +1120,96 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("admin API"), "{err}");
+    }
+
+    /// A mailer that refuses every address (SES rejecting a mistyped domain, say).
+    struct RefusingMailer;
+
+    #[async_trait::async_trait]
+    impl Mailer for RefusingMailer {
+        async fn send(
+            &self,
+            to: &EmailAddress,
+            _: &crate::domain::mail::MailContent,
+        ) -> Result<String, Error> {
+            Err(Error::Aws {
+                service: "SES",
+                operation: "SendEmail",
+                detail: format!("MessageRejected: {to}"),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_administrator_whose_welcome_never_left_is_replaced_seat_and_login_too() {
+        let f = Fakes::new();
+        // One seat, and the first run's welcome mail to a mistyped address fails.
+        let typo = ProvisionRequest {
+            seats: Some(1),
+            ..acme("boss@acme.exmaple")
+        };
+        let failing = Provisioning {
+            mailer: &RefusingMailer,
+            ..f.provisioning()
+        };
+        failing
+            .provision(&typo, &|_| {})
+            .await
+            .expect_err("the mail failed");
+        let stuck = f
+            .registry
+            .stored_person("boss@acme.exmaple")
+            .expect("there");
+        assert_eq!(stuck.status, PersonStatus::Invited);
+        assert!(stuck.welcome_sent_at.is_none(), "never welcomed");
+        // The corrected rerun replaces them: their login goes, their seat is free again.
+        let steps = std::sync::Mutex::new(Vec::new());
+        let fixed = ProvisionRequest {
+            seats: Some(1),
+            ..acme("boss@acme.example")
+        };
+        let done = f
+            .provisioning()
+            .provision(&fixed, &|s| steps.lock().expect("lock").push(s.to_string()))
+            .await
+            .expect("the corrected address is taken");
+        assert_eq!(
+            done.admin.expect("invited").email.as_str(),
+            "boss@acme.example"
+        );
+        assert_eq!(done.organization.seats_used, 1);
+        let old = f.registry.stored_person("boss@acme.exmaple").expect("kept");
+        assert_eq!(
+            old.status,
+            PersonStatus::Unlinked,
+            "the record stays, unlinked"
+        );
+        assert!(f.pools.calls().contains(&format!(
+            "delete_login {} boss@acme.exmaple",
+            done.organization
+                .cognito
+                .user_pool_id
+                .as_deref()
+                .expect("pool")
+        )));
+        let actions = f.registry.audit_actions();
+        assert!(
+            actions.contains(&"person.deleted".to_owned()),
+            "{actions:?}"
+        );
+        assert!(
+            actions.contains(&"org.admin_changed".to_owned()),
+            "{actions:?}"
+        );
+        assert!(
+            steps
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|s| s.contains("boss@acme.exmaple")),
+            "the replaced address is named"
+        );
+        assert_eq!(f.mailer.sent().len(), 1);
     }
 
     #[tokio::test]
