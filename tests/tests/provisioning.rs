@@ -35,6 +35,8 @@ enum Crash {
     AfterLogin,
     /// After the welcome mail left, before it is recorded as sent.
     AfterMail,
+    /// No crash: only the latency (see `CrashingPools::latency`).
+    Never,
 }
 
 const ALL_CRASHES: [Crash; 6] = [
@@ -57,14 +59,27 @@ fn crashed() -> Error {
 struct CrashingPools<'a> {
     real: &'a CognitoPools,
     crash: Crash,
+    /// Added before every pool-level call: moto answers in a millisecond, Cognito in about
+    /// a hundred, and races between two runs only show at Cognito's pace.
+    latency: std::time::Duration,
+}
+
+impl CrashingPools<'_> {
+    async fn pace(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
 }
 
 #[async_trait]
 impl UserPools for CrashingPools<'_> {
     async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error> {
+        self.pace().await;
         self.real.find_pool_by_name(name).await
     }
     async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
+        self.pace().await;
         if self.crash == Crash::BeforePool {
             return Err(crashed());
         }
@@ -75,12 +90,15 @@ impl UserPools for CrashingPools<'_> {
         Ok(id)
     }
     async fn ensure_mfa(&self, pool_id: &str, mfa: MfaMode) -> Result<(), Error> {
+        self.pace().await;
         self.real.ensure_mfa(pool_id, mfa).await
     }
     async fn ensure_groups(&self, pool_id: &str, groups: &[&str]) -> Result<(), Error> {
+        self.pace().await;
         self.real.ensure_groups(pool_id, groups).await
     }
     async fn ensure_app_client(&self, pool_id: &str, spec: &ClientSpec) -> Result<String, Error> {
+        self.pace().await;
         let id = self.real.ensure_app_client(pool_id, spec).await?;
         if self.crash == Crash::AfterAppClient {
             return Err(crashed());
@@ -88,6 +106,7 @@ impl UserPools for CrashingPools<'_> {
         Ok(id)
     }
     async fn ensure_domain(&self, pool_id: &str, prefix: &str) -> Result<String, Error> {
+        self.pace().await;
         let domain = self.real.ensure_domain(pool_id, prefix).await?;
         if self.crash == Crash::AfterDomain {
             return Err(crashed());
@@ -95,6 +114,7 @@ impl UserPools for CrashingPools<'_> {
         Ok(domain)
     }
     async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
+        self.pace().await;
         self.real.create_login(pool_id, login).await?;
         if self.crash == Crash::AfterLogin {
             return Err(crashed());
@@ -102,6 +122,7 @@ impl UserPools for CrashingPools<'_> {
         Ok(())
     }
     async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error> {
+        self.pace().await;
         self.real.add_to_group(pool_id, username, group).await
     }
     async fn link_provider(
@@ -246,6 +267,7 @@ async fn a_create_that_dies_anywhere_is_finished_by_running_it_again() {
         let crashing_pools = CrashingPools {
             real: &stack.pools,
             crash,
+            latency: std::time::Duration::ZERO,
         };
         let crashing_mailer = CrashingMailer {
             real: &stack.mailer,
@@ -508,6 +530,7 @@ async fn two_runs_at_once_make_one_pool() {
     let crashing = CrashingPools {
         real: &stack.pools,
         crash: Crash::BeforePool,
+        latency: std::time::Duration::ZERO,
     };
     let resumed = request("hooli");
     stack
@@ -534,4 +557,141 @@ async fn two_runs_at_once_make_one_pool() {
     // Each organization has one administrator invitation.
     assert_eq!(stack.mails_to("boss@umbrella.example"), 1);
     assert_eq!(stack.mails_to("boss@hooli.example"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_once_at_cognitos_pace_make_one_of_everything() {
+    let stack = stack().await;
+    // Every pool-level call takes 150 ms, as Cognito's do: the second run's steps overlap
+    // the first's if nothing keeps them apart.
+    let paced = CrashingPools {
+        real: &stack.pools,
+        crash: Crash::Never,
+        latency: std::time::Duration::from_millis(150),
+    };
+    let p1 = stack.provisioning(&paced, &stack.mailer);
+    let p2 = stack.provisioning(&paced, &stack.mailer);
+    let req = request("stark");
+    let (a, b) = tokio::join!(p1.provision(&req, &|_| {}), p2.provision(&req, &|_| {}));
+    let pools = stack.pools_named_for("stark").await;
+    assert_eq!(pools.len(), 1, "one pool: {pools:?}");
+    let clients = stack
+        .cognito
+        .list_user_pool_clients()
+        .user_pool_id(&pools[0])
+        .send()
+        .await
+        .expect("clients");
+    assert_eq!(clients.user_pool_clients().len(), 1, "one app client");
+    let mut succeeded = 0;
+    for (name, result) in [("run 1", a), ("run 2", b)] {
+        match result {
+            Ok(done) => {
+                succeeded += 1;
+                let org = done.organization;
+                assert_eq!(org.status, OrgStatus::Active, "{name}");
+                assert_eq!(org.cognito.user_pool_id.as_deref(), Some(pools[0].as_str()));
+                assert_eq!(
+                    org.cognito.app_client_id.as_deref(),
+                    clients.user_pool_clients()[0].client_id(),
+                    "{name}: the client in the pool"
+                );
+            }
+            Err(e) => assert_eq!(e.code(), "InProgress", "{name}: {e}"),
+        }
+    }
+    assert!(succeeded >= 1, "at least one run finishes");
+    let stored = stack
+        .registry
+        .organization_by_pool(&pools[0])
+        .await
+        .expect("read")
+        .expect("claimed");
+    assert_eq!(stored.seats_used, 1, "one seat for the administrator");
+    assert_eq!(stack.mails_to("boss@stark.example"), 1, "one welcome mail");
+    // The mailed temporary password works: no second run reset it after the mail.
+    let password = stack.newest_temporary_password("boss@stark.example");
+    let auth = stack
+        .cognito
+        .initiate_auth()
+        .client_id(stored.cognito.app_client_id.clone().expect("client"))
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", "boss@stark.example")
+        .auth_parameters("PASSWORD", &password)
+        .send()
+        .await
+        .expect("the mailed password signs in");
+    assert_eq!(
+        auth.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired)
+    );
+}
+
+/// What a lease promises, whichever registry keeps it.
+async fn lease_semantics(registry: &dyn Registry, label: &str) {
+    let org = shared::domain::OrgId::generate();
+    let other_org = shared::domain::OrgId::generate();
+    let take =
+        |holder: &'static str, ttl: i64| registry.acquire_lease(&org, "provision", holder, ttl);
+    assert!(
+        take("a", 120).await.expect("acquire"),
+        "{label}: a free lease is taken"
+    );
+    assert!(
+        !take("b", 120).await.expect("acquire"),
+        "{label}: held by a"
+    );
+    assert!(
+        take("a", 120).await.expect("acquire"),
+        "{label}: the holder renews it"
+    );
+    assert!(
+        registry
+            .acquire_lease(&org, "another", "b", 120)
+            .await
+            .expect("acquire"),
+        "{label}: another name is another lease"
+    );
+    assert!(
+        registry
+            .acquire_lease(&other_org, "provision", "b", 120)
+            .await
+            .expect("acquire"),
+        "{label}: another organization's lease is another lease"
+    );
+    registry
+        .release_lease(&org, "provision", "b")
+        .await
+        .expect("release");
+    assert!(
+        !take("b", 120).await.expect("acquire"),
+        "{label}: only the holder gives it back"
+    );
+    registry
+        .release_lease(&org, "provision", "a")
+        .await
+        .expect("release");
+    assert!(
+        take("b", -5).await.expect("acquire"),
+        "{label}: given back, free"
+    );
+    assert!(
+        take("a", 120).await.expect("acquire"),
+        "{label}: expired, free"
+    );
+    registry
+        .release_lease(&org, "provision", "b")
+        .await
+        .expect("a late release of a lease taken over is no error");
+    assert!(
+        !take("b", 120).await.expect("acquire"),
+        "{label}: still a's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_has_one_holder_until_given_back_or_expired() {
+    let stack = stack().await;
+    lease_semantics(&stack.registry, "DynamoDB").await;
+    lease_semantics(&shared::testing::MemoryRegistry::default(), "memory").await;
 }

@@ -629,3 +629,207 @@ async fn an_administrator_address_is_checked_before_anything_is_created() {
     assert_eq!(aws.mails_to("o'brien@obrien.test"), 1);
     assert_eq!(pool_count(&aws).await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_names_the_first_administrator_until_one_was_invited() {
+    let aws = LocalAws::start();
+    let env = aws.env(TABLE);
+    json(&env, &["setup"]);
+    let create = |admin: Option<&'static str>| {
+        let mut args = vec!["org", "create", "--subdomain", "wayne", "--name", "Wayne"];
+        if let Some(admin) = admin {
+            args.extend(["--admin-email", admin]);
+        }
+        args
+    };
+    // Created without an administrator, then a rerun names one: taken, audited, invited.
+    let first = json(&env, &create(None));
+    assert!(first["admin"].is_null(), "{first}");
+    let named = json(&env, &create(Some("bruce@wayne.test")));
+    assert_eq!(named["admin"]["username"], "bruce@wayne.test", "{named}");
+    assert_eq!(named["organization"]["admin_email"], "bruce@wayne.test");
+    assert_eq!(aws.mails_to("bruce@wayne.test"), 1);
+    let audit = json(&env, &["org", "audit", "wayne"]);
+    assert!(
+        audit
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["action"] == "org.admin_changed"),
+        "{audit}"
+    );
+    // Invited now: another address is refused, saying who it is and what to do instead.
+    refused(
+        &env,
+        &create(Some("alfred@wayne.test")),
+        1,
+        "NotAllowed",
+        "already bruce@wayne.test",
+    );
+    refused(
+        &env,
+        &create(Some("alfred@wayne.test")),
+        1,
+        "NotAllowed",
+        "admin API",
+    );
+    assert_eq!(aws.mails_to("alfred@wayne.test"), 0);
+    // The same address again changes nothing.
+    let again = json(&env, &create(Some("bruce@wayne.test")));
+    assert!(again["admin"].is_null(), "{again}");
+    assert_eq!(aws.mails_to("bruce@wayne.test"), 1);
+    assert_eq!(pool_count(&aws).await, 1);
+}
+
+/// The pool and its app client as Cognito describes them, and the pool's MFA setting.
+async fn pool_and_client(
+    cognito: &CognitoClient,
+    pool_id: &str,
+    client_id: &str,
+) -> (
+    aws_sdk_cognitoidentityprovider::types::UserPoolType,
+    aws_sdk_cognitoidentityprovider::types::UserPoolClientType,
+    Option<UserPoolMfaType>,
+) {
+    let pool = cognito
+        .describe_user_pool()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .expect("DescribeUserPool")
+        .user_pool
+        .expect("pool");
+    let client = cognito
+        .describe_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_id(client_id)
+        .send()
+        .await
+        .expect("DescribeUserPoolClient")
+        .user_pool_client
+        .expect("client");
+    let mfa = cognito
+        .get_user_pool_mfa_config()
+        .user_pool_id(pool_id)
+        .send()
+        .await
+        .expect("GetUserPoolMfaConfig")
+        .mfa_configuration;
+    (pool, client, mfa)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configure_changes_the_pool_and_client_in_what_it_names_only() {
+    let aws = LocalAws::start();
+    let env = aws.env(TABLE);
+    json(&env, &["setup"]);
+    let created = json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "globex",
+            "--name",
+            "Globex",
+            "--mfa",
+            "required",
+        ],
+    );
+    let pool_id = created["organization"]["cognito"]["user_pool_id"]
+        .as_str()
+        .expect("pool")
+        .to_owned();
+    let client_id = created["organization"]["cognito"]["app_client_id"]
+        .as_str()
+        .expect("client")
+        .to_owned();
+    let cognito = CognitoClient::new(&aws.sdk().await);
+    let (pool_before, client_before, mfa_before) =
+        pool_and_client(&cognito, &pool_id, &client_id).await;
+    assert_eq!(
+        pool_before
+            .admin_create_user_config()
+            .map(|c| c.allow_admin_create_user_only()),
+        Some(true),
+        "created closed"
+    );
+
+    json(&env, &["org", "configure", "globex", "--self-signup", "on"]);
+    let (mut pool_after, mut client_after, mfa_after) =
+        pool_and_client(&cognito, &pool_id, &client_id).await;
+    assert_eq!(
+        pool_after
+            .admin_create_user_config()
+            .map(|c| c.allow_admin_create_user_only()),
+        Some(false),
+        "self sign-up open in the pool"
+    );
+    // Everything else exactly as before: policies, triggers (with the V2 pre-token
+    // configuration), deletion protection, verification settings, tags, tier, and the
+    // client's flows, URLs and PreventUserExistenceErrors.
+    pool_after.admin_create_user_config = pool_before.admin_create_user_config.clone();
+    pool_after.last_modified_date = pool_before.last_modified_date;
+    // moto drops UsernameConfiguration on UpdateUserPool, which cannot set it (Cognito
+    // keeps it: it is fixed at creation).
+    pool_after.username_configuration = pool_before.username_configuration.clone();
+    assert_eq!(pool_after, pool_before);
+    assert_eq!(mfa_after, mfa_before);
+    assert_eq!(mfa_after, Some(UserPoolMfaType::On));
+    client_after.last_modified_date = client_before.last_modified_date;
+    assert_eq!(client_after, client_before);
+    assert_eq!(
+        client_before.supported_identity_providers(),
+        ["COGNITO".to_owned()]
+    );
+
+    // SSO-only with no provider: refused before anything changes.
+    refused(
+        &env,
+        &["org", "configure", "globex", "--sso-only", "on"],
+        2,
+        "InvalidInput",
+        "--provider",
+    );
+    // SSO-only with a provider the pool does not have (yet): nobody could sign in, so it
+    // is refused too, and neither the record nor the pool and client change.
+    refused(
+        &env,
+        &[
+            "org",
+            "configure",
+            "globex",
+            "--sso-only",
+            "on",
+            "--provider",
+            "Microsoft",
+        ],
+        1,
+        "NotAllowed",
+        "set one up first",
+    );
+    let shown = json(&env, &["org", "show", "globex"]);
+    assert_eq!(shown["sign_in"]["sso_only"], false, "{shown}");
+    assert_eq!(
+        shown["sign_in"]["providers"],
+        serde_json::json!([]),
+        "{shown}"
+    );
+    let (_, client_now, _) = pool_and_client(&cognito, &pool_id, &client_id).await;
+    assert_eq!(
+        client_now.supported_identity_providers(),
+        ["COGNITO".to_owned()],
+        "the password page is still offered"
+    );
+    // Enabled without SSO-only: recorded, and named as not set up in the pool yet.
+    let later = run(
+        &env,
+        &["org", "configure", "globex", "--provider", "Microsoft"],
+    );
+    assert_eq!(later.code, 0, "{}", later.stderr);
+    assert!(
+        later.stderr.contains("not yet set up in the pool"),
+        "{}",
+        later.stderr
+    );
+}

@@ -519,24 +519,11 @@ impl UserPools for CognitoPools {
         client_id: Option<&str>,
         settings: &SignInSettings,
     ) -> Result<Vec<String>, Error> {
-        self.apply_self_signup(pool_id, settings.self_signup)
-            .await?;
-        let Some(client_id) = client_id else {
-            return Ok(settings.providers.clone());
+        // Everything is checked before the first change: a refusal changes nothing.
+        let in_pool = match client_id {
+            Some(_) => self.identity_providers(pool_id).await?,
+            None => Vec::new(),
         };
-        let mut in_pool = Vec::new();
-        let mut pages = self
-            .client
-            .list_identity_providers()
-            .user_pool_id(pool_id)
-            .max_results(60)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(provider) = pages.next().await {
-            let provider = provider.map_err(|e| self.endpoint.error("ListIdentityProviders", e))?;
-            in_pool.extend(provider.provider_name().map(str::to_owned));
-        }
         let mut offered: Vec<String> = Vec::new();
         if !settings.sso_only {
             offered.push("COGNITO".into());
@@ -548,6 +535,21 @@ impl UserPools for CognitoPools {
                 None => missing.push(wanted.clone()),
             }
         }
+        if client_id.is_some() && settings.sso_only && offered.is_empty() {
+            // The client would offer no way in at all: nobody could sign in.
+            return Err(Error::not_allowed(
+                "make sign-in single sign-on only",
+                format!(
+                    "none of the enabled providers ({}) is set up in the organization's user pool yet, so nobody could sign in; set one up first, then run this again. Nothing was changed",
+                    settings.providers.join(", ")
+                ),
+            ));
+        }
+        self.apply_self_signup(pool_id, settings.self_signup)
+            .await?;
+        let Some(client_id) = client_id else {
+            return Ok(settings.providers.clone());
+        };
         self.offer_providers(pool_id, client_id, offered).await?;
         Ok(missing)
     }
@@ -574,6 +576,24 @@ impl UserPools for CognitoPools {
 }
 
 impl CognitoPools {
+    /// The names of the identity providers set up in the pool.
+    async fn identity_providers(&self, pool_id: &str) -> Result<Vec<String>, Error> {
+        let mut in_pool = Vec::new();
+        let mut pages = self
+            .client
+            .list_identity_providers()
+            .user_pool_id(pool_id)
+            .max_results(60)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(provider) = pages.next().await {
+            let provider = provider.map_err(|e| self.endpoint.error("ListIdentityProviders", e))?;
+            in_pool.extend(provider.provider_name().map(str::to_owned));
+        }
+        Ok(in_pool)
+    }
+
     /// Self sign-up on or off (`AllowAdminCreateUserOnly`). UpdateUserPool resets every
     /// setting it is not given to its default, so the pool's current settings are read and
     /// given back with the one change.
@@ -623,6 +643,11 @@ impl CognitoPools {
             .set_user_pool_add_ons(pool.user_pool_add_ons().cloned())
             .set_account_recovery_setting(pool.account_recovery_setting().cloned())
             .set_user_pool_tier(pool.user_pool_tier().cloned())
+            .set_pool_name(pool.name().map(str::to_owned))
+            .set_key_configuration(pool.key_configuration().cloned())
+            .set_issuer_configuration(pool.issuer_configuration().cloned())
+            // Not AcrConfiguration: we never customize it, DescribeUserPool reports the
+            // default names merged in, and giving those back needs the Essentials tier.
             .send()
             .await
             .map_err(|e| self.endpoint.error("UpdateUserPool", e))?;
@@ -686,6 +711,7 @@ impl CognitoPools {
                 client.enable_propagate_additional_user_context_data(),
             )
             .set_auth_session_validity(client.auth_session_validity())
+            .set_refresh_token_rotation(client.refresh_token_rotation().cloned())
             .send()
             .await
             .map_err(|e| self.endpoint.error("UpdateUserPoolClient", e))?;
@@ -840,20 +866,23 @@ mod tests {
             "UserPoolTags":{"org-id":"org-1"},
             "AdminCreateUserConfig":{"AllowAdminCreateUserOnly":true},
             "AccountRecoverySetting":{"RecoveryMechanisms":[{"Name":"verified_email","Priority":1}]},
-            "UserPoolTier":"ESSENTIALS"}}"#;
+            "UserPoolTier":"ESSENTIALS",
+            "KeyConfiguration":{"KeyType":"AWS_OWNED"},
+            "AcrConfiguration":{}}}"#;
         let client = r#"{"UserPoolClient":{"UserPoolId":"eu-west-1_p","ClientId":"c1","ClientName":"login",
             "ExplicitAuthFlows":["ALLOW_USER_SRP_AUTH","ALLOW_REFRESH_TOKEN_AUTH"],
             "SupportedIdentityProviders":["COGNITO"],
             "CallbackURLs":["https://acme.app.example.com/oauth/callback"],
             "AllowedOAuthFlows":["code"],"AllowedOAuthScopes":["openid"],"AllowedOAuthFlowsUserPoolClient":true,
-            "PreventUserExistenceErrors":"ENABLED","EnableTokenRevocation":true,"RefreshTokenValidity":30}}"#;
+            "PreventUserExistenceErrors":"ENABLED","EnableTokenRevocation":true,"RefreshTokenValidity":30,
+            "RefreshTokenRotation":{"Feature":"ENABLED","RetryGracePeriodSeconds":10}}}"#;
         let (pools, http) = pools_answering(vec![
-            (200, described),
-            (200, "{}"),
             (
                 200,
                 r#"{"Providers":[{"ProviderName":"Microsoft","ProviderType":"OIDC"}]}"#,
             ),
+            (200, described),
+            (200, "{}"),
             (200, client),
             (200, "{}"),
         ]);
@@ -872,7 +901,9 @@ mod tests {
         let body = |i: usize| -> serde_json::Value {
             serde_json::from_slice(requests[i].body().bytes().expect("body")).expect("json")
         };
-        let update = body(1);
+        let update = body(2);
+        assert_eq!(update["PoolName"], "tenant-acme-org-1");
+        assert_eq!(update["KeyConfiguration"]["KeyType"], "AWS_OWNED");
         assert_eq!(
             update["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
             false
@@ -903,6 +934,32 @@ mod tests {
         );
         assert_eq!(client_update["ExplicitAuthFlows"][0], "ALLOW_USER_SRP_AUTH");
         assert_eq!(client_update["EnableTokenRevocation"], true);
+        assert_eq!(client_update["RefreshTokenRotation"]["Feature"], "ENABLED");
+        assert_eq!(client_update["RefreshTokenValidity"], 30);
+    }
+
+    #[tokio::test]
+    async fn sso_only_with_no_provider_set_up_in_the_pool_changes_nothing() {
+        // Enabled in the record, but not (yet) an identity provider of the pool: the client
+        // would offer no way in at all.
+        let (pools, http) = pools_answering(vec![(200, r#"{"Providers":[]}"#)]);
+        let settings = SignInSettings {
+            sso_only: true,
+            providers: vec!["Microsoft".into()],
+            ..Default::default()
+        };
+        let err = pools
+            .apply_sign_in("eu-west-1_p", Some("c1"), &settings)
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), "NotAllowed");
+        assert!(err.to_string().contains("Microsoft"), "{err}");
+        assert!(err.to_string().contains("Nothing was changed"), "{err}");
+        assert_eq!(
+            http.actual_requests().count(),
+            1,
+            "only ListIdentityProviders: no UpdateUserPool, no UpdateUserPoolClient"
+        );
     }
 
     #[tokio::test]

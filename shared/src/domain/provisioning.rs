@@ -25,7 +25,25 @@ enum AdminOutcome {
     LeftAsIs(Person),
 }
 
-/// The lease two provisioning runs of one organization share (see `pool_under_lease`).
+/// A provisioning lease this run holds.
+struct Lease {
+    org_id: OrgId,
+    holder: String,
+    subdomain: String,
+}
+
+impl Lease {
+    fn busy(&self) -> Error {
+        Error::InProgress {
+            what: format!(
+                "organization {} is being created by another run",
+                self.subdomain
+            ),
+        }
+    }
+}
+
+/// The lease two provisioning runs of one organization share (see `Provisioning::provision`).
 const PROVISION_LEASE: &str = "provision";
 /// How long a lease lasts if its run dies without giving it back.
 const LEASE_TTL_SECS: i64 = 120;
@@ -166,10 +184,13 @@ pub enum Step {
         username: String,
         status: PersonStatus,
     },
-    /// Another run is creating this organization's pool; this one waits for it.
+    /// Another run is provisioning this organization; this one waits for it to finish.
     WaitingForOtherRun,
     AdminChanged {
         email: EmailAddress,
+        /// The address recorded before, whose person was never welcomed and is deleted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaced: Option<EmailAddress>,
     },
 }
 
@@ -221,10 +242,22 @@ impl fmt::Display for Step {
             }
             Step::WaitingForOtherRun => write!(
                 f,
-                "another run is creating this organization's user pool: waiting for it"
+                "another run is provisioning this organization: waiting for it to finish"
             ),
-            Step::AdminChanged { email } => {
+            Step::AdminChanged {
+                email,
+                replaced: None,
+            } => {
                 write!(f, "first administrator changed to {email}")
+            }
+            Step::AdminChanged {
+                email,
+                replaced: Some(old),
+            } => {
+                write!(
+                    f,
+                    "first administrator changed to {email}; {old} was never welcomed and is deleted (the record stays, unlinked)"
+                )
             }
         }
     }
@@ -241,13 +274,46 @@ pub struct Provisioned {
 
 impl Provisioning<'_> {
     /// Creates the organization, or finishes one a previous run left half-done.
+    ///
+    /// Everything after the organization's record is done under its provisioning lease:
+    /// two runs at once (an operator and the migration worker, say) take turns, so that
+    /// neither creates a second pool, app client or login nor resets the password the
+    /// other one mailed. The second run finds the first one's work done.
     pub async fn provision(
         &self,
         request: &ProvisionRequest,
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Provisioned, Error> {
         let req = request.validate()?;
-        let (mut org, created) = self.record(&req, progress).await?;
+        let (org, created) = self.record(&req).await?;
+        let lease = self.take_lease(&org, progress).await?;
+        let result = self.under_lease(org, created, &req, &lease, progress).await;
+        if let Err(e) = self
+            .registry
+            .release_lease(&lease.org_id, PROVISION_LEASE, &lease.holder)
+            .await
+        {
+            tracing::warn!(org_id = %lease.org_id, error = %e, "provisioning lease not released; it expires by itself");
+        }
+        result
+    }
+
+    /// The organization-level steps and the first administrator, with the lease held.
+    async fn under_lease(
+        &self,
+        org: Organization,
+        created: bool,
+        req: &ValidRequest,
+        lease: &Lease,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Provisioned, Error> {
+        // Read again under the lease: a run that held it before may have done everything.
+        let org = self.registry.organization(&org.id).await?.unwrap_or(org);
+        let mut org = if created {
+            org
+        } else {
+            self.take_admin(org, req, progress).await?
+        };
         progress(&Step::Recorded {
             org_id: org.id.clone(),
             resumed: !created,
@@ -261,7 +327,8 @@ impl Provisioning<'_> {
         let pool_id = match org.cognito.user_pool_id.clone() {
             Some(id) => id,
             None => {
-                org = self.pool_under_lease(org, progress).await?;
+                org = self.pool_step(&org, progress).await?;
+                self.renew(lease).await?;
                 org.cognito
                     .user_pool_id
                     .clone()
@@ -320,6 +387,7 @@ impl Provisioning<'_> {
 
         let admin = match org.admin_email.clone() {
             Some(email) if org.status == OrgStatus::Active => {
+                self.renew(lease).await?;
                 let admin = self.invite_admin(&mut org, &email).await?;
                 match &admin {
                     AdminOutcome::Invited(person) => progress(&Step::AdminInvited {
@@ -349,14 +417,9 @@ impl Provisioning<'_> {
     }
 
     /// Finds the organization a previous run recorded for this subdomain, or records it now.
-    async fn record(
-        &self,
-        req: &ValidRequest,
-        progress: &(dyn Fn(&Step) + Sync),
-    ) -> Result<(Organization, bool), Error> {
+    async fn record(&self, req: &ValidRequest) -> Result<(Organization, bool), Error> {
         if let Some(existing) = self.existing(req).await? {
-            let org = self.take_admin(existing, req, progress).await?;
-            return Ok((org, false));
+            return Ok((existing, false));
         }
         let now = now_epoch();
         let org = Organization {
@@ -412,8 +475,10 @@ impl Provisioning<'_> {
     }
 
     /// A rerun naming another first administrator (the first run's address was wrong, say)
-    /// takes the new one while the recorded one was never invited; once they were, the
-    /// organization has its administrator, and more come through the admin API.
+    /// takes the new one while the recorded one was never invited (no welcome mail left:
+    /// never activated, or the mail failed); the earlier person is then deleted (unlinked:
+    /// the record stays, the login goes, the seat is free). Once the recorded one was
+    /// invited, the organization has its administrator, and more come through the admin API.
     async fn take_admin(
         &self,
         org: Organization,
@@ -426,19 +491,37 @@ impl Provisioning<'_> {
         if org.admin_email.as_ref() == Some(new) {
             return Ok(org);
         }
-        if let Some(old) = &org.admin_email {
-            if let Some(person) = self.registry.person_by_email(&org.id, old).await? {
-                if person.status != PersonStatus::Added {
-                    return Err(Error::not_allowed(
-                        format!("make {new} the first administrator of {}", org.subdomain),
-                        format!(
-                            "its first administrator is already {old} ({}); add more administrators through the admin API",
-                            person.status
-                        ),
-                    ));
-                }
+        let earlier = match &org.admin_email {
+            Some(old) => self.registry.person_by_email(&org.id, old).await?,
+            None => None,
+        };
+        if let (Some(old), Some(person)) = (&org.admin_email, &earlier) {
+            let invited = person.welcome_sent_at.is_some()
+                || matches!(
+                    person.status,
+                    PersonStatus::Active | PersonStatus::Deactivated
+                );
+            if invited {
+                return Err(Error::not_allowed(
+                    format!("make {new} the first administrator of {}", org.subdomain),
+                    format!(
+                        "its first administrator is already {old} ({}); add more administrators through the admin API",
+                        person.status
+                    ),
+                ));
             }
         }
+        // The earlier person first: a run that dies between the two steps finds them
+        // unlinked and never welcomed, which a rerun replaces again.
+        let replaced = earlier.as_ref().map(|p| p.email.clone());
+        let org = match earlier {
+            Some(person) => {
+                self.unlink_replaced(&org, person, new).await?;
+                // The freed seat changed the organization's record.
+                self.registry.organization(&org.id).await?.unwrap_or(org)
+            }
+            None => org,
+        };
         let mut changed = org.clone();
         changed.admin_email = Some(new.clone());
         let audit = self.audit(
@@ -451,39 +534,69 @@ impl Provisioning<'_> {
             .registry
             .save_organization(&changed, Some(&audit))
             .await?;
-        progress(&Step::AdminChanged { email: new.clone() });
+        progress(&Step::AdminChanged {
+            email: new.clone(),
+            replaced,
+        });
         Ok(saved)
     }
 
-    /// Finds or creates the organization's pool and records it, holding the organization's
-    /// provisioning lease meanwhile, so that two runs at once (an operator and the migration
-    /// worker) never create two pools. A run that finds the lease held waits for the other
-    /// run's pool, up to [`LEASE_WAIT`], then says that the creation is in progress.
-    async fn pool_under_lease(
+    /// Deletes a first administrator who was never welcomed, replaced by `new`: unlinked
+    /// (with its audit event, the seat freed in the same write), then their login removed.
+    async fn unlink_replaced(
         &self,
-        org: Organization,
+        org: &Organization,
+        person: Person,
+        new: &EmailAddress,
+    ) -> Result<(), Error> {
+        let had_login = person.status.holds_seat();
+        if person.status != PersonStatus::Unlinked {
+            let mut unlinked = person.clone();
+            unlinked.status = PersonStatus::Unlinked;
+            let audit = self.audit(
+                org,
+                "person.deleted",
+                &person.username,
+                Some(format!("never welcomed; first administrator is now {new}")),
+            );
+            self.registry
+                .save_person(&person, &unlinked, Some(&audit))
+                .await?;
+        }
+        if let Some(pool_id) = &org.cognito.user_pool_id {
+            if had_login || person.status == PersonStatus::Unlinked {
+                self.pools.delete_login(pool_id, &person.username).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the organization's provisioning lease. While another run holds it, waits for
+    /// that run to finish, up to [`LEASE_WAIT`], then says that the creation is in progress.
+    async fn take_lease(
+        &self,
+        org: &Organization,
         progress: &(dyn Fn(&Step) + Sync),
-    ) -> Result<Organization, Error> {
-        let holder = uuid::Uuid::now_v7().simple().to_string();
+    ) -> Result<Lease, Error> {
+        let lease = Lease {
+            org_id: org.id.clone(),
+            holder: uuid::Uuid::now_v7().simple().to_string(),
+            subdomain: org.subdomain.to_string(),
+        };
         let started = tokio::time::Instant::now();
         let mut told = false;
         while !self
             .registry
-            .acquire_lease(&org.id, PROVISION_LEASE, &holder, LEASE_TTL_SECS)
+            .acquire_lease(
+                &lease.org_id,
+                PROVISION_LEASE,
+                &lease.holder,
+                LEASE_TTL_SECS,
+            )
             .await?
         {
-            if let Some(fresh) = self.registry.organization(&org.id).await? {
-                if fresh.cognito.user_pool_id.is_some() {
-                    return Ok(fresh);
-                }
-            }
             if started.elapsed() >= LEASE_WAIT {
-                return Err(Error::InProgress {
-                    what: format!(
-                        "organization {} is being created by another run",
-                        org.subdomain
-                    ),
-                });
+                return Err(lease.busy());
             }
             if !told {
                 progress(&Step::WaitingForOtherRun);
@@ -491,15 +604,26 @@ impl Provisioning<'_> {
             }
             tokio::time::sleep(LEASE_POLL).await;
         }
-        let result = self.pool_step(&org, progress).await;
-        if let Err(e) = self
+        Ok(lease)
+    }
+
+    /// Extends the lease before a long step. A run so slow that its lease expired and
+    /// another run took it over stops here rather than work beside that run.
+    async fn renew(&self, lease: &Lease) -> Result<(), Error> {
+        if self
             .registry
-            .release_lease(&org.id, PROVISION_LEASE, &holder)
-            .await
+            .acquire_lease(
+                &lease.org_id,
+                PROVISION_LEASE,
+                &lease.holder,
+                LEASE_TTL_SECS,
+            )
+            .await?
         {
-            tracing::warn!(org_id = %org.id, error = %e, "provisioning lease not released; it expires by itself");
+            Ok(())
+        } else {
+            Err(lease.busy())
         }
-        result
     }
 
     async fn pool_step(
@@ -507,20 +631,11 @@ impl Provisioning<'_> {
         org: &Organization,
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Organization, Error> {
-        // Read again under the lease: a run that held it before may have finished.
-        let org = self
-            .registry
-            .organization(&org.id)
-            .await?
-            .unwrap_or_else(|| org.clone());
-        if org.cognito.user_pool_id.is_some() {
-            return Ok(org);
-        }
         let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
             Some(id) => (id, true),
-            None => (self.pools.create_pool(&self.pool_spec(&org)).await?, false),
+            None => (self.pools.create_pool(&self.pool_spec(org)).await?, false),
         };
-        let org = self.registry.attach_pool(&org, &id).await?;
+        let org = self.registry.attach_pool(org, &id).await?;
         progress(&Step::PoolReady {
             pool_id: id,
             adopted,
@@ -1007,6 +1122,96 @@ mod tests {
         assert!(err.to_string().contains("admin API"), "{err}");
     }
 
+    /// A mailer that refuses every address (SES rejecting a mistyped domain, say).
+    struct RefusingMailer;
+
+    #[async_trait::async_trait]
+    impl Mailer for RefusingMailer {
+        async fn send(
+            &self,
+            to: &EmailAddress,
+            _: &crate::domain::mail::MailContent,
+        ) -> Result<String, Error> {
+            Err(Error::Aws {
+                service: "SES",
+                operation: "SendEmail",
+                detail: format!("MessageRejected: {to}"),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_administrator_whose_welcome_never_left_is_replaced_seat_and_login_too() {
+        let f = Fakes::new();
+        // One seat, and the first run's welcome mail to a mistyped address fails.
+        let typo = ProvisionRequest {
+            seats: Some(1),
+            ..acme("boss@acme.exmaple")
+        };
+        let failing = Provisioning {
+            mailer: &RefusingMailer,
+            ..f.provisioning()
+        };
+        failing
+            .provision(&typo, &|_| {})
+            .await
+            .expect_err("the mail failed");
+        let stuck = f
+            .registry
+            .stored_person("boss@acme.exmaple")
+            .expect("there");
+        assert_eq!(stuck.status, PersonStatus::Invited);
+        assert!(stuck.welcome_sent_at.is_none(), "never welcomed");
+        // The corrected rerun replaces them: their login goes, their seat is free again.
+        let steps = std::sync::Mutex::new(Vec::new());
+        let fixed = ProvisionRequest {
+            seats: Some(1),
+            ..acme("boss@acme.example")
+        };
+        let done = f
+            .provisioning()
+            .provision(&fixed, &|s| steps.lock().expect("lock").push(s.to_string()))
+            .await
+            .expect("the corrected address is taken");
+        assert_eq!(
+            done.admin.expect("invited").email.as_str(),
+            "boss@acme.example"
+        );
+        assert_eq!(done.organization.seats_used, 1);
+        let old = f.registry.stored_person("boss@acme.exmaple").expect("kept");
+        assert_eq!(
+            old.status,
+            PersonStatus::Unlinked,
+            "the record stays, unlinked"
+        );
+        assert!(f.pools.calls().contains(&format!(
+            "delete_login {} boss@acme.exmaple",
+            done.organization
+                .cognito
+                .user_pool_id
+                .as_deref()
+                .expect("pool")
+        )));
+        let actions = f.registry.audit_actions();
+        assert!(
+            actions.contains(&"person.deleted".to_owned()),
+            "{actions:?}"
+        );
+        assert!(
+            actions.contains(&"org.admin_changed".to_owned()),
+            "{actions:?}"
+        );
+        assert!(
+            steps
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|s| s.contains("boss@acme.exmaple")),
+            "the replaced address is named"
+        );
+        assert_eq!(f.mailer.sent().len(), 1);
+    }
+
     #[tokio::test]
     async fn a_run_waits_for_the_lease_another_run_holds() {
         let f = Fakes::new();
@@ -1014,7 +1219,7 @@ mod tests {
         // Record the organization without its pool, then let "another run" hold the lease.
         let req = acme("boss@acme.example");
         let valid = req.validate().expect("valid");
-        let (org, _) = p.record(&valid, &|_| {}).await.expect("recorded");
+        let (org, _) = p.record(&valid).await.expect("recorded");
         assert!(f
             .registry
             .acquire_lease(&org.id, PROVISION_LEASE, "someone-else", 3600)
