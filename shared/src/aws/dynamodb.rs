@@ -323,6 +323,19 @@ impl DynamoRegistry {
         out.item.map(from_item).transpose()
     }
 
+    /// The person a claim item of the organization (e-mail, person id, linked identity)
+    /// points to.
+    async fn person_by_claim(&self, org: &OrgId, claim_sk: &str) -> Result<Option<Person>, Error> {
+        #[derive(Deserialize)]
+        struct UsernameClaim {
+            username: String,
+        }
+        match self.get::<UsernameClaim>(org_pk(org), claim_sk).await? {
+            Some(claim) => self.person(org, &claim.username).await,
+            None => Ok(None),
+        }
+    }
+
     /// The organization a claim item points to.
     async fn claimed(&self, claim_pk: String) -> Result<Option<Organization>, Error> {
         #[derive(Deserialize)]
@@ -746,17 +759,7 @@ impl Registry for DynamoRegistry {
         org: &OrgId,
         email: &EmailAddress,
     ) -> Result<Option<Person>, Error> {
-        #[derive(Deserialize)]
-        struct EmailClaim {
-            username: String,
-        }
-        match self
-            .get::<EmailClaim>(org_pk(org), &format!("EMAIL#{email}"))
-            .await?
-        {
-            Some(claim) => self.person(org, &claim.username).await,
-            None => Ok(None),
-        }
+        self.person_by_claim(org, &format!("EMAIL#{email}")).await
     }
 
     async fn save_person(
@@ -825,17 +828,8 @@ impl Registry for DynamoRegistry {
         provider: &str,
         subject: &str,
     ) -> Result<Option<Person>, Error> {
-        #[derive(Deserialize)]
-        struct IdentityClaim {
-            username: String,
-        }
-        match self
-            .get::<IdentityClaim>(org_pk(org), &identity_sk(provider, subject))
-            .await?
-        {
-            Some(claim) => self.person(org, &claim.username).await,
-            None => Ok(None),
-        }
+        self.person_by_claim(org, &identity_sk(provider, subject))
+            .await
     }
 
     async fn link_identity(
@@ -893,17 +887,7 @@ impl Registry for DynamoRegistry {
     }
 
     async fn person_by_id(&self, org: &OrgId, id: &PersonId) -> Result<Option<Person>, Error> {
-        #[derive(Deserialize)]
-        struct IdClaim {
-            username: String,
-        }
-        match self
-            .get::<IdClaim>(org_pk(org), &format!("PERSONID#{id}"))
-            .await?
-        {
-            Some(claim) => self.person(org, &claim.username).await,
-            None => Ok(None),
-        }
+        self.person_by_claim(org, &format!("PERSONID#{id}")).await
     }
 
     async fn people(
