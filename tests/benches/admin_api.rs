@@ -242,7 +242,10 @@ async fn handler_rates() {
     struct Trusting(String);
     #[async_trait]
     impl admin_api::Authenticate for Trusting {
-        async fn authenticate(&self, _token: &str) -> Result<admin_api::TokenSubject, String> {
+        async fn authenticate(
+            &self,
+            _token: &str,
+        ) -> Result<admin_api::TokenSubject, admin_api::NotAccepted> {
             Ok(admin_api::TokenSubject {
                 pool_id: self.0.clone(),
                 username: "hank@acme.example".into(),

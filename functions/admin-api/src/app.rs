@@ -31,11 +31,28 @@ pub struct TokenSubject {
     pub username: String,
 }
 
-/// Verifies a bearer token fully (signature, issuer, audience, use, time). The reason of a
-/// refusal goes to the log, never to the caller.
+/// Why a token was not accepted: the reason goes to the log, never to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAccepted {
+    pub reason: String,
+    /// The token could not be checked (the pool's keys or the registry did not answer),
+    /// rather than found bad: the caller gets 503 and may try again, not 401.
+    pub outage: bool,
+}
+
+impl NotAccepted {
+    pub fn bad(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            outage: false,
+        }
+    }
+}
+
+/// Verifies a bearer token fully (signature, issuer, audience, use, time).
 #[async_trait]
 pub trait Authenticate: Send + Sync {
-    async fn authenticate(&self, token: &str) -> Result<TokenSubject, String>;
+    async fn authenticate(&self, token: &str) -> Result<TokenSubject, NotAccepted>;
 }
 
 /// Built once per execution environment.
@@ -192,9 +209,19 @@ impl App {
                 tracing::info!(reason = "no bearer token", "refused");
                 Problem::unauthorized()
             })?;
-        let subject = self.auth.authenticate(token).await.map_err(|reason| {
-            tracing::info!(%reason, "token refused");
-            Problem::unauthorized()
+        let subject = self.auth.authenticate(token).await.map_err(|refused| {
+            if refused.outage {
+                tracing::error!(reason = %refused.reason, "token could not be checked");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "backend-unavailable",
+                    "Try again",
+                    "Your sign-in could not be checked just now: send the same request again in a moment.",
+                )
+            } else {
+                tracing::info!(reason = %refused.reason, "token refused");
+                Problem::unauthorized()
+            }
         })?;
         let org = self
             .registry

@@ -7,7 +7,7 @@ pub mod problem;
 pub mod routes;
 pub mod wiring;
 
-pub use app::{App, Authenticate, TokenSubject};
+pub use app::{App, Authenticate, NotAccepted, TokenSubject};
 
 #[cfg(test)]
 mod tests;

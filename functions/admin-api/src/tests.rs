@@ -11,21 +11,25 @@ use serde_json::{json, Value};
 use shared::domain::{OrgId, Organization, PersonStatus};
 use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
 
-use crate::app::{App, Authenticate, TokenSubject};
+use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
 
 /// Tokens are `token:<pool>:<username>`; anything else is refused.
 struct FakeAuth;
 
 #[async_trait]
 impl Authenticate for FakeAuth {
-    async fn authenticate(&self, token: &str) -> Result<TokenSubject, String> {
+    async fn authenticate(&self, token: &str) -> Result<TokenSubject, NotAccepted> {
         let mut parts = token.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("token"), Some(pool), Some(user)) => Ok(TokenSubject {
                 pool_id: pool.into(),
                 username: user.into(),
             }),
-            _ => Err("not a token".into()),
+            (Some("outage"), _, _) => Err(NotAccepted {
+                reason: "keys unavailable".into(),
+                outage: true,
+            }),
+            _ => Err(NotAccepted::bad("not a token")),
         }
     }
 }
@@ -183,6 +187,14 @@ async fn without_a_valid_token_everything_is_401_and_says_nothing_more() {
             Some("Bearer error=\"invalid_token\"")
         );
     }
+}
+
+#[tokio::test]
+async fn a_token_that_could_not_be_checked_is_503_not_401() {
+    let w = world();
+    let a = w.call(Method::GET, "/v1/users", Some("outage"), None).await;
+    problem(&a, StatusCode::SERVICE_UNAVAILABLE, "backend-unavailable");
+    assert!(a.headers.get("www-authenticate").is_none());
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use shared::config::{self, ConfigError, Source};
 use shared::domain::Error;
 use shared::ports::Registry;
 
-use crate::app::{App, Authenticate, TokenSubject};
+use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
 
 /// A pool's app client, from the registry, kept once read (it never changes for a pool).
 pub struct RegistryPools {
@@ -58,14 +58,17 @@ impl PoolDirectory for RegistryPools {
 
 #[async_trait]
 impl Authenticate for TokenVerifier {
-    async fn authenticate(&self, token: &str) -> Result<TokenSubject, String> {
+    async fn authenticate(&self, token: &str) -> Result<TokenSubject, NotAccepted> {
         self.verify(token)
             .await
             .map(|v| TokenSubject {
                 pool_id: v.pool_id,
                 username: v.username,
             })
-            .map_err(|r| r.to_string())
+            .map_err(|r| NotAccepted {
+                reason: r.to_string(),
+                outage: r.is_outage(),
+            })
     }
 }
 

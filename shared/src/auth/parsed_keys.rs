@@ -1,7 +1,7 @@
 //! jsonwebtoken's aws-lc crypto builds an RSA public key from its modulus and exponent on
 //! every verification, which costs about as much again as the verification itself. This
 //! provider keeps each key parsed once (by its modulus and exponent) and verifies RS256 with
-//! it; everything else, and every claim check, stays jsonwebtoken's.
+//! it; every other algorithm and key kind stays jsonwebtoken's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

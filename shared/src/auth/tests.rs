@@ -236,6 +236,23 @@ async fn forged_and_broken_tokens_are_refused_each_for_its_reason() {
         refusal(&v, &token(&issued_later)).await,
         Refusal::NotYetValid
     );
+    // Required claims, now checked by our code on the one reading of the payload.
+    for claim in ["exp", "sub"] {
+        let mut missing = access_claims();
+        missing.as_object_mut().expect("object").remove(claim);
+        assert_eq!(
+            refusal(&v, &token(&missing)).await,
+            Refusal::Claims(claim.into()),
+            "{claim}"
+        );
+    }
+    let text_exp = with(access_claims(), "exp", json!("never"));
+    assert_eq!(refusal(&v, &token(&text_exp)).await, Refusal::Malformed);
+    // An ID token's aud may be a list: it must hold the client.
+    let listed = with(id_claims(), "aud", json!(["other", CLIENT]));
+    assert!(v.verify(&token(&listed)).await.is_ok());
+    let listed_without = with(id_claims(), "aud", json!(["other"]));
+    assert_eq!(refusal(&v, &token(&listed_without)).await, Refusal::Client);
     // Within the leeway, both pass.
     let skewed = with(
         with(access_claims(), "iat", json!(now() + 10)),
