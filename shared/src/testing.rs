@@ -81,6 +81,11 @@ impl MemoryRegistry {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Adds (or replaces) an organization.
+    pub fn insert_org(&self, org: Organization) {
+        self.lock().orgs.insert(org.id.to_string(), org);
+    }
+
     pub fn insert_person(&self, person: Person) {
         self.lock()
             .people
@@ -668,6 +673,7 @@ pub fn sample_org() -> Organization {
         },
         sign_in: SignInSettings::default(),
         roles: crate::domain::organization::default_roles(),
+        branding: Default::default(),
         created_at: 0,
         updated_at: 0,
         version: 1,

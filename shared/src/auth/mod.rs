@@ -41,6 +41,9 @@ use serde::Deserialize;
 use crate::domain::Error;
 
 mod parsed_keys;
+mod wiring;
+
+pub use wiring::{verifier, RegistryPools};
 
 /// How often an unknown `kid` may make the verifier read a pool's JWKS again.
 pub const REFETCH_AFTER: Duration = Duration::from_secs(5);

@@ -44,6 +44,14 @@ fn build_error(e: BuildError) -> Error {
 }
 
 impl CognitoPools {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             client: Client::new(config),

@@ -4,6 +4,7 @@
 pub mod cognito;
 pub mod dynamodb;
 pub mod ses;
+pub mod signin;
 
 use std::time::Duration;
 

@@ -14,7 +14,7 @@ pub mod signin;
 pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
-pub use organization::{MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
+pub use organization::{Branding, MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
 pub use person::{LinkedIdentity, Person, PersonId, PersonStatus, Role};
 pub use subdomain::Subdomain;
 

@@ -108,6 +108,39 @@ pub struct CognitoResources {
     pub domain_prefix: Option<String>,
 }
 
+/// How the organization's pages and mails look. Unset fields fall back to its name and the
+/// product's look.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Branding {
+    /// Shown instead of the organization's name.
+    pub display_name: Option<String>,
+    /// An `https://` image URL.
+    pub logo_url: Option<String>,
+    /// `#rrggbb`.
+    pub primary_color: Option<String>,
+}
+
+impl Branding {
+    /// The colour, if it is a well-formed `#rrggbb` (anything else is never put in a page).
+    pub fn color(&self) -> Option<&str> {
+        self.primary_color.as_deref().filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+
+    /// The logo URL, if it is an `https://` URL without characters that could leave an
+    /// attribute.
+    pub fn logo(&self) -> Option<&str> {
+        self.logo_url.as_deref().filter(|u| {
+            u.starts_with("https://")
+                && u.len() <= 2048
+                && u.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\"'<>`".contains(&b))
+        })
+    }
+}
+
 /// How the organization's people may get in. Stored with the organization; the triggers read
 /// it from their cached copy.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -129,6 +162,10 @@ pub struct SignInSettings {
     /// even when the provider does not assert `email_verified`. Any other provider's address
     /// counts only when it asserts `email_verified` "true".
     pub directory_providers: Vec<String>,
+    /// Where people go once signed in (`https://` URLs of the organization's app); the first
+    /// is the default, and only these (and the organization's own subdomain) are ever
+    /// redirect targets.
+    pub app_urls: Vec<String>,
 }
 
 impl SignInSettings {
@@ -177,6 +214,9 @@ pub struct Organization {
     /// organization starts with `admin` and `member`, which stay; its admins may add more.
     #[serde(default = "default_roles")]
     pub roles: Vec<Role>,
+    /// How its pages and mails look.
+    #[serde(default)]
+    pub branding: Branding,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency counter: every save checks and bumps it.
@@ -288,6 +328,7 @@ pub(crate) mod tests {
             cognito: CognitoResources::default(),
             sign_in: SignInSettings::default(),
             roles: default_roles(),
+            branding: Default::default(),
             created_at: 0,
             updated_at: 0,
             version: 1,

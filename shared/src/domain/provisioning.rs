@@ -435,6 +435,7 @@ impl Provisioning<'_> {
             cognito: Default::default(),
             sign_in: Default::default(),
             roles: super::organization::default_roles(),
+            branding: Default::default(),
             created_at: now,
             updated_at: now,
             version: 1,
