@@ -5,11 +5,9 @@
 
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{http_with, prepared_adapters, trigger_arns, Functions, LocalAws};
+use integration_tests::{http_with, prepared_adapters, provisioned, Functions, LocalAws};
 use serde_json::{json, Value};
-use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
-use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{Organization, PersonStatus};
 use shared::ports::Registry;
 
@@ -86,31 +84,8 @@ async fn tenant(
     sub: &str,
 ) -> Tenant {
     let sdk = aws.sdk().await;
-    let pools = CognitoPools::new(&sdk);
-    let triggers = trigger_arns();
     let admin = format!("boss@{sub}.example");
-    let done = Provisioning {
-        registry,
-        pools: &pools,
-        mailer,
-        base_domain: "app.example.test",
-        triggers: &triggers,
-        actor: "test",
-    }
-    .provision(
-        &ProvisionRequest {
-            subdomain: sub.into(),
-            name: format!("{sub} Inc"),
-            admin_email: Some(admin.clone()),
-            seats: Some(5),
-            email_domains: vec![format!("{sub}.example")],
-            ..Default::default()
-        },
-        &|_| {},
-    )
-    .await
-    .expect("provisioned");
-    let org = done.organization;
+    let org = provisioned(aws, registry, mailer, sub, "app.example.test").await;
     let client_id = org.cognito.app_client_id.clone().expect("client");
     let pool_id = org.cognito.user_pool_id.clone().expect("pool");
     let cognito = CognitoClient::new(&sdk);
