@@ -54,6 +54,7 @@ test: venv node browser build
 bench: venv node
 	cargo bench -p integration-tests --bench triggers
 	cargo bench -p integration-tests --bench admin_api
+	cargo bench -p integration-tests --bench auth_router
 
 lint:
 	cargo fmt --all -- --check

@@ -310,7 +310,10 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         format!("{}/login", router.origin("globex"))
     );
     assert_eq!(globex_page["heading"], "Sign in");
-    assert!(globex_page["text"].as_str().unwrap_or_default().contains("Password"));
+    assert!(globex_page["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Password"));
     let signed_out = step("acme-signed-out");
     assert!(signed_out["text"]
         .as_str()

@@ -79,8 +79,8 @@ impl Settings {
     }
 }
 
-/// How long an organization read by its subdomain is kept: a suspension or a settings change
-/// reaches the pages within this.
+/// How long an organization read by its subdomain is kept (the default of
+/// `ORG_CACHE_SECONDS`): a suspension or a settings change reaches the pages within this.
 pub const ORG_TTL: Duration = Duration::from_secs(30);
 const ACTOR: &str = "auth-router";
 const MAX_USERNAME: usize = 256;
@@ -246,9 +246,14 @@ impl App {
         if let Some(org) = self.orgs.get(&key) {
             return Ok(Some(org));
         }
+        // Made-up subdomains cost one read per cache period, not one per request.
+        if self.orgs.is_missing(&key) {
+            return Ok(None);
+        }
         let org = self.registry.organization_by_subdomain(sub).await?;
-        if let Some(org) = &org {
-            self.orgs.put(&key, org.clone());
+        match &org {
+            Some(org) => self.orgs.put(&key, org.clone()),
+            None => self.orgs.put_missing(&key),
         }
         Ok(org)
     }

@@ -11,7 +11,7 @@ use shared::cache::OrgCache;
 use shared::config::{self, ConfigError, Source};
 use shared::ports::Registry;
 
-use crate::app::{App, Identify, Identity, Settings, ORG_TTL};
+use crate::app::{App, Identify, Identity, Settings};
 
 #[async_trait]
 impl Identify for TokenVerifier {
@@ -78,7 +78,7 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
         cognito: Arc::new(CognitoPools::new(sdk)),
         identify: Arc::new(identify),
         settings: settings(src, region)?,
-        orgs: OrgCache::new(ORG_TTL),
+        orgs: OrgCache::new(config::org_cache_ttl(src)?),
         registry,
     })
 }
