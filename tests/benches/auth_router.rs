@@ -107,6 +107,7 @@ async fn main() {
                 .expect("verifier")
                 .accepting(&[shared::auth::TokenUse::Id]),
         ),
+        oauth: Arc::new(shared::auth::oauth::TokenEndpoint::new().expect("TLS roots")),
         settings: Settings {
             base_domain: BASE.into(),
             scheme: "https",

@@ -14,6 +14,8 @@ use askama::Template;
 use async_trait::async_trait;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use shared::auth::oauth::{self, CodeExchange};
+use shared::aws::signin::trigger_message;
 use shared::cache::OrgCache;
 use shared::domain::signin::record_first_login;
 use shared::domain::{
@@ -30,6 +32,8 @@ use crate::web::{self, Form, Page};
 pub struct Identity {
     pub pool_id: String,
     pub username: String,
+    /// The ID token's `nonce`, for OAuth sign-ins.
+    pub nonce: Option<String>,
 }
 
 /// Verifies an ID token fully (the shared verifier); the reason of a refusal is for the log.
@@ -95,6 +99,8 @@ pub struct App {
     pub registry: Arc<dyn Registry>,
     pub cognito: Arc<dyn UserSignIn>,
     pub identify: Arc<dyn Identify>,
+    /// The token endpoint of the organizations' Cognito domains (SSO).
+    pub oauth: Arc<dyn CodeExchange>,
     pub settings: Settings,
     pub orgs: OrgCache,
 }
@@ -462,6 +468,8 @@ impl App {
                 self.forgot_confirm(&ctx, &form).await
             }
             (true, _, "/logout", Some(_)) => self.logout(org, call).await,
+            (_, true, "/oauth/callback", _) => self.sso_callback(&ctx, call).await,
+            (_, true, p, _) if p.starts_with("/sso/") => self.sso_start(&ctx, &p[5..], call),
             _ => web::not_found(),
         }
     }
@@ -538,10 +546,155 @@ impl App {
         }
     }
 
-    fn providers(&self, org: &Organization) -> Vec<(String, String)> {
-        // The SSO buttons arrive with the SSO flow; until then only password sign-in shows.
-        let _ = org;
-        Vec::new()
+    /// The SSO buttons: each provider enabled for the organization, once its pool has the
+    /// Cognito domain SSO goes through.
+    fn providers(&self, org: &Organization, return_to: &str) -> Vec<(String, String)> {
+        if org.cognito.domain_prefix.is_none() {
+            return Vec::new();
+        }
+        let suffix = if return_to.is_empty() {
+            String::new()
+        } else {
+            format!("?return_to={}", web::encode(return_to))
+        };
+        org.sign_in
+            .providers
+            .iter()
+            .filter(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+            .map(|p| (provider_label(p).to_owned(), format!("/sso/{p}{suffix}")))
+            .collect()
+    }
+
+    /// `/sso/<provider>`: off to Cognito's authorize endpoint on the organization's domain,
+    /// with PKCE, `state` and `nonce` kept in a short-lived cookie of this subdomain.
+    fn sso_start(&self, ctx: &Ctx<'_>, name: &str, call: &Call) -> Response<Body> {
+        let org = ctx.org;
+        let Some(provider) = org
+            .sign_in
+            .providers
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(name))
+        else {
+            return web::not_found();
+        };
+        let (Some(prefix), Some(client)) = (
+            org.cognito.domain_prefix.as_deref(),
+            org.cognito.app_client_id.as_deref(),
+        ) else {
+            return web::not_found();
+        };
+        let state = oauth::random_token();
+        let nonce = oauth::random_token();
+        let verifier = oauth::random_token();
+        let return_to = call
+            .query("return_to")
+            .filter(|r| self.destination_allowed(org, r))
+            .unwrap_or_default();
+        let redirect_uri = format!("{}/oauth/callback", self.settings.origin(&org.subdomain));
+        let url = oauth::Authorize {
+            origin: &oauth::domain_origin(prefix, &self.settings.region),
+            client_id: client,
+            redirect_uri: &redirect_uri,
+            provider,
+            state: &state,
+            nonce: &nonce,
+            code_challenge: &oauth::pkce_challenge(&verifier),
+        }
+        .url();
+        let pending = format!("{state}.{nonce}.{verifier}.{}", web::encode(&return_to));
+        web::redirect(&url, &[web::host_cookie(web::OAUTH, pending, 600)])
+    }
+
+    /// `/oauth/callback`: the code exchanged for the pool's tokens, the ID token verified
+    /// (this organization's pool, our nonce), then signed in as after a password.
+    async fn sso_callback(&self, ctx: &Ctx<'_>, call: &Call) -> Response<Body> {
+        let org = ctx.org;
+        let cleared = web::host_cookie(web::OAUTH, String::new(), 0);
+        let failed = |status: StatusCode, error: String| {
+            let html = render(&pages::Login {
+                shell: ctx.shell("Sign in"),
+                notice: None,
+                error: Some(error),
+                username: String::new(),
+                return_to: String::new(),
+                password_form: !org.sign_in.sso_only,
+                providers: self.providers(org, ""),
+            });
+            ctx.page(status, html, vec![cleared.clone()])
+        };
+        let pending = web::cookie(&call.headers, web::OAUTH).unwrap_or_default();
+        let parts: Vec<&str> = pending.split('.').collect();
+        let [state, nonce, verifier, return_to] = parts.as_slice() else {
+            return failed(
+                StatusCode::BAD_REQUEST,
+                "That sign-in expired. Please start again.".into(),
+            );
+        };
+        if let Some(error) = call.query("error") {
+            let description = call.query("error_description").unwrap_or_default();
+            tracing::info!(org_id = %org.id, %error, %description, "the identity provider's sign-in did not finish");
+            let text = trigger_message(&description).unwrap_or_else(|| {
+                "Signing in with your organization's account did not finish. Please try again, or ask your administrator.".into()
+            });
+            return failed(StatusCode::FORBIDDEN, text);
+        }
+        let state_ok = call.query("state").is_some_and(|s| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), state.as_bytes())
+                .is_ok()
+        });
+        let code = call
+            .query("code")
+            .filter(|c| !c.is_empty() && c.len() <= 2048);
+        let (true, Some(code)) = (state_ok, code) else {
+            return failed(
+                StatusCode::BAD_REQUEST,
+                "That sign-in expired. Please start again.".into(),
+            );
+        };
+        let (Some(prefix), Some(client)) = (
+            org.cognito.domain_prefix.as_deref(),
+            org.cognito.app_client_id.as_deref(),
+        ) else {
+            return web::not_found();
+        };
+        let redirect_uri = format!("{}/oauth/callback", self.settings.origin(&org.subdomain));
+        let origin = oauth::domain_origin(prefix, &self.settings.region);
+        let tokens = match self
+            .oauth
+            .exchange(&origin, client, &code, &redirect_uri, verifier)
+            .await
+        {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                tracing::warn!(org_id = %org.id, error = %e, "the code exchange failed");
+                return failed(
+                    StatusCode::BAD_GATEWAY,
+                    "Signing in with your organization's account did not finish. Please try again."
+                        .into(),
+                );
+            }
+        };
+        match self.identify.identify(&tokens.id_token).await {
+            Ok(id)
+                if org.cognito.user_pool_id.as_deref() == Some(id.pool_id.as_str())
+                    && id.nonce.as_deref() == Some(*nonce) => {}
+            _ => {
+                tracing::warn!(org_id = %org.id, "an OAuth ID token of another pool or with another nonce");
+                return failed(
+                    StatusCode::BAD_REQUEST,
+                    "That sign-in expired. Please start again.".into(),
+                );
+            }
+        }
+        let return_to = form_urlencoded::parse(format!("r={return_to}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        self.signed_in(ctx, tokens, &return_to, vec![cleared]).await
     }
 
     fn login_form(
@@ -553,6 +706,7 @@ impl App {
         username: String,
         return_to: String,
     ) -> Response<Body> {
+        let return_to_for_buttons = return_to.clone();
         let html = render(&pages::Login {
             shell: ctx.shell("Sign in"),
             notice,
@@ -560,7 +714,7 @@ impl App {
             username,
             return_to,
             password_form: !ctx.org.sign_in.sso_only,
-            providers: self.providers(ctx.org),
+            providers: self.providers(ctx.org, &return_to_for_buttons),
         });
         ctx.page(status, html, Vec::new())
     }
@@ -717,7 +871,7 @@ impl App {
         return_to: String,
     ) -> Response<Body> {
         match step {
-            SignInStep::Done(tokens) => self.signed_in(ctx, tokens, &return_to).await,
+            SignInStep::Done(tokens) => self.signed_in(ctx, tokens, &return_to, Vec::new()).await,
             SignInStep::NewPasswordRequired { session } => {
                 self.new_password_page(ctx, StatusCode::OK, None, username, session, return_to)
             }
@@ -971,6 +1125,7 @@ impl App {
         ctx: &Ctx<'_>,
         tokens: SignInTokens,
         return_to: &str,
+        mut cookies: Vec<String>,
     ) -> Response<Body> {
         let who = match self.identify.identify(&tokens.id_token).await {
             Ok(id) if ctx.org.cognito.user_pool_id.as_deref() == Some(id.pool_id.as_str()) => id,
@@ -992,11 +1147,11 @@ impl App {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "reading the person failed"),
         }
-        let cookies = web::session_cookies(
+        cookies.extend(web::session_cookies(
             &tokens.id_token,
             tokens.refresh_token.as_deref(),
             tokens.expires_in,
-        );
+        ));
         tracing::info!(org_id = %ctx.org.id, "signed in");
         web::redirect(
             &self.destination(ctx.org, Some(return_to).filter(|r| !r.is_empty())),
@@ -1160,6 +1315,15 @@ fn stylesheet() -> Response<Body> {
         include_str!("../assets/site.css").to_owned(),
         "public, max-age=3600",
     )
+}
+
+/// A provider's name as people know it.
+fn provider_label(provider: &str) -> &str {
+    match provider {
+        "SignInWithApple" => "Apple",
+        "LoginWithAmazon" => "Amazon",
+        other => other,
+    }
 }
 
 /// The organization's colour, and a text colour that reads on it.

@@ -13,6 +13,7 @@ use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserSignIn};
 use shared::testing::{sample_org, sample_person, MemoryRegistry, SAMPLE_POOL};
 
 use crate::app::{App, Identify, Identity, Settings, ORG_TTL};
+use shared::auth::oauth::{pkce_challenge, CodeExchange};
 
 const BASE: &str = "app.example.com";
 const ACME: &str = "acme.app.example.com";
@@ -149,20 +150,57 @@ impl UserSignIn for FakeCognito {
     }
 }
 
-/// ID tokens are `id:<pool>:<username>`.
+/// ID tokens are `id:<pool>:<username>[:<nonce>]`.
 struct FakeIdentify;
 
 #[async_trait]
 impl Identify for FakeIdentify {
     async fn identify(&self, token: &str) -> Result<Identity, String> {
-        let mut parts = token.splitn(3, ':');
+        let mut parts = token.splitn(4, ':');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("id"), Some(pool), Some(user)) => Ok(Identity {
                 pool_id: pool.into(),
                 username: user.into(),
+                nonce: parts.next().map(str::to_owned),
             }),
             _ => Err("not a token".into()),
         }
+    }
+}
+
+/// The token endpoint: answers the code `good` with the ID token set in `id_token`, and
+/// records what it was sent.
+#[derive(Default)]
+struct FakeExchange {
+    id_token: Mutex<String>,
+    sent: Mutex<Vec<(String, String, String, String)>>,
+}
+
+#[async_trait]
+impl CodeExchange for FakeExchange {
+    async fn exchange(
+        &self,
+        origin: &str,
+        _client: &str,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<SignInTokens, String> {
+        self.sent.lock().expect("sent").push((
+            origin.into(),
+            code.into(),
+            redirect_uri.into(),
+            verifier.into(),
+        ));
+        if code != "good" {
+            return Err("invalid_grant".into());
+        }
+        Ok(SignInTokens {
+            id_token: self.id_token.lock().expect("token").clone(),
+            access_token: "access".into(),
+            refresh_token: Some("refresh-sso".into()),
+            expires_in: 3600,
+        })
     }
 }
 
@@ -181,6 +219,7 @@ struct World {
     app: App,
     registry: Arc<MemoryRegistry>,
     cognito: Arc<FakeCognito>,
+    exchange: Arc<FakeExchange>,
 }
 
 fn world() -> World {
@@ -215,10 +254,12 @@ fn world() -> World {
         PersonStatus::Deactivated,
     ));
     let cognito = Arc::new(FakeCognito::default());
+    let exchange = Arc::new(FakeExchange::default());
     let app = App {
         registry: registry.clone(),
         cognito: cognito.clone(),
         identify: Arc::new(FakeIdentify),
+        oauth: exchange.clone(),
         settings: Settings {
             base_domain: BASE.into(),
             scheme: "https",
@@ -232,6 +273,7 @@ fn world() -> World {
         app,
         registry,
         cognito,
+        exchange,
     }
 }
 
@@ -627,6 +669,7 @@ async fn sign_in_goes_back_to_the_page_asked_for_or_to_the_app() {
         },
         registry: w.registry,
         cognito: w.cognito,
+        exchange: w.exchange,
     };
     let a = w2
         .post(
@@ -1137,6 +1180,197 @@ async fn organizations_are_read_once_per_cache_period() {
         .filter(|c| **c == "organization_by_subdomain")
         .count();
     assert_eq!(reads, 1);
+}
+
+/// The pending SSO cookie's parts: state, nonce, verifier, return_to.
+fn pending(a: &Answer) -> (String, String, String, String) {
+    let value = a.cookie("__Host-oauth").expect("an oauth cookie");
+    let parts: Vec<&str> = value.split('.').collect();
+    (
+        parts[0].into(),
+        parts[1].into(),
+        parts[2].into(),
+        parts[3].into(),
+    )
+}
+
+fn query_of(url: &str, name: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sso_goes_to_the_organizations_cognito_domain_with_pkce_state_and_nonce() {
+    let w = world();
+    let mut acme = sample_org();
+    acme.sign_in.providers = vec!["Microsoft".into(), "SignInWithApple".into()];
+    w.registry.insert_org(acme);
+    let page = w.get(ACME, "/login?return_to=%2Fprojects%2F9").await;
+    assert!(
+        page.body.contains(
+            "href=\"/sso/Microsoft?return_to=%2Fprojects%2F9\">Sign in with Microsoft</a>"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(">Sign in with Apple</a>"));
+    assert!(
+        page.body.contains("type=\"password\""),
+        "password sign-in stays beside SSO"
+    );
+    assert_eq!(
+        w.get(ACME, "/sso/Google").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let start = w
+        .get(ACME, "/sso/microsoft?return_to=%2Fprojects%2F9")
+        .await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    let url = start.location().to_owned();
+    assert!(
+        url.starts_with("https://acme-3a4b5c6d.auth.eu-west-1.amazoncognito.com/oauth2/authorize?"),
+        "{url}"
+    );
+    let (state, nonce, verifier, _) = pending(&start);
+    assert_eq!(query_of(&url, "identity_provider"), "Microsoft");
+    assert_eq!(query_of(&url, "state"), state);
+    assert_eq!(query_of(&url, "nonce"), nonce);
+    assert_eq!(query_of(&url, "code_challenge"), pkce_challenge(&verifier));
+    assert_eq!(query_of(&url, "code_challenge_method"), "S256");
+    assert_eq!(
+        query_of(&url, "redirect_uri"),
+        "https://acme.app.example.com/oauth/callback"
+    );
+    let set = start
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-oauth"))
+        .expect("cookie");
+    assert!(
+        set.contains("Max-Age=600") && set.contains("HttpOnly") && set.contains("Secure"),
+        "{set}"
+    );
+
+    // Back from Cognito with the code: exchanged with the verifier, signed in.
+    let cookie = start.cookie("__Host-oauth").expect("cookie");
+    *w.exchange.id_token.lock().expect("token") = format!("id:{SAMPLE_POOL}:hank:{nonce}");
+    let back = w
+        .call(
+            Method::GET,
+            ACME,
+            &format!("/oauth/callback?code=good&state={state}"),
+            &[("__Host-oauth", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert_eq!(back.location(), "https://acme.app.example.com/projects/9");
+    assert!(back.cookie("__Host-session").is_some());
+    assert_eq!(
+        back.cookie("__Host-oauth").as_deref(),
+        Some(""),
+        "the pending sign-in is cleared"
+    );
+    let sent = w.exchange.sent.lock().expect("sent").clone();
+    assert_eq!(
+        sent,
+        [(
+            "https://acme-3a4b5c6d.auth.eu-west-1.amazoncognito.com".to_owned(),
+            "good".to_owned(),
+            "https://acme.app.example.com/oauth/callback".to_owned(),
+            verifier.clone()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_callback_that_is_not_ours_signs_nobody_in() {
+    let w = world();
+    let mut acme = sample_org();
+    acme.sign_in.providers = vec!["Microsoft".into()];
+    w.registry.insert_org(acme);
+    let start = w.get(ACME, "/sso/Microsoft").await;
+    let (state, nonce, _, _) = pending(&start);
+    let cookie = start.cookie("__Host-oauth").expect("cookie");
+    let callback = |path: String, with_cookie: bool| {
+        let cookie = cookie.clone();
+        let w = &w;
+        async move {
+            let cookies: Vec<(&str, &str)> = if with_cookie {
+                vec![("__Host-oauth", cookie.as_str())]
+            } else {
+                vec![]
+            };
+            w.call(Method::GET, ACME, &path, &cookies, None).await
+        }
+    };
+    *w.exchange.id_token.lock().expect("token") = format!("id:{SAMPLE_POOL}:hank:{nonce}");
+    // No pending sign-in, another state, no code, a code the endpoint refuses.
+    for (path, with_cookie, status) in [
+        (
+            format!("/oauth/callback?code=good&state={state}"),
+            false,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/oauth/callback?code=good&state=forged".to_owned(),
+            true,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/oauth/callback?state={state}"),
+            true,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/oauth/callback?code=bad&state={state}"),
+            true,
+            StatusCode::BAD_GATEWAY,
+        ),
+    ] {
+        let a = callback(path.clone(), with_cookie).await;
+        assert_eq!(a.status, status, "{path}");
+        assert!(a.cookie("__Host-session").is_none(), "{path}");
+    }
+    // A token with another nonce, or of another pool.
+    for token in [
+        format!("id:{SAMPLE_POOL}:hank:other"),
+        format!("id:{GLOBEX_POOL}:hank:{nonce}"),
+    ] {
+        *w.exchange.id_token.lock().expect("token") = token.clone();
+        let a = callback(format!("/oauth/callback?code=good&state={state}"), true).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{token}");
+        assert!(a.cookie("__Host-session").is_none());
+    }
+    // The provider's sign-in refused by a trigger: its words for the person.
+    let a = callback(
+        format!("/oauth/callback?error=access_denied&error_description={}&state={state}", crate::web::encode("PreSignUp failed with error Your Microsoft account does not confirm its e-mail address: ask your administrator to link it. ")),
+        true,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(
+        a.body.contains("ask your administrator to link it."),
+        "{}",
+        a.body
+    );
+    let a = callback(
+        format!("/oauth/callback?error=server_error&error_description=internal&state={state}"),
+        true,
+    )
+    .await;
+    assert!(a.body.contains("did not finish") && !a.body.contains("internal"));
+}
+
+#[tokio::test]
+async fn an_sso_only_organization_shows_its_providers_and_no_password_form() {
+    let w = world();
+    let page = w.get("hooli.app.example.com", "/login").await;
+    assert!(page.body.contains(">Sign in with Microsoft</a>"));
+    assert!(!page.body.contains("type=\"password\""));
 }
 
 mod properties {

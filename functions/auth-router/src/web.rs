@@ -9,6 +9,8 @@ use lambda_http::Body;
 pub const SESSION: &str = "__Host-session";
 /// The refresh token, kept only to revoke it at sign-out.
 pub const REFRESH: &str = "__Host-refresh";
+/// A pending SSO sign-in: `state`, `nonce`, PKCE verifier and where to go afterwards.
+pub const OAUTH: &str = "__Host-oauth";
 /// The CSRF token every form carries back (double submit).
 pub const CSRF: &str = "__Host-csrf";
 /// Largest form body read.

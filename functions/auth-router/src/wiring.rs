@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use shared::auth::oauth::TokenEndpoint;
 use shared::auth::{verifier, TokenUse, TokenVerifier};
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
@@ -21,6 +22,7 @@ impl Identify for TokenVerifier {
             .map(|v| Identity {
                 pool_id: v.pool_id,
                 username: v.username,
+                nonce: v.nonce,
             })
             .map_err(|r| r.to_string())
     }
@@ -77,6 +79,10 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
     Ok(App {
         cognito: Arc::new(CognitoPools::new(sdk)),
         identify: Arc::new(identify),
+        oauth: Arc::new(TokenEndpoint::new().map_err(|reason| ConfigError::Invalid {
+            name: "SSL_CERT_FILE",
+            reason,
+        })?),
         settings: settings(src, region)?,
         orgs: OrgCache::new(config::org_cache_ttl(src)?),
         registry,

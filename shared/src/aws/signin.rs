@@ -25,14 +25,20 @@ enum Stage {
 /// The message a trigger wrote for the person, from Cognito's
 /// "<Trigger> failed with error <message>." — only for triggers that run once the password
 /// is known to be right (post-authentication, pre-token-generation) or that speak for the
-/// whole organization (pre-authentication refuses only suspended organizations). Anything
+/// whole organization (pre-authentication refuses only suspended organizations), or that run
+/// on a first sign-in through an identity provider (pre-sign-up, post-confirmation). Anything
 /// from user-migration is a wrong legacy password, and must look like any wrong password.
-fn trigger_message(message: &str) -> Option<String> {
+pub fn trigger_message(message: &str) -> Option<String> {
     let (trigger, rest) = message.split_once(" failed with error ")?;
+    // PreSignUp and PostConfirmation speak only on a first sign-in through an identity
+    // provider, and their refusals are written for the person ("ask your administrator to
+    // link it").
     let shown = [
         "PostAuthentication",
         "PreTokenGeneration",
         "PreAuthentication",
+        "PreSignUp",
+        "PostConfirmation",
     ];
     if !shown.contains(&trigger.trim()) {
         return None;
@@ -326,7 +332,10 @@ mod tests {
             trigger_message("UserMigration failed with error Bad password."),
             None
         );
-        assert_eq!(trigger_message("PreSignUp failed with error x."), None);
+        assert_eq!(
+            trigger_message("PreSignUp failed with error Ask your administrator to link it."),
+            Some("Ask your administrator to link it.".into())
+        );
         assert_eq!(trigger_message("garbage"), None);
         assert_eq!(
             trigger_message("PostAuthentication failed with error ."),
