@@ -288,6 +288,14 @@ pub trait UserPools: Send + Sync {
         username: &str,
         temporary_password: &str,
     ) -> Result<(), Error>;
+    /// Sets the password a person chose (an activation link): permanent, no change asked for
+    /// at the next sign-in.
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), Error>;
     /// Deletes a group; a group that no longer exists counts as done.
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error>;
     /// Applies an organization's sign-in settings to its pool and app client: self sign-up

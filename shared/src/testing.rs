@@ -609,6 +609,15 @@ impl UserPools for RecordingPools {
         self.record(format!("set_temporary_password {pool_id} {username}"));
         Ok(())
     }
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        _password: &str,
+    ) -> Result<(), Error> {
+        self.record(format!("set_password {pool_id} {username}"));
+        Ok(())
+    }
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
         self.record(format!("delete_group {pool_id} {group}"));
         Ok(())

@@ -14,7 +14,8 @@ use integration_tests::{
 };
 use shared::aws::cognito::CognitoPools;
 use shared::domain::people::{Admin, NewPerson};
-use shared::domain::{Organization, PersonStatus};
+use shared::domain::provisioning::{configure_sign_in, SignInChanges};
+use shared::domain::{Invitation, Organization, PersonStatus};
 use shared::ports::Registry;
 
 const TABLE: &str = "router";
@@ -347,6 +348,107 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         );
     }
     let _ = globex;
+
+    // The activation-link flow: acme invites by link; its administrator (the browser's
+    // session token, an ID token of acme's pool) adds a person and switches the toggle on
+    // through the admin API; the person opens the mailed link and lands signed in.
+    let sdk_pools = CognitoPools::new(&sdk);
+    configure_sign_in(
+        &registry,
+        &sdk_pools,
+        "acme",
+        &SignInChanges {
+            invitation: Some(Invitation::Link),
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .expect("invitation by link");
+    let functions = Functions::start(&env);
+    let admin_token = report["acme_id_token"]
+        .as_str()
+        .expect("the session's ID token")
+        .to_owned();
+    let api = |method: &str, path: &str, body: serde_json::Value| {
+        let auth = format!("Bearer {admin_token}");
+        let (status, _, text) = http_with(
+            functions.port,
+            method,
+            &format!("/lambda-url/admin-api{path}"),
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ],
+            &body.to_string(),
+        );
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or(serde_json::Value::String(text)),
+        )
+    };
+    let (status, lia) = api(
+        "POST",
+        "/v1/users",
+        serde_json::json!({"username": "lia", "email": "lia@acme.example", "roles": ["member"]}),
+    );
+    assert_eq!(status, 201, "{lia}");
+    let id = lia["id"].as_str().expect("id");
+    let (status, on) = api(
+        "PUT",
+        &format!("/v1/users/{id}/activation"),
+        serde_json::json!({"active": true}),
+    );
+    assert_eq!(status, 200, "{on}");
+    let mail = aws.newest_mail_to("lia@acme.example");
+    let text = mail["body"].as_str().expect("body").to_owned();
+    assert!(
+        !text.contains("Temporary password"),
+        "a link invitation carries no password"
+    );
+    let start = text
+        .find("https://acme.app.localhost/activate/")
+        .expect("the activation link, on acme's subdomain");
+    let token: String = text[start + "https://acme.app.localhost/activate/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let activation = browser(&serde_json::json!({
+        "mode": "activate",
+        "first_shot": 20,
+        "chromium": chromium(),
+        "screenshots": shots,
+        "activation_url": format!("{}/activate/{token}", router.origin("acme")),
+        "new_password": "Lia-Chosen-Passw0rd!",
+    }));
+    assert!(
+        activation.get("error").is_none(),
+        "the browser failed: {}",
+        activation["error"]
+    );
+    let steps = activation["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["heading"], "Activate your account");
+    assert_eq!(steps[1]["url"], format!("{}/", router.origin("acme")));
+    assert!(
+        steps[1]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("You are signed in as lia"),
+        "{activation}"
+    );
+    assert_eq!(steps[2]["status"], 410);
+    assert!(steps[2]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("already been used"));
+    let lia = registry
+        .person(&acme.id, "lia")
+        .await
+        .expect("read")
+        .expect("lia");
+    assert_eq!(lia.status, PersonStatus::Active);
+    assert!(lia.activation_link.is_none());
 }
 
 /// Debian's Chromium, which `make test` installs.

@@ -17,11 +17,12 @@ use lambda_http::{Body, Request, Response};
 use shared::auth::oauth::{self, CodeExchange};
 use shared::aws::signin::trigger_message;
 use shared::cache::OrgCache;
+use shared::domain::activation::{activation_link_state, use_activation_link, LinkState};
 use shared::domain::signin::record_first_login;
 use shared::domain::{
     password, EmailAddress, EmailDomain, MfaMode, OrgStatus, Organization, PersonStatus, Subdomain,
 };
-use shared::ports::{Registry, SignInRefusal, SignInStep, SignInTokens, UserSignIn};
+use shared::ports::{Registry, SignInRefusal, SignInStep, SignInTokens, UserPools, UserSignIn};
 
 use crate::host::{site, Site};
 use crate::pages::{self, Shell};
@@ -98,6 +99,8 @@ const EXPIRED: &str = "That took too long. Please sign in again.";
 pub struct App {
     pub registry: Arc<dyn Registry>,
     pub cognito: Arc<dyn UserSignIn>,
+    /// Setting a password chosen with an activation link (AdminSetUserPassword).
+    pub pools: Arc<dyn UserPools>,
     pub identify: Arc<dyn Identify>,
     /// The token endpoint of the organizations' Cognito domains (SSO).
     pub oauth: Arc<dyn CodeExchange>,
@@ -469,6 +472,12 @@ impl App {
             }
             (true, _, "/logout", Some(_)) => self.logout(org, call).await,
             (_, true, "/oauth/callback", _) => self.sso_callback(&ctx, call).await,
+            (_, true, p, _) if p.starts_with("/activate/") => {
+                self.activate_page(&ctx, &p[10..]).await
+            }
+            (true, _, p, Some(form)) if p.starts_with("/activate/") => {
+                self.activate(&ctx, &p[10..], &form).await
+            }
             (_, true, p, _) if p.starts_with("/sso/") => self.sso_start(&ctx, &p[5..], call),
             _ => web::not_found(),
         }
@@ -543,6 +552,109 @@ impl App {
                 ctx.page(StatusCode::OK, html, Vec::new())
             }
             None => web::redirect("/login", &[]),
+        }
+    }
+
+    /// A link that cannot be used (any more), said in words, with a way on.
+    fn link_refused(&self, ctx: &Ctx<'_>, state: LinkState) -> Response<Body> {
+        let (status, title, text) = match state {
+            LinkState::Used => (StatusCode::GONE, "Link already used", "This activation link has already been used. Sign in with the password you chose, or ask your administrator to send you a new link."),
+            LinkState::Expired => (StatusCode::GONE, "Link expired", "This activation link has expired. Please ask your administrator to send you a new one."),
+            LinkState::Valid(_) | LinkState::Unknown => (StatusCode::NOT_FOUND, "Link not valid", "This activation link is not valid here. Check that you opened the whole link from the mail, or ask your administrator to send you a new one."),
+        };
+        self.message(
+            ctx,
+            status,
+            title,
+            text.into(),
+            Some(("/login".into(), "Go to sign-in".into())),
+        )
+    }
+
+    fn activate_form(
+        &self,
+        ctx: &Ctx<'_>,
+        status: StatusCode,
+        error: Option<String>,
+        username: String,
+        token: &str,
+    ) -> Response<Body> {
+        let html = render(&pages::Activate {
+            shell: ctx.shell("Activate your account"),
+            error,
+            username,
+            action: format!("/activate/{token}"),
+            rules: password::RULES,
+        });
+        ctx.page(status, html, Vec::new())
+    }
+
+    /// `GET /activate/<token>`: the link of a `link` invitation, for this organization only.
+    async fn activate_page(&self, ctx: &Ctx<'_>, token: &str) -> Response<Body> {
+        match activation_link_state(self.registry.as_ref(), ctx.org, token).await {
+            Ok(LinkState::Valid(person)) => {
+                self.activate_form(ctx, StatusCode::OK, None, person.username, token)
+            }
+            Ok(state) => self.link_refused(ctx, state),
+            Err(e) => {
+                tracing::error!(error = %e, "reading an activation link failed");
+                unavailable()
+            }
+        }
+    }
+
+    /// `POST /activate/<token>`: the chosen password becomes the login's, the link is spent,
+    /// and the person is signed in (and recorded active) as after any sign-in.
+    async fn activate(&self, ctx: &Ctx<'_>, token: &str, form: &Form) -> Response<Body> {
+        let person = match activation_link_state(self.registry.as_ref(), ctx.org, token).await {
+            Ok(LinkState::Valid(person)) => person,
+            Ok(state) => return self.link_refused(ctx, state),
+            Err(e) => {
+                tracing::error!(error = %e, "reading an activation link failed");
+                return unavailable();
+            }
+        };
+        let new = match Self::chosen_password(form) {
+            Ok(p) => p,
+            Err(error) => {
+                return self.activate_form(
+                    ctx,
+                    StatusCode::BAD_REQUEST,
+                    Some(error),
+                    person.username,
+                    token,
+                )
+            }
+        };
+        let person = match use_activation_link(
+            self.registry.as_ref(),
+            self.pools.as_ref(),
+            ctx.org,
+            token,
+            &new,
+        )
+        .await
+        {
+            Ok(Ok(person)) => person,
+            Ok(Err(state)) => return self.link_refused(ctx, state),
+            Err(e) => {
+                tracing::error!(error = %e, "using an activation link failed");
+                return unavailable();
+            }
+        };
+        let Some(client) = self.app_client(ctx.org) else {
+            return unavailable();
+        };
+        match self
+            .cognito
+            .password_sign_in(client, &person.username, &new)
+            .await
+        {
+            Ok(step) => {
+                self.next_step(ctx, step, person.username, String::new())
+                    .await
+            }
+            Err(refusal) => self.refused(ctx, refusal, person.username, String::new()),
         }
     }
 

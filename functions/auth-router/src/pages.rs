@@ -59,6 +59,17 @@ pub struct MfaSetup {
 }
 
 #[derive(Template)]
+#[template(path = "activate.html")]
+pub struct Activate {
+    pub shell: Shell,
+    pub error: Option<String>,
+    pub username: String,
+    /// `/activate/<token>`: the token is checked before this page is shown.
+    pub action: String,
+    pub rules: &'static [&'static str],
+}
+
+#[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct Forgot {
     pub shell: Shell,

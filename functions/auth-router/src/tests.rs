@@ -10,7 +10,7 @@ use lambda_http::{Body, Request};
 use shared::cache::OrgCache;
 use shared::domain::{OrgId, OrgStatus, Organization, PersonStatus, Subdomain};
 use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserSignIn};
-use shared::testing::{sample_org, sample_person, MemoryRegistry, SAMPLE_POOL};
+use shared::testing::{sample_org, sample_person, MemoryRegistry, RecordingPools, SAMPLE_POOL};
 
 use crate::app::{App, Identify, Identity, Settings, ORG_TTL};
 use shared::auth::oauth::{pkce_challenge, CodeExchange};
@@ -42,6 +42,7 @@ fn answer(username: &str, password: &str) -> Result<SignInStep, SignInRefusal> {
         ("max", "Right-Password-1") => Ok(SignInStep::MfaSetup {
             session: "session-max".into(),
         }),
+        ("lia", "Brand-New-Pass-1") => done("lia"),
         ("uli", "Right-Password-1") => Err(SignInRefusal::Refused(
             "Your organization has no free licence for you: ask your administrator.".into(),
         )),
@@ -217,6 +218,7 @@ fn org(sub: &str, id: &str, pool: &str, name: &str) -> Organization {
 
 struct World {
     app: App,
+    pools: Arc<RecordingPools>,
     registry: Arc<MemoryRegistry>,
     cognito: Arc<FakeCognito>,
     exchange: Arc<FakeExchange>,
@@ -255,9 +257,11 @@ fn world() -> World {
     ));
     let cognito = Arc::new(FakeCognito::default());
     let exchange = Arc::new(FakeExchange::default());
+    let pools = Arc::new(RecordingPools::default());
     let app = App {
         registry: registry.clone(),
         cognito: cognito.clone(),
+        pools: pools.clone(),
         identify: Arc::new(FakeIdentify),
         oauth: exchange.clone(),
         settings: Settings {
@@ -271,6 +275,7 @@ fn world() -> World {
     };
     World {
         app,
+        pools,
         registry,
         cognito,
         exchange,
@@ -667,6 +672,7 @@ async fn sign_in_goes_back_to_the_page_asked_for_or_to_the_app() {
             orgs: OrgCache::new(ORG_TTL),
             ..w.app
         },
+        pools: w.pools,
         registry: w.registry,
         cognito: w.cognito,
         exchange: w.exchange,
@@ -1371,6 +1377,118 @@ async fn an_sso_only_organization_shows_its_providers_and_no_password_form() {
     let page = w.get("hooli.app.example.com", "/login").await;
     assert!(page.body.contains(">Sign in with Microsoft</a>"));
     assert!(!page.body.contains("type=\"password\""));
+}
+
+/// An invited person with an activation link; the token of the link.
+fn invited_with_link(w: &World, expires_in: i64) -> (shared::domain::Person, String) {
+    let mut lia = sample_person(
+        "lia",
+        "lia@acme.example",
+        &["member"],
+        PersonStatus::Invited,
+    );
+    let secret = "ab".repeat(32);
+    lia.activation_link = Some(shared::domain::LinkToken {
+        sha256: shared::domain::LinkToken::digest(&secret),
+        expires_at: shared::domain::now_epoch() + expires_in,
+    });
+    w.registry.insert_person(lia.clone());
+    let token = format!("{}.{secret}", lia.id);
+    (lia, token)
+}
+
+#[tokio::test]
+async fn an_activation_link_lets_the_person_choose_a_password_once() {
+    let w = world();
+    let (_, token) = invited_with_link(&w, 3600);
+    let path = format!("/activate/{token}");
+    let page = w.get(ACME, &path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Welcome, <strong>lia</strong>"));
+    assert!(page.body.contains(&format!("action=\"{path}\"")));
+    let differ = w
+        .post(
+            ACME,
+            &path,
+            &[
+                ("new_password", "Brand-New-Pass-1"),
+                ("confirm_password", "Brand-New-Pass-2"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status, StatusCode::BAD_REQUEST);
+    let ok = w
+        .post(
+            ACME,
+            &path,
+            &[
+                ("new_password", "Brand-New-Pass-1"),
+                ("confirm_password", "Brand-New-Pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert!(ok.cookie("__Host-session").is_some());
+    assert_eq!(w.pools.calls(), [format!("set_password {SAMPLE_POOL} lia")]);
+    let lia = w.registry.stored_person("lia").expect("lia");
+    assert_eq!(lia.status, PersonStatus::Active);
+    assert!(lia.activation_link.is_none());
+    assert!(w
+        .registry
+        .audit_actions()
+        .contains(&"person.activation_link_used".to_owned()));
+    // Once only.
+    for again in [
+        w.get(ACME, &path).await,
+        w.post(
+            ACME,
+            &path,
+            &[
+                ("new_password", "Brand-New-Pass-1"),
+                ("confirm_password", "Brand-New-Pass-1"),
+            ],
+        )
+        .await,
+    ] {
+        assert_eq!(again.status, StatusCode::GONE);
+        assert!(again.body.contains("already been used"));
+    }
+    assert_eq!(w.pools.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn expired_forged_and_foreign_activation_links_say_so() {
+    let w = world();
+    let (lia, token) = invited_with_link(&w, -1);
+    let expired = w.get(ACME, &format!("/activate/{token}")).await;
+    assert_eq!(expired.status, StatusCode::GONE);
+    assert!(expired.body.contains("expired") && expired.body.contains("ask your administrator"));
+    let posted = w
+        .post(
+            ACME,
+            &format!("/activate/{token}"),
+            &[
+                ("new_password", "Brand-New-Pass-1"),
+                ("confirm_password", "Brand-New-Pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::GONE);
+    let (_, token) = invited_with_link(&w, 3600);
+    for bad in [
+        format!("{}.{}", lia.id, "cd".repeat(32)),
+        "garbage".to_owned(),
+        format!("{}.short", lia.id),
+        "per-00000000000000000000000000000000.".to_owned() + &"ab".repeat(32),
+    ] {
+        let a = w.get(ACME, &format!("/activate/{bad}")).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{bad}");
+        assert!(a.body.contains("not valid"));
+    }
+    // acme's link on globex's subdomain is nobody's.
+    let a = w.get(GLOBEX, &format!("/activate/{token}")).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert!(w.pools.calls().is_empty());
 }
 
 mod properties {

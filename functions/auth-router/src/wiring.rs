@@ -78,6 +78,7 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
     let identify = verifier(sdk, src, registry.clone())?.accepting(&[TokenUse::Id]);
     Ok(App {
         cognito: Arc::new(CognitoPools::new(sdk)),
+        pools: Arc::new(CognitoPools::new(sdk)),
         identify: Arc::new(identify),
         oauth: Arc::new(TokenEndpoint::new().map_err(|reason| ConfigError::Invalid {
             name: "SSL_CERT_FILE",

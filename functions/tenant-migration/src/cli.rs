@@ -98,6 +98,10 @@ pub enum OrgCommand {
         /// A first SSO sign-in with an address in the organization's domains creates the person.
         #[arg(long, value_parser = on_off())]
         jit: Option<bool>,
+        /// How activated people get in: `password` (a temporary password by mail) or `link`
+        /// (a single-use link, valid 72 hours, to choose their password).
+        #[arg(long, value_parser = ["password", "link"])]
+        invitation: Option<String>,
     },
     /// Show an organization's audit log, newest first.
     Audit {
@@ -331,6 +335,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             providers,
             no_providers,
             jit,
+            invitation,
         }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let pools = shared::aws::cognito::CognitoPools::new(&sdk);
@@ -343,6 +348,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     (!providers.is_empty()).then_some(providers)
                 },
                 jit_accounts: jit,
+                invitation: invitation.map(|v| v.parse()).transpose()?,
             };
             let done = configure_sign_in(&registry, &pools, &subdomain, &changes, &actor()).await?;
             if !done.missing_providers.is_empty() {
@@ -481,11 +487,12 @@ fn sign_in_summary(org: &Organization) -> String {
         s.providers.join(", ")
     };
     format!(
-        "self sign-up {}, SSO only {}, providers {}, just-in-time accounts {}",
+        "self sign-up {}, SSO only {}, providers {}, just-in-time accounts {}, invitation by {}",
         on_off(s.self_signup),
         on_off(s.sso_only),
         providers,
-        on_off(s.jit_accounts)
+        on_off(s.jit_accounts),
+        s.invitation
     )
 }
 

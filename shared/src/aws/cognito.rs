@@ -521,6 +521,24 @@ impl UserPools for CognitoPools {
         Ok(())
     }
 
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), Error> {
+        self.client
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(username)
+            .password(password)
+            .permanent(true)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminSetUserPassword", e))?;
+        Ok(())
+    }
+
     async fn apply_sign_in(
         &self,
         pool_id: &str,

@@ -14,8 +14,10 @@ pub mod signin;
 pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
-pub use organization::{Branding, MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
-pub use person::{LinkedIdentity, Person, PersonId, PersonStatus, Role};
+pub use organization::{
+    Branding, Invitation, MfaMode, OrgId, OrgStatus, Organization, SignInSettings,
+};
+pub use person::{LinkToken, LinkedIdentity, Person, PersonId, PersonStatus, Role};
 pub use subdomain::Subdomain;
 
 /// Everything that can go wrong in the domain and at its ports. Every message says what was

@@ -141,6 +141,41 @@ impl Branding {
     }
 }
 
+/// The invitation style of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Invitation {
+    /// The welcome mail carries a temporary password; the first sign-in changes it.
+    #[default]
+    Password,
+    /// The welcome mail carries a single-use link (72 hours) to choose a password.
+    Link,
+}
+
+impl fmt::Display for Invitation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Invitation::Password => "password",
+            Invitation::Link => "link",
+        })
+    }
+}
+
+impl FromStr for Invitation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "password" => Ok(Invitation::Password),
+            "link" => Ok(Invitation::Link),
+            other => Err(Error::InvalidInput {
+                what: "invitation style",
+                value: other.to_owned(),
+                rule: "it is password or link",
+            }),
+        }
+    }
+}
+
 /// How the organization's people may get in. Stored with the organization; the triggers read
 /// it from their cached copy.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -162,6 +197,9 @@ pub struct SignInSettings {
     /// even when the provider does not assert `email_verified`. Any other provider's address
     /// counts only when it asserts `email_verified` "true".
     pub directory_providers: Vec<String>,
+    /// How activated people get in: a temporary password by mail (the default), or a
+    /// single-use link where they choose their password.
+    pub invitation: Invitation,
     /// Where people go once signed in (`https://` URLs of the organization's app); the first
     /// is the default, and only these (and the organization's own subdomain) are ever
     /// redirect targets.

@@ -769,6 +769,8 @@ pub struct SignInChanges {
     pub sso_only: Option<bool>,
     pub providers: Option<Vec<String>>,
     pub jit_accounts: Option<bool>,
+    /// How activated people get in: a temporary password or a single-use link.
+    pub invitation: Option<super::Invitation>,
 }
 
 /// What a sign-in settings change did.
@@ -824,6 +826,10 @@ pub async fn configure_sign_in(
     if let Some(v) = &changes.providers {
         settings.providers = v.clone();
         changed.push(format!("providers={}", v.join(",")));
+    }
+    if let Some(v) = changes.invitation {
+        settings.invitation = v;
+        changed.push(format!("invitation={v}"));
     }
     if changed.is_empty() {
         return Err(Error::InvalidInput {
