@@ -607,7 +607,7 @@ impl App {
     /// and the person is signed in (and recorded active) as after any sign-in.
     async fn activate(&self, ctx: &Ctx<'_>, token: &str, form: &Form) -> Response<Body> {
         let person = match activation_link_state(self.registry.as_ref(), ctx.org, token).await {
-            Ok(LinkState::Valid(person)) => person,
+            Ok(LinkState::Valid(person)) => *person,
             Ok(state) => return self.link_refused(ctx, state),
             Err(e) => {
                 tracing::error!(error = %e, "reading an activation link failed");

@@ -213,7 +213,7 @@ async fn mail_and_record(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkState {
     /// Valid: the invited person it belongs to.
-    Valid(Person),
+    Valid(Box<Person>),
     /// Used already (the person has chosen a password, or a newer link replaced it).
     Used,
     Expired,
@@ -243,7 +243,7 @@ pub async fn activation_link_state(
         Some(link)
             if link.accepts(secret, now_epoch()) && person.status == PersonStatus::Invited =>
         {
-            LinkState::Valid(person)
+            LinkState::Valid(Box::new(person))
         }
         Some(link) if link.sha256 == LinkToken::digest(secret) => LinkState::Expired,
         _ => LinkState::Used,
@@ -262,7 +262,7 @@ pub async fn use_activation_link(
     new_password: &str,
 ) -> Result<Result<Person, LinkState>, Error> {
     let person = match activation_link_state(registry, org, token).await? {
-        LinkState::Valid(person) => person,
+        LinkState::Valid(person) => *person,
         other => return Ok(Err(other)),
     };
     let pool_id = pool_of(org, &person, "activate")?;
