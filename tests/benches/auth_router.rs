@@ -102,6 +102,7 @@ async fn main() {
     let app = App {
         registry: registry.clone(),
         cognito: Arc::new(CognitoPools::new(&sdk)),
+        pools: Arc::new(CognitoPools::new(&sdk)),
         identify: Arc::new(
             shared::auth::verifier(&sdk, &env, registry)
                 .expect("verifier")

@@ -151,6 +151,9 @@ impl UserPools for CrashingPools<'_> {
     ) -> Result<(), Error> {
         self.real.set_temporary_password(pool, user, password).await
     }
+    async fn set_password(&self, pool: &str, user: &str, password: &str) -> Result<(), Error> {
+        self.real.set_password(pool, user, password).await
+    }
     async fn delete_group(&self, pool: &str, group: &str) -> Result<(), Error> {
         self.real.delete_group(pool, group).await
     }
