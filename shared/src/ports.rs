@@ -100,6 +100,15 @@ pub trait Registry: Send + Sync {
 
     /// The person a federated identity was linked to (the provider's subject identifies them
     /// after the first link, never the e-mail address again).
+    /// A confirmed e-mail change: `after` differs from `before` only in its address (and
+    /// the confirmation state); the new address is claimed and the old one freed in the same
+    /// write as the record, checked against `before`'s version, with its audit event.
+    async fn change_email(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error>;
     async fn person_by_identity(
         &self,
         org: &OrgId,
@@ -295,6 +304,13 @@ pub trait UserPools: Send + Sync {
         pool_id: &str,
         username: &str,
         password: &str,
+    ) -> Result<(), Error>;
+    /// Gives a login a confirmed e-mail address (`email_verified` true).
+    async fn set_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: &EmailAddress,
     ) -> Result<(), Error>;
     /// Deletes a group; a group that no longer exists counts as done.
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error>;

@@ -318,6 +318,38 @@ impl Registry for MemoryRegistry {
         Ok(next)
     }
 
+    async fn change_email(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        self.call("change_email");
+        self.injected_failure()?;
+        let mut state = self.lock();
+        let key = (before.org_id.to_string(), before.username.clone());
+        if state.people.get(&key).map(|p| p.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            });
+        }
+        let taken = state.people.values().any(|p| {
+            p.org_id == after.org_id && p.username != after.username && p.email == after.email
+        });
+        if taken {
+            return Err(Error::not_allowed(
+                format!("change the address of {}", before.username),
+                "another person of this organization already has that e-mail address",
+            ));
+        }
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        state.people.insert(key, next.clone());
+        state.audit.push(audit.clone());
+        Ok(next)
+    }
+
     async fn person_by_identity(
         &self,
         org: &OrgId,
@@ -616,6 +648,15 @@ impl UserPools for RecordingPools {
         _password: &str,
     ) -> Result<(), Error> {
         self.record(format!("set_password {pool_id} {username}"));
+        Ok(())
+    }
+    async fn set_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: &EmailAddress,
+    ) -> Result<(), Error> {
+        self.record(format!("set_email {pool_id} {username} {email}"));
         Ok(())
     }
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {

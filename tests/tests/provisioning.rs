@@ -154,6 +154,14 @@ impl UserPools for CrashingPools<'_> {
     async fn set_password(&self, pool: &str, user: &str, password: &str) -> Result<(), Error> {
         self.real.set_password(pool, user, password).await
     }
+    async fn set_email(
+        &self,
+        pool: &str,
+        user: &str,
+        email: &shared::domain::EmailAddress,
+    ) -> Result<(), Error> {
+        self.real.set_email(pool, user, email).await
+    }
     async fn delete_group(&self, pool: &str, group: &str) -> Result<(), Error> {
         self.real.delete_group(pool, group).await
     }

@@ -95,6 +95,16 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                     ));
                 }
             }
+            if body
+                .username
+                .as_deref()
+                .is_some_and(|u| u != person.username)
+            {
+                return Err(fail(shared::domain::Error::not_allowed(
+                    format!("rename {}", person.username),
+                    "a Cognito username cannot change; add the person again under the new username and delete this one",
+                )));
+            }
             let changes = PersonChanges {
                 given_name: body.given_name,
                 family_name: body.family_name,
@@ -104,6 +114,10 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 .update_person(org, &person, &changes)
                 .await
                 .map_err(fail)?;
+            let saved = match body.email.as_deref() {
+                Some(email) => admin.change_email(org, &saved, email).await.map_err(fail)?,
+                None => saved,
+            };
             Ok(person_response(StatusCode::OK, &saved))
         }
         (Method::DELETE, ["users", id]) => {
@@ -283,6 +297,13 @@ struct PatchUserBody {
     family_name: Option<Option<String>>,
     #[serde(default)]
     roles: Option<Vec<String>>,
+    /// A new address: at once for a person without a login; for an invited or active one,
+    /// pending until confirmed with the link mailed to it.
+    #[serde(default)]
+    email: Option<String>,
+    /// Refused with a reason: a Cognito username cannot change.
+    #[serde(default)]
+    username: Option<String>,
 }
 
 #[derive(Deserialize)]

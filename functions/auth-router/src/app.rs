@@ -18,6 +18,7 @@ use shared::auth::oauth::{self, CodeExchange};
 use shared::aws::signin::trigger_message;
 use shared::cache::OrgCache;
 use shared::domain::activation::{activation_link_state, use_activation_link, LinkState};
+use shared::domain::email_change::{confirm_email_change, email_link_state};
 use shared::domain::signin::record_first_login;
 use shared::domain::{
     password, EmailAddress, EmailDomain, MfaMode, OrgStatus, Organization, PersonStatus, Subdomain,
@@ -472,6 +473,12 @@ impl App {
             }
             (true, _, "/logout", Some(_)) => self.logout(org, call).await,
             (_, true, "/oauth/callback", _) => self.sso_callback(&ctx, call).await,
+            (_, true, p, _) if p.starts_with("/confirm-email/") => {
+                self.confirm_email_page(&ctx, &p[15..]).await
+            }
+            (true, _, p, Some(_)) if p.starts_with("/confirm-email/") => {
+                self.confirm_email(&ctx, &p[15..]).await
+            }
             (_, true, p, _) if p.starts_with("/activate/") => {
                 self.activate_page(&ctx, &p[10..]).await
             }
@@ -655,6 +662,68 @@ impl App {
                     .await
             }
             Err(refusal) => self.refused(ctx, refusal, person.username, String::new()),
+        }
+    }
+
+    fn email_link_refused(&self, ctx: &Ctx<'_>, state: LinkState) -> Response<Body> {
+        let (status, title, text) = match state {
+            LinkState::Used => (StatusCode::GONE, "Link already used", "This confirmation link has already been used, or a newer one replaced it. Sign in, or ask your administrator to change your address again."),
+            LinkState::Expired => (StatusCode::GONE, "Link expired", "This confirmation link has expired. Please ask your administrator to change your address again."),
+            LinkState::Valid(_) | LinkState::Unknown => (StatusCode::NOT_FOUND, "Link not valid", "This confirmation link is not valid here. Check that you opened the whole link from the mail."),
+        };
+        self.message(
+            ctx,
+            status,
+            title,
+            text.into(),
+            Some(("/login".into(), "Go to sign-in".into())),
+        )
+    }
+
+    /// `GET /confirm-email/<token>`: a button, so that a mail scanner opening the link
+    /// confirms nothing.
+    async fn confirm_email_page(&self, ctx: &Ctx<'_>, token: &str) -> Response<Body> {
+        match email_link_state(self.registry.as_ref(), ctx.org, token).await {
+            Ok(LinkState::Valid(person)) => {
+                let html = render(&pages::ConfirmEmail {
+                    shell: ctx.shell("Confirm your new e-mail address"),
+                    new_email: person
+                        .pending_email
+                        .map(|e| e.to_string())
+                        .unwrap_or_default(),
+                    username: person.username,
+                    action: format!("/confirm-email/{token}"),
+                });
+                ctx.page(StatusCode::OK, html, Vec::new())
+            }
+            Ok(state) => self.email_link_refused(ctx, state),
+            Err(e) => {
+                tracing::error!(error = %e, "reading a confirmation link failed");
+                unavailable()
+            }
+        }
+    }
+
+    /// `POST /confirm-email/<token>`: the login and the record take the new address.
+    async fn confirm_email(&self, ctx: &Ctx<'_>, token: &str) -> Response<Body> {
+        match confirm_email_change(self.registry.as_ref(), self.pools.as_ref(), ctx.org, token)
+            .await
+        {
+            Ok(Ok(person)) => self.message(
+                ctx,
+                StatusCode::OK,
+                "Address confirmed",
+                format!(
+                    "{} is now the e-mail address of your account {}. You can sign in again.",
+                    person.email, person.username
+                ),
+                Some(("/login".into(), "Sign in".into())),
+            ),
+            Ok(Err(state)) => self.email_link_refused(ctx, state),
+            Err(e) => {
+                tracing::error!(error = %e, "confirming an e-mail address failed");
+                unavailable()
+            }
         }
     }
 

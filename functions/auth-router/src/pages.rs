@@ -70,6 +70,15 @@ pub struct Activate {
 }
 
 #[derive(Template)]
+#[template(path = "confirm_email.html")]
+pub struct ConfirmEmail {
+    pub shell: Shell,
+    pub username: String,
+    pub new_email: String,
+    pub action: String,
+}
+
+#[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct Forgot {
     pub shell: Shell,

@@ -1491,6 +1491,53 @@ async fn expired_forged_and_foreign_activation_links_say_so() {
     assert!(w.pools.calls().is_empty());
 }
 
+#[tokio::test]
+async fn a_new_address_is_confirmed_with_a_button_once() {
+    let w = world();
+    let mut hank = sample_person(
+        "hank",
+        "hank@acme.example",
+        &["admin"],
+        PersonStatus::Active,
+    );
+    hank.pending_email =
+        Some(shared::domain::EmailAddress::parse("h.new@acme.example").expect("valid"));
+    let secret = "cd".repeat(32);
+    hank.email_link = Some(shared::domain::LinkToken {
+        sha256: shared::domain::LinkToken::digest(&secret),
+        expires_at: shared::domain::now_epoch() + 3600,
+    });
+    w.registry.insert_person(hank.clone());
+    let path = format!("/confirm-email/{}.{secret}", hank.id);
+    let page = w.get(ACME, &path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<strong>h.new@acme.example</strong>"));
+    assert_eq!(
+        w.registry
+            .stored_person("hank")
+            .expect("hank")
+            .email
+            .as_str(),
+        "hank@acme.example",
+        "opening the link confirms nothing"
+    );
+    let done = w.post(ACME, &path, &[]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done
+        .body
+        .contains("h.new@acme.example is now the e-mail address"));
+    let stored = w.registry.stored_person("hank").expect("hank");
+    assert_eq!(stored.email.as_str(), "h.new@acme.example");
+    assert!(stored.pending_email.is_none());
+    assert_eq!(
+        w.pools.calls(),
+        [format!("set_email {SAMPLE_POOL} hank h.new@acme.example")]
+    );
+    let again = w.post(ACME, &path, &[]).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert_eq!(w.get(GLOBEX, &path).await.status, StatusCode::NOT_FOUND);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -539,6 +539,32 @@ impl UserPools for CognitoPools {
         Ok(())
     }
 
+    async fn set_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: &crate::domain::EmailAddress,
+    ) -> Result<(), Error> {
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(build_error)
+        };
+        self.client
+            .admin_update_user_attributes()
+            .user_pool_id(pool_id)
+            .username(username)
+            .user_attributes(attribute("email", email.as_str())?)
+            // Confirmed by the link mailed to it.
+            .user_attributes(attribute("email_verified", "true")?)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminUpdateUserAttributes", e))?;
+        Ok(())
+    }
+
     async fn apply_sign_in(
         &self,
         pool_id: &str,

@@ -3,10 +3,10 @@
 //! And the other ways a temporary password goes out: the invitation sent again, and a
 //! password reset by an administrator.
 
+use super::links;
+pub use super::links::LinkState;
 use super::mail::{Access, Welcome, WelcomeKind};
-use super::{
-    now_epoch, password, Error, Invitation, LinkToken, Organization, Person, PersonStatus,
-};
+use super::{now_epoch, password, Error, Invitation, Organization, Person, PersonStatus};
 use crate::ports::{AuditEvent, Mailer, NewLogin, Registry, UserPools};
 
 /// What activation needs.
@@ -143,20 +143,6 @@ pub async fn send_temporary_password(
 /// Hours an activation link (a `link` invitation) stays valid.
 pub const ACTIVATION_LINK_HOURS: i64 = 72;
 
-/// A new activation link of `person`: the token to mail (`<person id>.<64 hex>`) and what is
-/// stored of it.
-fn activation_link(person: &Person) -> (String, LinkToken) {
-    let secret: String = rand::random::<[u8; 32]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let stored = LinkToken {
-        sha256: LinkToken::digest(&secret),
-        expires_at: now_epoch() + ACTIVATION_LINK_HOURS * 3600,
-    };
-    (format!("{}.{secret}", person.id), stored)
-}
-
 /// Sends the welcome mail, then records when it went out (with the change's audit event,
 /// if it has one). An invitation follows the organization's style: the temporary password,
 /// or a single-use link to choose a password (the login keeps an unknown temporary password
@@ -183,7 +169,7 @@ async fn mail_and_record(
                 .unwrap_or("organization's"),
         },
         WelcomeKind::Invitation if org.sign_in.invitation == Invitation::Link => {
-            let (token, stored) = activation_link(&person);
+            let (token, stored) = links::new_link(&person, ACTIVATION_LINK_HOURS);
             sent.activation_link = Some(stored);
             link_url = format!(
                 "{}/activate/{token}",
@@ -209,45 +195,19 @@ async fn mail_and_record(
     deps.registry.save_person(&person, &sent, audit).await
 }
 
-/// What an activation link from a mail is, on its organization's subdomain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkState {
-    /// Valid: the invited person it belongs to.
-    Valid(Box<Person>),
-    /// Used already (the person has chosen a password, or a newer link replaced it).
-    Used,
-    Expired,
-    /// Not a link of this organization at all.
-    Unknown,
-}
-
-/// Looks at `token` (`<person id>.<secret>`) without using it.
+/// Looks at an activation link's `token` (`<person id>.<secret>`) without using it: valid
+/// only for a person still invited.
 pub async fn activation_link_state(
     registry: &dyn Registry,
     org: &Organization,
     token: &str,
 ) -> Result<LinkState, Error> {
-    let Some((id, secret)) = token.split_once('.') else {
-        return Ok(LinkState::Unknown);
-    };
-    let Ok(id) = super::PersonId::parse(id) else {
-        return Ok(LinkState::Unknown);
-    };
-    if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(LinkState::Unknown);
-    }
-    let Some(person) = registry.person_by_id(&org.id, &id).await? else {
-        return Ok(LinkState::Unknown);
-    };
-    Ok(match &person.activation_link {
-        Some(link)
-            if link.accepts(secret, now_epoch()) && person.status == PersonStatus::Invited =>
-        {
-            LinkState::Valid(Box::new(person))
-        }
-        Some(link) if link.sha256 == LinkToken::digest(secret) => LinkState::Expired,
-        _ => LinkState::Used,
-    })
+    Ok(
+        match links::lookup(registry, org, token, |p| p.activation_link.as_ref()).await? {
+            LinkState::Valid(person) if person.status != PersonStatus::Invited => LinkState::Used,
+            other => other,
+        },
+    )
 }
 
 /// Uses an activation link: the person's chosen password becomes their login's, and the

@@ -136,6 +136,76 @@ impl Welcome<'_> {
     }
 }
 
+/// The mails of an e-mail change: the confirmation link to the new address, and a notice to
+/// the old one (`confirm_url` `None`).
+pub struct EmailChange<'a> {
+    pub org_name: &'a str,
+    pub username: &'a str,
+    pub new_email: &'a str,
+    pub confirm_url: Option<&'a str>,
+    pub hours: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email_change.html")]
+struct EmailChangeHtml<'a> {
+    subject: &'a str,
+    org_name: &'a str,
+    username: &'a str,
+    new_email: &'a str,
+    confirm_url: Option<&'a str>,
+    hours: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email_change.txt")]
+struct EmailChangeText<'a> {
+    subject: &'a str,
+    org_name: &'a str,
+    username: &'a str,
+    new_email: &'a str,
+    confirm_url: Option<&'a str>,
+    hours: i64,
+}
+
+impl EmailChange<'_> {
+    pub fn render(&self) -> Result<MailContent, Error> {
+        let render_failed = |e: askama::Error| Error::Render {
+            what: "e-mail change mail",
+            detail: e.to_string(),
+        };
+        let subject = match self.confirm_url {
+            Some(_) => format!("Confirm your new {} e-mail address", self.org_name),
+            None => format!("Your {} e-mail address is being changed", self.org_name),
+        };
+        let html = EmailChangeHtml {
+            subject: &subject,
+            org_name: self.org_name,
+            username: self.username,
+            new_email: self.new_email,
+            confirm_url: self.confirm_url,
+            hours: self.hours,
+        }
+        .render()
+        .map_err(render_failed)?;
+        let text = EmailChangeText {
+            subject: &subject,
+            org_name: self.org_name,
+            username: self.username,
+            new_email: self.new_email,
+            confirm_url: self.confirm_url,
+            hours: self.hours,
+        }
+        .render()
+        .map_err(render_failed)?;
+        Ok(MailContent {
+            subject,
+            html,
+            text,
+        })
+    }
+}
+
 /// Which message Cognito is about to send (the custom-message trigger's source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {

@@ -4,6 +4,8 @@
 
 pub mod activation;
 pub mod email;
+pub mod email_change;
+pub mod links;
 pub mod mail;
 pub mod organization;
 pub mod password;
@@ -99,7 +101,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn not_allowed(action: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn not_allowed(action: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::NotAllowed {
             action: action.into(),
             reason: reason.into(),

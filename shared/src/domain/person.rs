@@ -208,6 +208,9 @@ pub struct Person {
     /// The activation link of a `link` invitation, until it is used (its token hashed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation_link: Option<LinkToken>,
+    /// The link that confirms `pending_email`, until it is used (its token hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_link: Option<LinkToken>,
     /// Federated identities linked to this person's login. After the first link the
     /// provider's stable subject identifies the person, never the e-mail address again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -271,6 +274,7 @@ impl Person {
             pending_email: None,
             welcome_sent_at: None,
             activation_link: None,
+            email_link: None,
             identities: Vec::new(),
             created_at: now,
             updated_at: now,
@@ -374,6 +378,7 @@ mod tests {
             pending_email: None,
             welcome_sent_at: None,
             activation_link: None,
+            email_link: None,
             identities: Vec::new(),
             created_at: 0,
             updated_at: 0,
