@@ -6,6 +6,7 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::domain::people::{Admin, NewPerson, PersonChanges};
+use shared::domain::settings::{apply_settings, SettingsPatch};
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
 use shared::ports::AuditEvent;
 
@@ -14,8 +15,9 @@ use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
 /// these (a test checks both ways).
-pub const ROUTES: [(&str, &str); 15] = [
+pub const ROUTES: [(&str, &str); 16] = [
     ("GET", "/v1/organization"),
+    ("PATCH", "/v1/organization"),
     ("GET", "/v1/users"),
     ("POST", "/v1/users"),
     ("POST", "/v1/users/import"),
@@ -60,10 +62,30 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
     let fail = |e: Error| problem_in(org, e);
     let method = call.method.clone();
     match (method, &call.segments[1..]) {
-        (Method::GET, ["organization"]) => Ok(json(
-            StatusCode::OK,
-            &OrganizationView::of(org, &app.base_domain),
-        )),
+        (Method::GET, ["organization"]) => Ok(organization_response(org, &app.base_domain)),
+        (Method::PATCH, ["organization"]) => {
+            let body: PatchOrgBody = call.json()?;
+            if let Some(expected) = call.header(header::IF_MATCH) {
+                if expected.trim() != org_etag(org) && expected.trim() != "*" {
+                    return Err(Problem::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "stale",
+                        "Changed meanwhile",
+                        "The organization's settings were changed since you loaded them: load them again and repeat your change.",
+                    ));
+                }
+            }
+            let done = apply_settings(
+                app.registry.as_ref(),
+                app.pools.as_ref(),
+                org,
+                &body.into(),
+                &caller.person.username,
+            )
+            .await
+            .map_err(fail)?;
+            Ok(organization_response(&done.organization, &app.base_domain))
+        }
         (Method::GET, ["users"]) => list_users(app, org, call).await,
         (Method::POST, ["users"]) => {
             let body: NewUserBody = call.json()?;
@@ -335,6 +357,99 @@ struct OrganizationView<'a> {
     mfa: String,
     email_domains: Vec<String>,
     login_url: String,
+    self_signup: bool,
+    sso_only: bool,
+    admins_keep_password: bool,
+    providers: &'a [String],
+    jit: JitView<'a>,
+    invitation: String,
+    branding: &'a shared::domain::Branding,
+    app_urls: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JitView<'a> {
+    enabled: bool,
+    role: &'a str,
+}
+
+fn org_etag(org: &Organization) -> String {
+    format!("\"{}\"", org.version)
+}
+
+fn organization_response(org: &Organization, base_domain: &str) -> Response<Body> {
+    let mut response = json(StatusCode::OK, &OrganizationView::of(org, base_domain));
+    if let Ok(tag) = HeaderValue::from_str(&org_etag(org)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// `PATCH /v1/organization`: any part of the settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchOrgBody {
+    #[serde(default)]
+    self_signup: Option<bool>,
+    #[serde(default)]
+    sso_only: Option<bool>,
+    #[serde(default)]
+    admins_keep_password: Option<bool>,
+    #[serde(default)]
+    providers: Option<Vec<String>>,
+    #[serde(default)]
+    jit: Option<JitBody>,
+    #[serde(default)]
+    mfa: Option<String>,
+    #[serde(default)]
+    invitation: Option<String>,
+    #[serde(default)]
+    branding: Option<BrandingBody>,
+    #[serde(default)]
+    app_urls: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JitBody {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    role: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandingBody {
+    #[serde(default, deserialize_with = "present")]
+    display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    primary_color: Option<Option<String>>,
+}
+
+impl From<PatchOrgBody> for SettingsPatch {
+    fn from(b: PatchOrgBody) -> Self {
+        let (jit_enabled, jit_role) = b.jit.map_or((None, None), |j| (j.enabled, j.role));
+        let (display_name, logo_url, primary_color) = b.branding.map_or((None, None, None), |x| {
+            (x.display_name, x.logo_url, x.primary_color)
+        });
+        SettingsPatch {
+            self_signup: b.self_signup,
+            sso_only: b.sso_only,
+            admins_keep_password: b.admins_keep_password,
+            providers: b.providers,
+            jit_enabled,
+            jit_role,
+            mfa: b.mfa,
+            invitation: b.invitation,
+            display_name,
+            logo_url,
+            primary_color,
+            app_urls: b.app_urls,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -357,6 +472,17 @@ impl<'a> OrganizationView<'a> {
             mfa: org.mfa.to_string(),
             email_domains: org.email_domains.iter().map(|d| d.to_string()).collect(),
             login_url: org.subdomain.login_url(base_domain),
+            self_signup: org.sign_in.self_signup,
+            sso_only: org.sign_in.sso_only,
+            admins_keep_password: org.sign_in.admins_keep_password,
+            providers: &org.sign_in.providers,
+            jit: JitView {
+                enabled: org.sign_in.jit_accounts,
+                role: org.sign_in.jit_role.as_deref().unwrap_or("member"),
+            },
+            invitation: org.sign_in.invitation.to_string(),
+            branding: &org.branding,
+            app_urls: &org.sign_in.app_urls,
         }
     }
 }

@@ -802,7 +802,8 @@ impl App {
                 error: Some(error),
                 username: String::new(),
                 return_to: String::new(),
-                password_form: !org.sign_in.sso_only,
+                password_form: !org.sign_in.sso_only || org.sign_in.admins_keep_password,
+                admins_only: org.sign_in.sso_only && org.sign_in.admins_keep_password,
                 providers: self.providers(org, ""),
             });
             ctx.page(status, html, vec![cleared.clone()])
@@ -894,7 +895,8 @@ impl App {
             error,
             username,
             return_to,
-            password_form: !ctx.org.sign_in.sso_only,
+            password_form: !ctx.org.sign_in.sso_only || ctx.org.sign_in.admins_keep_password,
+            admins_only: ctx.org.sign_in.sso_only && ctx.org.sign_in.admins_keep_password,
             providers: self.providers(ctx.org, &return_to_for_buttons),
         });
         ctx.page(status, html, Vec::new())
@@ -1003,7 +1005,7 @@ impl App {
 
     async fn password(&self, ctx: &Ctx<'_>, form: &Form) -> Response<Body> {
         let return_to = form.get("return_to").unwrap_or_default().to_owned();
-        if ctx.org.sign_in.sso_only {
+        if ctx.org.sign_in.sso_only && !ctx.org.sign_in.admins_keep_password {
             return self.login_form(
                 ctx,
                 StatusCode::FORBIDDEN,

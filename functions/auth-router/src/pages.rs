@@ -20,6 +20,8 @@ pub struct Login {
     pub username: String,
     pub return_to: String,
     pub password_form: bool,
+    /// SSO-only with the admins' break-glass: the password form is theirs.
+    pub admins_only: bool,
     /// (label, href) of each SSO button.
     pub providers: Vec<(String, String)>,
 }

@@ -1377,6 +1377,31 @@ async fn an_sso_only_organization_shows_its_providers_and_no_password_form() {
     let page = w.get("hooli.app.example.com", "/login").await;
     assert!(page.body.contains(">Sign in with Microsoft</a>"));
     assert!(!page.body.contains("type=\"password\""));
+    // Break-glass: the admins keep a password form (the trigger refuses anyone else's).
+    let mut hooli = w
+        .registry
+        .org(&OrgId::from("org-hooli".to_owned()))
+        .expect("hooli");
+    hooli.sign_in.admins_keep_password = true;
+    let w = world();
+    w.registry.insert_org(hooli);
+    let page = w.get("hooli.app.example.com", "/login").await;
+    assert!(page.body.contains("type=\"password\""));
+    assert!(page
+        .body
+        .contains("Password sign-in is for administrators only."));
+    let a = w
+        .post(
+            "hooli.app.example.com",
+            "/login",
+            &[("username", "nobody"), ("password", "x")],
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::UNAUTHORIZED,
+        "the password reaches Cognito"
+    );
 }
 
 /// An invited person with an activation link; the token of the link.

@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use shared::config::{ConfigError, ProcessEnv};
 use shared::domain::provisioning::{
-    configure_sign_in, find_organization, set_suspended, ProvisionRequest, Provisioned,
-    SignInChanges, Step,
+    find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
+use shared::domain::settings::{apply_settings, SettingsPatch};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
 use shared::ports::{AuditEvent, Registry};
 
@@ -43,6 +43,8 @@ pub enum Output {
     Json,
 }
 
+// Parsed once per run from the command line: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prepare an empty AWS account (or the local one) where CDK has not: the table and the
@@ -79,7 +81,8 @@ pub enum OrgCommand {
     Suspend { subdomain: String },
     /// Let a suspended organization's people sign in again.
     Resume { subdomain: String },
-    /// Change how an organization's people may get in (self sign-up, SSO, providers).
+    /// Change an organization's settings (sign-in, SSO, MFA, invitations, branding, app
+    /// URLs): the same checks and the same change as the admin API's PATCH /v1/organization.
     Configure {
         subdomain: String,
         /// People may sign up themselves with an address in the organization's e-mail domains.
@@ -102,6 +105,28 @@ pub enum OrgCommand {
         /// (a single-use link, valid 72 hours, to choose their password).
         #[arg(long, value_parser = ["password", "link"])]
         invitation: Option<String>,
+        /// Break-glass for SSO-only: the organization's admins keep password sign-in.
+        #[arg(long, value_parser = on_off())]
+        admins_keep_password: Option<bool>,
+        /// The role of people created just in time (default member).
+        #[arg(long)]
+        jit_role: Option<String>,
+        /// MFA policy of the pool: off, optional or required (TOTP).
+        #[arg(long, value_parser = ["off", "optional", "required"])]
+        mfa: Option<String>,
+        /// Shown instead of the organization's name on its pages ("" clears it).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// An https:// logo for its pages ("" clears it).
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// The primary colour of its pages, #rrggbb ("" clears it).
+        #[arg(long)]
+        primary_color: Option<String>,
+        /// Where people go after signing in (repeatable; the list replaces the current one;
+        /// the first is the default).
+        #[arg(long = "app-url")]
+        app_urls: Vec<String>,
     },
     /// Show an organization's audit log, newest first.
     Audit {
@@ -336,21 +361,37 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             no_providers,
             jit,
             invitation,
+            admins_keep_password,
+            jit_role,
+            mfa,
+            display_name,
+            logo_url,
+            primary_color,
+            app_urls,
         }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let pools = shared::aws::cognito::CognitoPools::new(&sdk);
-            let changes = SignInChanges {
+            let clearable = |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.trim().is_empty()));
+            let patch = SettingsPatch {
                 self_signup,
                 sso_only,
+                admins_keep_password,
                 providers: if no_providers {
                     Some(Vec::new())
                 } else {
                     (!providers.is_empty()).then_some(providers)
                 },
-                jit_accounts: jit,
-                invitation: invitation.map(|v| v.parse()).transpose()?,
+                jit_enabled: jit,
+                jit_role: clearable(jit_role),
+                mfa,
+                invitation,
+                display_name: clearable(display_name),
+                logo_url: clearable(logo_url),
+                primary_color: clearable(primary_color),
+                app_urls: (!app_urls.is_empty()).then_some(app_urls),
             };
-            let done = configure_sign_in(&registry, &pools, &subdomain, &changes, &actor()).await?;
+            let org = find_organization(&registry, &subdomain).await?;
+            let done = apply_settings(&registry, &pools, &org, &patch, &actor()).await?;
             if !done.missing_providers.is_empty() {
                 progress(&format!(
                     "enabled, but not yet set up in the pool (offered once they are): {}",

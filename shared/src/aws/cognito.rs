@@ -577,7 +577,8 @@ impl UserPools for CognitoPools {
             None => Vec::new(),
         };
         let mut offered: Vec<String> = Vec::new();
-        if !settings.sso_only {
+        // The password page stays for everyone unless SSO-only, and for the admins' break-glass.
+        if !settings.sso_only || settings.admins_keep_password {
             offered.push("COGNITO".into());
         }
         let mut missing = Vec::new();

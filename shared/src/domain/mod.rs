@@ -12,6 +12,7 @@ pub mod password;
 pub mod people;
 pub mod person;
 pub mod provisioning;
+pub mod settings;
 pub mod signin;
 pub mod subdomain;
 

@@ -200,6 +200,11 @@ pub struct SignInSettings {
     /// How activated people get in: a temporary password by mail (the default), or a
     /// single-use link where they choose their password.
     pub invitation: Invitation,
+    /// Break-glass for SSO-only: the organization's admins keep password sign-in, so that
+    /// a broken identity provider never locks everyone out.
+    pub admins_keep_password: bool,
+    /// The role of people created just in time (default `member`).
+    pub jit_role: Option<String>,
     /// Where people go once signed in (`https://` URLs of the organization's app); the first
     /// is the default, and only these (and the organization's own subdomain) are ever
     /// redirect targets.

@@ -773,14 +773,7 @@ pub struct SignInChanges {
     pub invitation: Option<super::Invitation>,
 }
 
-/// What a sign-in settings change did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Configured {
-    pub organization: Organization,
-    /// Enabled providers the pool has no identity provider for yet: recorded, and offered
-    /// on the app client once they are set up.
-    pub missing_providers: Vec<String>,
-}
+pub use super::settings::Configured;
 
 /// Changes how an organization's people may get in: applied to its pool and app client
 /// first (self sign-up, the providers the client offers), then recorded with its audit event.
@@ -793,79 +786,16 @@ pub async fn configure_sign_in(
     changes: &SignInChanges,
     actor: &str,
 ) -> Result<Configured, Error> {
-    let mut org = find_organization(registry, subdomain).await?;
-    if let Some(providers) = &changes.providers {
-        if let Some(bad) = providers.iter().find(|p| {
-            p.is_empty()
-                || p.len() > 32
-                || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        }) {
-            return Err(Error::InvalidInput {
-                what: "identity provider name",
-                value: bad.clone(),
-                rule:
-                    "it must be the provider's name in the pool: 1 to 32 letters, digits or hyphens",
-            });
-        }
-    }
-    let settings = &mut org.sign_in;
-    let mut changed = Vec::new();
-    let on_off = |b: bool| if b { "on" } else { "off" };
-    if let Some(v) = changes.self_signup {
-        settings.self_signup = v;
-        changed.push(format!("self_signup={}", on_off(v)));
-    }
-    if let Some(v) = changes.sso_only {
-        settings.sso_only = v;
-        changed.push(format!("sso_only={}", on_off(v)));
-    }
-    if let Some(v) = changes.jit_accounts {
-        settings.jit_accounts = v;
-        changed.push(format!("jit_accounts={}", on_off(v)));
-    }
-    if let Some(v) = &changes.providers {
-        settings.providers = v.clone();
-        changed.push(format!("providers={}", v.join(",")));
-    }
-    if let Some(v) = changes.invitation {
-        settings.invitation = v;
-        changed.push(format!("invitation={v}"));
-    }
-    if changed.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "settings change",
-            value: String::new(),
-            rule: "name at least one setting to change",
-        });
-    }
-    if settings.sso_only && settings.providers.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "sso-only",
-            value: "on".into(),
-            rule: "single sign-on only needs an enabled identity provider: enable one with --provider NAME first",
-        });
-    }
-    let pool_id = org.cognito.user_pool_id.clone().ok_or_else(|| {
-        Error::not_allowed(
-            format!("configure {}", org.subdomain),
-            "it is still being provisioned; finish it with `tenantctl org create` first",
-        )
-    })?;
-    let missing_providers = pools
-        .apply_sign_in(&pool_id, org.cognito.app_client_id.as_deref(), &org.sign_in)
-        .await?;
-    let audit = AuditEvent::now(
-        &org.id,
-        actor,
-        "org.sign_in_changed",
-        org.subdomain.as_str(),
-        Some(changed.join(" ")),
-    );
-    let organization = registry.save_organization(&org, Some(&audit)).await?;
-    Ok(Configured {
-        organization,
-        missing_providers,
-    })
+    let org = find_organization(registry, subdomain).await?;
+    let patch = super::settings::SettingsPatch {
+        self_signup: changes.self_signup,
+        sso_only: changes.sso_only,
+        providers: changes.providers.clone(),
+        jit_enabled: changes.jit_accounts,
+        invitation: changes.invitation.map(|i| i.to_string()),
+        ..Default::default()
+    };
+    super::settings::apply_settings(registry, pools, &org, &patch, actor).await
 }
 
 #[cfg(test)]
