@@ -305,6 +305,14 @@ pub trait UserPools: Send + Sync {
         username: &str,
         password: &str,
     ) -> Result<(), Error>;
+    /// Creates the identity provider in the pool, or updates it to `spec`.
+    async fn ensure_identity_provider(
+        &self,
+        pool_id: &str,
+        spec: &IdentityProviderSpec,
+    ) -> Result<(), Error>;
+    /// Removes an identity provider; one that is not there counts as done.
+    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error>;
     /// Gives a login a confirmed e-mail address (`email_verified` true).
     async fn set_email(
         &self,
@@ -443,4 +451,37 @@ pub trait UserSignIn: Send + Sync {
     ) -> Result<(), SignInRefusal>;
     /// Revokes a refresh token and the tokens issued with it.
     async fn revoke(&self, client_id: &str, refresh_token: &str) -> Result<(), SignInRefusal>;
+}
+
+/// Where secrets live (AWS Secrets Manager): the identity providers' client secrets, never
+/// in the table, never in an answer or a log.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// Stores `value` under `name`, creating or replacing it.
+    async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error>;
+    async fn get_secret(&self, name: &str) -> Result<Option<String>, Error>;
+    /// Deletes it at once; a secret that is not there counts as done.
+    async fn delete_secret(&self, name: &str) -> Result<(), Error>;
+}
+
+/// An identity provider of a pool, as Cognito's CreateIdentityProvider takes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityProviderSpec {
+    /// Its name in the pool (`Microsoft`, `Google`, ...).
+    pub name: String,
+    /// `OIDC`, `Google`, `SignInWithApple`, `Facebook`, `LoginWithAmazon`.
+    pub provider_type: String,
+    pub details: Vec<(String, String)>,
+    /// Pool attribute -> provider claim.
+    pub attribute_mapping: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for IdentityProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The details carry the client secret: never printed.
+        f.debug_struct("IdentityProviderSpec")
+            .field("name", &self.name)
+            .field("provider_type", &self.provider_type)
+            .finish_non_exhaustive()
+    }
 }

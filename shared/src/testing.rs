@@ -650,6 +650,21 @@ impl UserPools for RecordingPools {
         self.record(format!("set_password {pool_id} {username}"));
         Ok(())
     }
+    async fn ensure_identity_provider(
+        &self,
+        pool_id: &str,
+        spec: &crate::ports::IdentityProviderSpec,
+    ) -> Result<(), Error> {
+        self.record(format!(
+            "ensure_identity_provider {pool_id} {} {}",
+            spec.name, spec.provider_type
+        ));
+        Ok(())
+    }
+    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error> {
+        self.record(format!("delete_identity_provider {pool_id} {name}"));
+        Ok(())
+    }
     async fn set_email(
         &self,
         pool_id: &str,
@@ -770,4 +785,41 @@ pub fn sample_event_names(function: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Secrets in memory.
+#[derive(Default)]
+pub struct MemorySecrets {
+    values: Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl MemorySecrets {
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl crate::ports::Secrets for MemorySecrets {
+    async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.into(), value.into());
+        Ok(())
+    }
+    async fn get_secret(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.get(name))
+    }
+    async fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        Ok(())
+    }
 }

@@ -154,6 +154,16 @@ impl UserPools for CrashingPools<'_> {
     async fn set_password(&self, pool: &str, user: &str, password: &str) -> Result<(), Error> {
         self.real.set_password(pool, user, password).await
     }
+    async fn ensure_identity_provider(
+        &self,
+        pool: &str,
+        spec: &shared::ports::IdentityProviderSpec,
+    ) -> Result<(), Error> {
+        self.real.ensure_identity_provider(pool, spec).await
+    }
+    async fn delete_identity_provider(&self, pool: &str, name: &str) -> Result<(), Error> {
+        self.real.delete_identity_provider(pool, name).await
+    }
     async fn set_email(
         &self,
         pool: &str,

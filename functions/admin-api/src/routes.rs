@@ -6,7 +6,10 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::domain::people::{Admin, NewPerson, PersonChanges};
-use shared::domain::settings::{apply_settings, SettingsPatch};
+use shared::domain::settings::{
+    apply_settings, idp_redirect_uri, microsoft_admin_consent_url, ProviderInput, SettingsDeps,
+    SettingsPatch,
+};
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
 use shared::ports::AuditEvent;
 
@@ -62,7 +65,7 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
     let fail = |e: Error| problem_in(org, e);
     let method = call.method.clone();
     match (method, &call.segments[1..]) {
-        (Method::GET, ["organization"]) => Ok(organization_response(org, &app.base_domain)),
+        (Method::GET, ["organization"]) => Ok(organization_response(org, app)),
         (Method::PATCH, ["organization"]) => {
             let body: PatchOrgBody = call.json()?;
             if let Some(expected) = call.header(header::IF_MATCH) {
@@ -75,16 +78,15 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                     ));
                 }
             }
-            let done = apply_settings(
-                app.registry.as_ref(),
-                app.pools.as_ref(),
-                org,
-                &body.into(),
-                &caller.person.username,
-            )
-            .await
-            .map_err(fail)?;
-            Ok(organization_response(&done.organization, &app.base_domain))
+            let deps = SettingsDeps {
+                registry: app.registry.as_ref(),
+                pools: app.pools.as_ref(),
+                secrets: app.secrets.as_ref(),
+            };
+            let done = apply_settings(&deps, org, &body.into(), &caller.person.username)
+                .await
+                .map_err(fail)?;
+            Ok(organization_response(&done.organization, app))
         }
         (Method::GET, ["users"]) => list_users(app, org, call).await,
         (Method::POST, ["users"]) => {
@@ -365,6 +367,29 @@ struct OrganizationView<'a> {
     invitation: String,
     branding: &'a shared::domain::Branding,
     app_urls: &'a [String],
+    sso: SsoView<'a>,
+}
+
+/// The identity providers, without their secrets: only whether one is set and when.
+#[derive(Serialize)]
+struct SsoView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    microsoft: Option<ProviderView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    google: Option<ProviderView<'a>>,
+    /// The redirect URI to register with the identity provider (the pool domain's).
+    redirect_uri: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ProviderView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
+    client_id: &'a str,
+    client_secret_set: bool,
+    client_secret_updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_consent_url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -377,8 +402,8 @@ fn org_etag(org: &Organization) -> String {
     format!("\"{}\"", org.version)
 }
 
-fn organization_response(org: &Organization, base_domain: &str) -> Response<Body> {
-    let mut response = json(StatusCode::OK, &OrganizationView::of(org, base_domain));
+fn organization_response(org: &Organization, app: &App) -> Response<Body> {
+    let mut response = json(StatusCode::OK, &OrganizationView::of(org, app));
     if let Ok(tag) = HeaderValue::from_str(&org_etag(org)) {
         response.headers_mut().insert(header::ETAG, tag);
     }
@@ -407,6 +432,38 @@ struct PatchOrgBody {
     branding: Option<BrandingBody>,
     #[serde(default)]
     app_urls: Option<Vec<String>>,
+    #[serde(default)]
+    sso: Option<SsoBody>,
+}
+
+/// `"sso": {"microsoft": {...}}` sets a provider up, `"sso": {"microsoft": null}` removes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SsoBody {
+    #[serde(default, deserialize_with = "present")]
+    microsoft: Option<Option<ProviderBody>>,
+    #[serde(default, deserialize_with = "present")]
+    google: Option<Option<ProviderBody>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderBody {
+    #[serde(default)]
+    tenant: Option<String>,
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+impl From<ProviderBody> for ProviderInput {
+    fn from(b: ProviderBody) -> Self {
+        ProviderInput {
+            tenant: b.tenant,
+            client_id: b.client_id,
+            client_secret: b.client_secret,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -435,7 +492,11 @@ impl From<PatchOrgBody> for SettingsPatch {
         let (display_name, logo_url, primary_color) = b.branding.map_or((None, None, None), |x| {
             (x.display_name, x.logo_url, x.primary_color)
         });
+        let (microsoft, google) = b.sso.map_or((None, None), |s| (s.microsoft, s.google));
+        let provider = |p: Option<Option<ProviderBody>>| p.map(|p| p.map(ProviderInput::from));
         SettingsPatch {
+            microsoft: provider(microsoft),
+            google: provider(google),
             self_signup: b.self_signup,
             sso_only: b.sso_only,
             admins_keep_password: b.admins_keep_password,
@@ -459,7 +520,25 @@ struct Seats {
 }
 
 impl<'a> OrganizationView<'a> {
-    fn of(org: &'a Organization, base_domain: &str) -> Self {
+    fn of(org: &'a Organization, app: &App) -> Self {
+        let base_domain = app.base_domain.as_str();
+        let redirect_uri = org
+            .cognito
+            .domain_prefix
+            .as_deref()
+            .map(|prefix| idp_redirect_uri(prefix, &app.region));
+        let provider = |p: &'a shared::domain::ProviderSetup| ProviderView {
+            tenant: p.tenant.as_deref(),
+            client_id: &p.client_id,
+            client_secret_set: p.client_secret_updated_at.is_some(),
+            client_secret_updated_at: p.client_secret_updated_at.map(rfc3339),
+            admin_consent_url: match (p.tenant.as_deref(), redirect_uri.as_deref()) {
+                (Some(tenant), Some(uri)) => {
+                    Some(microsoft_admin_consent_url(tenant, &p.client_id, uri))
+                }
+                _ => None,
+            },
+        };
         Self {
             id: org.id.as_str(),
             name: &org.name,
@@ -483,6 +562,11 @@ impl<'a> OrganizationView<'a> {
             invitation: org.sign_in.invitation.to_string(),
             branding: &org.branding,
             app_urls: &org.sign_in.app_urls,
+            sso: SsoView {
+                microsoft: org.sign_in.sso.microsoft.as_ref().map(provider),
+                google: org.sign_in.sso.google.as_ref().map(provider),
+                redirect_uri: redirect_uri.clone(),
+            },
         }
     }
 }

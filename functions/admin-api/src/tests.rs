@@ -66,7 +66,9 @@ fn world_with(org: Organization) -> World {
         pools: pools.clone(),
         mailer: mailer.clone(),
         auth: Arc::new(FakeAuth),
+        secrets: Arc::new(shared::testing::MemorySecrets::default()),
         base_domain: "app.example.com".into(),
+        region: "eu-west-1".into(),
     };
     World {
         app,

@@ -14,7 +14,7 @@ use shared::config::{ConfigError, ProcessEnv};
 use shared::domain::provisioning::{
     find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
-use shared::domain::settings::{apply_settings, SettingsPatch};
+use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
 use shared::ports::{AuditEvent, Registry};
 
@@ -127,6 +127,17 @@ pub enum OrgCommand {
         /// the first is the default).
         #[arg(long = "app-url")]
         app_urls: Vec<String>,
+        /// Microsoft Entra ID: the customer's tenant (its id or a verified domain); with
+        /// --microsoft-client-id and the client secret from the environment variable
+        /// MICROSOFT_CLIENT_SECRET (never a flag: flags end up in shell histories).
+        #[arg(long, requires = "microsoft_client_id")]
+        microsoft_tenant: Option<String>,
+        /// The application (client) id of the app registration in Entra ID.
+        #[arg(long, requires = "microsoft_tenant")]
+        microsoft_client_id: Option<String>,
+        /// Remove the Microsoft provider and its secret.
+        #[arg(long, conflicts_with = "microsoft_tenant")]
+        no_microsoft: bool,
     },
     /// Show an organization's audit log, newest first.
     Audit {
@@ -368,6 +379,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             logo_url,
             primary_color,
             app_urls,
+            microsoft_tenant,
+            microsoft_client_id,
+            no_microsoft,
         }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let pools = shared::aws::cognito::CognitoPools::new(&sdk);
@@ -389,9 +403,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 logo_url: clearable(logo_url),
                 primary_color: clearable(primary_color),
                 app_urls: (!app_urls.is_empty()).then_some(app_urls),
+                microsoft: if no_microsoft {
+                    Some(None)
+                } else {
+                    microsoft_client_id.map(|client_id| {
+                        Some(ProviderInput {
+                            tenant: microsoft_tenant,
+                            client_id,
+                            client_secret: std::env::var("MICROSOFT_CLIENT_SECRET")
+                                .ok()
+                                .filter(|s| !s.is_empty()),
+                        })
+                    })
+                },
+                ..Default::default()
             };
             let org = find_organization(&registry, &subdomain).await?;
-            let done = apply_settings(&registry, &pools, &org, &patch, &actor()).await?;
+            let secrets = shared::aws::secrets::SecretsManager::new(&sdk);
+            let deps = SettingsDeps {
+                registry: &registry,
+                pools: &pools,
+                secrets: &secrets,
+            };
+            let done = apply_settings(&deps, &org, &patch, &actor()).await?;
             if !done.missing_providers.is_empty() {
                 progress(&format!(
                     "enabled, but not yet set up in the pool (offered once they are): {}",

@@ -539,6 +539,80 @@ impl UserPools for CognitoPools {
         Ok(())
     }
 
+    async fn ensure_identity_provider(
+        &self,
+        pool_id: &str,
+        spec: &crate::ports::IdentityProviderSpec,
+    ) -> Result<(), Error> {
+        use std::collections::HashMap;
+        let details: HashMap<String, String> = spec.details.iter().cloned().collect();
+        let mapping: HashMap<String, String> = spec.attribute_mapping.iter().cloned().collect();
+        let exists = match self
+            .client
+            .describe_identity_provider()
+            .user_pool_id(pool_id)
+            .provider_name(&spec.name)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                false
+            }
+            Err(e) => return Err(self.endpoint.error("DescribeIdentityProvider", e)),
+        };
+        if exists {
+            self.client
+                .update_identity_provider()
+                .user_pool_id(pool_id)
+                .provider_name(&spec.name)
+                .set_provider_details(Some(details))
+                .set_attribute_mapping(Some(mapping))
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("UpdateIdentityProvider", e))?;
+        } else {
+            let provider_type =
+                aws_sdk_cognitoidentityprovider::types::IdentityProviderTypeType::from(
+                    spec.provider_type.as_str(),
+                );
+            self.client
+                .create_identity_provider()
+                .user_pool_id(pool_id)
+                .provider_name(&spec.name)
+                .provider_type(provider_type)
+                .set_provider_details(Some(details))
+                .set_attribute_mapping(Some(mapping))
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("CreateIdentityProvider", e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error> {
+        match self
+            .client
+            .delete_identity_provider()
+            .user_pool_id(pool_id)
+            .provider_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("DeleteIdentityProvider", e)),
+        }
+    }
+
     async fn set_email(
         &self,
         pool_id: &str,

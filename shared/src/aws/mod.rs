@@ -3,6 +3,7 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod secrets;
 pub mod ses;
 pub mod signin;
 

@@ -141,6 +141,27 @@ impl Branding {
     }
 }
 
+/// The identity providers set up for an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SsoSettings {
+    /// Microsoft Entra ID, the customer's own tenant (an OIDC provider `Microsoft`).
+    pub microsoft: Option<ProviderSetup>,
+    /// Google (Cognito's built-in `Google`).
+    pub google: Option<ProviderSetup>,
+}
+
+/// One identity provider's public settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSetup {
+    /// Entra ID: the customer's tenant (a GUID or a verified domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub client_id: String,
+    /// When its client secret was last stored (epoch seconds).
+    pub client_secret_updated_at: Option<i64>,
+}
+
 /// The invitation style of an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -205,6 +226,9 @@ pub struct SignInSettings {
     pub admins_keep_password: bool,
     /// The role of people created just in time (default `member`).
     pub jit_role: Option<String>,
+    /// The identity providers the organization's admins set up (their client secrets are in
+    /// Secrets Manager, never here).
+    pub sso: SsoSettings,
     /// Where people go once signed in (`https://` URLs of the organization's app); the first
     /// is the default, and only these (and the organization's own subdomain) are ever
     /// redirect targets.

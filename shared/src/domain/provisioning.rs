@@ -795,7 +795,29 @@ pub async fn configure_sign_in(
         invitation: changes.invitation.map(|i| i.to_string()),
         ..Default::default()
     };
-    super::settings::apply_settings(registry, pools, &org, &patch, actor).await
+    let deps = super::settings::SettingsDeps {
+        registry,
+        pools,
+        secrets: &NoSecrets,
+    };
+    super::settings::apply_settings(&deps, &org, &patch, actor).await
+}
+
+/// The secret store of a change that sets up no provider's secret ([`SignInChanges`] has
+/// none): never called.
+struct NoSecrets;
+
+#[async_trait::async_trait]
+impl crate::ports::Secrets for NoSecrets {
+    async fn put_secret(&self, _: &str, _: &str) -> Result<(), Error> {
+        Err(Error::not_allowed("store a secret", "no secret store here"))
+    }
+    async fn get_secret(&self, _: &str) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+    async fn delete_secret(&self, _: &str) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

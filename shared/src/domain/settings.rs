@@ -6,9 +6,72 @@
 
 use std::str::FromStr;
 
-use super::organization::Invitation;
-use super::{Error, MfaMode, Organization};
-use crate::ports::{AuditEvent, Registry, UserPools};
+use super::organization::{Invitation, ProviderSetup};
+use super::{EmailDomain, Error, MfaMode, Organization};
+use crate::ports::{AuditEvent, IdentityProviderSpec, Registry, Secrets, UserPools};
+
+/// What a settings change needs.
+pub struct SettingsDeps<'a> {
+    pub registry: &'a dyn Registry,
+    pub pools: &'a dyn UserPools,
+    pub secrets: &'a dyn Secrets,
+}
+
+/// An identity provider's settings as an admin sends them; the secret may be left out to
+/// keep the stored one.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ProviderInput {
+    pub tenant: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderInput")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("client_secret_given", &self.client_secret.is_some())
+            .finish()
+    }
+}
+
+/// The two providers with their own settings, by their name in the pool.
+pub const MICROSOFT: &str = "Microsoft";
+pub const GOOGLE: &str = "Google";
+
+/// Where an organization's client secret of `provider` is kept.
+pub fn secret_name(org: &Organization, provider: &str) -> String {
+    format!("signin/{}/{}", org.id, provider.to_ascii_lowercase())
+}
+
+/// The Entra ID issuer of a tenant.
+pub fn microsoft_issuer(tenant: &str) -> String {
+    format!("https://login.microsoftonline.com/{tenant}/v2.0")
+}
+
+/// The URL the customer's Microsoft global administrator opens once to grant consent.
+pub fn microsoft_admin_consent_url(tenant: &str, client_id: &str, redirect_uri: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .finish();
+    format!("https://login.microsoftonline.com/{tenant}/adminconsent?{query}")
+}
+
+/// The redirect URI to register with the identity provider: the pool domain's.
+pub fn idp_redirect_uri(domain_prefix: &str, region: &str) -> String {
+    format!("https://{domain_prefix}.auth.{region}.amazoncognito.com/oauth2/idpresponse")
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
 
 /// A change to some settings; `None` leaves a setting as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +92,9 @@ pub struct SettingsPatch {
     pub logo_url: Option<Option<String>>,
     pub primary_color: Option<Option<String>>,
     pub app_urls: Option<Vec<String>>,
+    /// `Some(None)` removes the provider (and its secret).
+    pub microsoft: Option<Option<ProviderInput>>,
+    pub google: Option<Option<ProviderInput>>,
 }
 
 /// What a settings change did.
@@ -148,6 +214,122 @@ fn patched(
             .collect::<Result<_, _>>()?;
         changed.push("app_urls".into());
     }
+    for (name, input, stored) in [
+        (MICROSOFT, &patch.microsoft, &mut s.sso.microsoft),
+        (GOOGLE, &patch.google, &mut s.sso.google),
+    ] {
+        let Some(input) = input else { continue };
+        match input {
+            None => {
+                *stored = None;
+                s.providers.retain(|p| !p.eq_ignore_ascii_case(name));
+                s.directory_providers
+                    .retain(|p| !p.eq_ignore_ascii_case(name));
+                changed.push(format!("sso.{}=removed", name.to_ascii_lowercase()));
+            }
+            Some(given) => {
+                let field_tenant = if name == MICROSOFT {
+                    "sso.microsoft.tenant"
+                } else {
+                    "sso.google.tenant"
+                };
+                let tenant = match (name, given.tenant.as_deref().map(str::trim)) {
+                    (MICROSOFT, Some(t)) if is_guid(t) => Some(t.to_ascii_lowercase()),
+                    (MICROSOFT, Some(t)) if !["common", "organizations", "consumers"].contains(&t) && EmailDomain::parse(t).is_ok() => Some(t.to_ascii_lowercase()),
+                    (MICROSOFT, t) => {
+                        return Err(invalid(
+                            field_tenant,
+                            t.unwrap_or_default(),
+                            "it must be the customer's Entra ID tenant: its id (a GUID) or one of its verified domains, not common or organizations",
+                        ))
+                    }
+                    (_, None) => None,
+                    (_, Some(t)) => return Err(invalid(field_tenant, t, "only Microsoft takes a tenant")),
+                };
+                let client_id = given.client_id.trim();
+                let valid_client = if name == MICROSOFT {
+                    is_guid(client_id)
+                } else {
+                    !client_id.is_empty()
+                        && client_id.len() <= 256
+                        && client_id.bytes().all(|b| b.is_ascii_graphic())
+                };
+                if !valid_client {
+                    return Err(invalid(
+                        if name == MICROSOFT {
+                            "sso.microsoft.client_id"
+                        } else {
+                            "sso.google.client_id"
+                        },
+                        client_id,
+                        if name == MICROSOFT {
+                            "it must be the app registration's application (client) id, a GUID"
+                        } else {
+                            "it must be the OAuth client id, up to 256 printable characters"
+                        },
+                    ));
+                }
+                let secret_field = if name == MICROSOFT {
+                    "sso.microsoft.client_secret"
+                } else {
+                    "sso.google.client_secret"
+                };
+                match given.client_secret.as_deref() {
+                    Some(secret)
+                        if secret.is_empty()
+                            || secret.len() > 1024
+                            || secret.chars().any(char::is_control) =>
+                    {
+                        return Err(invalid(
+                            secret_field,
+                            "(hidden)",
+                            "it must be 1 to 1024 characters",
+                        ))
+                    }
+                    None if stored
+                        .as_ref()
+                        .and_then(|p| p.client_secret_updated_at)
+                        .is_none() =>
+                    {
+                        return Err(invalid(
+                            secret_field,
+                            "",
+                            "a new provider needs its client secret",
+                        ))
+                    }
+                    _ => {}
+                }
+                let updated_at = if given.client_secret.is_some() {
+                    Some(super::now_epoch())
+                } else {
+                    stored.as_ref().and_then(|p| p.client_secret_updated_at)
+                };
+                *stored = Some(ProviderSetup {
+                    tenant,
+                    client_id: client_id.to_owned(),
+                    client_secret_updated_at: updated_at,
+                });
+                if !s.providers.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+                    s.providers.push(name.to_owned());
+                }
+                // The customer's own tenant is their directory: its addresses are trusted in
+                // their domains (linking, just-in-time accounts). Google asserts
+                // email_verified itself.
+                if name == MICROSOFT && !s.directory_providers.iter().any(|p| p == MICROSOFT) {
+                    s.directory_providers.push(MICROSOFT.to_owned());
+                }
+                changed.push(format!(
+                    "sso.{}{}",
+                    name.to_ascii_lowercase(),
+                    if given.client_secret.is_some() {
+                        " (secret replaced)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
     if s.sso_only && s.providers.is_empty() {
         return Err(invalid(
             "sso_only",
@@ -201,12 +383,12 @@ fn patched(
 
 /// Applies `patch` to `org` (see the module). An empty patch is refused.
 pub async fn apply_settings(
-    registry: &dyn Registry,
-    pools: &dyn UserPools,
+    deps: &SettingsDeps<'_>,
     org: &Organization,
     patch: &SettingsPatch,
     actor: &str,
 ) -> Result<Configured, Error> {
+    let (registry, pools) = (deps.registry, deps.pools);
     if patch == &SettingsPatch::default() {
         return Err(invalid(
             "settings change",
@@ -221,10 +403,49 @@ pub async fn apply_settings(
             "it is still being provisioned; finish it with `tenantctl org create` first",
         )
     })?;
+    // The providers first (the secret, then the pool's identity provider), so that the app
+    // client below can offer them.
+    for (name, input, setup) in [
+        (MICROSOFT, &patch.microsoft, &next.sign_in.sso.microsoft),
+        (GOOGLE, &patch.google, &next.sign_in.sso.google),
+    ] {
+        match (input, setup) {
+            (Some(None), _) => {
+                pools.delete_identity_provider(&pool_id, name).await?;
+                deps.secrets.delete_secret(&secret_name(org, name)).await?;
+            }
+            (Some(Some(given)), Some(setup)) => {
+                let secret_name = secret_name(org, name);
+                let secret = match &given.client_secret {
+                    Some(secret) => {
+                        deps.secrets.put_secret(&secret_name, secret).await?;
+                        secret.clone()
+                    }
+                    None => deps
+                        .secrets
+                        .get_secret(&secret_name)
+                        .await?
+                        .ok_or_else(|| {
+                            invalid(
+                                "client_secret",
+                                "",
+                                "the stored secret is gone: send it again",
+                            )
+                        })?,
+                };
+                pools
+                    .ensure_identity_provider(&pool_id, &provider_spec(name, setup, &secret))
+                    .await?;
+            }
+            _ => {}
+        }
+    }
     let sign_in_touched = patch.self_signup.is_some()
         || patch.sso_only.is_some()
         || patch.admins_keep_password.is_some()
-        || patch.providers.is_some();
+        || patch.providers.is_some()
+        || patch.microsoft.is_some()
+        || patch.google.is_some();
     let missing_providers = if sign_in_touched {
         pools
             .apply_sign_in(
@@ -253,6 +474,54 @@ pub async fn apply_settings(
     })
 }
 
+/// The pool's identity provider for `name`.
+fn provider_spec(name: &str, setup: &ProviderSetup, secret: &str) -> IdentityProviderSpec {
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    if name == MICROSOFT {
+        IdentityProviderSpec {
+            name: MICROSOFT.into(),
+            provider_type: "OIDC".into(),
+            details: pairs(&[
+                ("client_id", &setup.client_id),
+                ("client_secret", secret),
+                ("authorize_scopes", "openid email profile"),
+                (
+                    "oidc_issuer",
+                    &microsoft_issuer(setup.tenant.as_deref().unwrap_or_default()),
+                ),
+                ("attributes_request_method", "GET"),
+            ]),
+            attribute_mapping: pairs(&[
+                ("email", "email"),
+                ("given_name", "given_name"),
+                ("family_name", "family_name"),
+                ("username", "oid"),
+            ]),
+        }
+    } else {
+        IdentityProviderSpec {
+            name: GOOGLE.into(),
+            provider_type: "Google".into(),
+            details: pairs(&[
+                ("client_id", &setup.client_id),
+                ("client_secret", secret),
+                ("authorize_scopes", "openid email profile"),
+            ]),
+            attribute_mapping: pairs(&[
+                ("email", "email"),
+                ("email_verified", "email_verified"),
+                ("given_name", "given_name"),
+                ("family_name", "family_name"),
+                ("username", "sub"),
+            ]),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +532,12 @@ mod tests {
         let org = sample_org();
         let registry = MemoryRegistry::with_org(org.clone());
         let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+        };
         let patch = SettingsPatch {
             mfa: Some("required".into()),
             primary_color: Some(Some("#0B5FFF".into())),
@@ -273,7 +548,7 @@ mod tests {
             invitation: Some("link".into()),
             ..Default::default()
         };
-        let done = apply_settings(&registry, &pools, &org, &patch, "boss")
+        let done = apply_settings(&deps, &org, &patch, "boss")
             .await
             .expect("applied");
         let o = &done.organization;
@@ -296,6 +571,12 @@ mod tests {
         let org = sample_org();
         let registry = MemoryRegistry::with_org(org.clone());
         let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+        };
         let cases: Vec<(SettingsPatch, &str)> = vec![
             (
                 SettingsPatch {
@@ -368,9 +649,64 @@ mod tests {
                 "display_name",
             ),
             (SettingsPatch::default(), "settings change"),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some("common".into()),
+                        client_id: GUID.into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.tenant",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some("not a tenant!".into()),
+                        client_id: GUID.into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.tenant",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some(GUID.into()),
+                        client_id: "app".into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.client_id",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some(GUID.into()),
+                        client_id: GUID.into(),
+                        client_secret: None,
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.client_secret",
+            ),
+            (
+                SettingsPatch {
+                    google: Some(Some(ProviderInput {
+                        tenant: Some("x.example".into()),
+                        client_id: "g".into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.google.tenant",
+            ),
         ];
         for (patch, field) in cases {
-            let e = apply_settings(&registry, &pools, &org, &patch, "boss")
+            let e = apply_settings(&deps, &org, &patch, "boss")
                 .await
                 .expect_err("refused");
             assert!(
@@ -380,6 +716,115 @@ mod tests {
         }
         assert!(pools.calls().is_empty());
         assert!(registry.audit_actions().is_empty());
+        assert!(secrets.get(&secret_name(&org, MICROSOFT)).is_none());
         assert_eq!(registry.org(&org.id), Some(org));
+    }
+
+    const GUID: &str = "8c4f1a2b-3d4e-4f50-9a6b-7c8d9e0f1a2b";
+
+    #[tokio::test]
+    async fn microsoft_is_set_up_with_its_secret_in_the_secret_store_only() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+        };
+        let patch = SettingsPatch {
+            microsoft: Some(Some(ProviderInput {
+                tenant: Some("Contoso.onmicrosoft.com".into()),
+                client_id: GUID.into(),
+                client_secret: Some("s3cr3t~value".into()),
+            })),
+            sso_only: Some(true),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &patch, "boss")
+            .await
+            .expect("applied");
+        let s = &done.organization.sign_in;
+        let ms = s.sso.microsoft.clone().expect("recorded");
+        assert_eq!(ms.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert!(ms.client_secret_updated_at.is_some());
+        assert_eq!(s.providers, ["Microsoft"]);
+        assert_eq!(s.directory_providers, ["Microsoft"]);
+        assert!(s.sso_only);
+        assert_eq!(
+            secrets.get(&secret_name(&org, MICROSOFT)).as_deref(),
+            Some("s3cr3t~value")
+        );
+        let stored = serde_json::to_string(&registry.org(&org.id)).expect("json");
+        assert!(
+            !stored.contains("s3cr3t"),
+            "the secret is not in the record"
+        );
+        assert!(!format!("{:?}", registry.audit_events()).contains("s3cr3t"));
+        assert!(
+            !format!("{patch:?}").contains("s3cr3t"),
+            "nor in a debug print"
+        );
+        let calls = pools.calls();
+        let idp = calls.iter().position(|c| {
+            c.starts_with("ensure_identity_provider") && c.contains("Microsoft OIDC")
+        });
+        let client = calls.iter().position(|c| c.starts_with("apply_sign_in"));
+        assert!(
+            idp.is_some() && client.is_some() && idp < client,
+            "{calls:?}"
+        );
+        // A change without the secret keeps it; removing the provider removes it.
+        let org = registry.org(&org.id).expect("org");
+        let keep = SettingsPatch {
+            microsoft: Some(Some(ProviderInput {
+                tenant: Some(GUID.into()),
+                client_id: GUID.into(),
+                client_secret: None,
+            })),
+            ..Default::default()
+        };
+        apply_settings(&deps, &org, &keep, "boss")
+            .await
+            .expect("kept");
+        assert_eq!(
+            secrets.get(&secret_name(&org, MICROSOFT)).as_deref(),
+            Some("s3cr3t~value")
+        );
+        let org = registry.org(&org.id).expect("org");
+        let remove_while_sso_only = SettingsPatch {
+            microsoft: Some(None),
+            ..Default::default()
+        };
+        assert!(
+            apply_settings(&deps, &org, &remove_while_sso_only, "boss")
+                .await
+                .is_err(),
+            "SSO-only would keep nobody a way in"
+        );
+        let remove = SettingsPatch {
+            microsoft: Some(None),
+            sso_only: Some(false),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &remove, "boss")
+            .await
+            .expect("removed");
+        assert!(done.organization.sign_in.sso.microsoft.is_none());
+        assert!(done.organization.sign_in.providers.is_empty());
+        assert!(secrets.get(&secret_name(&org, MICROSOFT)).is_none());
+        assert!(pools
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("delete_identity_provider")));
+    }
+
+    #[test]
+    fn the_consent_and_redirect_urls() {
+        assert_eq!(
+            microsoft_admin_consent_url("contoso.onmicrosoft.com", GUID, &idp_redirect_uri("acme-1a2b", "eu-west-1")),
+            format!("https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id={GUID}&redirect_uri=https%3A%2F%2Facme-1a2b.auth.eu-west-1.amazoncognito.com%2Foauth2%2Fidpresponse")
+        );
     }
 }
