@@ -66,6 +66,15 @@ pub trait Registry: Send + Sync {
         org: &Organization,
         audit: Option<&AuditEvent>,
     ) -> Result<Organization, Error>;
+    /// Saves `org`, whose e-mail domains differ from `before`'s: the added ones are claimed
+    /// (each by one organization only) and the removed ones freed, in the same write as the
+    /// record (checked against `before`'s version) and its audit event.
+    async fn save_organization_domains(
+        &self,
+        before: &Organization,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error>;
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error>;
     async fn organization_by_subdomain(
         &self,

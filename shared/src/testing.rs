@@ -194,6 +194,38 @@ impl Registry for MemoryRegistry {
         Ok(self.lock().orgs.get(id.as_str()).cloned())
     }
 
+    async fn save_organization_domains(
+        &self,
+        before: &Organization,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error> {
+        self.call("save_organization_domains");
+        self.injected_failure()?;
+        let mut state = self.lock();
+        if let Some(domain) = org.email_domains.iter().find(|d| {
+            state
+                .orgs
+                .values()
+                .any(|o| o.id != org.id && o.email_domains.contains(d))
+        }) {
+            return Err(Error::EmailDomainTaken {
+                domain: domain.to_string(),
+            });
+        }
+        if state.orgs.get(org.id.as_str()).map(|o| o.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "organization",
+                key: org.subdomain.to_string(),
+            });
+        }
+        let mut next = org.clone();
+        next.version = before.version + 1;
+        state.orgs.insert(org.id.to_string(), next.clone());
+        state.audit.push(audit.clone());
+        Ok(next)
+    }
+
     async fn organization_by_subdomain(
         &self,
         sub: &Subdomain,
@@ -739,6 +771,7 @@ pub fn sample_org() -> Organization {
         sign_in: SignInSettings::default(),
         roles: crate::domain::organization::default_roles(),
         branding: Default::default(),
+        domain_proofs: Vec::new(),
         created_at: 0,
         updated_at: 0,
         version: 1,

@@ -555,6 +555,71 @@ async fn the_admin_api_against_the_local_aws() {
     assert!(!audit.body.to_string().contains(&first_password));
 
     settings_and_microsoft_sso(&aws, &api, &acme, &globex).await;
+    e_mail_domains(&registry, &api, &acme, &globex).await;
+}
+
+/// E-mail domains through the API: claimed in the registry by one organization only.
+async fn e_mail_domains(registry: &DynamoRegistry, api: &Api, acme: &Tenant, globex: &Tenant) {
+    use shared::domain::EmailDomain;
+    let labs = EmailDomain::parse("acme-labs.example").expect("valid");
+    let added = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"email_domains": ["acme.example", "acme-labs.example"]})),
+        &[],
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(
+        added.body["email_domain_proofs"][0]["domain"],
+        "acme-labs.example"
+    );
+    assert_eq!(
+        registry
+            .organization_by_email_domain(&labs)
+            .await
+            .expect("read")
+            .map(|o| o.id),
+        Some(acme.org.id.clone())
+    );
+    let taken = api.call(
+        "PATCH",
+        "/v1/organization",
+        &globex.access,
+        Some(json!({"email_domains": ["globex.example", "acme-labs.example"]})),
+        &[],
+    );
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    let globex_now = api.call("GET", "/v1/organization", &globex.access, None, &[]);
+    assert_eq!(globex_now.body["email_domains"], json!(["globex.example"]));
+    let removed = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"email_domains": ["acme.example"]})),
+        &[],
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(
+        registry
+            .organization_by_email_domain(&labs)
+            .await
+            .expect("read")
+            .is_none(),
+        "freed"
+    );
+    let now_globex = api.call(
+        "PATCH",
+        "/v1/organization",
+        &globex.access,
+        Some(json!({"email_domains": ["globex.example", "acme-labs.example"]})),
+        &[],
+    );
+    assert_eq!(
+        now_globex.status, 200,
+        "a freed domain can be claimed: {}",
+        now_globex.body
+    );
 }
 
 /// The organization's settings through the API, applied to its pool: Microsoft Entra ID

@@ -43,6 +43,7 @@ async fn register(
         sign_in,
         roles: shared::domain::organization::default_roles(),
         branding: Default::default(),
+        domain_proofs: Vec::new(),
         created_at: 0,
         updated_at: 0,
         version: 1,

@@ -368,6 +368,16 @@ struct OrganizationView<'a> {
     branding: &'a shared::domain::Branding,
     app_urls: &'a [String],
     sso: SsoView<'a>,
+    /// The DNS TXT record that proves each e-mail domain added here.
+    email_domain_proofs: Vec<DomainProofView>,
+}
+
+#[derive(Serialize)]
+struct DomainProofView {
+    domain: String,
+    txt_record_name: String,
+    txt_record_value: String,
+    verified: bool,
 }
 
 /// The identity providers, without their secrets: only whether one is set and when.
@@ -434,6 +444,8 @@ struct PatchOrgBody {
     app_urls: Option<Vec<String>>,
     #[serde(default)]
     sso: Option<SsoBody>,
+    #[serde(default)]
+    email_domains: Option<Vec<String>>,
 }
 
 /// `"sso": {"microsoft": {...}}` sets a provider up, `"sso": {"microsoft": null}` removes it.
@@ -509,6 +521,7 @@ impl From<PatchOrgBody> for SettingsPatch {
             logo_url,
             primary_color,
             app_urls: b.app_urls,
+            email_domains: b.email_domains,
         }
     }
 }
@@ -562,6 +575,16 @@ impl<'a> OrganizationView<'a> {
             invitation: org.sign_in.invitation.to_string(),
             branding: &org.branding,
             app_urls: &org.sign_in.app_urls,
+            email_domain_proofs: org
+                .domain_proofs
+                .iter()
+                .map(|p| DomainProofView {
+                    domain: p.domain.clone(),
+                    txt_record_name: p.record_name(),
+                    txt_record_value: p.record_value(),
+                    verified: p.verified_at.is_some(),
+                })
+                .collect(),
             sso: SsoView {
                 microsoft: org.sign_in.sso.microsoft.as_ref().map(provider),
                 google: org.sign_in.sso.google.as_ref().map(provider),

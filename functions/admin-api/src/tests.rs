@@ -965,7 +965,8 @@ async fn admins_change_their_organizations_settings_and_nobody_else_does() {
         ),
         (json!({"sso_only": true}), "sso_only"),
         (json!({"mfa": "sometimes"}), "MFA"),
-        (json!({"email_domains": ["x.example"]}), "email_domains"),
+        (json!({"email_domains": ["not a domain"]}), "email_domains"),
+        (json!({"sso": {"okta": {"client_id": "x"}}}), "okta"),
     ] {
         let a = w
             .call(

@@ -650,6 +650,58 @@ impl Registry for DynamoRegistry {
         }
     }
 
+    async fn save_organization_domains(
+        &self,
+        before: &Organization,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error> {
+        let (put, next) = self.org_put(org, Some(before.version))?;
+        let added: Vec<&EmailDomain> = org
+            .email_domains
+            .iter()
+            .filter(|d| !before.email_domains.contains(d))
+            .collect();
+        let mut items = vec![in_transaction(put)];
+        for domain in &added {
+            items.push(self.claim_put(format!("EMAILDOMAIN#{domain}"), &org.id)?);
+        }
+        for domain in before
+            .email_domains
+            .iter()
+            .filter(|d| !org.email_domains.contains(d))
+        {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(format!("EMAILDOMAIN#{domain}"), CLAIM_SK)))
+                .condition_expression("org_id = :org")
+                .expression_attribute_values(":org", s(org.id.as_str()))
+                .build()
+                .map_err(|e| self.build_error(e))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        items.push(self.audit_put(audit)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) => {
+                if let Some((_, domain)) = added
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| failed(&codes, i + 1))
+                {
+                    return Err(Error::EmailDomainTaken {
+                        domain: domain.to_string(),
+                    });
+                }
+                Err(Error::Conflict {
+                    what: "organization",
+                    key: org.subdomain.to_string(),
+                })
+            }
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error> {
         Ok(self
             .get::<OrgItem>(org_pk(id), ORG_SK)

@@ -141,6 +141,26 @@ impl Branding {
     }
 }
 
+/// How an organization proves that an e-mail domain is its own: a TXT record
+/// `_signin-challenge.<domain>` with the value `signin-verification=<token>`. Recorded when
+/// the domain is added; checking DNS comes later (`verified_at` stays unset until then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainProof {
+    pub domain: String,
+    pub token: String,
+    pub verified_at: Option<i64>,
+}
+
+impl DomainProof {
+    pub fn record_name(&self) -> String {
+        format!("_signin-challenge.{}", self.domain)
+    }
+
+    pub fn record_value(&self) -> String {
+        format!("signin-verification={}", self.token)
+    }
+}
+
 /// The identity providers set up for an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -284,6 +304,9 @@ pub struct Organization {
     /// How its pages and mails look.
     #[serde(default)]
     pub branding: Branding,
+    /// The proof asked of each e-mail domain added by its admins: a DNS TXT record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_proofs: Vec<DomainProof>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency counter: every save checks and bumps it.
@@ -396,6 +419,7 @@ pub(crate) mod tests {
             sign_in: SignInSettings::default(),
             roles: default_roles(),
             branding: Default::default(),
+            domain_proofs: Vec::new(),
             created_at: 0,
             updated_at: 0,
             version: 1,

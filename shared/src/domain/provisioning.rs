@@ -436,6 +436,7 @@ impl Provisioning<'_> {
             sign_in: Default::default(),
             roles: super::organization::default_roles(),
             branding: Default::default(),
+            domain_proofs: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 1,

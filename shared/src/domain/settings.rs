@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use super::organization::{Invitation, ProviderSetup};
+use super::organization::{DomainProof, Invitation, ProviderSetup};
 use super::{EmailDomain, Error, MfaMode, Organization};
 use crate::ports::{AuditEvent, IdentityProviderSpec, Registry, Secrets, UserPools};
 
@@ -92,6 +92,9 @@ pub struct SettingsPatch {
     pub logo_url: Option<Option<String>>,
     pub primary_color: Option<Option<String>>,
     pub app_urls: Option<Vec<String>>,
+    /// The organization's e-mail domains (the list replaces the current one): each claimed
+    /// by one organization only; a new one gets a DNS TXT proof to publish.
+    pub email_domains: Option<Vec<String>>,
     /// `Some(None)` removes the provider (and its secret).
     pub microsoft: Option<Option<ProviderInput>>,
     pub google: Option<Option<ProviderInput>>,
@@ -110,6 +113,8 @@ pub struct Configured {
 pub const MAX_DISPLAY_NAME: usize = 100;
 /// Most app URLs.
 pub const MAX_APP_URLS: usize = 10;
+/// Most e-mail domains.
+pub const MAX_EMAIL_DOMAINS: usize = 20;
 
 fn invalid(what: &'static str, value: impl Into<String>, rule: &'static str) -> Error {
     Error::InvalidInput {
@@ -337,6 +342,53 @@ fn patched(
             "single sign-on only needs an enabled identity provider: enable one first (tenantctl: --provider NAME; admin API: providers)",
         ));
     }
+    if let Some(domains) = &patch.email_domains {
+        if domains.len() > MAX_EMAIL_DOMAINS {
+            return Err(invalid(
+                "email_domains",
+                domains.len().to_string(),
+                "at most 20 e-mail domains",
+            ));
+        }
+        let mut parsed: Vec<EmailDomain> = Vec::new();
+        for d in domains {
+            let domain = EmailDomain::parse(&d.trim().to_ascii_lowercase()).map_err(|_| {
+                invalid(
+                    "email_domains",
+                    d.clone(),
+                    "each must be a domain name such as acme.com",
+                )
+            })?;
+            if !parsed.contains(&domain) {
+                parsed.push(domain);
+            }
+        }
+        next.domain_proofs
+            .retain(|p| parsed.iter().any(|d| d.as_str() == p.domain));
+        for d in &parsed {
+            if !next.domain_proofs.iter().any(|p| p.domain == d.as_str())
+                && !org.email_domains.contains(d)
+            {
+                next.domain_proofs.push(DomainProof {
+                    domain: d.to_string(),
+                    token: rand::random::<[u8; 16]>()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                    verified_at: None,
+                });
+            }
+        }
+        next.email_domains = parsed;
+        changed.push(format!(
+            "email_domains={}",
+            next.email_domains
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
     if let Some(v) = &patch.mfa {
         next.mfa = MfaMode::from_str(v)?;
         changed.push(format!("mfa={}", next.mfa));
@@ -467,7 +519,13 @@ pub async fn apply_settings(
         org.subdomain.as_str(),
         Some(changed.join(" ")),
     );
-    let organization = registry.save_organization(&next, Some(&audit)).await?;
+    let organization = if next.email_domains != org.email_domains {
+        registry
+            .save_organization_domains(org, &next, &audit)
+            .await?
+    } else {
+        registry.save_organization(&next, Some(&audit)).await?
+    };
     Ok(Configured {
         organization,
         missing_providers,
@@ -818,6 +876,67 @@ mod tests {
             .calls()
             .iter()
             .any(|c| c.starts_with("delete_identity_provider")));
+    }
+
+    #[tokio::test]
+    async fn e_mail_domains_are_claimed_once_and_get_a_proof_to_publish() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let mut other = sample_org();
+        other.id = crate::domain::OrgId::from("org-other".to_owned());
+        other.subdomain = crate::domain::Subdomain::parse("globex").expect("valid");
+        other.email_domains = vec![EmailDomain::parse("globex.example").expect("valid")];
+        registry.insert_org(other);
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+        };
+        let add = SettingsPatch {
+            email_domains: Some(vec!["acme.example".into(), "Acme-Labs.example".into()]),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &add, "boss")
+            .await
+            .expect("added");
+        let o = &done.organization;
+        assert_eq!(
+            o.email_domains
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>(),
+            ["acme.example", "acme-labs.example"]
+        );
+        assert_eq!(
+            o.domain_proofs.len(),
+            1,
+            "only the new domain needs a proof"
+        );
+        assert_eq!(
+            o.domain_proofs[0].record_name(),
+            "_signin-challenge.acme-labs.example"
+        );
+        assert!(o.domain_proofs[0]
+            .record_value()
+            .starts_with("signin-verification="));
+        let taken = SettingsPatch {
+            email_domains: Some(vec!["globex.example".into()]),
+            ..Default::default()
+        };
+        let e = apply_settings(&deps, &done.organization, &taken, "boss")
+            .await
+            .expect_err("taken");
+        assert!(matches!(e, Error::EmailDomainTaken { .. }), "{e}");
+        let bad = SettingsPatch {
+            email_domains: Some(vec!["not a domain".into()]),
+            ..Default::default()
+        };
+        let e = apply_settings(&deps, &done.organization, &bad, "boss")
+            .await
+            .expect_err("bad");
+        assert!(e.to_string().contains("email_domains"), "{e}");
     }
 
     #[test]
