@@ -322,6 +322,14 @@ pub trait UserPools: Send + Sync {
     ) -> Result<(), Error>;
     /// Removes an identity provider; one that is not there counts as done.
     async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error>;
+    /// Sets the app client's callback and logout URLs (everything else stays).
+    async fn set_client_urls(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        callback_urls: &[String],
+        logout_urls: &[String],
+    ) -> Result<(), Error>;
     /// Gives a login a confirmed e-mail address (`email_verified` true).
     async fn set_email(
         &self,

@@ -697,6 +697,20 @@ impl UserPools for RecordingPools {
         self.record(format!("delete_identity_provider {pool_id} {name}"));
         Ok(())
     }
+    async fn set_client_urls(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        callback_urls: &[String],
+        logout_urls: &[String],
+    ) -> Result<(), Error> {
+        self.record(format!(
+            "set_client_urls {pool_id} {client_id} {} | {}",
+            callback_urls.join(" "),
+            logout_urls.join(" ")
+        ));
+        Ok(())
+    }
     async fn set_email(
         &self,
         pool_id: &str,

@@ -164,6 +164,17 @@ impl UserPools for CrashingPools<'_> {
     async fn delete_identity_provider(&self, pool: &str, name: &str) -> Result<(), Error> {
         self.real.delete_identity_provider(pool, name).await
     }
+    async fn set_client_urls(
+        &self,
+        pool: &str,
+        client: &str,
+        callbacks: &[String],
+        logouts: &[String],
+    ) -> Result<(), Error> {
+        self.real
+            .set_client_urls(pool, client, callbacks, logouts)
+            .await
+    }
     async fn set_email(
         &self,
         pool: &str,

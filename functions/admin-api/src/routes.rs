@@ -82,6 +82,7 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 registry: app.registry.as_ref(),
                 pools: app.pools.as_ref(),
                 secrets: app.secrets.as_ref(),
+                base_domain: &app.base_domain,
             };
             let done = apply_settings(&deps, org, &body.into(), &caller.person.username)
                 .await

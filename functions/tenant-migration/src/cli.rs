@@ -424,6 +424,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 registry: &registry,
                 pools: &pools,
                 secrets: &secrets,
+                base_domain: &shared::config::base_domain(&ProcessEnv)?,
             };
             let done = apply_settings(&deps, &org, &patch, &actor()).await?;
             if !done.missing_providers.is_empty() {

@@ -681,6 +681,22 @@ impl UserPools for CognitoPools {
         Ok(missing)
     }
 
+    async fn set_client_urls(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        callback_urls: &[String],
+        logout_urls: &[String],
+    ) -> Result<(), Error> {
+        self.update_client(
+            pool_id,
+            client_id,
+            None,
+            Some((callback_urls.to_vec(), logout_urls.to_vec())),
+        )
+        .await
+    }
+
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
         match self
             .client
@@ -789,6 +805,20 @@ impl CognitoPools {
         client_id: &str,
         offered: Vec<String>,
     ) -> Result<(), Error> {
+        self.update_client(pool_id, client_id, Some(offered), None)
+            .await
+    }
+
+    /// Changes the app client's offered providers and/or its callback and logout URLs.
+    /// UpdateUserPoolClient resets what it is not given, so everything else is read and
+    /// given back; nothing is sent when nothing would change.
+    async fn update_client(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        offered: Option<Vec<String>>,
+        urls: Option<(Vec<String>, Vec<String>)>,
+    ) -> Result<(), Error> {
         let described = self
             .client
             .describe_user_pool_client()
@@ -802,7 +832,17 @@ impl CognitoPools {
             operation: "DescribeUserPoolClient",
             detail: "the answer carried no app client".into(),
         })?;
-        if client.supported_identity_providers() == offered.as_slice() {
+        let offered = offered.unwrap_or_else(|| client.supported_identity_providers().to_vec());
+        let (callbacks, logouts) = urls.unwrap_or_else(|| {
+            (
+                client.callback_urls().to_vec(),
+                client.logout_urls().to_vec(),
+            )
+        });
+        if client.supported_identity_providers() == offered.as_slice()
+            && client.callback_urls() == callbacks.as_slice()
+            && client.logout_urls() == logouts.as_slice()
+        {
             return Ok(());
         }
         let some = |v: &[String]| Some(v.to_vec()).filter(|v| !v.is_empty());
@@ -821,8 +861,8 @@ impl CognitoPools {
             .set_explicit_auth_flows(
                 Some(client.explicit_auth_flows().to_vec()).filter(|v| !v.is_empty()),
             )
-            .set_callback_urls(some(client.callback_urls()))
-            .set_logout_urls(some(client.logout_urls()))
+            .set_callback_urls(some(&callbacks))
+            .set_logout_urls(some(&logouts))
             .set_default_redirect_uri(client.default_redirect_uri().map(str::to_owned))
             .set_allowed_o_auth_flows(
                 Some(client.allowed_o_auth_flows().to_vec()).filter(|v| !v.is_empty()),

@@ -800,6 +800,8 @@ pub async fn configure_sign_in(
         registry,
         pools,
         secrets: &NoSecrets,
+        // Sign-in changes leave the app client's URLs alone.
+        base_domain: "",
     };
     super::settings::apply_settings(&deps, &org, &patch, actor).await
 }

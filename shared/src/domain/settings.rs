@@ -15,6 +15,8 @@ pub struct SettingsDeps<'a> {
     pub registry: &'a dyn Registry,
     pub pools: &'a dyn UserPools,
     pub secrets: &'a dyn Secrets,
+    /// Organizations sign in at `<subdomain>.<base_domain>` (the app client's own URLs).
+    pub base_domain: &'a str,
 }
 
 /// An identity provider's settings as an admin sends them; the secret may be left out to
@@ -144,6 +146,46 @@ fn https_url(what: &'static str, url: &str) -> Result<String, Error> {
             what,
             url,
             "it must be an https:// URL of at most 2048 characters, without spaces or quotes",
+        ))
+    }
+}
+
+/// Largest uploaded logo, as a `data:` URL.
+pub const MAX_LOGO_BYTES: usize = 64 * 1024;
+
+/// An uploaded logo: a base64 `data:` URL of a PNG, JPEG, GIF or WebP image (no SVG: it can
+/// carry script), at most [`MAX_LOGO_BYTES`].
+fn uploaded_logo(url: &str) -> Result<String, Error> {
+    let field = "branding.logo_url";
+    if url.len() > MAX_LOGO_BYTES {
+        return Err(invalid(
+            field,
+            format!("{} bytes", url.len()),
+            "an uploaded logo may have at most 64 KiB",
+        ));
+    }
+    let allowed = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+    let Some((head, data)) = url.strip_prefix("data:").and_then(|r| r.split_once(',')) else {
+        return Err(invalid(
+            field,
+            "data:...",
+            "an uploaded logo must be a data: URL",
+        ));
+    };
+    let kind_ok = head
+        .strip_suffix(";base64")
+        .is_some_and(|mime| allowed.contains(&mime));
+    let data_ok = !data.is_empty()
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
+    if kind_ok && data_ok {
+        Ok(url.to_owned())
+    } else {
+        Err(invalid(
+            field,
+            head.to_owned(),
+            "an uploaded logo must be a base64 PNG, JPEG, GIF or WebP image (data:image/png;base64,...)",
         ))
     }
 }
@@ -411,6 +453,7 @@ fn patched(
     if let Some(url) = &patch.logo_url {
         b.logo_url = match url.as_deref().map(str::trim) {
             None | Some("") => None,
+            Some(u) if u.starts_with("data:") => Some(uploaded_logo(u)?),
             Some(u) => Some(https_url("branding.logo_url", u)?),
         };
         changed.push("branding.logo_url".into());
@@ -512,6 +555,18 @@ pub async fn apply_settings(
     if patch.mfa.is_some() {
         pools.ensure_mfa(&pool_id, next.mfa).await?;
     }
+    if let (Some(_), Some(client)) = (&patch.app_urls, org.cognito.app_client_id.as_deref()) {
+        // The router's own URLs first, then the app's, for apps that use the pool's OAuth
+        // endpoints themselves.
+        let origin = org.subdomain.origin(deps.base_domain);
+        let mut callbacks = vec![format!("{origin}/oauth/callback")];
+        let mut logouts = vec![org.subdomain.login_url(deps.base_domain)];
+        callbacks.extend(next.sign_in.app_urls.iter().cloned());
+        logouts.extend(next.sign_in.app_urls.iter().cloned());
+        pools
+            .set_client_urls(&pool_id, client, &callbacks, &logouts)
+            .await?;
+    }
     let audit = AuditEvent::now(
         &org.id,
         actor,
@@ -595,10 +650,12 @@ mod tests {
             registry: &registry,
             pools: &pools,
             secrets: &secrets,
+            base_domain: "app.example.com",
         };
         let patch = SettingsPatch {
             mfa: Some("required".into()),
             primary_color: Some(Some("#0B5FFF".into())),
+            logo_url: Some(Some("data:image/png;base64,iVBORw0KGgo=".into())),
             display_name: Some(Some("  Acme  ".into())),
             app_urls: Some(vec!["https://portal.acme.example/home".into()]),
             jit_enabled: Some(true),
@@ -634,6 +691,7 @@ mod tests {
             registry: &registry,
             pools: &pools,
             secrets: &secrets,
+            base_domain: "app.example.com",
         };
         let cases: Vec<(SettingsPatch, &str)> = vec![
             (
@@ -707,6 +765,23 @@ mod tests {
                 "display_name",
             ),
             (SettingsPatch::default(), "settings change"),
+            (
+                SettingsPatch {
+                    logo_url: Some(Some("data:image/svg+xml;base64,PHN2Zz4=".into())),
+                    ..Default::default()
+                },
+                "branding.logo_url",
+            ),
+            (
+                SettingsPatch {
+                    logo_url: Some(Some(format!(
+                        "data:image/png;base64,{}",
+                        "A".repeat(70_000)
+                    ))),
+                    ..Default::default()
+                },
+                "64 KiB",
+            ),
             (
                 SettingsPatch {
                     microsoft: Some(Some(ProviderInput {
@@ -790,6 +865,7 @@ mod tests {
             registry: &registry,
             pools: &pools,
             secrets: &secrets,
+            base_domain: "app.example.com",
         };
         let patch = SettingsPatch {
             microsoft: Some(Some(ProviderInput {
@@ -893,6 +969,7 @@ mod tests {
             registry: &registry,
             pools: &pools,
             secrets: &secrets,
+            base_domain: "app.example.com",
         };
         let add = SettingsPatch {
             email_domains: Some(vec!["acme.example".into(), "Acme-Labs.example".into()]),
