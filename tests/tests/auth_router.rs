@@ -15,6 +15,7 @@ use integration_tests::{
 use shared::aws::cognito::CognitoPools;
 use shared::domain::people::{Admin, NewPerson};
 use shared::domain::provisioning::{configure_sign_in, SignInChanges};
+use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{Invitation, Organization, PersonStatus};
 use shared::ports::Registry;
 
@@ -159,6 +160,7 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         ("BASE_DOMAIN".to_owned(), BASE.to_owned()),
         ("ROUTER_SCHEME".to_owned(), "http".to_owned()),
         ("ROUTER_PORT".to_owned(), port.to_string()),
+        ("ORG_CACHE_SECONDS".to_owned(), "1".to_owned()),
     ]);
     let _functions = Functions::start_one("auth-router", port, &env);
     let router = Router { port };
