@@ -25,6 +25,7 @@ export class AdminApi extends Construct {
     super(scope, id);
     this.http = new LambdaHttpApi(this, 'Http', {
       stage: props.stage,
+      name: 'admin-api',
       handler: props.handler,
       throttle: props.stage.adminApiThrottle,
       routes: [{ path: '/v1/{proxy+}', methods: [apigwv2.HttpMethod.ANY] }],

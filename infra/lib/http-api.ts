@@ -3,11 +3,14 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { StageSettings } from './stage';
 
 export interface LambdaHttpApiProps {
   readonly stage: StageSettings;
+  /** The API's name (the function's, within the stack). */
+  readonly name: string;
   readonly handler: lambda.IFunction;
   readonly throttle: { rate: number; burst: number };
   /** Routes to the function; `$default` (every path) when not given. */
@@ -37,7 +40,7 @@ export class LambdaHttpApi extends Construct {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
     this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: props.handler.node.scope?.node.id,
+      apiName: `${Stack.of(this).stackName}-${props.name}`,
       createDefaultStage: false,
       corsPreflight: props.cors,
       disableExecuteApiEndpoint: props.disableExecuteApiEndpoint,

@@ -31,6 +31,7 @@ export class RouterSite extends Construct {
     const { params } = props;
     this.http = new LambdaHttpApi(this, 'Http', {
       stage: props.stage,
+      name: 'auth-router',
       handler: props.handler,
       throttle: props.stage.routerThrottle,
       disableExecuteApiEndpoint: true,
