@@ -95,6 +95,10 @@ export class SuiteStack extends Stack {
       description: 'The main domain (discovery); organizations sign in at https://<subdomain>.<BaseDomain>/login',
     });
     new CfnOutput(this, 'MigrationStateMachineArn', { value: migration.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'WorkerFunctionName', {
+      value: fn('tenant-migration').functionName,
+      description: 'The tenant-migration Lambda: `aws lambda invoke` it with an event of events/tenant-migration/ to create an organization',
+    });
     new CfnOutput(this, 'MigrationBucketName', { value: migration.bucket.bucketName });
     new CfnOutput(this, 'TableName', { value: registry.table.tableName });
   }
