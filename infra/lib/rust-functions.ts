@@ -101,8 +101,9 @@ export class RustFunctions extends Construct {
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      applicationLogLevelV2:
-        props.stage.logLevel === 'DEBUG' ? lambda.ApplicationLogLevel.DEBUG : lambda.ApplicationLogLevel.INFO,
+      // INFO in every stage: the runtime passes AWS_LAMBDA_LOG_LEVEL to every crate, and the
+      // AWS SDK's DEBUG lines would flood the logs with request details.
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
       environment: this.environment(spec, props),
     });

@@ -17,8 +17,6 @@ export interface StageSettings {
   /** HTTP API throttling of the default route (steady requests/s, burst). */
   readonly adminApiThrottle: { rate: number; burst: number };
   readonly routerThrottle: { rate: number; burst: number };
-  /** Lambda application log level (JSON logs); the Rust runtime reads AWS_LAMBDA_LOG_LEVEL. */
-  readonly logLevel: 'DEBUG' | 'INFO';
   /** How long an alarm's metric is looked at. */
   readonly alarmPeriod: Duration;
 }
@@ -32,7 +30,6 @@ const STAGES: Record<string, StageSettings> = {
     logRetention: RetentionDays.TWO_WEEKS,
     adminApiThrottle: { rate: 10, burst: 20 },
     routerThrottle: { rate: 20, burst: 40 },
-    logLevel: 'DEBUG',
     alarmPeriod: Duration.minutes(5),
   },
   prod: {
@@ -47,7 +44,6 @@ const STAGES: Record<string, StageSettings> = {
     // Page views cost no AWS call with a warm cache; a sign-in costs one InitiateAuth of the
     // account's 120/s UserAuthentication quota. 200/s of pages leaves room for both.
     routerThrottle: { rate: 200, burst: 400 },
-    logLevel: 'INFO',
     alarmPeriod: Duration.minutes(5),
   },
 };

@@ -95,6 +95,7 @@ describe('functions', () => {
       assert.equal(fn.Properties.MemorySize, spec.memoryMb, spec.name);
       assert.equal(fn.Properties.Timeout, spec.timeoutSeconds, spec.name);
       assert.equal(fn.Properties.LoggingConfig.LogFormat, 'JSON', spec.name);
+      assert.equal(fn.Properties.LoggingConfig.ApplicationLogLevel, 'INFO', spec.name);
       assert.deepEqual(fn.Properties.LoggingConfig.LogGroup, { Ref: logicalIdAt(dev, `Functions/${spec.name}/Logs/Resource`) });
       assert.match(fn.Properties.Code.S3Key, /^[0-9a-f]{64}\.zip$/, `${spec.name} is an asset (cargo-lambda-cdk's package)`);
     }
