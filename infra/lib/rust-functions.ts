@@ -16,8 +16,8 @@ import { StageSettings } from './stage';
 export const WORKSPACE_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Whether the workspace has the function's crate. */
-export function crateExists(spec: FunctionSpec, root = WORKSPACE_ROOT): boolean {
-  return fs.existsSync(path.join(root, 'functions', spec.name, 'Cargo.toml'));
+export function crateExists(spec: FunctionSpec): boolean {
+  return fs.existsSync(path.join(WORKSPACE_ROOT, 'functions', spec.name, 'Cargo.toml'));
 }
 
 const REGISTRY_ACTIONS: Record<RegistryAccess, string[]> = {
