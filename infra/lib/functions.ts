@@ -68,6 +68,11 @@ export interface FunctionSpec {
   readonly createsPools?: boolean;
   /** Sends our own mails through SES from MAIL_FROM. */
   readonly sendsMail?: boolean;
+  /**
+   * Reads and writes the organizations' identity-provider client secrets in Secrets Manager
+   * (names `signin/<org id>/<provider>`, shared::domain::settings::secret_name).
+   */
+  readonly providerSecrets?: boolean;
   /** Lists the registry's organizations (Query on the index `gsi1`). */
   readonly listsOrganizations?: boolean;
   /**
@@ -198,8 +203,24 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'AdminDeleteUser',
       'CreateGroup',
       'DeleteGroup',
+      // e-mail change of a deactivated person (shared::domain::email_change)
+      'AdminUpdateUserAttributes',
+      // organization settings (shared::domain::settings): identity providers, the app
+      // client's providers and URLs, self sign-up, MFA
+      'CreateIdentityProvider',
+      'UpdateIdentityProvider',
+      'DescribeIdentityProvider',
+      'DeleteIdentityProvider',
+      'ListIdentityProviders',
+      'DescribeUserPool',
+      'UpdateUserPool',
+      'DescribeUserPoolClient',
+      'UpdateUserPoolClient',
+      'SetUserPoolMfaConfig',
     ],
     sendsMail: true,
+    // The identity providers' client secrets (signin/<org id>/<provider>).
+    providerSecrets: true,
   },
   {
     name: 'auth-router',
@@ -211,8 +232,9 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME'],
     // First logins and spent activation links are saved.
     registry: 'write',
-    // An activation link sets the password the person chose.
-    poolActions: ['AdminSetUserPassword'],
+    // An activation link sets the password the person chose; a confirmed e-mail address
+    // becomes the login's (shared::domain::email_change).
+    poolActions: ['AdminSetUserPassword', 'AdminUpdateUserAttributes'],
   },
   {
     name: 'tenant-migration',

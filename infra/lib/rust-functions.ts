@@ -200,6 +200,30 @@ export class RustFunctions extends Construct {
     if (spec.sendsMail) {
       props.mail.grantSend(role);
     }
+    if (spec.providerSecrets) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'secretsmanager:CreateSecret',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:DeleteSecret',
+          ],
+          // Only the suite's own names (Secrets Manager appends a random suffix to the ARN).
+          resources: [
+            Arn.format(
+              { service: 'secretsmanager', resource: 'secret', resourceName: 'signin/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME },
+              stack,
+            ),
+          ],
+        }),
+      );
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:signin/*]',
+        reason:
+          "Each organization's identity-provider secrets are created at run time under signin/<org id>/<provider>: no ARN can be named here; the statement holds only those names and the four actions the settings call",
+      });
+    }
   }
 }
 

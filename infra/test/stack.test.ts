@@ -233,10 +233,30 @@ describe('least-privilege roles', () => {
     for (const spec of deployed) {
       for (const st of statementsOf(dev, roleId(dev, spec))) {
         for (const action of actionsOf(st)) {
-          assert.match(action, /^(logs|dynamodb|cognito-idp|ses):[A-Z][A-Za-z]+$/, `${spec.name}: ${action}`);
+          const services = spec.providerSecrets ? 'logs|dynamodb|cognito-idp|ses|secretsmanager' : 'logs|dynamodb|cognito-idp|ses';
+          assert.match(action, new RegExp(`^(${services}):[A-Z][A-Za-z]+$`), `${spec.name}: ${action}`);
         }
       }
     }
+  });
+
+  it('gives only the settings function the secrets, and only under signin/', () => {
+    for (const spec of deployed) {
+      const secretStatements = statementsOf(dev, roleId(dev, spec)).filter((st) =>
+        actionsOf(st).some((a) => a.startsWith('secretsmanager:')),
+      );
+      if (!spec.providerSecrets) {
+        assert.equal(secretStatements.length, 0, spec.name);
+        continue;
+      }
+      assert.equal(secretStatements.length, 1, spec.name);
+      assert.deepEqual(
+        [...actionsOf(secretStatements[0])].sort(),
+        ['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+      );
+      assert.match(JSON.stringify(secretStatements[0].Resource), /secret:signin\/\*/);
+    }
+    assert.ok(deployed.some((s) => s.name === 'admin-api' && s.providerSecrets));
   });
 });
 
