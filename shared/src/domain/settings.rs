@@ -567,10 +567,21 @@ pub async fn apply_settings(
             .set_client_urls(&pool_id, client, &callbacks, &logouts)
             .await?;
     }
+    // A change of how people get in only keeps the action name it always had.
+    let sign_in_only = patch.mfa.is_none()
+        && patch.display_name.is_none()
+        && patch.logo_url.is_none()
+        && patch.primary_color.is_none()
+        && patch.app_urls.is_none()
+        && patch.email_domains.is_none();
     let audit = AuditEvent::now(
         &org.id,
         actor,
-        "org.settings_changed",
+        if sign_in_only {
+            "org.sign_in_changed"
+        } else {
+            "org.settings_changed"
+        },
         org.subdomain.as_str(),
         Some(changed.join(" ")),
     );
