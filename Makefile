@@ -45,7 +45,7 @@ bench: venv node
 # of the Lambda runtime API) beside a bare lambda_runtime function built in the same run.
 # BENCH_STARTS=N (default 100), BENCH_PACKAGES=a,b (some functions only).
 bench-packages:
-	cargo run -q -p package-bench --bin bench-packages
+	@cargo run -q -p package-bench --bin bench-packages
 
 lint:
 	cargo fmt --all -- --check

@@ -472,7 +472,8 @@ fn rsa_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
 
 /// Reads a pool's JWKS over HTTP(S) from `<base>/<pool id>/.well-known/jwks.json`, where
 /// `base` is the Cognito endpoint (`https://cognito-idp.<region>.amazonaws.com`, or the
-/// local AWS's `AWS_ENDPOINT_URL`). TLS is verified against the system's roots.
+/// local AWS's `AWS_ENDPOINT_URL`), through the suite's HTTPS client (`aws::https`: TLS
+/// verified, the same roots as the AWS calls).
 pub struct HttpJwks {
     base: String,
     client: hyper_util::client::legacy::Client<
@@ -487,13 +488,7 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl HttpJwks {
     pub fn new(base: impl Into<String>) -> Result<Self, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| format!("TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector = crate::aws::https::connector(None).map_err(|e| e.to_string())?;
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(connector);
