@@ -133,10 +133,12 @@ impl HttpClient for SdkHttps {
     fn connector_metadata(
         &self,
     ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        Some(aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata::new(
-            "hyper",
-            Some(Cow::Borrowed("1.x")),
-        ))
+        Some(
+            aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata::new(
+                "hyper",
+                Some(Cow::Borrowed("1.x")),
+            ),
+        )
     }
 }
 

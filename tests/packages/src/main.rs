@@ -44,13 +44,34 @@ const FUNCTION_ENV: &[(&str, &str)] = &[
     ("BASE_DOMAIN", "app.example.com"),
     ("MAIL_FROM", "no-reply@app.example.com"),
     ("ORG_CACHE_SECONDS", "30"),
-    ("PRE_SIGNUP_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:pre-signup"),
-    ("POST_CONFIRMATION_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:post-confirmation"),
-    ("PRE_AUTHENTICATION_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:pre-authentication"),
-    ("POST_AUTHENTICATION_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:post-authentication"),
-    ("PRE_TOKEN_GENERATION_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:pre-token-generation"),
-    ("USER_MIGRATION_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:user-migration"),
-    ("CUSTOM_MESSAGE_ARN", "arn:aws:lambda:eu-west-1:123456789012:function:custom-message"),
+    (
+        "PRE_SIGNUP_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:pre-signup",
+    ),
+    (
+        "POST_CONFIRMATION_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:post-confirmation",
+    ),
+    (
+        "PRE_AUTHENTICATION_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:pre-authentication",
+    ),
+    (
+        "POST_AUTHENTICATION_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:post-authentication",
+    ),
+    (
+        "PRE_TOKEN_GENERATION_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:pre-token-generation",
+    ),
+    (
+        "USER_MIGRATION_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:user-migration",
+    ),
+    (
+        "CUSTOM_MESSAGE_ARN",
+        "arn:aws:lambda:eu-west-1:123456789012:function:custom-message",
+    ),
 ];
 
 /// What Lambda's provided.al2023 runtime sets (the credentials as Lambda passes them).
@@ -58,7 +79,10 @@ const LAMBDA_ENV: &[(&str, &str)] = &[
     ("AWS_REGION", "eu-west-1"),
     ("AWS_DEFAULT_REGION", "eu-west-1"),
     ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEBENCHKEY0"),
-    ("AWS_SECRET_ACCESS_KEY", "bench/secret/key/that/is/never/used/00000"),
+    (
+        "AWS_SECRET_ACCESS_KEY",
+        "bench/secret/key/that/is/never/used/00000",
+    ),
     ("AWS_SESSION_TOKEN", "bench-session-token"),
     ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
     ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -132,10 +156,22 @@ fn run() -> Result<(), String> {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), label.to_owned()));
-        env.push(("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{label}")));
-        env.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), "2026/01/01/[$LATEST]bench".into()));
-        env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{}", runtime.port)));
-        env.push(("AWS_ENDPOINT_URL".into(), format!("http://127.0.0.1:{}", aws.port)));
+        env.push((
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{label}"),
+        ));
+        env.push((
+            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
+            "2026/01/01/[$LATEST]bench".into(),
+        ));
+        env.push((
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            format!("127.0.0.1:{}", runtime.port),
+        ));
+        env.push((
+            "AWS_ENDPOINT_URL".into(),
+            format!("http://127.0.0.1:{}", aws.port),
+        ));
         // An empty home: no ~/.aws of this machine (Lambda has none either).
         env.push(("HOME".into(), home.display().to_string()));
         env
@@ -407,14 +443,11 @@ fn ms(d: Duration) -> String {
 }
 
 fn print_table(binaries: &[Binary], starts: usize) {
-    let bare_p50 = binaries
-        .first()
-        .filter(|b| b.failed.is_none())
-        .map(|b| {
-            let mut s = b.starts.clone();
-            s.sort();
-            percentile(&s, 50.0)
-        });
+    let bare_p50 = binaries.first().filter(|b| b.failed.is_none()).map(|b| {
+        let mut s = b.starts.clone();
+        s.sort();
+        percentile(&s, 50.0)
+    });
     println!(
         "| function | stripped | gzip -9 | start-up p50 | start-up p99 | p50 / bare | goals (p50 <= {MAX_RATIO} x bare, <= 4 MiB) |"
     );
