@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut 
 
 NODE_STAMP := tests/local/node_modules/.installed
 
-.PHONY: dev test bench bench-packages venv node build lint clean
+.PHONY: dev test bench bench-packages venv node browser build lint clean
 
 $(STAMP): tests/local/requirements.txt
 	@echo "==> installing the local AWS stack (moto server) and cargo-lambda into $(VENV)"
@@ -28,18 +28,33 @@ $(NODE_STAMP): tests/local/package.json tests/local/package-lock.json
 
 node: $(NODE_STAMP)
 
+# Debian's Chromium for the browser test of the login pages (driven by playwright-core from
+# tests/local). Installed with apt when missing and running as root (as CI does).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "==> installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser test needs Chromium at $(CHROMIUM): install it with 'sudo apt-get install chromium', or run 'make test CHROMIUM=/path/to/chromium'." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 build:
 	cargo build --workspace --bins
 
 dev: venv build
 	@bash tests/local/dev.sh
 
-test: venv node build
-	cargo test --workspace --no-fail-fast
+test: venv node browser build
+	CHROMIUM=$(CHROMIUM) cargo test --workspace --no-fail-fast
 
 bench: venv node
 	cargo bench -p integration-tests --bench triggers
 	cargo bench -p integration-tests --bench admin_api
+	cargo bench -p integration-tests --bench auth_router
 
 # Every function's release package: size, gzip size and start-up (to the first poll of a stub
 # of the Lambda runtime API) beside a bare lambda_runtime function built in the same run.

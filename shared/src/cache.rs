@@ -12,13 +12,20 @@ use crate::domain::Organization;
 pub struct OrgCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Organization)>>,
+    /// Keys known to name no organization, each for `ttl` (bounded: anyone can make up
+    /// subdomains).
+    missing: Mutex<HashMap<String, Instant>>,
 }
+
+/// Most keys remembered as missing.
+const MAX_MISSING: usize = 10_000;
 
 impl OrgCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            missing: Mutex::new(HashMap::new()),
         }
     }
 
@@ -41,6 +48,25 @@ impl OrgCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         entries.insert(pool_id.to_owned(), (Instant::now(), org));
     }
+
+    /// Whether `key` was found to name no organization within the last `ttl`.
+    pub fn is_missing(&self, key: &str) -> bool {
+        let missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
+        missing.get(key).is_some_and(|at| at.elapsed() < self.ttl)
+    }
+
+    /// Remembers that `key` names no organization (for `ttl`).
+    pub fn put_missing(&self, key: &str) {
+        let mut missing = self.missing.lock().unwrap_or_else(|p| p.into_inner());
+        if missing.len() >= MAX_MISSING {
+            let ttl = self.ttl;
+            missing.retain(|_, at| at.elapsed() < ttl);
+            if missing.len() >= MAX_MISSING {
+                missing.clear();
+            }
+        }
+        missing.insert(key.to_owned(), Instant::now());
+    }
 }
 
 #[cfg(test)]
@@ -60,5 +86,21 @@ mod tests {
         assert!(cache.get("other").is_none());
         std::thread::sleep(Duration::from_millis(40));
         assert!(cache.get("pool").is_none());
+    }
+
+    #[test]
+    fn missing_keys_expire_and_stay_bounded() {
+        let cache = OrgCache::new(Duration::from_millis(30));
+        assert!(!cache.is_missing("nobody"));
+        cache.put_missing("nobody");
+        assert!(cache.is_missing("nobody"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(!cache.is_missing("nobody"));
+        let cache = OrgCache::new(Duration::from_secs(60));
+        for i in 0..(MAX_MISSING + 5) {
+            cache.put_missing(&format!("k{i}"));
+        }
+        assert!(cache.missing.lock().expect("lock").len() <= MAX_MISSING);
+        assert!(cache.is_missing(&format!("k{}", MAX_MISSING + 4)));
     }
 }

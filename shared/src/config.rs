@@ -50,6 +50,22 @@ pub fn table_name(src: &dyn Source) -> Result<String, ConfigError> {
     required(src, "TABLE_NAME", "the DynamoDB table of the registry")
 }
 
+/// `ORG_CACHE_SECONDS` (default 30): how long a function keeps an organization it read, so
+/// that a suspension or a settings change reaches it within that time.
+pub fn org_cache_ttl(src: &dyn Source) -> Result<std::time::Duration, ConfigError> {
+    match src.get("ORG_CACHE_SECONDS") {
+        None => Ok(std::time::Duration::from_secs(30)),
+        Some(v) => {
+            v.parse()
+                .map(std::time::Duration::from_secs)
+                .map_err(|_| ConfigError::Invalid {
+                    name: "ORG_CACHE_SECONDS",
+                    reason: format!("{v:?} is not a whole number of seconds"),
+                })
+        }
+    }
+}
+
 /// `BASE_DOMAIN`: organizations sign in at `<subdomain>.<BASE_DOMAIN>`.
 pub fn base_domain(src: &dyn Source) -> Result<String, ConfigError> {
     let value = required(

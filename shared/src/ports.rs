@@ -66,6 +66,15 @@ pub trait Registry: Send + Sync {
         org: &Organization,
         audit: Option<&AuditEvent>,
     ) -> Result<Organization, Error>;
+    /// Saves `org`, whose e-mail domains differ from `before`'s: the added ones are claimed
+    /// (each by one organization only) and the removed ones freed, in the same write as the
+    /// record (checked against `before`'s version) and its audit event.
+    async fn save_organization_domains(
+        &self,
+        before: &Organization,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error>;
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error>;
     async fn organization_by_subdomain(
         &self,
@@ -100,6 +109,15 @@ pub trait Registry: Send + Sync {
 
     /// The person a federated identity was linked to (the provider's subject identifies them
     /// after the first link, never the e-mail address again).
+    /// A confirmed e-mail change: `after` differs from `before` only in its address (and
+    /// the confirmation state); the new address is claimed and the old one freed in the same
+    /// write as the record, checked against `before`'s version, with its audit event.
+    async fn change_email(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error>;
     async fn person_by_identity(
         &self,
         org: &OrgId,
@@ -288,6 +306,37 @@ pub trait UserPools: Send + Sync {
         username: &str,
         temporary_password: &str,
     ) -> Result<(), Error>;
+    /// Sets the password a person chose (an activation link): permanent, no change asked for
+    /// at the next sign-in.
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), Error>;
+    /// Creates the identity provider in the pool, or updates it to `spec`.
+    async fn ensure_identity_provider(
+        &self,
+        pool_id: &str,
+        spec: &IdentityProviderSpec,
+    ) -> Result<(), Error>;
+    /// Removes an identity provider; one that is not there counts as done.
+    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error>;
+    /// Sets the app client's callback and logout URLs (everything else stays).
+    async fn set_client_urls(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        callback_urls: &[String],
+        logout_urls: &[String],
+    ) -> Result<(), Error>;
+    /// Gives a login a confirmed e-mail address (`email_verified` true).
+    async fn set_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: &EmailAddress,
+    ) -> Result<(), Error>;
     /// Deletes a group; a group that no longer exists counts as done.
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error>;
     /// Applies an organization's sign-in settings to its pool and app client: self sign-up
@@ -308,4 +357,148 @@ pub trait UserPools: Send + Sync {
 pub trait Mailer: Send + Sync {
     /// Sends the mail and returns the provider's message id.
     async fn send(&self, to: &EmailAddress, mail: &MailContent) -> Result<String, Error>;
+}
+
+/// The tokens of a completed sign-in. Never logged: `Debug` shows none of them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignInTokens {
+    pub id_token: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Seconds the ID and access tokens stay valid.
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for SignInTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInTokens")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a sign-in stands after one answer to Cognito. A `session` is Cognito's opaque
+/// handle of the challenge (valid a few minutes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInStep {
+    Done(SignInTokens),
+    /// First sign-in with a temporary password: a new password is needed.
+    NewPasswordRequired {
+        session: String,
+    },
+    /// The code of the person's authenticator app.
+    MfaCode {
+        session: String,
+    },
+    /// The organization requires MFA and the person has no authenticator yet.
+    MfaSetup {
+        session: String,
+    },
+}
+
+/// Why Cognito did not go on. Built so that the pages can keep the enumeration promise:
+/// everything a stranger could provoke is [`SignInRefusal::Credentials`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInRefusal {
+    /// Unknown username, wrong password, disabled login, lazy migration refused: one answer.
+    #[error("incorrect username or password")]
+    Credentials,
+    /// The new password breaks the pool's policy (Cognito's words).
+    #[error("the new password is refused: {0}")]
+    PasswordPolicy(String),
+    /// A wrong or expired code (MFA, forgotten password).
+    #[error("the code is wrong or expired")]
+    Code,
+    /// The challenge took too long: sign in again.
+    #[error("the sign-in session expired")]
+    SessionExpired,
+    #[error("too many attempts")]
+    TooManyAttempts,
+    /// A trigger refused after the password was verified (or for the whole organization):
+    /// its message, written for the person.
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// The person-facing Cognito calls of an organization's app client (the router's login
+/// pages): USER_PASSWORD_AUTH and its challenges, TOTP set-up, forgotten passwords, sign-out.
+#[async_trait]
+pub trait UserSignIn: Send + Sync {
+    async fn password_sign_in(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<SignInStep, SignInRefusal>;
+    async fn answer_new_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        session: &str,
+        new_password: &str,
+    ) -> Result<SignInStep, SignInRefusal>;
+    async fn answer_mfa_code(
+        &self,
+        client_id: &str,
+        username: &str,
+        session: &str,
+        code: &str,
+    ) -> Result<SignInStep, SignInRefusal>;
+    /// Starts TOTP set-up within a sign-in: the secret to show, and the session to go on with.
+    async fn start_totp_setup(&self, session: &str) -> Result<(String, String), SignInRefusal>;
+    /// Checks the first code of the new authenticator and finishes the sign-in.
+    async fn finish_totp_setup(
+        &self,
+        client_id: &str,
+        username: &str,
+        session: &str,
+        code: &str,
+    ) -> Result<SignInStep, SignInRefusal>;
+    /// Sends a code to the person's address, if there is such a person (the answer is the
+    /// same either way).
+    async fn forgot_password(&self, client_id: &str, username: &str) -> Result<(), SignInRefusal>;
+    async fn confirm_forgot_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        code: &str,
+        new_password: &str,
+    ) -> Result<(), SignInRefusal>;
+    /// Revokes a refresh token and the tokens issued with it.
+    async fn revoke(&self, client_id: &str, refresh_token: &str) -> Result<(), SignInRefusal>;
+}
+
+/// Where secrets live (AWS Secrets Manager): the identity providers' client secrets, never
+/// in the table, never in an answer or a log.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// Stores `value` under `name`, creating or replacing it.
+    async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error>;
+    async fn get_secret(&self, name: &str) -> Result<Option<String>, Error>;
+    /// Deletes it at once; a secret that is not there counts as done.
+    async fn delete_secret(&self, name: &str) -> Result<(), Error>;
+}
+
+/// An identity provider of a pool, as Cognito's CreateIdentityProvider takes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityProviderSpec {
+    /// Its name in the pool (`Microsoft`, `Google`, ...).
+    pub name: String,
+    /// `OIDC`, `Google`, `SignInWithApple`, `Facebook`, `LoginWithAmazon`.
+    pub provider_type: String,
+    pub details: Vec<(String, String)>,
+    /// Pool attribute -> provider claim.
+    pub attribute_mapping: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for IdentityProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The details carry the client secret: never printed.
+        f.debug_struct("IdentityProviderSpec")
+            .field("name", &self.name)
+            .field("provider_type", &self.provider_type)
+            .finish_non_exhaustive()
+    }
 }

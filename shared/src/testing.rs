@@ -81,6 +81,11 @@ impl MemoryRegistry {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Adds (or replaces) an organization.
+    pub fn insert_org(&self, org: Organization) {
+        self.lock().orgs.insert(org.id.to_string(), org);
+    }
+
     pub fn insert_person(&self, person: Person) {
         self.lock()
             .people
@@ -187,6 +192,38 @@ impl Registry for MemoryRegistry {
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error> {
         self.call("organization");
         Ok(self.lock().orgs.get(id.as_str()).cloned())
+    }
+
+    async fn save_organization_domains(
+        &self,
+        before: &Organization,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error> {
+        self.call("save_organization_domains");
+        self.injected_failure()?;
+        let mut state = self.lock();
+        if let Some(domain) = org.email_domains.iter().find(|d| {
+            state
+                .orgs
+                .values()
+                .any(|o| o.id != org.id && o.email_domains.contains(d))
+        }) {
+            return Err(Error::EmailDomainTaken {
+                domain: domain.to_string(),
+            });
+        }
+        if state.orgs.get(org.id.as_str()).map(|o| o.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "organization",
+                key: org.subdomain.to_string(),
+            });
+        }
+        let mut next = org.clone();
+        next.version = before.version + 1;
+        state.orgs.insert(org.id.to_string(), next.clone());
+        state.audit.push(audit.clone());
+        Ok(next)
     }
 
     async fn organization_by_subdomain(
@@ -310,6 +347,38 @@ impl Registry for MemoryRegistry {
         next.version = before.version + 1;
         state.people.insert(key, next.clone());
         state.audit.extend(audit.cloned());
+        Ok(next)
+    }
+
+    async fn change_email(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        self.call("change_email");
+        self.injected_failure()?;
+        let mut state = self.lock();
+        let key = (before.org_id.to_string(), before.username.clone());
+        if state.people.get(&key).map(|p| p.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            });
+        }
+        let taken = state.people.values().any(|p| {
+            p.org_id == after.org_id && p.username != after.username && p.email == after.email
+        });
+        if taken {
+            return Err(Error::not_allowed(
+                format!("change the address of {}", before.username),
+                "another person of this organization already has that e-mail address",
+            ));
+        }
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        state.people.insert(key, next.clone());
+        state.audit.push(audit.clone());
         Ok(next)
     }
 
@@ -604,6 +673,53 @@ impl UserPools for RecordingPools {
         self.record(format!("set_temporary_password {pool_id} {username}"));
         Ok(())
     }
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        _password: &str,
+    ) -> Result<(), Error> {
+        self.record(format!("set_password {pool_id} {username}"));
+        Ok(())
+    }
+    async fn ensure_identity_provider(
+        &self,
+        pool_id: &str,
+        spec: &crate::ports::IdentityProviderSpec,
+    ) -> Result<(), Error> {
+        self.record(format!(
+            "ensure_identity_provider {pool_id} {} {}",
+            spec.name, spec.provider_type
+        ));
+        Ok(())
+    }
+    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error> {
+        self.record(format!("delete_identity_provider {pool_id} {name}"));
+        Ok(())
+    }
+    async fn set_client_urls(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        callback_urls: &[String],
+        logout_urls: &[String],
+    ) -> Result<(), Error> {
+        self.record(format!(
+            "set_client_urls {pool_id} {client_id} {} | {}",
+            callback_urls.join(" "),
+            logout_urls.join(" ")
+        ));
+        Ok(())
+    }
+    async fn set_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: &EmailAddress,
+    ) -> Result<(), Error> {
+        self.record(format!("set_email {pool_id} {username} {email}"));
+        Ok(())
+    }
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
         self.record(format!("delete_group {pool_id} {group}"));
         Ok(())
@@ -668,6 +784,8 @@ pub fn sample_org() -> Organization {
         },
         sign_in: SignInSettings::default(),
         roles: crate::domain::organization::default_roles(),
+        branding: Default::default(),
+        domain_proofs: Vec::new(),
         created_at: 0,
         updated_at: 0,
         version: 1,
@@ -714,4 +832,41 @@ pub fn sample_event_names(function: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Secrets in memory.
+#[derive(Default)]
+pub struct MemorySecrets {
+    values: Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl MemorySecrets {
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl crate::ports::Secrets for MemorySecrets {
+    async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.into(), value.into());
+        Ok(())
+    }
+    async fn get_secret(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.get(name))
+    }
+    async fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        Ok(())
+    }
 }

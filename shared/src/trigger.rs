@@ -19,9 +19,6 @@ use crate::domain::signin::{record_first_login, record_missing, Refusal};
 use crate::domain::{EmailAddress, Error, Organization, Person, PersonStatus};
 use crate::ports::{Registry, UserPools};
 
-/// How long a trigger keeps an organization (`ORG_CACHE_SECONDS`, default 30).
-const DEFAULT_CACHE_SECONDS: u64 = 30;
-
 /// Built once per execution environment; shared by every invocation.
 pub struct TriggerDeps {
     pub registry: Arc<dyn Registry>,
@@ -34,17 +31,10 @@ pub struct TriggerDeps {
 impl TriggerDeps {
     /// The AWS-backed dependencies, configured from the environment.
     pub fn new(sdk: &SdkConfig, src: &dyn Source) -> Result<Self, ConfigError> {
-        let ttl = match src.get("ORG_CACHE_SECONDS") {
-            None => DEFAULT_CACHE_SECONDS,
-            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                name: "ORG_CACHE_SECONDS",
-                reason: format!("{v:?} is not a whole number of seconds"),
-            })?,
-        };
         Ok(Self {
             registry: Arc::new(DynamoRegistry::new(sdk, config::table_name(src)?)),
             pools: Arc::new(CognitoPools::new(sdk)),
-            cache: OrgCache::new(Duration::from_secs(ttl)),
+            cache: OrgCache::new(config::org_cache_ttl(src)?),
             base_domain: config::base_domain(src)?,
         })
     }
@@ -64,7 +54,7 @@ impl TriggerDeps {
         let deps = Self {
             registry: registry.clone(),
             pools: pools.clone(),
-            cache: OrgCache::new(Duration::from_secs(DEFAULT_CACHE_SECONDS)),
+            cache: OrgCache::new(Duration::from_secs(30)),
             base_domain: "app.example.com".into(),
         };
         (deps, registry, pools)

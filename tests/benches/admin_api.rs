@@ -261,7 +261,9 @@ async fn handler_rates() {
             None,
         )),
         auth: Arc::new(Trusting(pool)),
+        secrets: Arc::new(shared::aws::secrets::SecretsManager::new(&sdk)),
         base_domain: "app.example.test".into(),
+        region: "us-east-1".into(),
     };
     let call = |method: &str, path: &str, body: Option<serde_json::Value>| {
         let mut r = lambda_http::http::Request::builder()

@@ -97,12 +97,15 @@ for function, name in [("pre-authentication", "authentication"), ("post-authenti
 PY
 
 invoke_port=$(free_port)
+router_port=$(free_port)
 cat <<INFO
 
 ==> the local suite is up
   local AWS (moto)      $endpoint     (dashboard: $endpoint/moto-api/)
   organization acme     user pool ${pool% *}, app client ${pool#* }
-  login page            https://acme.app.localhost/login   (served by auth-router once it exists)
+  login page            http://acme.app.localhost:$router_port/login
+  discovery page        http://app.localhost:$router_port/   (type admin@acme.example or acme)
+                        (browsers resolve *.localhost to this machine: open these in one)
   administrator         $admin
   temporary password    $password   (from the welcome mail; the first sign-in must change it)
   mail                  every mail SES sent is in $endpoint/moto-api/data.json under "ses"
@@ -132,5 +135,11 @@ INFO
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-file "$state/dev.env" >"$state/functions.log" 2>&1 &
 pids+=($!)
-echo "  (function logs: .local/functions.log)"
+# The router alone on its own port, so that every path reaches it with the browser's Host
+# (as behind the wildcard domain); plain http on *.localhost, with the port in its links.
+{ cat "$state/dev.env"; echo "ROUTER_SCHEME=http"; echo "ROUTER_PORT=$router_port"; } >"$state/router.env"
+setsid cargo lambda watch --bin auth-router --invoke-address 127.0.0.1 --invoke-port "$router_port" \
+  --env-file "$state/router.env" >"$state/router.log" 2>&1 &
+pids+=($!)
+echo "  (function logs: .local/functions.log, the router's: .local/router.log)"
 wait "${pids[@]}"

@@ -209,6 +209,44 @@ pub async fn prepared_adapters(
     (registry, mailer)
 }
 
+/// An organization `sub` provisioned as `tenantctl org create` does (pool, app client,
+/// groups, the first administrator `boss@<sub>.example` invited with a welcome mail),
+/// signing in at `<sub>.<base_domain>`.
+pub async fn provisioned(
+    aws: &LocalAws,
+    registry: &shared::aws::dynamodb::DynamoRegistry,
+    mailer: &shared::aws::ses::SesMailer,
+    sub: &str,
+    base_domain: &str,
+) -> shared::domain::Organization {
+    use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+    let sdk = aws.sdk().await;
+    let pools = shared::aws::cognito::CognitoPools::new(&sdk);
+    let triggers = trigger_arns();
+    Provisioning {
+        registry,
+        pools: &pools,
+        mailer,
+        base_domain,
+        triggers: &triggers,
+        actor: "test",
+    }
+    .provision(
+        &ProvisionRequest {
+            subdomain: sub.into(),
+            name: format!("{sub} Inc"),
+            admin_email: Some(format!("boss@{sub}.example")),
+            seats: Some(5),
+            email_domains: vec![format!("{sub}.example")],
+            ..Default::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("provisioned")
+    .organization
+}
+
 /// The trigger functions every pool is created with.
 pub const TRIGGERS: [&str; 7] = [
     "pre-signup",
@@ -354,7 +392,8 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> HttpAnswer {
     )
 }
 
-/// [`http`] with the request's own headers (`Content-Length` and `Host` are added).
+/// [`http`] with the request's own headers (`Content-Length` is added, and `Host` unless
+/// given).
 pub fn http_with(
     port: u16,
     method: &str,
@@ -381,13 +420,16 @@ fn try_http(
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .ok()?;
-    let extra: String = headers
+    let mut extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        extra.insert_str(0, "Host: 127.0.0.1\r\n");
+    }
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .ok()?;
@@ -448,11 +490,21 @@ pub struct FunctionError {
 impl Functions {
     /// Starts `cargo lambda watch` for the workspace's functions with `env`.
     pub fn start(env: &[(String, String)]) -> Self {
+        Self::start_with(env, free_port(), &[])
+    }
+
+    /// Starts `cargo lambda watch` for the one function `bin` on `port`: every HTTP path
+    /// then reaches it (its function URL at `/`, as behind API Gateway), with the request's
+    /// own `Host`.
+    pub fn start_one(bin: &str, port: u16, env: &[(String, String)]) -> Self {
+        Self::start_with(env, port, &["--bin", bin])
+    }
+
+    fn start_with(env: &[(String, String)], port: u16, args: &[&str]) -> Self {
         let dir = TempDir::new("functions-env");
         let env_file = dir.0.join("functions.env");
         let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(&env_file, text).expect("write the env file");
-        let port = free_port();
         let log = std::fs::File::create(dir.0.join("watch.log")).expect("log file");
         let cargo_lambda = workspace_root().join(".venv/bin/cargo-lambda");
         assert!(
@@ -472,6 +524,7 @@ impl Functions {
                 .arg(port.to_string())
                 .arg("--env-file")
                 .arg(&env_file)
+                .args(args)
                 .current_dir(workspace_root())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log),

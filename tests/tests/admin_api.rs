@@ -5,11 +5,9 @@
 
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{http_with, prepared_adapters, trigger_arns, Functions, LocalAws};
+use integration_tests::{http_with, prepared_adapters, provisioned, Functions, LocalAws};
 use serde_json::{json, Value};
-use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
-use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{Organization, PersonStatus};
 use shared::ports::Registry;
 
@@ -86,31 +84,8 @@ async fn tenant(
     sub: &str,
 ) -> Tenant {
     let sdk = aws.sdk().await;
-    let pools = CognitoPools::new(&sdk);
-    let triggers = trigger_arns();
     let admin = format!("boss@{sub}.example");
-    let done = Provisioning {
-        registry,
-        pools: &pools,
-        mailer,
-        base_domain: "app.example.test",
-        triggers: &triggers,
-        actor: "test",
-    }
-    .provision(
-        &ProvisionRequest {
-            subdomain: sub.into(),
-            name: format!("{sub} Inc"),
-            admin_email: Some(admin.clone()),
-            seats: Some(5),
-            email_domains: vec![format!("{sub}.example")],
-            ..Default::default()
-        },
-        &|_| {},
-    )
-    .await
-    .expect("provisioned");
-    let org = done.organization;
+    let org = provisioned(aws, registry, mailer, sub, "app.example.test").await;
     let client_id = org.cognito.app_client_id.clone().expect("client");
     let pool_id = org.cognito.user_pool_id.clone().expect("pool");
     let cognito = CognitoClient::new(&sdk);
@@ -578,6 +553,221 @@ async fn the_admin_api_against_the_local_aws() {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
     assert!(!audit.body.to_string().contains(&first_password));
+
+    settings_and_microsoft_sso(&aws, &api, &acme, &globex).await;
+    e_mail_domains(&registry, &api, &acme, &globex).await;
+}
+
+/// E-mail domains through the API: claimed in the registry by one organization only.
+async fn e_mail_domains(registry: &DynamoRegistry, api: &Api, acme: &Tenant, globex: &Tenant) {
+    use shared::domain::EmailDomain;
+    let labs = EmailDomain::parse("acme-labs.example").expect("valid");
+    let added = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"email_domains": ["acme.example", "acme-labs.example"]})),
+        &[],
+    );
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(
+        added.body["email_domain_proofs"][0]["domain"],
+        "acme-labs.example"
+    );
+    assert_eq!(
+        registry
+            .organization_by_email_domain(&labs)
+            .await
+            .expect("read")
+            .map(|o| o.id),
+        Some(acme.org.id.clone())
+    );
+    let taken = api.call(
+        "PATCH",
+        "/v1/organization",
+        &globex.access,
+        Some(json!({"email_domains": ["globex.example", "acme-labs.example"]})),
+        &[],
+    );
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    let globex_now = api.call("GET", "/v1/organization", &globex.access, None, &[]);
+    assert_eq!(globex_now.body["email_domains"], json!(["globex.example"]));
+    let removed = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"email_domains": ["acme.example"]})),
+        &[],
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(
+        registry
+            .organization_by_email_domain(&labs)
+            .await
+            .expect("read")
+            .is_none(),
+        "freed"
+    );
+    let now_globex = api.call(
+        "PATCH",
+        "/v1/organization",
+        &globex.access,
+        Some(json!({"email_domains": ["globex.example", "acme-labs.example"]})),
+        &[],
+    );
+    assert_eq!(
+        now_globex.status, 200,
+        "a freed domain can be claimed: {}",
+        now_globex.body
+    );
+}
+
+/// The organization's settings through the API, applied to its pool: Microsoft Entra ID
+/// with its secret in Secrets Manager and nowhere else.
+async fn settings_and_microsoft_sso(aws: &LocalAws, api: &Api, acme: &Tenant, globex: &Tenant) {
+    const SECRET: &str = "Zq8~entra-client-secret-7Hk2";
+    const APP: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let sdk = aws.sdk().await;
+    let cognito = CognitoClient::new(&sdk);
+    let before = api.call("GET", "/v1/organization", &acme.access, None, &[]);
+    assert_eq!(before.status, 200, "{}", before.body);
+    let tag = before.header("etag").expect("an ETag").to_owned();
+    let change = json!({
+        "sso": {"microsoft": {"tenant": TENANT, "client_id": APP, "client_secret": SECRET}},
+        "sso_only": true,
+        "admins_keep_password": true,
+        "branding": {"display_name": "Acme", "primary_color": "#0b5fff"},
+    });
+    let done = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(change),
+        &[("if-match", &tag)],
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let ms = &done.body["sso"]["microsoft"];
+    assert_eq!(ms["tenant"], TENANT);
+    assert_eq!(ms["client_secret_set"], true);
+    assert!(ms["client_secret_updated_at"].is_string());
+    let redirect = done.body["sso"]["redirect_uri"]
+        .as_str()
+        .expect("redirect uri")
+        .to_owned();
+    assert!(
+        redirect.ends_with(".amazoncognito.com/oauth2/idpresponse"),
+        "{redirect}"
+    );
+    assert!(ms["admin_consent_url"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with(&format!(
+            "https://login.microsoftonline.com/{TENANT}/adminconsent?client_id={APP}&redirect_uri="
+        )));
+    assert!(
+        !done.body.to_string().contains(SECRET),
+        "never in an answer"
+    );
+    // The pool has the provider, the client offers it beside the admins' password page.
+    let idp = cognito
+        .describe_identity_provider()
+        .user_pool_id(&acme.pool_id)
+        .provider_name("Microsoft")
+        .send()
+        .await
+        .expect("the identity provider")
+        .identity_provider
+        .expect("idp");
+    assert_eq!(idp.provider_type().map(|t| t.as_str()), Some("OIDC"));
+    let details = idp.provider_details().expect("details");
+    assert_eq!(
+        details.get("oidc_issuer").map(String::as_str),
+        Some(&*format!("https://login.microsoftonline.com/{TENANT}/v2.0"))
+    );
+    assert_eq!(details.get("client_id").map(String::as_str), Some(APP));
+    assert_eq!(
+        details.get("authorize_scopes").map(String::as_str),
+        Some("openid email profile")
+    );
+    let client = cognito
+        .describe_user_pool_client()
+        .user_pool_id(&acme.pool_id)
+        .client_id(&acme.client_id)
+        .send()
+        .await
+        .expect("client")
+        .user_pool_client
+        .expect("client");
+    let mut offered = client.supported_identity_providers().to_vec();
+    offered.sort();
+    assert_eq!(offered, ["COGNITO", "Microsoft"]);
+    // The secret is in Secrets Manager, and in no table item.
+    let stored = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(format!("signin/{}/microsoft", acme.org.id))
+        .send()
+        .await
+        .expect("the secret");
+    assert_eq!(stored.secret_string(), Some(SECRET));
+    let items = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(TABLE)
+        .send()
+        .await
+        .expect("scan");
+    assert!(
+        !format!("{:?}", items.items()).contains(SECRET),
+        "the table holds no secret"
+    );
+    // GET tells the same, without the secret; globex is untouched.
+    let after = api.call("GET", "/v1/organization", &acme.access, None, &[]);
+    assert_eq!(after.body["sso_only"], true);
+    assert_eq!(after.body["branding"]["display_name"], "Acme");
+    assert!(!after.body.to_string().contains(SECRET));
+    let other = api.call("GET", "/v1/organization", &globex.access, None, &[]);
+    assert_eq!(other.body["sso_only"], false);
+    assert!(other.body["sso"].get("microsoft").is_none());
+    // A stale ETag and bad input change nothing.
+    let stale = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"mfa": "off"})),
+        &[("if-match", &tag)],
+    );
+    assert_eq!(stale.status, 412);
+    let bad = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"sso": {"microsoft": {"tenant": "common", "client_id": APP}}})),
+        &[],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.to_string().contains("sso.microsoft.tenant"));
+    // Removed: the provider leaves the pool, the client and Secrets Manager.
+    let removed = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"sso": {"microsoft": null}, "sso_only": false})),
+        &[],
+    );
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(cognito
+        .describe_identity_provider()
+        .user_pool_id(&acme.pool_id)
+        .provider_name("Microsoft")
+        .send()
+        .await
+        .is_err());
+    assert!(aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(format!("signin/{}/microsoft", acme.org.id))
+        .send()
+        .await
+        .is_err());
 }
 
 /// moto's own signing key (it ships in the moto package as a JWK of n, e and d only), as

@@ -151,6 +151,38 @@ impl UserPools for CrashingPools<'_> {
     ) -> Result<(), Error> {
         self.real.set_temporary_password(pool, user, password).await
     }
+    async fn set_password(&self, pool: &str, user: &str, password: &str) -> Result<(), Error> {
+        self.real.set_password(pool, user, password).await
+    }
+    async fn ensure_identity_provider(
+        &self,
+        pool: &str,
+        spec: &shared::ports::IdentityProviderSpec,
+    ) -> Result<(), Error> {
+        self.real.ensure_identity_provider(pool, spec).await
+    }
+    async fn delete_identity_provider(&self, pool: &str, name: &str) -> Result<(), Error> {
+        self.real.delete_identity_provider(pool, name).await
+    }
+    async fn set_client_urls(
+        &self,
+        pool: &str,
+        client: &str,
+        callbacks: &[String],
+        logouts: &[String],
+    ) -> Result<(), Error> {
+        self.real
+            .set_client_urls(pool, client, callbacks, logouts)
+            .await
+    }
+    async fn set_email(
+        &self,
+        pool: &str,
+        user: &str,
+        email: &shared::domain::EmailAddress,
+    ) -> Result<(), Error> {
+        self.real.set_email(pool, user, email).await
+    }
     async fn delete_group(&self, pool: &str, group: &str) -> Result<(), Error> {
         self.real.delete_group(pool, group).await
     }

@@ -42,6 +42,8 @@ async fn register(
         cognito: CognitoResources::default(),
         sign_in,
         roles: shared::domain::organization::default_roles(),
+        branding: Default::default(),
+        domain_proofs: Vec::new(),
         created_at: 0,
         updated_at: 0,
         version: 1,

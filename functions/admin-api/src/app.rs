@@ -61,7 +61,11 @@ pub struct App {
     pub pools: Arc<dyn UserPools>,
     pub mailer: Arc<dyn Mailer>,
     pub auth: Arc<dyn Authenticate>,
+    /// The identity providers' client secrets (organization settings).
+    pub secrets: Arc<dyn shared::ports::Secrets>,
     pub base_domain: String,
+    /// The suite's Region: the pools' Cognito domains are in it.
+    pub region: String,
 }
 
 /// The caller of one request: their organization and their own record, as stored now.

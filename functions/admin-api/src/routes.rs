@@ -6,6 +6,10 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::domain::people::{Admin, NewPerson, PersonChanges};
+use shared::domain::settings::{
+    apply_settings, idp_redirect_uri, microsoft_admin_consent_url, ProviderInput, SettingsDeps,
+    SettingsPatch,
+};
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
 use shared::ports::AuditEvent;
 
@@ -14,8 +18,9 @@ use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
 /// these (a test checks both ways).
-pub const ROUTES: [(&str, &str); 15] = [
+pub const ROUTES: [(&str, &str); 16] = [
     ("GET", "/v1/organization"),
+    ("PATCH", "/v1/organization"),
     ("GET", "/v1/users"),
     ("POST", "/v1/users"),
     ("POST", "/v1/users/import"),
@@ -60,10 +65,30 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
     let fail = |e: Error| problem_in(org, e);
     let method = call.method.clone();
     match (method, &call.segments[1..]) {
-        (Method::GET, ["organization"]) => Ok(json(
-            StatusCode::OK,
-            &OrganizationView::of(org, &app.base_domain),
-        )),
+        (Method::GET, ["organization"]) => Ok(organization_response(org, app)),
+        (Method::PATCH, ["organization"]) => {
+            let body: PatchOrgBody = call.json()?;
+            if let Some(expected) = call.header(header::IF_MATCH) {
+                if expected.trim() != org_etag(org) && expected.trim() != "*" {
+                    return Err(Problem::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "stale",
+                        "Changed meanwhile",
+                        "The organization's settings were changed since you loaded them: load them again and repeat your change.",
+                    ));
+                }
+            }
+            let deps = SettingsDeps {
+                registry: app.registry.as_ref(),
+                pools: app.pools.as_ref(),
+                secrets: app.secrets.as_ref(),
+                base_domain: &app.base_domain,
+            };
+            let done = apply_settings(&deps, org, &body.into(), &caller.person.username)
+                .await
+                .map_err(fail)?;
+            Ok(organization_response(&done.organization, app))
+        }
         (Method::GET, ["users"]) => list_users(app, org, call).await,
         (Method::POST, ["users"]) => {
             let body: NewUserBody = call.json()?;
@@ -95,6 +120,16 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                     ));
                 }
             }
+            if body
+                .username
+                .as_deref()
+                .is_some_and(|u| u != person.username)
+            {
+                return Err(fail(shared::domain::Error::not_allowed(
+                    format!("rename {}", person.username),
+                    "a Cognito username cannot change; add the person again under the new username and delete this one",
+                )));
+            }
             let changes = PersonChanges {
                 given_name: body.given_name,
                 family_name: body.family_name,
@@ -104,6 +139,10 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 .update_person(org, &person, &changes)
                 .await
                 .map_err(fail)?;
+            let saved = match body.email.as_deref() {
+                Some(email) => admin.change_email(org, &saved, email).await.map_err(fail)?,
+                None => saved,
+            };
             Ok(person_response(StatusCode::OK, &saved))
         }
         (Method::DELETE, ["users", id]) => {
@@ -283,6 +322,13 @@ struct PatchUserBody {
     family_name: Option<Option<String>>,
     #[serde(default)]
     roles: Option<Vec<String>>,
+    /// A new address: at once for a person without a login; for an invited or active one,
+    /// pending until confirmed with the link mailed to it.
+    #[serde(default)]
+    email: Option<String>,
+    /// Refused with a reason: a Cognito username cannot change.
+    #[serde(default)]
+    username: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +360,171 @@ struct OrganizationView<'a> {
     mfa: String,
     email_domains: Vec<String>,
     login_url: String,
+    self_signup: bool,
+    sso_only: bool,
+    admins_keep_password: bool,
+    providers: &'a [String],
+    jit: JitView<'a>,
+    invitation: String,
+    branding: &'a shared::domain::Branding,
+    app_urls: &'a [String],
+    sso: SsoView<'a>,
+    /// The DNS TXT record that proves each e-mail domain added here.
+    email_domain_proofs: Vec<DomainProofView>,
+}
+
+#[derive(Serialize)]
+struct DomainProofView {
+    domain: String,
+    txt_record_name: String,
+    txt_record_value: String,
+    verified: bool,
+}
+
+/// The identity providers, without their secrets: only whether one is set and when.
+#[derive(Serialize)]
+struct SsoView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    microsoft: Option<ProviderView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    google: Option<ProviderView<'a>>,
+    /// The redirect URI to register with the identity provider (the pool domain's).
+    redirect_uri: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ProviderView<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
+    client_id: &'a str,
+    client_secret_set: bool,
+    client_secret_updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_consent_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JitView<'a> {
+    enabled: bool,
+    role: &'a str,
+}
+
+fn org_etag(org: &Organization) -> String {
+    format!("\"{}\"", org.version)
+}
+
+fn organization_response(org: &Organization, app: &App) -> Response<Body> {
+    let mut response = json(StatusCode::OK, &OrganizationView::of(org, app));
+    if let Ok(tag) = HeaderValue::from_str(&org_etag(org)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// `PATCH /v1/organization`: any part of the settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchOrgBody {
+    #[serde(default)]
+    self_signup: Option<bool>,
+    #[serde(default)]
+    sso_only: Option<bool>,
+    #[serde(default)]
+    admins_keep_password: Option<bool>,
+    #[serde(default)]
+    providers: Option<Vec<String>>,
+    #[serde(default)]
+    jit: Option<JitBody>,
+    #[serde(default)]
+    mfa: Option<String>,
+    #[serde(default)]
+    invitation: Option<String>,
+    #[serde(default)]
+    branding: Option<BrandingBody>,
+    #[serde(default)]
+    app_urls: Option<Vec<String>>,
+    #[serde(default)]
+    sso: Option<SsoBody>,
+    #[serde(default)]
+    email_domains: Option<Vec<String>>,
+}
+
+/// `"sso": {"microsoft": {...}}` sets a provider up, `"sso": {"microsoft": null}` removes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SsoBody {
+    #[serde(default, deserialize_with = "present")]
+    microsoft: Option<Option<ProviderBody>>,
+    #[serde(default, deserialize_with = "present")]
+    google: Option<Option<ProviderBody>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderBody {
+    #[serde(default)]
+    tenant: Option<String>,
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+impl From<ProviderBody> for ProviderInput {
+    fn from(b: ProviderBody) -> Self {
+        ProviderInput {
+            tenant: b.tenant,
+            client_id: b.client_id,
+            client_secret: b.client_secret,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JitBody {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    role: Option<Option<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandingBody {
+    #[serde(default, deserialize_with = "present")]
+    display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    primary_color: Option<Option<String>>,
+}
+
+impl From<PatchOrgBody> for SettingsPatch {
+    fn from(b: PatchOrgBody) -> Self {
+        let (jit_enabled, jit_role) = b.jit.map_or((None, None), |j| (j.enabled, j.role));
+        let (display_name, logo_url, primary_color) = b.branding.map_or((None, None, None), |x| {
+            (x.display_name, x.logo_url, x.primary_color)
+        });
+        let (microsoft, google) = b.sso.map_or((None, None), |s| (s.microsoft, s.google));
+        let provider = |p: Option<Option<ProviderBody>>| p.map(|p| p.map(ProviderInput::from));
+        SettingsPatch {
+            microsoft: provider(microsoft),
+            google: provider(google),
+            self_signup: b.self_signup,
+            sso_only: b.sso_only,
+            admins_keep_password: b.admins_keep_password,
+            providers: b.providers,
+            jit_enabled,
+            jit_role,
+            mfa: b.mfa,
+            invitation: b.invitation,
+            display_name,
+            logo_url,
+            primary_color,
+            app_urls: b.app_urls,
+            email_domains: b.email_domains,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -323,7 +534,25 @@ struct Seats {
 }
 
 impl<'a> OrganizationView<'a> {
-    fn of(org: &'a Organization, base_domain: &str) -> Self {
+    fn of(org: &'a Organization, app: &App) -> Self {
+        let base_domain = app.base_domain.as_str();
+        let redirect_uri = org
+            .cognito
+            .domain_prefix
+            .as_deref()
+            .map(|prefix| idp_redirect_uri(prefix, &app.region));
+        let provider = |p: &'a shared::domain::ProviderSetup| ProviderView {
+            tenant: p.tenant.as_deref(),
+            client_id: &p.client_id,
+            client_secret_set: p.client_secret_updated_at.is_some(),
+            client_secret_updated_at: p.client_secret_updated_at.map(rfc3339),
+            admin_consent_url: match (p.tenant.as_deref(), redirect_uri.as_deref()) {
+                (Some(tenant), Some(uri)) => {
+                    Some(microsoft_admin_consent_url(tenant, &p.client_id, uri))
+                }
+                _ => None,
+            },
+        };
         Self {
             id: org.id.as_str(),
             name: &org.name,
@@ -336,6 +565,32 @@ impl<'a> OrganizationView<'a> {
             mfa: org.mfa.to_string(),
             email_domains: org.email_domains.iter().map(|d| d.to_string()).collect(),
             login_url: org.subdomain.login_url(base_domain),
+            self_signup: org.sign_in.self_signup,
+            sso_only: org.sign_in.sso_only,
+            admins_keep_password: org.sign_in.admins_keep_password,
+            providers: &org.sign_in.providers,
+            jit: JitView {
+                enabled: org.sign_in.jit_accounts,
+                role: org.sign_in.jit_role.as_deref().unwrap_or("member"),
+            },
+            invitation: org.sign_in.invitation.to_string(),
+            branding: &org.branding,
+            app_urls: &org.sign_in.app_urls,
+            email_domain_proofs: org
+                .domain_proofs
+                .iter()
+                .map(|p| DomainProofView {
+                    domain: p.domain.clone(),
+                    txt_record_name: p.record_name(),
+                    txt_record_value: p.record_value(),
+                    verified: p.verified_at.is_some(),
+                })
+                .collect(),
+            sso: SsoView {
+                microsoft: org.sign_in.sso.microsoft.as_ref().map(provider),
+                google: org.sign_in.sso.google.as_ref().map(provider),
+                redirect_uri: redirect_uri.clone(),
+            },
         }
     }
 }

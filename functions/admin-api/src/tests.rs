@@ -66,7 +66,9 @@ fn world_with(org: Organization) -> World {
         pools: pools.clone(),
         mailer: mailer.clone(),
         auth: Arc::new(FakeAuth),
+        secrets: Arc::new(shared::testing::MemorySecrets::default()),
         base_domain: "app.example.com".into(),
+        region: "eu-west-1".into(),
     };
     World {
         app,
@@ -891,4 +893,91 @@ mod properties {
             prop_assert_eq!(added, answer.status == StatusCode::CREATED);
         }
     }
+}
+
+#[tokio::test]
+async fn admins_change_their_organizations_settings_and_nobody_else_does() {
+    let w = world();
+    let got = w
+        .call(Method::GET, "/v1/organization", Some(MEMBER), None)
+        .await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body["invitation"], "password");
+    assert_eq!(got.body["jit"], json!({"enabled": false, "role": "member"}));
+    let tag = got.headers["etag"].to_str().expect("etag").to_owned();
+    let change = json!({
+        "branding": {"display_name": "Acme", "primary_color": "#0b5fff", "logo_url": "https://cdn.acme.example/logo.png"},
+        "mfa": "required",
+        "app_urls": ["https://portal.acme.example/"],
+        "jit": {"enabled": true, "role": "member"},
+        "admins_keep_password": true,
+    });
+    let refused = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(MEMBER),
+            Some(change.clone()),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let done = w
+        .send(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(change.to_string()),
+            "application/json",
+            &[("if-match", &tag)],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["branding"]["primary_color"], "#0b5fff");
+    assert_eq!(done.body["mfa"], "required");
+    assert_eq!(
+        done.body["app_urls"],
+        json!(["https://portal.acme.example/"])
+    );
+    assert_eq!(done.body["admins_keep_password"], true);
+    assert!(w.pools.calls().iter().any(|c| c.starts_with("ensure_mfa")));
+    // The tag of before is stale now.
+    let stale = w
+        .send(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"mfa": "off"}).to_string()),
+            "application/json",
+            &[("if-match", &tag)],
+        )
+        .await;
+    problem(&stale, StatusCode::PRECONDITION_FAILED, "stale");
+    // Bad input names the field; unknown fields are refused; nothing changes.
+    let before = w.registry.org(&w.org.id);
+    for (body, needle) in [
+        (
+            json!({"branding": {"primary_color": "blue"}}),
+            "primary_color",
+        ),
+        (
+            json!({"branding": {"logo_url": "http://x.example/l.png"}}),
+            "logo_url",
+        ),
+        (json!({"sso_only": true}), "sso_only"),
+        (json!({"mfa": "sometimes"}), "MFA"),
+        (json!({"email_domains": ["not a domain"]}), "email_domains"),
+        (json!({"sso": {"okta": {"client_id": "x"}}}), "okta"),
+    ] {
+        let a = w
+            .call(
+                Method::PATCH,
+                "/v1/organization",
+                Some(ADMIN),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{body}: {}", a.body);
+        assert!(a.body.to_string().contains(needle), "{body}: {}", a.body);
+    }
+    assert_eq!(w.registry.org(&w.org.id), before);
 }

@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use shared::config::{ConfigError, ProcessEnv};
 use shared::domain::provisioning::{
-    configure_sign_in, find_organization, set_suspended, ProvisionRequest, Provisioned,
-    SignInChanges, Step,
+    find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
+use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
 use shared::ports::{AuditEvent, Registry};
 
@@ -43,6 +43,8 @@ pub enum Output {
     Json,
 }
 
+// Parsed once per run from the command line: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Prepare an empty AWS account (or the local one) where CDK has not: the table and the
@@ -79,7 +81,8 @@ pub enum OrgCommand {
     Suspend { subdomain: String },
     /// Let a suspended organization's people sign in again.
     Resume { subdomain: String },
-    /// Change how an organization's people may get in (self sign-up, SSO, providers).
+    /// Change an organization's settings (sign-in, SSO, MFA, invitations, branding, app
+    /// URLs): the same checks and the same change as the admin API's PATCH /v1/organization.
     Configure {
         subdomain: String,
         /// People may sign up themselves with an address in the organization's e-mail domains.
@@ -98,6 +101,43 @@ pub enum OrgCommand {
         /// A first SSO sign-in with an address in the organization's domains creates the person.
         #[arg(long, value_parser = on_off())]
         jit: Option<bool>,
+        /// How activated people get in: `password` (a temporary password by mail) or `link`
+        /// (a single-use link, valid 72 hours, to choose their password).
+        #[arg(long, value_parser = ["password", "link"])]
+        invitation: Option<String>,
+        /// Break-glass for SSO-only: the organization's admins keep password sign-in.
+        #[arg(long, value_parser = on_off())]
+        admins_keep_password: Option<bool>,
+        /// The role of people created just in time (default member).
+        #[arg(long)]
+        jit_role: Option<String>,
+        /// MFA policy of the pool: off, optional or required (TOTP).
+        #[arg(long, value_parser = ["off", "optional", "required"])]
+        mfa: Option<String>,
+        /// Shown instead of the organization's name on its pages ("" clears it).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// An https:// logo for its pages ("" clears it).
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// The primary colour of its pages, #rrggbb ("" clears it).
+        #[arg(long)]
+        primary_color: Option<String>,
+        /// Where people go after signing in (repeatable; the list replaces the current one;
+        /// the first is the default).
+        #[arg(long = "app-url")]
+        app_urls: Vec<String>,
+        /// Microsoft Entra ID: the customer's tenant (its id or a verified domain); with
+        /// --microsoft-client-id and the client secret from the environment variable
+        /// MICROSOFT_CLIENT_SECRET (never a flag: flags end up in shell histories).
+        #[arg(long, requires = "microsoft_client_id")]
+        microsoft_tenant: Option<String>,
+        /// The application (client) id of the app registration in Entra ID.
+        #[arg(long, requires = "microsoft_tenant")]
+        microsoft_client_id: Option<String>,
+        /// Remove the Microsoft provider and its secret.
+        #[arg(long, conflicts_with = "microsoft_tenant")]
+        no_microsoft: bool,
     },
     /// Show an organization's audit log, newest first.
     Audit {
@@ -331,20 +371,62 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             providers,
             no_providers,
             jit,
+            invitation,
+            admins_keep_password,
+            jit_role,
+            mfa,
+            display_name,
+            logo_url,
+            primary_color,
+            app_urls,
+            microsoft_tenant,
+            microsoft_client_id,
+            no_microsoft,
         }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let pools = shared::aws::cognito::CognitoPools::new(&sdk);
-            let changes = SignInChanges {
+            let clearable = |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.trim().is_empty()));
+            let patch = SettingsPatch {
                 self_signup,
                 sso_only,
+                admins_keep_password,
                 providers: if no_providers {
                     Some(Vec::new())
                 } else {
                     (!providers.is_empty()).then_some(providers)
                 },
-                jit_accounts: jit,
+                jit_enabled: jit,
+                jit_role: clearable(jit_role),
+                mfa,
+                invitation,
+                display_name: clearable(display_name),
+                logo_url: clearable(logo_url),
+                primary_color: clearable(primary_color),
+                app_urls: (!app_urls.is_empty()).then_some(app_urls),
+                microsoft: if no_microsoft {
+                    Some(None)
+                } else {
+                    microsoft_client_id.map(|client_id| {
+                        Some(ProviderInput {
+                            tenant: microsoft_tenant,
+                            client_id,
+                            client_secret: std::env::var("MICROSOFT_CLIENT_SECRET")
+                                .ok()
+                                .filter(|s| !s.is_empty()),
+                        })
+                    })
+                },
+                ..Default::default()
             };
-            let done = configure_sign_in(&registry, &pools, &subdomain, &changes, &actor()).await?;
+            let org = find_organization(&registry, &subdomain).await?;
+            let secrets = shared::aws::secrets::SecretsManager::new(&sdk);
+            let deps = SettingsDeps {
+                registry: &registry,
+                pools: &pools,
+                secrets: &secrets,
+                base_domain: &shared::config::base_domain(&ProcessEnv)?,
+            };
+            let done = apply_settings(&deps, &org, &patch, &actor()).await?;
             if !done.missing_providers.is_empty() {
                 progress(&format!(
                     "enabled, but not yet set up in the pool (offered once they are): {}",
@@ -481,11 +563,12 @@ fn sign_in_summary(org: &Organization) -> String {
         s.providers.join(", ")
     };
     format!(
-        "self sign-up {}, SSO only {}, providers {}, just-in-time accounts {}",
+        "self sign-up {}, SSO only {}, providers {}, just-in-time accounts {}, invitation by {}",
         on_off(s.self_signup),
         on_off(s.sso_only),
         providers,
-        on_off(s.jit_accounts)
+        on_off(s.jit_accounts),
+        s.invitation
     )
 }
 

@@ -40,7 +40,14 @@ use serde::Deserialize;
 
 use crate::domain::Error;
 
+mod http;
+pub mod oauth;
 mod parsed_keys;
+mod wiring;
+
+pub use http::Https;
+
+pub use wiring::{verifier, RegistryPools};
 
 /// How often an unknown `kid` may make the verifier read a pool's JWKS again.
 pub const REFETCH_AFTER: Duration = Duration::from_secs(5);
@@ -106,6 +113,8 @@ pub struct Verified {
     /// `cognito:groups` (the person's roles in the pool), empty when absent.
     pub groups: Vec<String>,
     pub exp: u64,
+    /// An ID token's `nonce` (OAuth sign-ins): the caller compares it with the one it sent.
+    pub nonce: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,6 +188,8 @@ struct Claims<'a> {
     cognito_username: Option<String>,
     #[serde(default, rename = "cognito:groups")]
     groups: Vec<String>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 /// `aud`: one value (Cognito's ID tokens) or several (RFC 7519).
@@ -386,6 +397,7 @@ impl TokenVerifier {
             client_id: client,
             groups: claims.groups,
             exp,
+            nonce: claims.nonce,
         })
     }
 
@@ -476,10 +488,7 @@ fn rsa_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
 /// verified, the same roots as the AWS calls).
 pub struct HttpJwks {
     base: String,
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Empty<bytes::Bytes>,
-    >,
+    https: Https,
 }
 
 /// Largest JWKS document read.
@@ -488,13 +497,9 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl HttpJwks {
     pub fn new(base: impl Into<String>) -> Result<Self, String> {
-        let connector = crate::aws::https::connector(None).map_err(|e| e.to_string())?;
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(connector);
         Ok(Self {
             base: base.into().trim_end_matches('/').to_owned(),
-            client,
+            https: Https::new()?,
         })
     }
 
@@ -510,23 +515,11 @@ impl HttpJwks {
 #[async_trait]
 impl JwksSource for HttpJwks {
     async fn fetch(&self, pool_id: &str) -> Result<JwkSet, String> {
-        use http_body_util::BodyExt;
-        let uri: hyper::Uri = format!("{}/{pool_id}/.well-known/jwks.json", self.base)
-            .parse()
-            .map_err(|e| format!("JWKS address: {e}"))?;
-        let response = tokio::time::timeout(FETCH_TIMEOUT, self.client.get(uri))
-            .await
-            .map_err(|_| "no answer in time".to_owned())?
-            .map_err(|e| format!("request failed: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("answered {}", response.status()));
+        let url = format!("{}/{pool_id}/.well-known/jwks.json", self.base);
+        let (status, body) = self.https.get(&url, MAX_JWKS_BYTES, FETCH_TIMEOUT).await?;
+        if !(200..300).contains(&status) {
+            return Err(format!("answered {status}"));
         }
-        let limited = http_body_util::Limited::new(response.into_body(), MAX_JWKS_BYTES);
-        let body = tokio::time::timeout(FETCH_TIMEOUT, limited.collect())
-            .await
-            .map_err(|_| "no answer in time".to_owned())?
-            .map_err(|e| format!("body: {e}"))?
-            .to_bytes();
         serde_json::from_slice(&body).map_err(|e| format!("not a JWKS: {e}"))
     }
 }

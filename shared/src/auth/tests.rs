@@ -446,6 +446,7 @@ fn remembered(exp: u64) -> Verified {
         client_id: CLIENT.into(),
         groups: vec![],
         exp,
+        nonce: None,
     }
 }
 

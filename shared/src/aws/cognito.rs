@@ -44,6 +44,14 @@ fn build_error(e: BuildError) -> Error {
 }
 
 impl CognitoPools {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             client: Client::new(config),
@@ -513,6 +521,124 @@ impl UserPools for CognitoPools {
         Ok(())
     }
 
+    async fn set_password(
+        &self,
+        pool_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(), Error> {
+        self.client
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(username)
+            .password(password)
+            .permanent(true)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminSetUserPassword", e))?;
+        Ok(())
+    }
+
+    async fn ensure_identity_provider(
+        &self,
+        pool_id: &str,
+        spec: &crate::ports::IdentityProviderSpec,
+    ) -> Result<(), Error> {
+        use std::collections::HashMap;
+        let details: HashMap<String, String> = spec.details.iter().cloned().collect();
+        let mapping: HashMap<String, String> = spec.attribute_mapping.iter().cloned().collect();
+        let exists = match self
+            .client
+            .describe_identity_provider()
+            .user_pool_id(pool_id)
+            .provider_name(&spec.name)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                false
+            }
+            Err(e) => return Err(self.endpoint.error("DescribeIdentityProvider", e)),
+        };
+        if exists {
+            self.client
+                .update_identity_provider()
+                .user_pool_id(pool_id)
+                .provider_name(&spec.name)
+                .set_provider_details(Some(details))
+                .set_attribute_mapping(Some(mapping))
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("UpdateIdentityProvider", e))?;
+        } else {
+            let provider_type =
+                aws_sdk_cognitoidentityprovider::types::IdentityProviderTypeType::from(
+                    spec.provider_type.as_str(),
+                );
+            self.client
+                .create_identity_provider()
+                .user_pool_id(pool_id)
+                .provider_name(&spec.name)
+                .provider_type(provider_type)
+                .set_provider_details(Some(details))
+                .set_attribute_mapping(Some(mapping))
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("CreateIdentityProvider", e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error> {
+        match self
+            .client
+            .delete_identity_provider()
+            .user_pool_id(pool_id)
+            .provider_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("DeleteIdentityProvider", e)),
+        }
+    }
+
+    async fn set_email(
+        &self,
+        pool_id: &str,
+        username: &str,
+        email: &crate::domain::EmailAddress,
+    ) -> Result<(), Error> {
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(build_error)
+        };
+        self.client
+            .admin_update_user_attributes()
+            .user_pool_id(pool_id)
+            .username(username)
+            .user_attributes(attribute("email", email.as_str())?)
+            // Confirmed by the link mailed to it.
+            .user_attributes(attribute("email_verified", "true")?)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminUpdateUserAttributes", e))?;
+        Ok(())
+    }
+
     async fn apply_sign_in(
         &self,
         pool_id: &str,
@@ -525,7 +651,8 @@ impl UserPools for CognitoPools {
             None => Vec::new(),
         };
         let mut offered: Vec<String> = Vec::new();
-        if !settings.sso_only {
+        // The password page stays for everyone unless SSO-only, and for the admins' break-glass.
+        if !settings.sso_only || settings.admins_keep_password {
             offered.push("COGNITO".into());
         }
         let mut missing = Vec::new();
@@ -552,6 +679,22 @@ impl UserPools for CognitoPools {
         };
         self.offer_providers(pool_id, client_id, offered).await?;
         Ok(missing)
+    }
+
+    async fn set_client_urls(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        callback_urls: &[String],
+        logout_urls: &[String],
+    ) -> Result<(), Error> {
+        self.update_client(
+            pool_id,
+            client_id,
+            None,
+            Some((callback_urls.to_vec(), logout_urls.to_vec())),
+        )
+        .await
     }
 
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
@@ -662,6 +805,20 @@ impl CognitoPools {
         client_id: &str,
         offered: Vec<String>,
     ) -> Result<(), Error> {
+        self.update_client(pool_id, client_id, Some(offered), None)
+            .await
+    }
+
+    /// Changes the app client's offered providers and/or its callback and logout URLs.
+    /// UpdateUserPoolClient resets what it is not given, so everything else is read and
+    /// given back; nothing is sent when nothing would change.
+    async fn update_client(
+        &self,
+        pool_id: &str,
+        client_id: &str,
+        offered: Option<Vec<String>>,
+        urls: Option<(Vec<String>, Vec<String>)>,
+    ) -> Result<(), Error> {
         let described = self
             .client
             .describe_user_pool_client()
@@ -675,7 +832,17 @@ impl CognitoPools {
             operation: "DescribeUserPoolClient",
             detail: "the answer carried no app client".into(),
         })?;
-        if client.supported_identity_providers() == offered.as_slice() {
+        let offered = offered.unwrap_or_else(|| client.supported_identity_providers().to_vec());
+        let (callbacks, logouts) = urls.unwrap_or_else(|| {
+            (
+                client.callback_urls().to_vec(),
+                client.logout_urls().to_vec(),
+            )
+        });
+        if client.supported_identity_providers() == offered.as_slice()
+            && client.callback_urls() == callbacks.as_slice()
+            && client.logout_urls() == logouts.as_slice()
+        {
             return Ok(());
         }
         let some = |v: &[String]| Some(v.to_vec()).filter(|v| !v.is_empty());
@@ -694,8 +861,8 @@ impl CognitoPools {
             .set_explicit_auth_flows(
                 Some(client.explicit_auth_flows().to_vec()).filter(|v| !v.is_empty()),
             )
-            .set_callback_urls(some(client.callback_urls()))
-            .set_logout_urls(some(client.logout_urls()))
+            .set_callback_urls(some(&callbacks))
+            .set_logout_urls(some(&logouts))
             .set_default_redirect_uri(client.default_redirect_uri().map(str::to_owned))
             .set_allowed_o_auth_flows(
                 Some(client.allowed_o_auth_flows().to_vec()).filter(|v| !v.is_empty()),

@@ -24,8 +24,8 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
     ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
@@ -650,6 +650,58 @@ impl Registry for DynamoRegistry {
         }
     }
 
+    async fn save_organization_domains(
+        &self,
+        before: &Organization,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error> {
+        let (put, next) = self.org_put(org, Some(before.version))?;
+        let added: Vec<&EmailDomain> = org
+            .email_domains
+            .iter()
+            .filter(|d| !before.email_domains.contains(d))
+            .collect();
+        let mut items = vec![in_transaction(put)];
+        for domain in &added {
+            items.push(self.claim_put(format!("EMAILDOMAIN#{domain}"), &org.id)?);
+        }
+        for domain in before
+            .email_domains
+            .iter()
+            .filter(|d| !org.email_domains.contains(d))
+        {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(format!("EMAILDOMAIN#{domain}"), CLAIM_SK)))
+                .condition_expression("org_id = :org")
+                .expression_attribute_values(":org", s(org.id.as_str()))
+                .build()
+                .map_err(|e| self.build_error(e))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        items.push(self.audit_put(audit)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) => {
+                if let Some((_, domain)) = added
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| failed(&codes, i + 1))
+                {
+                    return Err(Error::EmailDomainTaken {
+                        domain: domain.to_string(),
+                    });
+                }
+                Err(Error::Conflict {
+                    what: "organization",
+                    key: org.subdomain.to_string(),
+                })
+            }
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
     async fn organization(&self, id: &OrgId) -> Result<Option<Organization>, Error> {
         Ok(self
             .get::<OrgItem>(org_pk(id), ORG_SK)
@@ -817,6 +869,70 @@ impl Registry for DynamoRegistry {
             Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, 1) => {
                 Err(no_seat(&before.username))
             }
+            Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn change_email(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        if before.username != after.username || before.org_id != after.org_id {
+            return Err(Error::not_allowed(
+                format!("save {}", before.username),
+                "only the e-mail address changes here",
+            ));
+        }
+        let pk = org_pk(&before.org_id);
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        next.updated_at = now_epoch();
+        let item = to_item(&PersonItem {
+            pk: pk.clone(),
+            sk: format!("PERSON#{}", next.username),
+            person: next.clone(),
+        })?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(before.version))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let mut claim = key(pk.clone(), &format!("EMAIL#{}", next.email));
+        claim.insert("username".into(), s(&next.username));
+        let claim_new = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(claim))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let free_old = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, &format!("EMAIL#{}", before.email))))
+            .condition_expression("username = :u")
+            .expression_attribute_values(":u", s(&before.username))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        let items = vec![
+            in_transaction(put),
+            in_transaction(claim_new),
+            TransactWriteItem::builder().delete(free_old).build(),
+            self.audit_put(audit)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            }),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 1) => Err(Error::not_allowed(
+                format!("change the address of {}", before.username),
+                "another person of this organization already has that e-mail address",
+            )),
             Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
             Err(TransactFailure::Other(e)) => Err(e),
         }

@@ -4,7 +4,9 @@
 pub mod cognito;
 pub mod dynamodb;
 pub mod https;
+pub mod secrets;
 pub mod ses;
+pub mod signin;
 
 use std::time::Duration;
 

@@ -3,8 +3,10 @@
 //! And the other ways a temporary password goes out: the invitation sent again, and a
 //! password reset by an administrator.
 
-use super::mail::{Welcome, WelcomeKind};
-use super::{now_epoch, password, Error, Organization, Person, PersonStatus};
+use super::links;
+pub use super::links::LinkState;
+use super::mail::{Access, Welcome, WelcomeKind};
+use super::{now_epoch, password, Error, Invitation, Organization, Person, PersonStatus};
 use crate::ports::{AuditEvent, Mailer, NewLogin, Registry, UserPools};
 
 /// What activation needs.
@@ -138,8 +140,13 @@ pub async fn send_temporary_password(
     mail_and_record(deps, org, person, &temporary_password, kind, Some(&audit)).await
 }
 
-/// Sends the mail with the temporary password, then records when it went out (with the
-/// change's audit event, if it has one).
+/// Hours an activation link (a `link` invitation) stays valid.
+pub const ACTIVATION_LINK_HOURS: i64 = 72;
+
+/// Sends the welcome mail, then records when it went out (with the change's audit event,
+/// if it has one). An invitation follows the organization's style: the temporary password,
+/// or a single-use link to choose a password (the login keeps an unknown temporary password
+/// until then), or, for an SSO-only organization, only the way to its provider.
 async fn mail_and_record(
     deps: &Activation<'_>,
     org: &Organization,
@@ -149,16 +156,180 @@ async fn mail_and_record(
     audit: Option<&AuditEvent>,
 ) -> Result<Person, Error> {
     let login_url = org.subdomain.login_url(deps.base_domain);
+    let mut sent = person.clone();
+    sent.activation_link = None;
+    let link_url;
+    let access = match kind {
+        WelcomeKind::Invitation if org.sign_in.sso_only => Access::SingleSignOn {
+            provider: org
+                .sign_in
+                .providers
+                .first()
+                .map(String::as_str)
+                .unwrap_or("organization's"),
+        },
+        WelcomeKind::Invitation if org.sign_in.invitation == Invitation::Link => {
+            let (token, stored) = links::new_link(&person, ACTIVATION_LINK_HOURS);
+            sent.activation_link = Some(stored);
+            link_url = format!(
+                "{}/activate/{token}",
+                org.subdomain.origin(deps.base_domain)
+            );
+            Access::ActivationLink {
+                url: &link_url,
+                hours: ACTIVATION_LINK_HOURS,
+            }
+        }
+        _ => Access::TemporaryPassword(temporary_password),
+    };
     let mail = Welcome {
         org_name: &org.name,
         username: &person.username,
-        temporary_password,
+        access,
         login_url: &login_url,
         kind,
     }
     .render()?;
     deps.mailer.send(&person.email, &mail).await?;
-    let mut sent = person.clone();
     sent.welcome_sent_at = Some(now_epoch());
     deps.registry.save_person(&person, &sent, audit).await
+}
+
+/// Looks at an activation link's `token` (`<person id>.<secret>`) without using it: valid
+/// only for a person still invited.
+pub async fn activation_link_state(
+    registry: &dyn Registry,
+    org: &Organization,
+    token: &str,
+) -> Result<LinkState, Error> {
+    Ok(
+        match links::lookup(registry, org, token, |p| p.activation_link.as_ref()).await? {
+            LinkState::Valid(person) if person.status != PersonStatus::Invited => LinkState::Used,
+            other => other,
+        },
+    )
+}
+
+/// Uses an activation link: the person's chosen password becomes their login's, and the
+/// link is spent first (one save, checked against the version read), so that a second use,
+/// even at the same moment, finds it used. If Cognito refuses the password, the link is
+/// given back.
+pub async fn use_activation_link(
+    registry: &dyn Registry,
+    pools: &dyn UserPools,
+    org: &Organization,
+    token: &str,
+    new_password: &str,
+) -> Result<Result<Person, LinkState>, Error> {
+    let person = match activation_link_state(registry, org, token).await? {
+        LinkState::Valid(person) => *person,
+        other => return Ok(Err(other)),
+    };
+    let pool_id = pool_of(org, &person, "activate")?;
+    let mut spent = person.clone();
+    spent.activation_link = None;
+    let audit = AuditEvent::now(
+        &org.id,
+        &person.username,
+        "person.activation_link_used",
+        &person.username,
+        None,
+    );
+    let spent = match registry.save_person(&person, &spent, Some(&audit)).await {
+        Ok(saved) => saved,
+        Err(Error::Conflict { .. }) => return Ok(Err(LinkState::Used)),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = pools
+        .set_password(pool_id, &person.username, new_password)
+        .await
+    {
+        let mut restored = spent.clone();
+        restored.activation_link = person.activation_link.clone();
+        if let Err(again) = registry.save_person(&spent, &restored, None).await {
+            tracing::error!(error = %again, "giving the activation link back failed");
+        }
+        return Err(e);
+    }
+    Ok(Ok(spent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+    use crate::testing::{sample_org, MemoryMailer, MemoryRegistry, RecordingPools};
+
+    fn link_of(text: &str) -> String {
+        let start = text.find("/activate/").expect("a link") + "/activate/".len();
+        text[start..]
+            .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+            .next()
+            .expect("token")
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_link_invitation_mails_a_single_use_link_instead_of_a_password() {
+        let mut org = sample_org();
+        org.sign_in.invitation = Invitation::Link;
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let mailer = MemoryMailer::default();
+        let deps = Activation {
+            registry: &registry,
+            pools: &pools,
+            mailer: &mailer,
+            base_domain: "app.example.com",
+            actor: "admin",
+        };
+        let mut lia = Person::new(
+            org.id.clone(),
+            "lia".into(),
+            crate::domain::EmailAddress::parse("lia@acme.example").expect("valid"),
+            vec![Role::parse("member").expect("role")],
+            PersonStatus::Added,
+        );
+        lia.version = 1;
+        registry.insert_person(lia.clone());
+        let done = activate_person(&deps, &org, lia).await.expect("activated");
+        let (_, mail) = mailer.sent().pop().expect("a mail");
+        assert!(mail.text.contains("https://acme.app.example.com/activate/"));
+        assert!(!mail.text.to_lowercase().contains("temporary password"));
+        let token = link_of(&mail.text);
+        assert!(token.starts_with(&done.person.id.to_string()));
+        let stored = done.person.activation_link.clone().expect("stored");
+        assert_ne!(stored.sha256, token, "only its hash is stored");
+        assert!(matches!(
+            activation_link_state(&registry, &org, &token)
+                .await
+                .expect("read"),
+            LinkState::Valid(_)
+        ));
+        // The invitation sent again: a new link, the old one no longer works.
+        let again = send_temporary_password(&deps, &org, done.person, WelcomeKind::Invitation)
+            .await
+            .expect("resent");
+        let (_, second) = mailer.sent().pop().expect("a mail");
+        let new_token = link_of(&second.text);
+        assert_ne!(new_token, token);
+        assert_eq!(
+            activation_link_state(&registry, &org, &token)
+                .await
+                .expect("read"),
+            LinkState::Used
+        );
+        let used = use_activation_link(&registry, &pools, &org, &new_token, "Brand-New-Pass-1")
+            .await
+            .expect("no fault")
+            .expect("used");
+        assert!(used.activation_link.is_none());
+        assert_eq!(again.username, used.username);
+        assert_eq!(
+            use_activation_link(&registry, &pools, &org, &new_token, "Brand-New-Pass-1")
+                .await
+                .expect("no fault"),
+            Err(LinkState::Used)
+        );
+    }
 }

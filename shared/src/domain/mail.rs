@@ -12,14 +12,25 @@ pub struct MailContent {
     pub text: String,
 }
 
-/// What the welcome mail of an activated person says: who they are, their temporary
-/// password and the link to their organization's own login page.
+/// What the welcome mail of an activated person says: who they are, how they get in, and
+/// the link to their organization's own login page.
 pub struct Welcome<'a> {
     pub org_name: &'a str,
     pub username: &'a str,
-    pub temporary_password: &'a str,
+    pub access: Access<'a>,
     pub login_url: &'a str,
     pub kind: WelcomeKind,
+}
+
+/// How the person gets in (the organization's invitation style).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// A temporary password; the first sign-in asks for a new one.
+    TemporaryPassword(&'a str),
+    /// A single-use link where the person chooses their password, valid `hours`.
+    ActivationLink { url: &'a str, hours: i64 },
+    /// Only the organization's identity provider (an SSO-only organization).
+    SingleSignOn { provider: &'a str },
 }
 
 /// Why a temporary password is mailed.
@@ -39,7 +50,10 @@ struct WelcomeHtml<'a> {
     intro: &'a str,
     org_name: &'a str,
     username: &'a str,
-    temporary_password: &'a str,
+    temporary_password: Option<&'a str>,
+    activation_url: Option<&'a str>,
+    activation_hours: i64,
+    sso_provider: Option<&'a str>,
     login_url: &'a str,
     validity_days: i32,
 }
@@ -50,7 +64,10 @@ struct WelcomeText<'a> {
     heading: &'a str,
     intro: &'a str,
     username: &'a str,
-    temporary_password: &'a str,
+    temporary_password: Option<&'a str>,
+    activation_url: Option<&'a str>,
+    activation_hours: i64,
+    sso_provider: Option<&'a str>,
     login_url: &'a str,
     validity_days: i32,
 }
@@ -61,10 +78,21 @@ impl Welcome<'_> {
             what: "welcome mail",
             detail: e.to_string(),
         };
+        let (temporary_password, activation_url, activation_hours, sso_provider) = match self.access
+        {
+            Access::TemporaryPassword(p) => (Some(p), None, 0, None),
+            Access::ActivationLink { url, hours } => (None, Some(url), hours, None),
+            Access::SingleSignOn { provider } => (None, None, 0, Some(provider)),
+        };
         let (heading, intro, subject) = match self.kind {
             WelcomeKind::Invitation => (
                 format!("Welcome to {}", self.org_name),
-                "An account has been created for you. Sign in on your organization's own page:",
+                match self.access {
+                    Access::ActivationLink { .. } => {
+                        "An account has been created for you. Choose your password with this link:"
+                    }
+                    _ => "An account has been created for you. Sign in on your organization's own page:",
+                },
                 format!("Your {} account", self.org_name),
             ),
             WelcomeKind::PasswordReset => (
@@ -78,7 +106,10 @@ impl Welcome<'_> {
             intro,
             org_name: self.org_name,
             username: self.username,
-            temporary_password: self.temporary_password,
+            temporary_password,
+            activation_url,
+            activation_hours,
+            sso_provider,
             login_url: self.login_url,
             validity_days: password::TEMPORARY_VALIDITY_DAYS,
         }
@@ -88,9 +119,82 @@ impl Welcome<'_> {
             heading: &heading,
             intro,
             username: self.username,
-            temporary_password: self.temporary_password,
+            temporary_password,
+            activation_url,
+            activation_hours,
+            sso_provider,
             login_url: self.login_url,
             validity_days: password::TEMPORARY_VALIDITY_DAYS,
+        }
+        .render()
+        .map_err(render_failed)?;
+        Ok(MailContent {
+            subject,
+            html,
+            text,
+        })
+    }
+}
+
+/// The mails of an e-mail change: the confirmation link to the new address, and a notice to
+/// the old one (`confirm_url` `None`).
+pub struct EmailChange<'a> {
+    pub org_name: &'a str,
+    pub username: &'a str,
+    pub new_email: &'a str,
+    pub confirm_url: Option<&'a str>,
+    pub hours: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email_change.html")]
+struct EmailChangeHtml<'a> {
+    subject: &'a str,
+    org_name: &'a str,
+    username: &'a str,
+    new_email: &'a str,
+    confirm_url: Option<&'a str>,
+    hours: i64,
+}
+
+#[derive(Template)]
+#[template(path = "email_change.txt")]
+struct EmailChangeText<'a> {
+    subject: &'a str,
+    org_name: &'a str,
+    username: &'a str,
+    new_email: &'a str,
+    confirm_url: Option<&'a str>,
+    hours: i64,
+}
+
+impl EmailChange<'_> {
+    pub fn render(&self) -> Result<MailContent, Error> {
+        let render_failed = |e: askama::Error| Error::Render {
+            what: "e-mail change mail",
+            detail: e.to_string(),
+        };
+        let subject = match self.confirm_url {
+            Some(_) => format!("Confirm your new {} e-mail address", self.org_name),
+            None => format!("Your {} e-mail address is being changed", self.org_name),
+        };
+        let html = EmailChangeHtml {
+            subject: &subject,
+            org_name: self.org_name,
+            username: self.username,
+            new_email: self.new_email,
+            confirm_url: self.confirm_url,
+            hours: self.hours,
+        }
+        .render()
+        .map_err(render_failed)?;
+        let text = EmailChangeText {
+            subject: &subject,
+            org_name: self.org_name,
+            username: self.username,
+            new_email: self.new_email,
+            confirm_url: self.confirm_url,
+            hours: self.hours,
         }
         .render()
         .map_err(render_failed)?;
@@ -267,7 +371,7 @@ mod tests {
         let mail = Welcome {
             org_name: "Acme <Ltd>",
             username: "jane@acme.com",
-            temporary_password: "Xy3!abcdEFGH2345",
+            access: Access::TemporaryPassword("Xy3!abcdEFGH2345"),
             login_url: "https://acme.app.example.com/login",
             kind: WelcomeKind::Invitation,
         }
@@ -289,7 +393,7 @@ mod tests {
         let mail = Welcome {
             org_name: "Acme",
             username: "jane",
-            temporary_password: "Xy3!abcdEFGH2345",
+            access: Access::TemporaryPassword("Xy3!abcdEFGH2345"),
             login_url: "https://acme.app.example.com/login",
             kind: WelcomeKind::PasswordReset,
         }
@@ -299,6 +403,44 @@ mod tests {
         for part in [&mail.html, &mail.text] {
             assert!(part.contains("An administrator reset your password"));
             assert!(part.contains("Xy3!abcdEFGH2345"));
+        }
+    }
+
+    #[test]
+    fn a_link_invitation_carries_the_link_and_no_password() {
+        let mail = Welcome {
+            org_name: "Acme",
+            username: "jane",
+            access: Access::ActivationLink {
+                url: "https://acme.app.example.com/activate/per-1.tok",
+                hours: 72,
+            },
+            login_url: "https://acme.app.example.com/login",
+            kind: WelcomeKind::Invitation,
+        }
+        .render()
+        .expect("renders");
+        for part in [&mail.html, &mail.text] {
+            assert!(part.contains("https://acme.app.example.com/activate/per-1.tok"));
+            assert!(part.contains("72 hours"));
+            assert!(part.contains("jane"));
+            assert!(!part.to_lowercase().contains("temporary password"));
+        }
+        let sso = Welcome {
+            org_name: "Acme",
+            username: "jane",
+            access: Access::SingleSignOn {
+                provider: "Microsoft",
+            },
+            login_url: "https://acme.app.example.com/login",
+            kind: WelcomeKind::Invitation,
+        }
+        .render()
+        .expect("renders");
+        for part in [&sso.html, &sso.text] {
+            assert!(part.contains("Microsoft"));
+            assert!(part.contains("https://acme.app.example.com/login"));
+            assert!(!part.to_lowercase().contains("password"), "{part}");
         }
     }
 }

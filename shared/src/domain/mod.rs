@@ -4,18 +4,24 @@
 
 pub mod activation;
 pub mod email;
+pub mod email_change;
+pub mod links;
 pub mod mail;
 pub mod organization;
 pub mod password;
 pub mod people;
 pub mod person;
 pub mod provisioning;
+pub mod settings;
 pub mod signin;
 pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
-pub use organization::{MfaMode, OrgId, OrgStatus, Organization, SignInSettings};
-pub use person::{LinkedIdentity, Person, PersonId, PersonStatus, Role};
+pub use organization::{
+    Branding, DomainProof, Invitation, MfaMode, OrgId, OrgStatus, Organization, ProviderSetup,
+    SignInSettings, SsoSettings,
+};
+pub use person::{LinkToken, LinkedIdentity, Person, PersonId, PersonStatus, Role};
 pub use subdomain::Subdomain;
 
 /// Everything that can go wrong in the domain and at its ports. Every message says what was
@@ -97,7 +103,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn not_allowed(action: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn not_allowed(action: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::NotAllowed {
             action: action.into(),
             reason: reason.into(),

@@ -108,6 +108,115 @@ pub struct CognitoResources {
     pub domain_prefix: Option<String>,
 }
 
+/// How the organization's pages and mails look. Unset fields fall back to its name and the
+/// product's look.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Branding {
+    /// Shown instead of the organization's name.
+    pub display_name: Option<String>,
+    /// An `https://` image URL.
+    pub logo_url: Option<String>,
+    /// `#rrggbb`.
+    pub primary_color: Option<String>,
+}
+
+impl Branding {
+    /// The colour, if it is a well-formed `#rrggbb` (anything else is never put in a page).
+    pub fn color(&self) -> Option<&str> {
+        self.primary_color.as_deref().filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    }
+
+    /// The logo URL, if it is an `https://` URL without characters that could leave an
+    /// attribute.
+    pub fn logo(&self) -> Option<&str> {
+        self.logo_url.as_deref().filter(|u| {
+            u.starts_with("https://")
+                && u.len() <= 2048
+                && u.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\"'<>`".contains(&b))
+        })
+    }
+}
+
+/// How an organization proves that an e-mail domain is its own: a TXT record
+/// `_signin-challenge.<domain>` with the value `signin-verification=<token>`. Recorded when
+/// the domain is added; checking DNS comes later (`verified_at` stays unset until then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainProof {
+    pub domain: String,
+    pub token: String,
+    pub verified_at: Option<i64>,
+}
+
+impl DomainProof {
+    pub fn record_name(&self) -> String {
+        format!("_signin-challenge.{}", self.domain)
+    }
+
+    pub fn record_value(&self) -> String {
+        format!("signin-verification={}", self.token)
+    }
+}
+
+/// The identity providers set up for an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SsoSettings {
+    /// Microsoft Entra ID, the customer's own tenant (an OIDC provider `Microsoft`).
+    pub microsoft: Option<ProviderSetup>,
+    /// Google (Cognito's built-in `Google`).
+    pub google: Option<ProviderSetup>,
+}
+
+/// One identity provider's public settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSetup {
+    /// Entra ID: the customer's tenant (a GUID or a verified domain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    pub client_id: String,
+    /// When its client secret was last stored (epoch seconds).
+    pub client_secret_updated_at: Option<i64>,
+}
+
+/// The invitation style of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Invitation {
+    /// The welcome mail carries a temporary password; the first sign-in changes it.
+    #[default]
+    Password,
+    /// The welcome mail carries a single-use link (72 hours) to choose a password.
+    Link,
+}
+
+impl fmt::Display for Invitation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Invitation::Password => "password",
+            Invitation::Link => "link",
+        })
+    }
+}
+
+impl FromStr for Invitation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "password" => Ok(Invitation::Password),
+            "link" => Ok(Invitation::Link),
+            other => Err(Error::InvalidInput {
+                what: "invitation style",
+                value: other.to_owned(),
+                rule: "it is password or link",
+            }),
+        }
+    }
+}
+
 /// How the organization's people may get in. Stored with the organization; the triggers read
 /// it from their cached copy.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -129,6 +238,21 @@ pub struct SignInSettings {
     /// even when the provider does not assert `email_verified`. Any other provider's address
     /// counts only when it asserts `email_verified` "true".
     pub directory_providers: Vec<String>,
+    /// How activated people get in: a temporary password by mail (the default), or a
+    /// single-use link where they choose their password.
+    pub invitation: Invitation,
+    /// Break-glass for SSO-only: the organization's admins keep password sign-in, so that
+    /// a broken identity provider never locks everyone out.
+    pub admins_keep_password: bool,
+    /// The role of people created just in time (default `member`).
+    pub jit_role: Option<String>,
+    /// The identity providers the organization's admins set up (their client secrets are in
+    /// Secrets Manager, never here).
+    pub sso: SsoSettings,
+    /// Where people go once signed in (`https://` URLs of the organization's app); the first
+    /// is the default, and only these (and the organization's own subdomain) are ever
+    /// redirect targets.
+    pub app_urls: Vec<String>,
 }
 
 impl SignInSettings {
@@ -177,6 +301,12 @@ pub struct Organization {
     /// organization starts with `admin` and `member`, which stay; its admins may add more.
     #[serde(default = "default_roles")]
     pub roles: Vec<Role>,
+    /// How its pages and mails look.
+    #[serde(default)]
+    pub branding: Branding,
+    /// The proof asked of each e-mail domain added by its admins: a DNS TXT record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_proofs: Vec<DomainProof>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency counter: every save checks and bumps it.
@@ -288,6 +418,8 @@ pub(crate) mod tests {
             cognito: CognitoResources::default(),
             sign_in: SignInSettings::default(),
             roles: default_roles(),
+            branding: Default::default(),
+            domain_proofs: Vec::new(),
             created_at: 0,
             updated_at: 0,
             version: 1,

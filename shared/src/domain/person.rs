@@ -205,6 +205,12 @@ pub struct Person {
     pub pending_email: Option<EmailAddress>,
     /// When the last welcome mail went out (epoch seconds); `None` while one is owed.
     pub welcome_sent_at: Option<i64>,
+    /// The activation link of a `link` invitation, until it is used (its token hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_link: Option<LinkToken>,
+    /// The link that confirms `pending_email`, until it is used (its token hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_link: Option<LinkToken>,
     /// Federated identities linked to this person's login. After the first link the
     /// provider's stable subject identifies the person, never the e-mail address again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -212,6 +218,38 @@ pub struct Person {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
+}
+
+/// A single-use link's token, stored as its SHA-256 (hex), with its expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkToken {
+    pub sha256: String,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+impl LinkToken {
+    /// The SHA-256 (hex) of a token.
+    pub fn digest(token: &str) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether `token` is this link's and it has not expired at `now`.
+    pub fn accepts(&self, token: &str, now: i64) -> bool {
+        let digest = Self::digest(token);
+        // Both are 64 hex characters: compare without an early exit.
+        let same = digest.len() == self.sha256.len()
+            && digest
+                .bytes()
+                .zip(self.sha256.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        same && now < self.expires_at
+    }
 }
 
 impl Person {
@@ -235,6 +273,8 @@ impl Person {
             status,
             pending_email: None,
             welcome_sent_at: None,
+            activation_link: None,
+            email_link: None,
             identities: Vec::new(),
             created_at: now,
             updated_at: now,
@@ -337,6 +377,8 @@ mod tests {
             status,
             pending_email: None,
             welcome_sent_at: None,
+            activation_link: None,
+            email_link: None,
             identities: Vec::new(),
             created_at: 0,
             updated_at: 0,

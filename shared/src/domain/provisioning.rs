@@ -435,6 +435,8 @@ impl Provisioning<'_> {
             cognito: Default::default(),
             sign_in: Default::default(),
             roles: super::organization::default_roles(),
+            branding: Default::default(),
+            domain_proofs: Vec::new(),
             created_at: now,
             updated_at: now,
             version: 1,
@@ -768,16 +770,11 @@ pub struct SignInChanges {
     pub sso_only: Option<bool>,
     pub providers: Option<Vec<String>>,
     pub jit_accounts: Option<bool>,
+    /// How activated people get in: a temporary password or a single-use link.
+    pub invitation: Option<super::Invitation>,
 }
 
-/// What a sign-in settings change did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Configured {
-    pub organization: Organization,
-    /// Enabled providers the pool has no identity provider for yet: recorded, and offered
-    /// on the app client once they are set up.
-    pub missing_providers: Vec<String>,
-}
+pub use super::settings::Configured;
 
 /// Changes how an organization's people may get in: applied to its pool and app client
 /// first (self sign-up, the providers the client offers), then recorded with its audit event.
@@ -790,75 +787,40 @@ pub async fn configure_sign_in(
     changes: &SignInChanges,
     actor: &str,
 ) -> Result<Configured, Error> {
-    let mut org = find_organization(registry, subdomain).await?;
-    if let Some(providers) = &changes.providers {
-        if let Some(bad) = providers.iter().find(|p| {
-            p.is_empty()
-                || p.len() > 32
-                || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        }) {
-            return Err(Error::InvalidInput {
-                what: "identity provider name",
-                value: bad.clone(),
-                rule:
-                    "it must be the provider's name in the pool: 1 to 32 letters, digits or hyphens",
-            });
-        }
+    let org = find_organization(registry, subdomain).await?;
+    let patch = super::settings::SettingsPatch {
+        self_signup: changes.self_signup,
+        sso_only: changes.sso_only,
+        providers: changes.providers.clone(),
+        jit_enabled: changes.jit_accounts,
+        invitation: changes.invitation.map(|i| i.to_string()),
+        ..Default::default()
+    };
+    let deps = super::settings::SettingsDeps {
+        registry,
+        pools,
+        secrets: &NoSecrets,
+        // Sign-in changes leave the app client's URLs alone.
+        base_domain: "",
+    };
+    super::settings::apply_settings(&deps, &org, &patch, actor).await
+}
+
+/// The secret store of a change that sets up no provider's secret ([`SignInChanges`] has
+/// none): never called.
+struct NoSecrets;
+
+#[async_trait::async_trait]
+impl crate::ports::Secrets for NoSecrets {
+    async fn put_secret(&self, _: &str, _: &str) -> Result<(), Error> {
+        Err(Error::not_allowed("store a secret", "no secret store here"))
     }
-    let settings = &mut org.sign_in;
-    let mut changed = Vec::new();
-    let on_off = |b: bool| if b { "on" } else { "off" };
-    if let Some(v) = changes.self_signup {
-        settings.self_signup = v;
-        changed.push(format!("self_signup={}", on_off(v)));
+    async fn get_secret(&self, _: &str) -> Result<Option<String>, Error> {
+        Ok(None)
     }
-    if let Some(v) = changes.sso_only {
-        settings.sso_only = v;
-        changed.push(format!("sso_only={}", on_off(v)));
+    async fn delete_secret(&self, _: &str) -> Result<(), Error> {
+        Ok(())
     }
-    if let Some(v) = changes.jit_accounts {
-        settings.jit_accounts = v;
-        changed.push(format!("jit_accounts={}", on_off(v)));
-    }
-    if let Some(v) = &changes.providers {
-        settings.providers = v.clone();
-        changed.push(format!("providers={}", v.join(",")));
-    }
-    if changed.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "settings change",
-            value: String::new(),
-            rule: "name at least one setting to change",
-        });
-    }
-    if settings.sso_only && settings.providers.is_empty() {
-        return Err(Error::InvalidInput {
-            what: "sso-only",
-            value: "on".into(),
-            rule: "single sign-on only needs an enabled identity provider: enable one with --provider NAME first",
-        });
-    }
-    let pool_id = org.cognito.user_pool_id.clone().ok_or_else(|| {
-        Error::not_allowed(
-            format!("configure {}", org.subdomain),
-            "it is still being provisioned; finish it with `tenantctl org create` first",
-        )
-    })?;
-    let missing_providers = pools
-        .apply_sign_in(&pool_id, org.cognito.app_client_id.as_deref(), &org.sign_in)
-        .await?;
-    let audit = AuditEvent::now(
-        &org.id,
-        actor,
-        "org.sign_in_changed",
-        org.subdomain.as_str(),
-        Some(changed.join(" ")),
-    );
-    let organization = registry.save_organization(&org, Some(&audit)).await?;
-    Ok(Configured {
-        organization,
-        missing_providers,
-    })
 }
 
 #[cfg(test)]

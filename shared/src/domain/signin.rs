@@ -290,6 +290,12 @@ pub fn check_sign_in_method(
     if !org.sign_in.sso_only || federated_user {
         return Ok(());
     }
+    // Break-glass: the organization's admins keep their password.
+    if org.sign_in.admins_keep_password
+        && person.is_some_and(|p| p.roles.iter().any(|r| r.as_str() == "admin"))
+    {
+        return Ok(());
+    }
     match source {
         TokenSource::Refresh => Ok(()),
         TokenSource::ApiSignIn => Err(Refusal::SsoOnly),
@@ -424,7 +430,12 @@ async fn create_member(
         org.id.clone(),
         username.to_owned(),
         email.clone(),
-        vec![Role::parse("member")?],
+        vec![org
+            .sign_in
+            .jit_role
+            .as_deref()
+            .and_then(|r| org.role(r).ok())
+            .map_or_else(|| Role::parse("member"), Ok)?],
         PersonStatus::Active,
     );
     let audit = AuditEvent::now(&org.id, actor, action, username, detail);
@@ -765,6 +776,22 @@ mod tests {
         assert_eq!(
             check_sign_in_method(&org, refresh, false, Some(&native)),
             Ok(())
+        );
+        // Break-glass: admins keep their password, nobody else.
+        org.sign_in.admins_keep_password = true;
+        assert_eq!(
+            check_sign_in_method(&org, api, false, Some(&native)),
+            Ok(())
+        );
+        let mut member = person(PersonStatus::Active);
+        member.roles = vec![Role::parse("member").expect("role")];
+        assert_eq!(
+            check_sign_in_method(&org, api, false, Some(&member)),
+            Err(Refusal::SsoOnly)
+        );
+        assert_eq!(
+            check_sign_in_method(&org, api, false, None),
+            Err(Refusal::SsoOnly)
         );
     }
 

@@ -95,6 +95,13 @@ impl Subdomain {
         if input.starts_with('-') || input.ends_with('-') {
             return Err(invalid("it may not start or end with a hyphen"));
         }
+        // `xn--` and the like: internationalized (punycode) labels, which browsers show as
+        // other letters, a way to make a look-alike of another organization's address.
+        if input.get(2..4) == Some("--") {
+            return Err(invalid(
+                "it may not have hyphens as its third and fourth characters (reserved for internationalized names such as xn--)",
+            ));
+        }
         if RESERVED_SUBDOMAINS.contains(&input) {
             return Err(Error::ReservedSubdomain {
                 subdomain: input.to_owned(),

@@ -1,0 +1,1026 @@
+//! An organization's settings, changed by its admins (`PATCH /v1/organization`) and by
+//! operators (`tenantctl org configure`) through this one function: every field is checked
+//! first (a refusal names the field and changes nothing), then the change is applied to the
+//! pool and its app client (idempotent: a change that failed half-way is finished by sending
+//! it again), then recorded with its audit event in one versioned write.
+
+use std::str::FromStr;
+
+use super::organization::{DomainProof, Invitation, ProviderSetup};
+use super::{EmailDomain, Error, MfaMode, Organization};
+use crate::ports::{AuditEvent, IdentityProviderSpec, Registry, Secrets, UserPools};
+
+/// What a settings change needs.
+pub struct SettingsDeps<'a> {
+    pub registry: &'a dyn Registry,
+    pub pools: &'a dyn UserPools,
+    pub secrets: &'a dyn Secrets,
+    /// Organizations sign in at `<subdomain>.<base_domain>` (the app client's own URLs).
+    pub base_domain: &'a str,
+}
+
+/// An identity provider's settings as an admin sends them; the secret may be left out to
+/// keep the stored one.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ProviderInput {
+    pub tenant: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderInput")
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("client_secret_given", &self.client_secret.is_some())
+            .finish()
+    }
+}
+
+/// The two providers with their own settings, by their name in the pool.
+pub const MICROSOFT: &str = "Microsoft";
+pub const GOOGLE: &str = "Google";
+
+/// Where an organization's client secret of `provider` is kept.
+pub fn secret_name(org: &Organization, provider: &str) -> String {
+    format!("signin/{}/{}", org.id, provider.to_ascii_lowercase())
+}
+
+/// The Entra ID issuer of a tenant.
+pub fn microsoft_issuer(tenant: &str) -> String {
+    format!("https://login.microsoftonline.com/{tenant}/v2.0")
+}
+
+/// The URL the customer's Microsoft global administrator opens once to grant consent.
+pub fn microsoft_admin_consent_url(tenant: &str, client_id: &str, redirect_uri: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .finish();
+    format!("https://login.microsoftonline.com/{tenant}/adminconsent?{query}")
+}
+
+/// The redirect URI to register with the identity provider: the pool domain's.
+pub fn idp_redirect_uri(domain_prefix: &str, region: &str) -> String {
+    format!("https://{domain_prefix}.auth.{region}.amazoncognito.com/oauth2/idpresponse")
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A change to some settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub self_signup: Option<bool>,
+    pub sso_only: Option<bool>,
+    pub admins_keep_password: Option<bool>,
+    /// Enabled identity providers, by their name in the pool (the list replaces the current
+    /// one).
+    pub providers: Option<Vec<String>>,
+    pub jit_enabled: Option<bool>,
+    /// `Some(None)`: back to `member`.
+    pub jit_role: Option<Option<String>>,
+    pub mfa: Option<String>,
+    pub invitation: Option<String>,
+    /// `Some(None)` clears a branding field.
+    pub display_name: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+    pub primary_color: Option<Option<String>>,
+    pub app_urls: Option<Vec<String>>,
+    /// The organization's e-mail domains (the list replaces the current one): each claimed
+    /// by one organization only; a new one gets a DNS TXT proof to publish.
+    pub email_domains: Option<Vec<String>>,
+    /// `Some(None)` removes the provider (and its secret).
+    pub microsoft: Option<Option<ProviderInput>>,
+    pub google: Option<Option<ProviderInput>>,
+}
+
+/// What a settings change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configured {
+    pub organization: Organization,
+    /// Enabled providers the pool has no identity provider for yet: recorded, and offered
+    /// on the app client once they are set up.
+    pub missing_providers: Vec<String>,
+}
+
+/// Longest display name.
+pub const MAX_DISPLAY_NAME: usize = 100;
+/// Most app URLs.
+pub const MAX_APP_URLS: usize = 10;
+/// Most e-mail domains.
+pub const MAX_EMAIL_DOMAINS: usize = 20;
+
+fn invalid(what: &'static str, value: impl Into<String>, rule: &'static str) -> Error {
+    Error::InvalidInput {
+        what,
+        value: value.into(),
+        rule,
+    }
+}
+
+fn https_url(what: &'static str, url: &str) -> Result<String, Error> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| invalid(what, url, "it must be an https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let ok = url.len() <= 2048
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
+        && url
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
+    if ok {
+        Ok(url.to_owned())
+    } else {
+        Err(invalid(
+            what,
+            url,
+            "it must be an https:// URL of at most 2048 characters, without spaces or quotes",
+        ))
+    }
+}
+
+/// Largest uploaded logo, as a `data:` URL.
+pub const MAX_LOGO_BYTES: usize = 64 * 1024;
+
+/// An uploaded logo: a base64 `data:` URL of a PNG, JPEG, GIF or WebP image (no SVG: it can
+/// carry script), at most [`MAX_LOGO_BYTES`].
+fn uploaded_logo(url: &str) -> Result<String, Error> {
+    let field = "branding.logo_url";
+    if url.len() > MAX_LOGO_BYTES {
+        return Err(invalid(
+            field,
+            format!("{} bytes", url.len()),
+            "an uploaded logo may have at most 64 KiB",
+        ));
+    }
+    let allowed = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+    let Some((head, data)) = url.strip_prefix("data:").and_then(|r| r.split_once(',')) else {
+        return Err(invalid(
+            field,
+            "data:...",
+            "an uploaded logo must be a data: URL",
+        ));
+    };
+    let kind_ok = head
+        .strip_suffix(";base64")
+        .is_some_and(|mime| allowed.contains(&mime));
+    let data_ok = !data.is_empty()
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
+    if kind_ok && data_ok {
+        Ok(url.to_owned())
+    } else {
+        Err(invalid(
+            field,
+            head.to_owned(),
+            "an uploaded logo must be a base64 PNG, JPEG, GIF or WebP image (data:image/png;base64,...)",
+        ))
+    }
+}
+
+/// The organization as `patch` would leave it, every field checked; and what changed, for
+/// the audit event.
+fn patched(
+    org: &Organization,
+    patch: &SettingsPatch,
+) -> Result<(Organization, Vec<String>), Error> {
+    let mut next = org.clone();
+    let mut changed = Vec::new();
+    let on_off = |b: bool| if b { "on" } else { "off" };
+    let s = &mut next.sign_in;
+    if let Some(v) = patch.self_signup {
+        s.self_signup = v;
+        changed.push(format!("self_signup={}", on_off(v)));
+    }
+    if let Some(v) = patch.sso_only {
+        s.sso_only = v;
+        changed.push(format!("sso_only={}", on_off(v)));
+    }
+    if let Some(v) = patch.admins_keep_password {
+        s.admins_keep_password = v;
+        changed.push(format!("admins_keep_password={}", on_off(v)));
+    }
+    if let Some(providers) = &patch.providers {
+        if let Some(bad) = providers.iter().find(|p| {
+            p.is_empty()
+                || p.len() > 32
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }) {
+            return Err(invalid(
+                "identity provider name",
+                bad.clone(),
+                "it must be the provider's name in the pool: 1 to 32 letters, digits, hyphens or underscores",
+            ));
+        }
+        s.providers = providers.clone();
+        changed.push(format!("providers={}", providers.join(",")));
+    }
+    if let Some(v) = patch.jit_enabled {
+        s.jit_accounts = v;
+        changed.push(format!("jit_accounts={}", on_off(v)));
+    }
+    if let Some(role) = &patch.jit_role {
+        s.jit_role = match role {
+            Some(r) => Some(org.role(r)?.as_str().to_owned()),
+            None => None,
+        };
+        changed.push(format!(
+            "jit_role={}",
+            s.jit_role.as_deref().unwrap_or("member")
+        ));
+    }
+    if let Some(v) = &patch.invitation {
+        s.invitation = Invitation::from_str(v)?;
+        changed.push(format!("invitation={}", s.invitation));
+    }
+    if let Some(urls) = &patch.app_urls {
+        if urls.len() > MAX_APP_URLS {
+            return Err(invalid(
+                "app_urls",
+                urls.len().to_string(),
+                "at most 10 app URLs",
+            ));
+        }
+        s.app_urls = urls
+            .iter()
+            .map(|u| https_url("app_urls", u))
+            .collect::<Result<_, _>>()?;
+        changed.push("app_urls".into());
+    }
+    for (name, input, stored) in [
+        (MICROSOFT, &patch.microsoft, &mut s.sso.microsoft),
+        (GOOGLE, &patch.google, &mut s.sso.google),
+    ] {
+        let Some(input) = input else { continue };
+        match input {
+            None => {
+                *stored = None;
+                s.providers.retain(|p| !p.eq_ignore_ascii_case(name));
+                s.directory_providers
+                    .retain(|p| !p.eq_ignore_ascii_case(name));
+                changed.push(format!("sso.{}=removed", name.to_ascii_lowercase()));
+            }
+            Some(given) => {
+                let field_tenant = if name == MICROSOFT {
+                    "sso.microsoft.tenant"
+                } else {
+                    "sso.google.tenant"
+                };
+                let tenant = match (name, given.tenant.as_deref().map(str::trim)) {
+                    (MICROSOFT, Some(t)) if is_guid(t) => Some(t.to_ascii_lowercase()),
+                    (MICROSOFT, Some(t)) if !["common", "organizations", "consumers"].contains(&t) && EmailDomain::parse(t).is_ok() => Some(t.to_ascii_lowercase()),
+                    (MICROSOFT, t) => {
+                        return Err(invalid(
+                            field_tenant,
+                            t.unwrap_or_default(),
+                            "it must be the customer's Entra ID tenant: its id (a GUID) or one of its verified domains, not common or organizations",
+                        ))
+                    }
+                    (_, None) => None,
+                    (_, Some(t)) => return Err(invalid(field_tenant, t, "only Microsoft takes a tenant")),
+                };
+                let client_id = given.client_id.trim();
+                let valid_client = if name == MICROSOFT {
+                    is_guid(client_id)
+                } else {
+                    !client_id.is_empty()
+                        && client_id.len() <= 256
+                        && client_id.bytes().all(|b| b.is_ascii_graphic())
+                };
+                if !valid_client {
+                    return Err(invalid(
+                        if name == MICROSOFT {
+                            "sso.microsoft.client_id"
+                        } else {
+                            "sso.google.client_id"
+                        },
+                        client_id,
+                        if name == MICROSOFT {
+                            "it must be the app registration's application (client) id, a GUID"
+                        } else {
+                            "it must be the OAuth client id, up to 256 printable characters"
+                        },
+                    ));
+                }
+                let secret_field = if name == MICROSOFT {
+                    "sso.microsoft.client_secret"
+                } else {
+                    "sso.google.client_secret"
+                };
+                match given.client_secret.as_deref() {
+                    Some(secret)
+                        if secret.is_empty()
+                            || secret.len() > 1024
+                            || secret.chars().any(char::is_control) =>
+                    {
+                        return Err(invalid(
+                            secret_field,
+                            "(hidden)",
+                            "it must be 1 to 1024 characters",
+                        ))
+                    }
+                    None if stored
+                        .as_ref()
+                        .and_then(|p| p.client_secret_updated_at)
+                        .is_none() =>
+                    {
+                        return Err(invalid(
+                            secret_field,
+                            "",
+                            "a new provider needs its client secret",
+                        ))
+                    }
+                    _ => {}
+                }
+                let updated_at = if given.client_secret.is_some() {
+                    Some(super::now_epoch())
+                } else {
+                    stored.as_ref().and_then(|p| p.client_secret_updated_at)
+                };
+                *stored = Some(ProviderSetup {
+                    tenant,
+                    client_id: client_id.to_owned(),
+                    client_secret_updated_at: updated_at,
+                });
+                if !s.providers.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+                    s.providers.push(name.to_owned());
+                }
+                // The customer's own tenant is their directory: its addresses are trusted in
+                // their domains (linking, just-in-time accounts). Google asserts
+                // email_verified itself.
+                if name == MICROSOFT && !s.directory_providers.iter().any(|p| p == MICROSOFT) {
+                    s.directory_providers.push(MICROSOFT.to_owned());
+                }
+                changed.push(format!(
+                    "sso.{}{}",
+                    name.to_ascii_lowercase(),
+                    if given.client_secret.is_some() {
+                        " (secret replaced)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
+    if s.sso_only && s.providers.is_empty() {
+        return Err(invalid(
+            "sso_only",
+            "true",
+            "single sign-on only needs an enabled identity provider: enable one first (tenantctl: --provider NAME; admin API: providers)",
+        ));
+    }
+    if let Some(domains) = &patch.email_domains {
+        if domains.len() > MAX_EMAIL_DOMAINS {
+            return Err(invalid(
+                "email_domains",
+                domains.len().to_string(),
+                "at most 20 e-mail domains",
+            ));
+        }
+        let mut parsed: Vec<EmailDomain> = Vec::new();
+        for d in domains {
+            let domain = EmailDomain::parse(&d.trim().to_ascii_lowercase()).map_err(|_| {
+                invalid(
+                    "email_domains",
+                    d.clone(),
+                    "each must be a domain name such as acme.com",
+                )
+            })?;
+            if !parsed.contains(&domain) {
+                parsed.push(domain);
+            }
+        }
+        next.domain_proofs
+            .retain(|p| parsed.iter().any(|d| d.as_str() == p.domain));
+        for d in &parsed {
+            if !next.domain_proofs.iter().any(|p| p.domain == d.as_str())
+                && !org.email_domains.contains(d)
+            {
+                next.domain_proofs.push(DomainProof {
+                    domain: d.to_string(),
+                    token: rand::random::<[u8; 16]>()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                    verified_at: None,
+                });
+            }
+        }
+        next.email_domains = parsed;
+        changed.push(format!(
+            "email_domains={}",
+            next.email_domains
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
+    if let Some(v) = &patch.mfa {
+        next.mfa = MfaMode::from_str(v)?;
+        changed.push(format!("mfa={}", next.mfa));
+    }
+    let b = &mut next.branding;
+    if let Some(name) = &patch.display_name {
+        b.display_name = match name.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(n) if n.chars().count() > MAX_DISPLAY_NAME || n.chars().any(char::is_control) => {
+                return Err(invalid(
+                    "branding.display_name",
+                    n,
+                    "at most 100 printable characters",
+                ))
+            }
+            Some(n) => Some(n.to_owned()),
+        };
+        changed.push("branding.display_name".into());
+    }
+    if let Some(url) = &patch.logo_url {
+        b.logo_url = match url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) if u.starts_with("data:") => Some(uploaded_logo(u)?),
+            Some(u) => Some(https_url("branding.logo_url", u)?),
+        };
+        changed.push("branding.logo_url".into());
+    }
+    if let Some(color) = &patch.primary_color {
+        b.primary_color = match color.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(c) => {
+                let ok = c.len() == 7
+                    && c.starts_with('#')
+                    && c[1..].bytes().all(|x| x.is_ascii_hexdigit());
+                if !ok {
+                    return Err(invalid("branding.primary_color", c, "it must be #rrggbb"));
+                }
+                Some(c.to_ascii_lowercase())
+            }
+        };
+        changed.push("branding.primary_color".into());
+    }
+    Ok((next, changed))
+}
+
+/// Applies `patch` to `org` (see the module). An empty patch is refused.
+pub async fn apply_settings(
+    deps: &SettingsDeps<'_>,
+    org: &Organization,
+    patch: &SettingsPatch,
+    actor: &str,
+) -> Result<Configured, Error> {
+    let (registry, pools) = (deps.registry, deps.pools);
+    if patch == &SettingsPatch::default() {
+        return Err(invalid(
+            "settings change",
+            "",
+            "name at least one setting to change",
+        ));
+    }
+    let (next, changed) = patched(org, patch)?;
+    let pool_id = org.cognito.user_pool_id.clone().ok_or_else(|| {
+        Error::not_allowed(
+            format!("configure {}", org.subdomain),
+            "it is still being provisioned; finish it with `tenantctl org create` first",
+        )
+    })?;
+    // The providers first (the secret, then the pool's identity provider), so that the app
+    // client below can offer them.
+    for (name, input, setup) in [
+        (MICROSOFT, &patch.microsoft, &next.sign_in.sso.microsoft),
+        (GOOGLE, &patch.google, &next.sign_in.sso.google),
+    ] {
+        match (input, setup) {
+            (Some(None), _) => {
+                pools.delete_identity_provider(&pool_id, name).await?;
+                deps.secrets.delete_secret(&secret_name(org, name)).await?;
+            }
+            (Some(Some(given)), Some(setup)) => {
+                let secret_name = secret_name(org, name);
+                let secret = match &given.client_secret {
+                    Some(secret) => {
+                        deps.secrets.put_secret(&secret_name, secret).await?;
+                        secret.clone()
+                    }
+                    None => deps
+                        .secrets
+                        .get_secret(&secret_name)
+                        .await?
+                        .ok_or_else(|| {
+                            invalid(
+                                "client_secret",
+                                "",
+                                "the stored secret is gone: send it again",
+                            )
+                        })?,
+                };
+                pools
+                    .ensure_identity_provider(&pool_id, &provider_spec(name, setup, &secret))
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    let sign_in_touched = patch.self_signup.is_some()
+        || patch.sso_only.is_some()
+        || patch.admins_keep_password.is_some()
+        || patch.providers.is_some()
+        || patch.microsoft.is_some()
+        || patch.google.is_some();
+    let missing_providers = if sign_in_touched {
+        pools
+            .apply_sign_in(
+                &pool_id,
+                org.cognito.app_client_id.as_deref(),
+                &next.sign_in,
+            )
+            .await?
+    } else {
+        Vec::new()
+    };
+    if patch.mfa.is_some() {
+        pools.ensure_mfa(&pool_id, next.mfa).await?;
+    }
+    if let (Some(_), Some(client)) = (&patch.app_urls, org.cognito.app_client_id.as_deref()) {
+        // The router's own URLs first, then the app's, for apps that use the pool's OAuth
+        // endpoints themselves.
+        let origin = org.subdomain.origin(deps.base_domain);
+        let mut callbacks = vec![format!("{origin}/oauth/callback")];
+        let mut logouts = vec![org.subdomain.login_url(deps.base_domain)];
+        callbacks.extend(next.sign_in.app_urls.iter().cloned());
+        logouts.extend(next.sign_in.app_urls.iter().cloned());
+        pools
+            .set_client_urls(&pool_id, client, &callbacks, &logouts)
+            .await?;
+    }
+    let audit = AuditEvent::now(
+        &org.id,
+        actor,
+        "org.settings_changed",
+        org.subdomain.as_str(),
+        Some(changed.join(" ")),
+    );
+    let organization = if next.email_domains != org.email_domains {
+        registry
+            .save_organization_domains(org, &next, &audit)
+            .await?
+    } else {
+        registry.save_organization(&next, Some(&audit)).await?
+    };
+    Ok(Configured {
+        organization,
+        missing_providers,
+    })
+}
+
+/// The pool's identity provider for `name`.
+fn provider_spec(name: &str, setup: &ProviderSetup, secret: &str) -> IdentityProviderSpec {
+    let pairs = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    if name == MICROSOFT {
+        IdentityProviderSpec {
+            name: MICROSOFT.into(),
+            provider_type: "OIDC".into(),
+            details: pairs(&[
+                ("client_id", &setup.client_id),
+                ("client_secret", secret),
+                ("authorize_scopes", "openid email profile"),
+                (
+                    "oidc_issuer",
+                    &microsoft_issuer(setup.tenant.as_deref().unwrap_or_default()),
+                ),
+                ("attributes_request_method", "GET"),
+            ]),
+            attribute_mapping: pairs(&[
+                ("email", "email"),
+                ("given_name", "given_name"),
+                ("family_name", "family_name"),
+                ("username", "oid"),
+            ]),
+        }
+    } else {
+        IdentityProviderSpec {
+            name: GOOGLE.into(),
+            provider_type: "Google".into(),
+            details: pairs(&[
+                ("client_id", &setup.client_id),
+                ("client_secret", secret),
+                ("authorize_scopes", "openid email profile"),
+            ]),
+            attribute_mapping: pairs(&[
+                ("email", "email"),
+                ("email_verified", "email_verified"),
+                ("given_name", "given_name"),
+                ("family_name", "family_name"),
+                ("username", "sub"),
+            ]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{sample_org, MemoryRegistry, RecordingPools};
+
+    #[tokio::test]
+    async fn a_change_is_checked_whole_applied_to_the_pool_and_audited_once() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        let patch = SettingsPatch {
+            mfa: Some("required".into()),
+            primary_color: Some(Some("#0B5FFF".into())),
+            logo_url: Some(Some("data:image/png;base64,iVBORw0KGgo=".into())),
+            display_name: Some(Some("  Acme  ".into())),
+            app_urls: Some(vec!["https://portal.acme.example/home".into()]),
+            jit_enabled: Some(true),
+            jit_role: Some(Some("admin".into())),
+            invitation: Some("link".into()),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &patch, "boss")
+            .await
+            .expect("applied");
+        let o = &done.organization;
+        assert_eq!(o.mfa, MfaMode::Required);
+        assert_eq!(o.branding.primary_color.as_deref(), Some("#0b5fff"));
+        assert_eq!(o.branding.display_name.as_deref(), Some("Acme"));
+        assert_eq!(o.sign_in.app_urls, ["https://portal.acme.example/home"]);
+        assert_eq!(o.sign_in.jit_role.as_deref(), Some("admin"));
+        assert_eq!(o.sign_in.invitation, Invitation::Link);
+        assert!(
+            pools.calls().iter().any(|c| c.starts_with("ensure_mfa")),
+            "{:?}",
+            pools.calls()
+        );
+        assert_eq!(registry.audit_actions(), ["org.settings_changed"]);
+    }
+
+    #[tokio::test]
+    async fn bad_input_names_the_field_and_changes_nothing() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        let cases: Vec<(SettingsPatch, &str)> = vec![
+            (
+                SettingsPatch {
+                    primary_color: Some(Some("red".into())),
+                    ..Default::default()
+                },
+                "branding.primary_color",
+            ),
+            (
+                SettingsPatch {
+                    logo_url: Some(Some("http://x.example/l.png".into())),
+                    ..Default::default()
+                },
+                "branding.logo_url",
+            ),
+            (
+                SettingsPatch {
+                    logo_url: Some(Some("https://x.example/a\"b".into())),
+                    ..Default::default()
+                },
+                "branding.logo_url",
+            ),
+            (
+                SettingsPatch {
+                    app_urls: Some(vec!["javascript:alert(1)".into()]),
+                    ..Default::default()
+                },
+                "app_urls",
+            ),
+            (
+                SettingsPatch {
+                    mfa: Some("sometimes".into()),
+                    ..Default::default()
+                },
+                "MFA",
+            ),
+            (
+                SettingsPatch {
+                    sso_only: Some(true),
+                    ..Default::default()
+                },
+                "sso_only",
+            ),
+            (
+                SettingsPatch {
+                    jit_role: Some(Some("pilot".into())),
+                    ..Default::default()
+                },
+                "role",
+            ),
+            (
+                SettingsPatch {
+                    invitation: Some("carrier pigeon".into()),
+                    ..Default::default()
+                },
+                "invitation",
+            ),
+            (
+                SettingsPatch {
+                    providers: Some(vec!["Micro soft".into()]),
+                    ..Default::default()
+                },
+                "identity provider",
+            ),
+            (
+                SettingsPatch {
+                    display_name: Some(Some("x".repeat(101))),
+                    ..Default::default()
+                },
+                "display_name",
+            ),
+            (SettingsPatch::default(), "settings change"),
+            (
+                SettingsPatch {
+                    logo_url: Some(Some("data:image/svg+xml;base64,PHN2Zz4=".into())),
+                    ..Default::default()
+                },
+                "branding.logo_url",
+            ),
+            (
+                SettingsPatch {
+                    logo_url: Some(Some(format!(
+                        "data:image/png;base64,{}",
+                        "A".repeat(70_000)
+                    ))),
+                    ..Default::default()
+                },
+                "64 KiB",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some("common".into()),
+                        client_id: GUID.into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.tenant",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some("not a tenant!".into()),
+                        client_id: GUID.into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.tenant",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some(GUID.into()),
+                        client_id: "app".into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.client_id",
+            ),
+            (
+                SettingsPatch {
+                    microsoft: Some(Some(ProviderInput {
+                        tenant: Some(GUID.into()),
+                        client_id: GUID.into(),
+                        client_secret: None,
+                    })),
+                    ..Default::default()
+                },
+                "sso.microsoft.client_secret",
+            ),
+            (
+                SettingsPatch {
+                    google: Some(Some(ProviderInput {
+                        tenant: Some("x.example".into()),
+                        client_id: "g".into(),
+                        client_secret: Some("s".into()),
+                    })),
+                    ..Default::default()
+                },
+                "sso.google.tenant",
+            ),
+        ];
+        for (patch, field) in cases {
+            let e = apply_settings(&deps, &org, &patch, "boss")
+                .await
+                .expect_err("refused");
+            assert!(
+                e.to_string().to_lowercase().contains(&field.to_lowercase()),
+                "{field}: {e}"
+            );
+        }
+        assert!(pools.calls().is_empty());
+        assert!(registry.audit_actions().is_empty());
+        assert!(secrets.get(&secret_name(&org, MICROSOFT)).is_none());
+        assert_eq!(registry.org(&org.id), Some(org));
+    }
+
+    const GUID: &str = "8c4f1a2b-3d4e-4f50-9a6b-7c8d9e0f1a2b";
+
+    #[tokio::test]
+    async fn microsoft_is_set_up_with_its_secret_in_the_secret_store_only() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        let patch = SettingsPatch {
+            microsoft: Some(Some(ProviderInput {
+                tenant: Some("Contoso.onmicrosoft.com".into()),
+                client_id: GUID.into(),
+                client_secret: Some("s3cr3t~value".into()),
+            })),
+            sso_only: Some(true),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &patch, "boss")
+            .await
+            .expect("applied");
+        let s = &done.organization.sign_in;
+        let ms = s.sso.microsoft.clone().expect("recorded");
+        assert_eq!(ms.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert!(ms.client_secret_updated_at.is_some());
+        assert_eq!(s.providers, ["Microsoft"]);
+        assert_eq!(s.directory_providers, ["Microsoft"]);
+        assert!(s.sso_only);
+        assert_eq!(
+            secrets.get(&secret_name(&org, MICROSOFT)).as_deref(),
+            Some("s3cr3t~value")
+        );
+        let stored = serde_json::to_string(&registry.org(&org.id)).expect("json");
+        assert!(
+            !stored.contains("s3cr3t"),
+            "the secret is not in the record"
+        );
+        assert!(!format!("{:?}", registry.audit_events()).contains("s3cr3t"));
+        assert!(
+            !format!("{patch:?}").contains("s3cr3t"),
+            "nor in a debug print"
+        );
+        let calls = pools.calls();
+        let idp = calls.iter().position(|c| {
+            c.starts_with("ensure_identity_provider") && c.contains("Microsoft OIDC")
+        });
+        let client = calls.iter().position(|c| c.starts_with("apply_sign_in"));
+        assert!(
+            idp.is_some() && client.is_some() && idp < client,
+            "{calls:?}"
+        );
+        // A change without the secret keeps it; removing the provider removes it.
+        let org = registry.org(&org.id).expect("org");
+        let keep = SettingsPatch {
+            microsoft: Some(Some(ProviderInput {
+                tenant: Some(GUID.into()),
+                client_id: GUID.into(),
+                client_secret: None,
+            })),
+            ..Default::default()
+        };
+        apply_settings(&deps, &org, &keep, "boss")
+            .await
+            .expect("kept");
+        assert_eq!(
+            secrets.get(&secret_name(&org, MICROSOFT)).as_deref(),
+            Some("s3cr3t~value")
+        );
+        let org = registry.org(&org.id).expect("org");
+        let remove_while_sso_only = SettingsPatch {
+            microsoft: Some(None),
+            ..Default::default()
+        };
+        assert!(
+            apply_settings(&deps, &org, &remove_while_sso_only, "boss")
+                .await
+                .is_err(),
+            "SSO-only would keep nobody a way in"
+        );
+        let remove = SettingsPatch {
+            microsoft: Some(None),
+            sso_only: Some(false),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &remove, "boss")
+            .await
+            .expect("removed");
+        assert!(done.organization.sign_in.sso.microsoft.is_none());
+        assert!(done.organization.sign_in.providers.is_empty());
+        assert!(secrets.get(&secret_name(&org, MICROSOFT)).is_none());
+        assert!(pools
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("delete_identity_provider")));
+    }
+
+    #[tokio::test]
+    async fn e_mail_domains_are_claimed_once_and_get_a_proof_to_publish() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let mut other = sample_org();
+        other.id = crate::domain::OrgId::from("org-other".to_owned());
+        other.subdomain = crate::domain::Subdomain::parse("globex").expect("valid");
+        other.email_domains = vec![EmailDomain::parse("globex.example").expect("valid")];
+        registry.insert_org(other);
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        let add = SettingsPatch {
+            email_domains: Some(vec!["acme.example".into(), "Acme-Labs.example".into()]),
+            ..Default::default()
+        };
+        let done = apply_settings(&deps, &org, &add, "boss")
+            .await
+            .expect("added");
+        let o = &done.organization;
+        assert_eq!(
+            o.email_domains
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>(),
+            ["acme.example", "acme-labs.example"]
+        );
+        assert_eq!(
+            o.domain_proofs.len(),
+            1,
+            "only the new domain needs a proof"
+        );
+        assert_eq!(
+            o.domain_proofs[0].record_name(),
+            "_signin-challenge.acme-labs.example"
+        );
+        assert!(o.domain_proofs[0]
+            .record_value()
+            .starts_with("signin-verification="));
+        let taken = SettingsPatch {
+            email_domains: Some(vec!["globex.example".into()]),
+            ..Default::default()
+        };
+        let e = apply_settings(&deps, &done.organization, &taken, "boss")
+            .await
+            .expect_err("taken");
+        assert!(matches!(e, Error::EmailDomainTaken { .. }), "{e}");
+        let bad = SettingsPatch {
+            email_domains: Some(vec!["not a domain".into()]),
+            ..Default::default()
+        };
+        let e = apply_settings(&deps, &done.organization, &bad, "boss")
+            .await
+            .expect_err("bad");
+        assert!(e.to_string().contains("email_domains"), "{e}");
+    }
+
+    #[test]
+    fn the_consent_and_redirect_urls() {
+        assert_eq!(
+            microsoft_admin_consent_url("contoso.onmicrosoft.com", GUID, &idp_redirect_uri("acme-1a2b", "eu-west-1")),
+            format!("https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id={GUID}&redirect_uri=https%3A%2F%2Facme-1a2b.auth.eu-west-1.amazoncognito.com%2Foauth2%2Fidpresponse")
+        );
+    }
+}
