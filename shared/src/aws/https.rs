@@ -108,8 +108,11 @@ pub fn sdk_client() -> Result<SharedHttpClient, ConfigError> {
 /// operation; ours all share one set).
 #[derive(Debug, Default)]
 struct SdkHttps {
-    connectors: Mutex<HashMap<(Option<Duration>, Option<Duration>), SharedHttpConnector>>,
+    connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
 }
+
+/// Connect and read timeouts.
+type Timeouts = (Option<Duration>, Option<Duration>);
 
 impl HttpClient for SdkHttps {
     fn http_connector(
