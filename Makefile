@@ -8,11 +8,12 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut -d' ' -f1)
 
 NODE_STAMP := tests/local/node_modules/.installed
+INFRA_STAMP := infra/node_modules/.installed
 
-.PHONY: dev test bench bench-packages venv node browser build lint clean
+.PHONY: dev test bench bench-packages venv node infra infra-test browser build lint clean
 
 $(STAMP): tests/local/requirements.txt
-	@echo "==> installing the local AWS stack (moto server) and cargo-lambda into $(VENV)"
+	@echo "==> installing the local AWS stack (moto server), cargo-lambda and cfn-lint into $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r tests/local/requirements.txt
 	@rm -f $(VENV)/.installed-*
@@ -27,6 +28,26 @@ $(NODE_STAMP): tests/local/package.json tests/local/package-lock.json
 	@touch $@
 
 node: $(NODE_STAMP)
+
+# The CDK app (infra/): its npm packages, pinned by infra/package-lock.json.
+$(INFRA_STAMP): infra/package.json infra/package-lock.json
+	@echo "==> installing the CDK app's packages into infra/node_modules"
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+infra: $(INFRA_STAMP)
+
+# The CDK app's tests, offline and without building the Rust functions: the function table
+# against the workspace, template assertions and cdk-nag (node's test runner); then
+# `cdk synth` of both stages and cfn-lint on the two templates.
+CDK := CDK_DISABLE_CLI_TELEMETRY=true TS_NODE_TRANSPILE_ONLY=true npx cdk --no-notices
+infra-test: venv infra
+	cd infra && npm test
+	cd infra && rm -rf cdk.out && for stage in dev prod; do \
+	  $(CDK) synth --quiet -c stage=$$stage -c bundling=skip -o cdk.out/$$stage || exit 1; \
+	done
+	$(VENV)/bin/cfn-lint --config-file infra/.cfnlintrc.yaml -- infra/cdk.out/dev/*.template.json infra/cdk.out/prod/*.template.json
+	@echo "==> cfn-lint: no findings in the dev and prod templates"
 
 # Debian's Chromium for the browser test of the login pages (driven by playwright-core from
 # tests/local). Installed with apt when missing and running as root (as CI does).
@@ -48,7 +69,7 @@ build:
 dev: venv build
 	@bash tests/local/dev.sh
 
-test: venv node browser build
+test: venv node browser infra-test build
 	CHROMIUM=$(CHROMIUM) cargo test --workspace --no-fail-fast
 
 bench: venv node
@@ -67,4 +88,4 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf $(VENV) .local target tests/local/node_modules
+	rm -rf $(VENV) .local target tests/local/node_modules infra/node_modules infra/cdk.out

@@ -15,6 +15,7 @@ use integration_tests::{
 use shared::aws::cognito::CognitoPools;
 use shared::domain::people::{Admin, NewPerson};
 use shared::domain::provisioning::{configure_sign_in, SignInChanges};
+use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{Invitation, Organization, PersonStatus};
 use shared::ports::Registry;
 
@@ -159,6 +160,7 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         ("BASE_DOMAIN".to_owned(), BASE.to_owned()),
         ("ROUTER_SCHEME".to_owned(), "http".to_owned()),
         ("ROUTER_PORT".to_owned(), port.to_string()),
+        ("ORG_CACHE_SECONDS".to_owned(), "1".to_owned()),
     ]);
     let _functions = Functions::start_one("auth-router", port, &env);
     let router = Router { port };
@@ -347,7 +349,6 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
             "{file}"
         );
     }
-    let _ = globex;
 
     // The activation-link flow: acme invites by link; its administrator (the browser's
     // session token, an ID token of acme's pool) adds a person and switches the toggle on
@@ -449,6 +450,171 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         .expect("lia");
     assert_eq!(lia.status, PersonStatus::Active);
     assert!(lia.activation_link.is_none());
+
+    // An e-mail change through the admin API: pending until confirmed on the router's page.
+    let (status, patched) = api(
+        "PATCH",
+        &format!("/v1/users/{id}"),
+        serde_json::json!({"email": "lia.new@acme.example"}),
+    );
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["email"], "lia@acme.example");
+    assert_eq!(patched["pending_email"], "lia.new@acme.example");
+    let (status, renamed) = api(
+        "PATCH",
+        &format!("/v1/users/{id}"),
+        serde_json::json!({"username": "lia2"}),
+    );
+    assert_eq!(status, 409, "{renamed}");
+    let confirm = aws.newest_mail_to("lia.new@acme.example");
+    let text = confirm["body"].as_str().expect("body").to_owned();
+    let marker = "https://acme.app.localhost/confirm-email/";
+    let start = text.find(marker).expect("the confirmation link") + marker.len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    assert!(
+        aws.newest_mail_to("lia@acme.example")["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("being changed"),
+        "the old address gets a notice"
+    );
+    let page = router.call(
+        "GET",
+        "acme.app.localhost",
+        &format!("/confirm-email/{token}"),
+        None,
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let done = router.call(
+        "POST",
+        "acme.app.localhost",
+        &format!("/confirm-email/{token}"),
+        Some(&[]),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let lia = registry
+        .person(&acme.id, "lia")
+        .await
+        .expect("read")
+        .expect("lia");
+    assert_eq!(lia.email.as_str(), "lia.new@acme.example");
+    assert!(lia.pending_email.is_none());
+    let by_new = registry
+        .person_by_email(&acme.id, &lia.email)
+        .await
+        .expect("read");
+    assert_eq!(by_new.map(|p| p.username), Some("lia".to_owned()));
+    let old = shared::domain::EmailAddress::parse("lia@acme.example").expect("valid");
+    assert!(
+        registry
+            .person_by_email(&acme.id, &old)
+            .await
+            .expect("read")
+            .is_none(),
+        "the old address is free again"
+    );
+    let user = aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+        .admin_get_user()
+        .user_pool_id(acme.cognito.user_pool_id.clone().expect("pool"))
+        .username("lia")
+        .send()
+        .await
+        .expect("the login");
+    let attribute = |name: &str| {
+        user.user_attributes()
+            .iter()
+            .find(|a| a.name() == name)
+            .and_then(|a| a.value())
+            .map(str::to_owned)
+    };
+    assert_eq!(attribute("email").as_deref(), Some("lia.new@acme.example"));
+    assert_eq!(attribute("email_verified").as_deref(), Some("true"));
+    assert_eq!(
+        router
+            .call(
+                "POST",
+                "acme.app.localhost",
+                &format!("/confirm-email/{token}"),
+                Some(&[])
+            )
+            .status,
+        410
+    );
+
+    // Microsoft for globex through the settings: the router offers exactly that button, and
+    // it leads to Cognito's authorize endpoint on globex's own pool domain (moto has no
+    // hosted UI: the round trip is checked up to there).
+    let secrets = shared::aws::secrets::SecretsManager::new(&sdk);
+    let deps = SettingsDeps {
+        registry: &registry,
+        pools: &sdk_pools,
+        secrets: &secrets,
+        base_domain: BASE,
+    };
+    let globex_now = registry
+        .organization(&globex.id)
+        .await
+        .expect("read")
+        .expect("globex");
+    apply_settings(
+        &deps,
+        &globex_now,
+        &SettingsPatch {
+            microsoft: Some(Some(ProviderInput {
+                tenant: Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into()),
+                client_id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+                client_secret: Some("entra-secret".into()),
+            })),
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .expect("Microsoft set up");
+    // The router reads organizations again after ORG_CACHE_SECONDS (1 s here).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let page = router.call("GET", "globex.app.localhost", "/login", None);
+    assert!(
+        page.body.contains(">Sign in with Microsoft</a>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Sign in with Google"));
+    let acme_page = router.call("GET", "acme.app.localhost", "/login", None);
+    assert!(
+        !acme_page.body.contains("Sign in with Microsoft"),
+        "acme has no SSO"
+    );
+    let start = router.call("GET", "globex.app.localhost", "/sso/Microsoft", None);
+    assert_eq!(start.status, 303);
+    let location = start.header("location").expect("a redirect").to_owned();
+    let prefix = globex
+        .cognito
+        .domain_prefix
+        .clone()
+        .expect("globex's pool domain");
+    assert!(
+        location.starts_with(&format!(
+            "https://{prefix}.auth.us-east-1.amazoncognito.com/oauth2/authorize?"
+        )),
+        "{location}"
+    );
+    for part in [
+        "identity_provider=Microsoft",
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "nonce=",
+    ] {
+        assert!(location.contains(part), "{part} in {location}");
+    }
+    assert!(
+        location.contains("redirect_uri=http%3A%2F%2Fglobex.app.localhost%3A"),
+        "{location}"
+    );
 }
 
 /// Debian's Chromium, which `make test` installs.

@@ -832,4 +832,64 @@ async fn configure_changes_the_pool_and_client_in_what_it_names_only() {
         "{}",
         later.stderr
     );
+
+    // The other settings, through the same function as the admin API's PATCH.
+    let shown = json(
+        &env,
+        &[
+            "org",
+            "configure",
+            "globex",
+            "--mfa",
+            "off",
+            "--primary-color",
+            "#112233",
+            "--display-name",
+            "Globex",
+            "--app-url",
+            "https://portal.globex.example/",
+            "--admins-keep-password",
+            "on",
+        ],
+    );
+    assert_eq!(shown["branding"]["primary_color"], "#112233", "{shown}");
+    assert_eq!(shown["branding"]["display_name"], "Globex", "{shown}");
+    assert_eq!(
+        shown["sign_in"]["app_urls"],
+        serde_json::json!(["https://portal.globex.example/"])
+    );
+    assert_eq!(shown["sign_in"]["admins_keep_password"], true);
+    let (_, client_now, mfa) = pool_and_client(&cognito, &pool_id, &client_id).await;
+    assert_eq!(mfa, Some(UserPoolMfaType::Off), "the pool's MFA follows");
+    assert_eq!(
+        client_now.callback_urls(),
+        [
+            "https://globex.app.example.test/oauth/callback".to_owned(),
+            "https://portal.globex.example/".to_owned()
+        ],
+        "the app URLs become the client's callback URLs after the router's own"
+    );
+    assert!(client_now
+        .logout_urls()
+        .contains(&"https://portal.globex.example/".to_owned()));
+    refused(
+        &env,
+        &["org", "configure", "globex", "--primary-color", "blue"],
+        2,
+        "InvalidInput",
+        "#rrggbb",
+    );
+    refused(
+        &env,
+        &[
+            "org",
+            "configure",
+            "globex",
+            "--logo-url",
+            "http://cdn.globex.example/l.png",
+        ],
+        2,
+        "InvalidInput",
+        "https://",
+    );
 }

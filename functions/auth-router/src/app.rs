@@ -181,11 +181,7 @@ impl Ctx<'_> {
 }
 
 fn brand_name(org: &Organization) -> String {
-    org.branding
-        .display_name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| org.name.clone())
+    org.display_name().to_owned()
 }
 
 fn render<T: Template>(page: &T) -> String {

@@ -43,7 +43,7 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
     let login_url = org.subdomain.login_url(&deps.base_domain);
     let message = CognitoMessage {
         kind,
-        org_name: &org.name,
+        org_name: org.display_name(),
         login_url: &login_url,
         code,
         username,

@@ -183,7 +183,7 @@ async fn mail_and_record(
         _ => Access::TemporaryPassword(temporary_password),
     };
     let mail = Welcome {
-        org_name: &org.name,
+        org_name: org.display_name(),
         username: &person.username,
         access,
         login_url: &login_url,
@@ -331,5 +331,40 @@ mod tests {
                 .expect("no fault"),
             Err(LinkState::Used)
         );
+    }
+}
+
+#[cfg(test)]
+mod branding_tests {
+    use super::*;
+    use crate::domain::Role;
+    use crate::testing::{sample_org, MemoryMailer, MemoryRegistry, RecordingPools};
+
+    #[tokio::test]
+    async fn the_welcome_mail_carries_the_display_name() {
+        let mut org = sample_org();
+        org.branding.display_name = Some("Acme Labs".into());
+        let registry = MemoryRegistry::with_org(org.clone());
+        let (pools, mailer) = (RecordingPools::default(), MemoryMailer::default());
+        let deps = Activation {
+            registry: &registry,
+            pools: &pools,
+            mailer: &mailer,
+            base_domain: "app.example.com",
+            actor: "admin",
+        };
+        let mut ann = Person::new(
+            org.id.clone(),
+            "ann".into(),
+            crate::domain::EmailAddress::parse("ann@acme.example").expect("valid"),
+            vec![Role::parse("member").expect("role")],
+            PersonStatus::Added,
+        );
+        ann.version = 1;
+        registry.insert_person(ann.clone());
+        activate_person(&deps, &org, ann).await.expect("activated");
+        let (_, mail) = mailer.sent().pop().expect("a mail");
+        assert_eq!(mail.subject, "Your Acme Labs account");
+        assert!(!mail.text.contains("Acme Corporation"));
     }
 }

@@ -84,7 +84,7 @@ impl Admin<'_> {
             org.subdomain.origin(self.base_domain)
         );
         let confirm = EmailChange {
-            org_name: &org.name,
+            org_name: org.display_name(),
             username: &person.username,
             new_email: new.as_str(),
             confirm_url: Some(&url),
@@ -93,7 +93,7 @@ impl Admin<'_> {
         .render()?;
         self.mailer.send(&new, &confirm).await?;
         let notice = EmailChange {
-            org_name: &org.name,
+            org_name: org.display_name(),
             username: &person.username,
             new_email: new.as_str(),
             confirm_url: None,

@@ -314,6 +314,16 @@ pub struct Organization {
 }
 
 impl Organization {
+    /// The name its pages and mails show: the branding's display name, else its name.
+    pub fn display_name(&self) -> &str {
+        self.branding
+            .display_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.name)
+    }
+
     /// The user pool's name: the id makes it findable again after a crash between creating
     /// the pool and recording it, the subdomain makes it readable in the console.
     pub fn pool_name(&self) -> String {

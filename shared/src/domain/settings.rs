@@ -678,6 +678,11 @@ mod tests {
             "{:?}",
             pools.calls()
         );
+        assert!(
+            pools.calls().contains(&"set_client_urls eu-west-1_AcmePool1 5a1b2c3d4e5f6g7h8i9j0k1l2m https://acme.app.example.com/oauth/callback https://portal.acme.example/home | https://acme.app.example.com/login https://portal.acme.example/home".to_owned()),
+            "{:?}",
+            pools.calls()
+        );
         assert_eq!(registry.audit_actions(), ["org.settings_changed"]);
     }
 

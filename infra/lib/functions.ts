@@ -1,0 +1,282 @@
+/**
+ * The one table of the suite's Lambda functions: one entry per crate under `functions/` of the
+ * Cargo workspace (a test holds the two together). Everything the stack knows about a function
+ * is here: what kind it is, its size, the environment its code reads and the AWS calls it
+ * makes, from which its least-privilege role is built.
+ *
+ * Where the facts come from (read, not guessed):
+ * - environment: `shared/src/config.rs`, `shared/src/trigger.rs` (`TriggerDeps::new`), each
+ *   function's `main.rs`/`wiring.rs`;
+ * - AWS calls: the adapters in `shared/src/aws/` (cognito.rs, dynamodb.rs, ses.rs, signin.rs)
+ *   followed from the handlers through `shared/src/domain/`. The sign-in calls of the router
+ *   (InitiateAuth, RespondToAuthChallenge, ForgotPassword, RevokeToken, ...) and the pools'
+ *   JWKS are public Cognito endpoints that IAM does not govern, so they need no permission.
+ */
+
+/** How a function is invoked. */
+export type FunctionKind =
+  /** A Cognito user pool trigger, attached to every organization's pool. */
+  | 'trigger'
+  /** lambda_http behind an API Gateway HTTP API. */
+  | 'http'
+  /** Invoked by Step Functions (and by operators with `aws lambda invoke`). */
+  | 'worker';
+
+/** The registry table, by what a function does with it. */
+export type RegistryAccess =
+  /** GetItem and Query on the table. */
+  | 'read'
+  /** And PutItem and UpdateItem: records, claims and counters, alone or in transactions. */
+  | 'write'
+  /** And DeleteItem: idempotency keys and leases released early. */
+  | 'write-delete';
+
+/** Environment variables the stack can fill in; the names are the ones the code reads. */
+export type EnvVar =
+  | 'TABLE_NAME'
+  | 'BASE_DOMAIN'
+  | 'MAIL_FROM'
+  | 'SES_CONFIGURATION_SET'
+  | 'PRODUCT_NAME'
+  /** Every trigger's `*_ARN` (the `ProvisioningConfig` of `org create`). */
+  | 'TRIGGER_ARNS'
+  /** The migration map's MaxConcurrency, so that a worker can take its share of each quota. */
+  | 'MIGRATION_MAX_CONCURRENCY';
+
+export interface FunctionSpec {
+  /** The crate under `functions/`, and the construct id. */
+  readonly name: string;
+  /** The binary to package, when it differs from the crate's name. */
+  readonly binary?: string;
+  readonly kind: FunctionKind;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /**
+   * Triggers: the variable `tenantctl` and the worker read the function's ARN from (see
+   * `ProvisioningConfig::from_env`); also the name of the SSM parameter that publishes it.
+   */
+  readonly arnVariable?: string;
+  readonly env: readonly EnvVar[];
+  readonly registry: RegistryAccess;
+  /**
+   * Cognito user pool actions on the organizations' pools (resource-level, limited to pools
+   * tagged `org-id`).
+   */
+  readonly poolActions?: readonly string[];
+  /** Creates user pools (CreateUserPool and ListUserPools: no pool resource yet). */
+  readonly createsPools?: boolean;
+  /** Sends our own mails through SES from MAIL_FROM. */
+  readonly sendsMail?: boolean;
+  /**
+   * Reads and writes the organizations' identity-provider client secrets in Secrets Manager
+   * (names `signin/<org id>/<provider>`, shared::domain::settings::secret_name).
+   */
+  readonly providerSecrets?: boolean;
+  /** Lists the registry's organizations (Query on the index `gsi1`). */
+  readonly listsOrganizations?: boolean;
+  /**
+   * Set while the crate is being written in another branch: the stack deploys the function
+   * when `functions/<name>` exists, and skips it with a note until then. Every other entry
+   * must have its crate.
+   */
+  readonly arrivesWith?: string;
+}
+
+/**
+ * Triggers must answer Cognito within 5 s (3 attempts). The code gives itself 4 s or the
+ * Lambda deadline less 300 ms, whichever is sooner (`shared::trigger::invocation_budget`), and
+ * answers "backend unavailable" when that passes; a 4 s timeout therefore lets it answer in
+ * 3.7 s with its own message, and Lambda never runs one past Cognito's limit.
+ */
+const TRIGGER_TIMEOUT_SECONDS = 4;
+/**
+ * Triggers do little work (one or two registry reads, at most a transaction and one Cognito
+ * call); 256 MB gives the small Rust binaries more CPU and network than 128 MB for the price
+ * of a few milliseconds.
+ */
+const TRIGGER_MEMORY_MB = 256;
+const TRIGGER_ENV: readonly EnvVar[] = ['TABLE_NAME', 'BASE_DOMAIN'];
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  {
+    name: 'pre-signup',
+    kind: 'trigger',
+    description: 'PreSignUp: who may get a login; links a federated identity to an existing person',
+    memoryMb: TRIGGER_MEMORY_MB,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'PRE_SIGNUP_ARN',
+    env: TRIGGER_ENV,
+    registry: 'write',
+    // link_provider: AdminLinkProviderForUser, and AdminGetUser to recognise a link an
+    // earlier attempt made.
+    poolActions: ['AdminLinkProviderForUser', 'AdminGetUser'],
+  },
+  {
+    name: 'post-confirmation',
+    kind: 'trigger',
+    description: 'PostConfirmation: records confirmed sign-ups and first logins, mirrors roles into groups',
+    memoryMb: TRIGGER_MEMORY_MB,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'POST_CONFIRMATION_ARN',
+    env: TRIGGER_ENV,
+    registry: 'write',
+    poolActions: ['AdminAddUserToGroup'],
+  },
+  {
+    name: 'pre-authentication',
+    kind: 'trigger',
+    description: 'PreAuthentication: organization-level refusals before the password',
+    memoryMb: TRIGGER_MEMORY_MB,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'PRE_AUTHENTICATION_ARN',
+    env: TRIGGER_ENV,
+    registry: 'read',
+  },
+  {
+    name: 'post-authentication',
+    kind: 'trigger',
+    description: 'PostAuthentication: person-level refusals after the password; records first logins',
+    memoryMb: TRIGGER_MEMORY_MB,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'POST_AUTHENTICATION_ARN',
+    env: TRIGGER_ENV,
+    registry: 'write',
+    // person_or_repair: a login the registry lacks is recorded with its role groups.
+    poolActions: ['AdminAddUserToGroup'],
+  },
+  {
+    name: 'pre-token-generation',
+    kind: 'trigger',
+    description: 'PreTokenGeneration: the organization and roles as claims',
+    memoryMb: TRIGGER_MEMORY_MB,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'PRE_TOKEN_GENERATION_ARN',
+    env: TRIGGER_ENV,
+    registry: 'write',
+    poolActions: ['AdminAddUserToGroup'],
+  },
+  {
+    name: 'custom-message',
+    kind: 'trigger',
+    description: "CustomMessage: the organization's branded Cognito messages",
+    memoryMb: TRIGGER_MEMORY_MB,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'CUSTOM_MESSAGE_ARN',
+    env: TRIGGER_ENV,
+    registry: 'read',
+  },
+  {
+    name: 'user-migration',
+    kind: 'trigger',
+    description: "UserMigration: a legacy person's password checked and moved at the first sign-in",
+    // bcrypt cost 12 and argon2id are CPU-bound: 1,769 MB is one full vCPU, so a check takes
+    // a few hundred milliseconds, well inside the budget above, once per person.
+    memoryMb: 1769,
+    timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
+    arnVariable: 'USER_MIGRATION_ARN',
+    env: TRIGGER_ENV,
+    // Reads the migrated record and deletes its password hash afterwards (an update).
+    registry: 'write',
+    arrivesWith: 'issue 10 (bulk tenant migration and lazy password migration)',
+  },
+  {
+    name: 'admin-api',
+    kind: 'http',
+    description: "The admin API behind the organizations' admin UI",
+    memoryMb: 512,
+    // An HTTP API integration waits 30 s at most.
+    timeoutSeconds: 29,
+    env: ['TABLE_NAME', 'BASE_DOMAIN', 'MAIL_FROM', 'SES_CONFIGURATION_SET'],
+    // Idempotency keys are deleted when a request of ours fails, so the same key can finish it.
+    registry: 'write-delete',
+    poolActions: [
+      // activation on, resend, password reset (shared::domain::activation)
+      'AdminCreateUser',
+      'AdminSetUserPassword',
+      'AdminEnableUser',
+      // roles, activation off, delete (shared::domain::people)
+      'AdminAddUserToGroup',
+      'AdminRemoveUserFromGroup',
+      'AdminDisableUser',
+      'AdminUserGlobalSignOut',
+      'AdminDeleteUser',
+      'CreateGroup',
+      'DeleteGroup',
+      // e-mail change of a deactivated person (shared::domain::email_change)
+      'AdminUpdateUserAttributes',
+      // organization settings (shared::domain::settings): identity providers, the app
+      // client's providers and URLs, self sign-up, MFA
+      'CreateIdentityProvider',
+      'UpdateIdentityProvider',
+      'DescribeIdentityProvider',
+      'DeleteIdentityProvider',
+      'ListIdentityProviders',
+      'DescribeUserPool',
+      'UpdateUserPool',
+      'DescribeUserPoolClient',
+      'UpdateUserPoolClient',
+      'SetUserPoolMfaConfig',
+    ],
+    sendsMail: true,
+    // The identity providers' client secrets (signin/<org id>/<provider>).
+    providerSecrets: true,
+  },
+  {
+    name: 'auth-router',
+    kind: 'http',
+    description: "The organizations' subdomains: discovery and each organization's login pages",
+    memoryMb: 512,
+    // A sign-in waits for Cognito, which runs up to three triggers of 5 s each in turn.
+    timeoutSeconds: 20,
+    env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME'],
+    // First logins and spent activation links are saved.
+    registry: 'write',
+    // An activation link sets the password the person chose; a confirmed e-mail address
+    // becomes the login's (shared::domain::email_change).
+    poolActions: ['AdminSetUserPassword', 'AdminUpdateUserAttributes'],
+  },
+  {
+    name: 'tenant-migration',
+    binary: 'tenant-migration',
+    kind: 'worker',
+    description: 'Provisions and migrates one organization per invocation (the item processor of the migration state machine)',
+    memoryMb: 1024,
+    // Lambda's limit; an organization larger than one invocation is resumed from its
+    // checkpoint by the state machine (see migration.ts).
+    timeoutSeconds: 900,
+    env: [
+      'TABLE_NAME',
+      'BASE_DOMAIN',
+      'MAIL_FROM',
+      'SES_CONFIGURATION_SET',
+      'TRIGGER_ARNS',
+      'MIGRATION_MAX_CONCURRENCY',
+    ],
+    // The provisioning lease is released with a conditional delete.
+    registry: 'write-delete',
+    listsOrganizations: true,
+    createsPools: true,
+    poolActions: [
+      // provisioning: the pool's settings, groups, app client and prefix domain
+      'SetUserPoolMfaConfig',
+      'CreateGroup',
+      'ListUserPoolClients',
+      'CreateUserPoolClient',
+      'DescribeUserPool',
+      'CreateUserPoolDomain',
+      // the first administrator (activation), and one replaced before being welcomed
+      'AdminCreateUser',
+      'AdminSetUserPassword',
+      'AdminEnableUser',
+      'AdminAddUserToGroup',
+      'AdminDeleteUser',
+    ],
+    sendsMail: true,
+  },
+];
+
+/** The triggers, in the order of `TriggerArns` in `shared/src/ports.rs`. */
+export function triggers(): FunctionSpec[] {
+  return FUNCTIONS.filter((f) => f.kind === 'trigger');
+}
