@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut 
 NODE_STAMP := tests/local/node_modules/.installed
 INFRA_STAMP := infra/node_modules/.installed
 
-.PHONY: dev test bench venv node infra infra-test browser build lint clean
+.PHONY: dev test bench bench-packages venv node infra infra-test browser build lint clean
 
 $(STAMP): tests/local/requirements.txt
 	@echo "==> installing the local AWS stack (moto server), cargo-lambda and cfn-lint into $(VENV)"
@@ -76,6 +76,12 @@ bench: venv node
 	cargo bench -p integration-tests --bench triggers
 	cargo bench -p integration-tests --bench admin_api
 	cargo bench -p integration-tests --bench auth_router
+
+# Every function's release package: size, gzip size and start-up (to the first poll of a stub
+# of the Lambda runtime API) beside a bare lambda_runtime function built in the same run.
+# BENCH_STARTS=N (default 100), BENCH_PACKAGES=a,b (some functions only).
+bench-packages:
+	@cargo run -q -p package-bench --bin bench-packages
 
 lint:
 	cargo fmt --all -- --check

@@ -1,7 +1,7 @@
-//! A small HTTPS client (rustls with aws-lc, the system's roots) for what the SDK does not
-//! call: the pools' JWKS and the Cognito domains' OAuth token endpoint.
+//! A small HTTPS client for what the SDK does not call: the pools' JWKS and the Cognito
+//! domains' OAuth token endpoint. Its connections are the suite's (`aws::https`: rustls with
+//! aws-lc, TLS verified, the same roots and TLS settings as the AWS calls).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,13 +18,7 @@ pub struct Https {
 
 impl Https {
     pub fn new() -> Result<Self, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| format!("TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let connector = crate::aws::https::connector(None).map_err(|e| e.to_string())?;
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(connector);

@@ -484,7 +484,8 @@ fn rsa_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
 
 /// Reads a pool's JWKS over HTTP(S) from `<base>/<pool id>/.well-known/jwks.json`, where
 /// `base` is the Cognito endpoint (`https://cognito-idp.<region>.amazonaws.com`, or the
-/// local AWS's `AWS_ENDPOINT_URL`). TLS is verified against the system's roots.
+/// local AWS's `AWS_ENDPOINT_URL`), through the suite's HTTPS client (`aws::https`: TLS
+/// verified, the same roots as the AWS calls).
 pub struct HttpJwks {
     base: String,
     https: Https,

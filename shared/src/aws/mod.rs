@@ -3,6 +3,7 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod https;
 pub mod secrets;
 pub mod ses;
 pub mod signin;
@@ -25,8 +26,8 @@ pub enum Budget {
 
 /// Loads the AWS configuration once per process: the standard chain (environment, profile,
 /// role), which honours `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`)
-/// for the local stack. Timeouts keep an unreachable endpoint from hanging a trigger or a
-/// command.
+/// for the local stack, and the suite's one HTTPS client ([`https`]). Timeouts keep an
+/// unreachable endpoint from hanging a trigger or a command.
 pub async fn load_config(budget: Budget) -> Result<SdkConfig, ConfigError> {
     let timeouts = match budget {
         Budget::Operator => aws_config::timeout::TimeoutConfig::builder()
@@ -40,6 +41,7 @@ pub async fn load_config(budget: Budget) -> Result<SdkConfig, ConfigError> {
             .build(),
     };
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https::sdk_client()?)
         .timeout_config(timeouts)
         .load()
         .await;
