@@ -40,7 +40,8 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
             src.get("SES_CONFIGURATION_SET"),
         )),
         auth: Arc::new(verifier),
-        secrets: Arc::new(shared::aws::secrets::SecretsManager::new(sdk)),
+        // Built at the first settings change, not at start-up.
+        secrets: Arc::new(shared::aws::secrets::LazySecretsManager::new(sdk)),
         base_domain: config::base_domain(src)?,
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         registry,

@@ -88,3 +88,36 @@ impl Secrets for SecretsManager {
         }
     }
 }
+
+/// [`SecretsManager`] built at its first use: most requests of a function never touch a
+/// secret, and an SDK client's construction is a noticeable part of a cold start.
+pub struct LazySecretsManager {
+    config: SdkConfig,
+    inner: std::sync::OnceLock<SecretsManager>,
+}
+
+impl LazySecretsManager {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            config: config.clone(),
+            inner: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &SecretsManager {
+        self.inner.get_or_init(|| SecretsManager::new(&self.config))
+    }
+}
+
+#[async_trait]
+impl Secrets for LazySecretsManager {
+    async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error> {
+        self.get().put_secret(name, value).await
+    }
+    async fn get_secret(&self, name: &str) -> Result<Option<String>, Error> {
+        self.get().get_secret(name).await
+    }
+    async fn delete_secret(&self, name: &str) -> Result<(), Error> {
+        self.get().delete_secret(name).await
+    }
+}
