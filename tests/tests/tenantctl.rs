@@ -543,6 +543,54 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
         "{}",
         created.stdout
     );
+
+    // An operator changes the invited administrator's address: pending until confirmed.
+    let changed = json(
+        &env,
+        &[
+            "person",
+            "email",
+            "umbrella",
+            "alice@umbrella.example",
+            "alice.new@umbrella.example",
+        ],
+    );
+    assert_eq!(changed["email"], "alice@umbrella.example", "{changed}");
+    assert_eq!(
+        changed["pending_email"], "alice.new@umbrella.example",
+        "{changed}"
+    );
+    let confirm = aws.newest_mail_to("alice.new@umbrella.example");
+    assert!(confirm["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("https://umbrella.app.example.test/confirm-email/"));
+    refused(
+        &env,
+        &[
+            "person",
+            "email",
+            "umbrella",
+            "nobody",
+            "x@umbrella.example",
+        ],
+        1,
+        "NotAllowed",
+        "no person with that username",
+    );
+    refused(
+        &env,
+        &[
+            "person",
+            "email",
+            "umbrella",
+            "alice@umbrella.example",
+            "not an address",
+        ],
+        2,
+        "InvalidInput",
+        "name@domain",
+    );
 }
 
 #[test]

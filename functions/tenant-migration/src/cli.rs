@@ -53,6 +53,24 @@ pub enum Command {
     /// Organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// People of an organization.
+    #[command(subcommand)]
+    Person(PersonCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Change a person's e-mail address, as the admin API's PATCH does: at once for a person
+    /// without a login; for an invited or active one, pending until they confirm it with the
+    /// link mailed to the new address (the old one gets a notice).
+    Email {
+        /// The organization's subdomain.
+        subdomain: String,
+        /// The person's username.
+        username: String,
+        /// The new address.
+        new_email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +291,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Org(cmd) = &cli.command {
         precheck(cmd)?;
     }
+    if let Command::Person(PersonCommand::Email {
+        subdomain,
+        new_email,
+        ..
+    }) = &cli.command
+    {
+        Subdomain::parse(subdomain)?;
+        shared::domain::EmailAddress::parse(new_email)?;
+    }
     let sdk = shared::aws::load_config(shared::aws::Budget::Operator).await?;
     match cli.command {
         Command::Setup => {
@@ -440,6 +467,45 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let org = find_organization(&registry, &subdomain).await?;
             let events = registry.audit_log(&org.id, limit).await?;
             print_audit(output, &events);
+        }
+        Command::Person(PersonCommand::Email {
+            subdomain,
+            username,
+            new_email,
+        }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let mailer = wiring::mailer(&sdk, &ProcessEnv)?;
+            let pools = shared::aws::cognito::CognitoPools::new(&sdk);
+            let org = find_organization(&registry, &subdomain).await?;
+            let username = username.trim().to_ascii_lowercase();
+            let person = registry.person(&org.id, &username).await?.ok_or_else(|| {
+                Error::not_allowed(
+                    format!("change the address of {username}"),
+                    format!("{subdomain} has no person with that username"),
+                )
+            })?;
+            let base_domain = shared::config::base_domain(&ProcessEnv)?;
+            let actor = actor();
+            let admin = shared::domain::people::Admin {
+                registry: &registry,
+                pools: &pools,
+                mailer: &mailer,
+                base_domain: &base_domain,
+                actor: &actor,
+            };
+            let saved = admin.change_email(&org, &person, &new_email).await?;
+            match (output, &saved.pending_email) {
+                (Output::Json, _) => print_json(&json!({
+                    "username": saved.username,
+                    "email": saved.email.as_str(),
+                    "pending_email": saved.pending_email.as_ref().map(|e| e.as_str()),
+                })),
+                (Output::Text, Some(pending)) => println!(
+                    "{}: {pending} waits for its confirmation (a link went to it, a notice to {})",
+                    saved.username, saved.email
+                ),
+                (Output::Text, None) => println!("{}: {}", saved.username, saved.email),
+            }
         }
     }
     Ok(())
