@@ -43,7 +43,7 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
         // Built at the first settings change, not at start-up.
         secrets: Arc::new(shared::aws::secrets::LazySecretsManager::new(sdk)),
         base_domain: config::base_domain(src)?,
-        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        region: shared::aws::region(sdk)?,
         registry,
     })
 }

@@ -1145,6 +1145,18 @@ impl App {
         ))
     }
 
+    /// The sign-in form again, for a challenge form without its session.
+    fn start_again(&self, ctx: &Ctx<'_>) -> Response<Body> {
+        self.login_form(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some(EXPIRED.into()),
+            String::new(),
+            String::new(),
+        )
+    }
+
     /// Two equal passwords that keep the policy, or the sentence that says what is wrong.
     fn chosen_password(form: &Form) -> Result<String, String> {
         let new = form.get("new_password").unwrap_or_default();
@@ -1168,14 +1180,7 @@ impl App {
 
     async fn new_password(&self, ctx: &Ctx<'_>, form: &Form) -> Response<Body> {
         let Some((username, session, return_to)) = Self::challenge_fields(form) else {
-            return self.login_form(
-                ctx,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(EXPIRED.into()),
-                String::new(),
-                String::new(),
-            );
+            return self.start_again(ctx);
         };
         let new = match Self::chosen_password(form) {
             Ok(p) => p,
@@ -1213,19 +1218,9 @@ impl App {
 
     async fn mfa_code(&self, ctx: &Ctx<'_>, form: &Form) -> Response<Body> {
         let Some((username, session, return_to)) = Self::challenge_fields(form) else {
-            return self.login_form(
-                ctx,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(EXPIRED.into()),
-                String::new(),
-                String::new(),
-            );
+            return self.start_again(ctx);
         };
-        let Some(code) = form
-            .text("code", 6)
-            .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
-        else {
+        let Some(code) = six_digit_code(form) else {
             return self.mfa_code_page(
                 ctx,
                 StatusCode::BAD_REQUEST,
@@ -1259,24 +1254,14 @@ impl App {
 
     async fn mfa_setup(&self, ctx: &Ctx<'_>, form: &Form) -> Response<Body> {
         let Some((username, session, return_to)) = Self::challenge_fields(form) else {
-            return self.login_form(
-                ctx,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(EXPIRED.into()),
-                String::new(),
-                String::new(),
-            );
+            return self.start_again(ctx);
         };
         let secret = form
             .text("secret", 128)
             .filter(|s| s.bytes().all(|b| b.is_ascii_alphanumeric()))
             .unwrap_or_default()
             .to_owned();
-        let Some(code) = form
-            .text("code", 6)
-            .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
-        else {
+        let Some(code) = six_digit_code(form) else {
             return self.mfa_setup_page(
                 ctx,
                 StatusCode::BAD_REQUEST,
@@ -1485,6 +1470,12 @@ impl App {
         }
         web::redirect("/login?signed_out=1", &web::cleared_session_cookies())
     }
+}
+
+/// The 6-digit code of an authenticator app, if the form has one.
+fn six_digit_code(form: &Form) -> Option<&str> {
+    form.text("code", 6)
+        .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn stylesheet() -> Response<Body> {

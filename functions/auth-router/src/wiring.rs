@@ -67,13 +67,7 @@ pub fn settings(src: &dyn Source, region: String) -> Result<Settings, ConfigErro
 
 pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
     let registry: Arc<dyn Registry> = Arc::new(DynamoRegistry::new(sdk, config::table_name(src)?));
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .ok_or(ConfigError::Missing {
-            name: "AWS_REGION",
-            purpose: "the AWS Region of the suite, such as eu-west-1",
-        })?;
+    let region = shared::aws::region(sdk)?;
     // Session cookies hold ID tokens: only those are accepted.
     let identify = verifier(sdk, src, registry.clone())?.accepting(&[TokenUse::Id]);
     Ok(App {

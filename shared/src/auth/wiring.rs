@@ -68,13 +68,7 @@ pub fn verifier(
     src: &dyn Source,
     registry: Arc<dyn Registry>,
 ) -> Result<TokenVerifier, ConfigError> {
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .ok_or(ConfigError::Missing {
-            name: "AWS_REGION",
-            purpose: "the AWS Region of the suite, such as eu-west-1",
-        })?;
+    let region = crate::aws::region(sdk)?;
     let jwks = HttpJwks::for_region(&region, jwks_endpoint(src).as_deref()).map_err(|reason| {
         ConfigError::Invalid {
             name: "AWS_ENDPOINT_URL",

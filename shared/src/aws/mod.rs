@@ -54,6 +54,17 @@ pub async fn load_config(budget: Budget) -> Result<SdkConfig, ConfigError> {
     Ok(config)
 }
 
+/// The Region of a loaded configuration ([`load_config`] refuses one without).
+pub fn region(config: &SdkConfig) -> Result<String, ConfigError> {
+    config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or(ConfigError::Missing {
+            name: "AWS_REGION",
+            purpose: "the AWS Region of the suite, such as eu-west-1",
+        })
+}
+
 /// Which service an adapter talks to and where, so that errors can name the endpoint.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
