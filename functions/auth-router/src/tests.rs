@@ -1398,6 +1398,9 @@ mod real_verifier {
         }
     }
 
+    /// An ID token for the nonce of the sign-in under way.
+    type TokenFor = Box<dyn Fn(&str) -> String>;
+
     fn id_token(nonce: &str, signing_key: &[u8], pool: &str) -> String {
         let now = shared::domain::now_epoch();
         let claims = serde_json::json!({
@@ -1424,7 +1427,7 @@ mod real_verifier {
         w.registry.insert_org(acme);
         let key_a: &[u8] = include_bytes!("../../../shared/testdata/key-a.der");
         let key_b: &[u8] = include_bytes!("../../../shared/testdata/key-b.der");
-        let cases: Vec<(Box<dyn Fn(&str) -> String>, bool, &str)> = vec![
+        let cases: Vec<(TokenFor, bool, &str)> = vec![
             (
                 Box::new(move |nonce| id_token(nonce, key_a, SAMPLE_POOL)),
                 true,
