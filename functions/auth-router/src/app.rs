@@ -921,13 +921,19 @@ impl App {
     }
 
     fn destination_allowed(&self, org: &Organization, target: &str) -> bool {
+        // Only printable ASCII ever reaches a Location header.
+        let printable = target.len() <= 2048
+            && target
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"\"'<>`\\".contains(&b));
         web::local_path(target).is_some()
-            || app_urls(org).any(|u| {
-                target == u
-                    || target
-                        .strip_prefix(u)
-                        .is_some_and(|rest| rest.starts_with('/') || u.ends_with('/'))
-            })
+            || printable
+                && app_urls(org).any(|u| {
+                    target == u
+                        || target
+                            .strip_prefix(u)
+                            .is_some_and(|rest| rest.starts_with('/') || u.ends_with('/'))
+                })
     }
 
     /// Where a completed sign-in goes: the page asked for (on this subdomain or an app URL),

@@ -697,6 +697,23 @@ async fn sign_in_goes_back_to_the_page_asked_for_or_to_the_app() {
         )
         .await;
     assert_eq!(a.location(), "https://portal.acme-app.test/home/reports");
+    // A header break after an allowed prefix is never a redirect target (nor a panic).
+    let broken = w2
+        .post(
+            ACME,
+            "/login",
+            &[
+                ("username", "hank"),
+                ("password", "Right-Password-1"),
+                (
+                    "return_to",
+                    "https://portal.acme-app.test/home/\r\nSet-Cookie: x=1",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::SEE_OTHER);
+    assert_eq!(broken.location(), "https://portal.acme-app.test/home");
     let page = w2.get(ACME, "/login").await;
     let csp = page.headers[header::CONTENT_SECURITY_POLICY]
         .to_str()

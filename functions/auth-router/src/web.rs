@@ -189,6 +189,17 @@ pub fn html(page: Page) -> Response<Body> {
 
 /// A `303 See Other` to `location`, which the caller built from validated parts only.
 pub fn redirect(location: &str, cookies: &[String]) -> Response<Body> {
+    // Callers validate their targets; should one still not be a header value, the answer
+    // is a plain refusal, never a crash.
+    let Ok(location) = HeaderValue::from_str(location) else {
+        tracing::error!("a redirect target that is no header value was refused");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "text/plain; charset=utf-8",
+            "Bad request\n".into(),
+            "no-store",
+        );
+    };
     let response = secure(Response::builder(), &[])
         .status(StatusCode::SEE_OTHER)
         .header(header::LOCATION, location)
