@@ -1732,9 +1732,16 @@ mod properties {
                 "/[ -~]{0,60}",
             ],
             post in any::<bool>(),
-            field in "[ -~]{0,40}",
+            field in prop_oneof![
+                "[ -~]{0,40}",
+                // After an allowed app URL: anything, line breaks included.
+                "https://portal\\.globex\\.example/[\\x00-\\x7f]{0,20}",
+            ],
         ) {
             let w = world();
+            let mut globex = w.registry.org(&OrgId::from("org-globex".to_owned())).expect("globex");
+            globex.sign_in.app_urls = vec!["https://portal.globex.example/".into()];
+            w.registry.insert_org(globex);
             let method = if post { Method::POST } else { Method::GET };
             let Ok(uri) = path.parse::<lambda_http::http::Uri>() else { return Ok(()) };
             let _ = uri;
@@ -1749,7 +1756,9 @@ mod properties {
             if !location.is_empty() {
                 let allowed = location.starts_with('/') && !location.starts_with("//")
                     || location.starts_with("https://acme.app.example.com/")
-                    || location.starts_with("https://globex.app.example.com/");
+                    || location.starts_with("https://globex.app.example.com/")
+                    || location.starts_with("https://portal.globex.example/")
+                        && host.to_ascii_lowercase().starts_with("globex.");
                 prop_assert!(allowed, "{host} {path} -> {location}");
                 if location.starts_with("https://acme.") {
                     prop_assert!(host.to_ascii_lowercase().starts_with("acme.") || host.to_ascii_lowercase().starts_with(BASE), "{host} -> {location}");
