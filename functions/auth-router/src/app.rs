@@ -959,46 +959,19 @@ impl App {
         username: String,
         return_to: String,
     ) -> Response<Body> {
-        match refusal {
+        let (status, error) = match refusal {
             SignInRefusal::Credentials | SignInRefusal::Code | SignInRefusal::PasswordPolicy(_) => {
-                self.login_form(
-                    ctx,
-                    StatusCode::UNAUTHORIZED,
-                    None,
-                    Some(INCORRECT.into()),
-                    username,
-                    return_to,
-                )
+                (StatusCode::UNAUTHORIZED, INCORRECT.to_owned())
             }
-            SignInRefusal::SessionExpired => self.login_form(
-                ctx,
-                StatusCode::UNAUTHORIZED,
-                None,
-                Some(EXPIRED.into()),
-                username,
-                return_to,
-            ),
-            SignInRefusal::TooManyAttempts => self.login_form(
-                ctx,
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                Some(TOO_MANY.into()),
-                username,
-                return_to,
-            ),
-            SignInRefusal::Refused(text) => self.login_form(
-                ctx,
-                StatusCode::FORBIDDEN,
-                None,
-                Some(text),
-                username,
-                return_to,
-            ),
+            SignInRefusal::SessionExpired => (StatusCode::UNAUTHORIZED, EXPIRED.to_owned()),
+            SignInRefusal::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, TOO_MANY.to_owned()),
+            SignInRefusal::Refused(text) => (StatusCode::FORBIDDEN, text),
             SignInRefusal::Failed(e) => {
                 tracing::error!(error = %e, "sign-in failed");
-                unavailable()
+                return unavailable();
             }
-        }
+        };
+        self.login_form(ctx, status, None, Some(error), username, return_to)
     }
 
     fn app_client<'o>(&self, org: &'o Organization) -> Option<&'o str> {

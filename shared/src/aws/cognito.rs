@@ -35,6 +35,15 @@ pub struct CognitoPools {
     endpoint: Endpoint,
 }
 
+/// A user attribute for AdminCreateUser and AdminUpdateUserAttributes.
+fn attribute(name: &str, value: &str) -> Result<AttributeType, Error> {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(build_error)
+}
+
 fn build_error(e: BuildError) -> Error {
     Error::Aws {
         service: "Cognito",
@@ -334,13 +343,6 @@ impl UserPools for CognitoPools {
     }
 
     async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
-        let attribute = |name: &str, value: &str| {
-            AttributeType::builder()
-                .name(name)
-                .value(value)
-                .build()
-                .map_err(build_error)
-        };
         let created = self
             .client
             .admin_create_user()
@@ -619,13 +621,6 @@ impl UserPools for CognitoPools {
         username: &str,
         email: &crate::domain::EmailAddress,
     ) -> Result<(), Error> {
-        let attribute = |name: &str, value: &str| {
-            AttributeType::builder()
-                .name(name)
-                .value(value)
-                .build()
-                .map_err(build_error)
-        };
         self.client
             .admin_update_user_attributes()
             .user_pool_id(pool_id)

@@ -388,6 +388,27 @@ impl DynamoRegistry {
         Ok((builder.build().map_err(|e| self.build_error(e))?, next))
     }
 
+    /// The put of `after` as the person's next version, on the condition that the stored one
+    /// is still `before`'s.
+    fn person_put(&self, before: &Person, after: &Person) -> Result<(Put, Person), Error> {
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        next.updated_at = now_epoch();
+        let item = to_item(&PersonItem {
+            pk: org_pk(&next.org_id),
+            sk: format!("PERSON#{}", next.username),
+            person: next.clone(),
+        })?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(before.version))
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        Ok((put, next))
+    }
+
     /// The put of an audit event, for the transaction of the change it records.
     fn audit_put(&self, event: &AuditEvent) -> Result<TransactWriteItem, Error> {
         let item = to_item(&AuditItem {
@@ -829,21 +850,7 @@ impl Registry for DynamoRegistry {
                 "an e-mail or username change needs its own confirmation step",
             ));
         }
-        let mut next = after.clone();
-        next.version = before.version + 1;
-        next.updated_at = now_epoch();
-        let item = to_item(&PersonItem {
-            pk: org_pk(&next.org_id),
-            sk: format!("PERSON#{}", next.username),
-            person: next.clone(),
-        })?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(before.version))
-            .build()
-            .map_err(|e| self.build_error(e))?;
+        let (put, next) = self.person_put(before, after)?;
         let mut items = vec![in_transaction(put)];
         // The seat update, when there is one, is item 1.
         let takes_seat = match (before.status.holds_seat(), after.status.holds_seat()) {
@@ -887,21 +894,7 @@ impl Registry for DynamoRegistry {
             ));
         }
         let pk = org_pk(&before.org_id);
-        let mut next = after.clone();
-        next.version = before.version + 1;
-        next.updated_at = now_epoch();
-        let item = to_item(&PersonItem {
-            pk: pk.clone(),
-            sk: format!("PERSON#{}", next.username),
-            person: next.clone(),
-        })?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(before.version))
-            .build()
-            .map_err(|e| self.build_error(e))?;
+        let (put, next) = self.person_put(before, after)?;
         let mut claim = key(pk.clone(), &format!("EMAIL#{}", next.email));
         claim.insert("username".into(), s(&next.username));
         let claim_new = Put::builder()

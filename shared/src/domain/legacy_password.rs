@@ -66,12 +66,7 @@ fn verify_pbkdf2(hash: &str, password: &str) -> bool {
         iterations,
         &mut derived,
     );
-    // Constant time: no early exit on the first differing byte.
-    derived
-        .iter()
-        .zip(&expected)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    super::same_bytes(&derived, &expected)
 }
 
 #[cfg(test)]

@@ -113,6 +113,11 @@ impl Error {
 }
 
 /// Seconds since the Unix epoch, the one clock of the domain (records, audit, TTL).
+/// Whether two byte strings are equal, compared without an early exit (secrets, hashes).
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn now_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -240,15 +240,8 @@ impl LinkToken {
 
     /// Whether `token` is this link's and it has not expired at `now`.
     pub fn accepts(&self, token: &str, now: i64) -> bool {
-        let digest = Self::digest(token);
-        // Both are 64 hex characters: compare without an early exit.
-        let same = digest.len() == self.sha256.len()
-            && digest
-                .bytes()
-                .zip(self.sha256.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        same && now < self.expires_at
+        super::same_bytes(Self::digest(token).as_bytes(), self.sha256.as_bytes())
+            && now < self.expires_at
     }
 }
 
