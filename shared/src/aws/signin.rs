@@ -84,7 +84,14 @@ where
         ) => SignInRefusal::Code,
         // With PreventUserExistenceErrors a stranger's username gets the same answers as a
         // real one's; these stay generic for the rest.
-        ("UserNotFoundException" | "NotAuthorizedException", Stage::Other) => SignInRefusal::Code,
+        // With PreventUserExistenceErrors ENABLED, Cognito's password recovery answers a
+        // stranger's username by turns with a simulated delivery or InvalidParameterException
+        // (the developer guide, "Managing user existence error responses"): that exception
+        // must look like any other unknown person's answer, not like an outage.
+        (
+            "UserNotFoundException" | "NotAuthorizedException" | "InvalidParameterException",
+            Stage::Other,
+        ) => SignInRefusal::Code,
         (
             "TooManyRequestsException"
             | "LimitExceededException"
