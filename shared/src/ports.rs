@@ -502,3 +502,24 @@ impl std::fmt::Debug for IdentityProviderSpec {
             .finish_non_exhaustive()
     }
 }
+
+/// The legacy password hashes of people migrated in lazy mode, kept beside (never inside)
+/// their person record until the user-migration trigger has moved them at their first
+/// sign-in. Never in an API answer or a log.
+#[async_trait]
+pub trait LegacyPasswords: Send + Sync {
+    /// Stores (or replaces) the hash of the person `username` of `org`.
+    async fn put_legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+        hash: &crate::domain::migration::LegacyHash,
+    ) -> Result<(), Error>;
+    async fn legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error>;
+    /// Deletes it; a hash that is not there counts as done.
+    async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error>;
+}

@@ -27,6 +27,8 @@ struct State {
     leases: BTreeMap<(String, String), (String, i64)>,
     /// (org, key) -> (fingerprint, answer once stored).
     idempotency: BTreeMap<(String, String), (String, Option<StoredAnswer>)>,
+    /// (org, username) -> legacy password hash.
+    legacy: BTreeMap<(String, String), crate::domain::migration::LegacyHash>,
 }
 
 /// The registry in memory, with the same conditions as the DynamoDB one (versions, seats,
@@ -867,6 +869,43 @@ impl crate::ports::Secrets for MemorySecrets {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::LegacyPasswords for MemoryRegistry {
+    async fn put_legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+        hash: &crate::domain::migration::LegacyHash,
+    ) -> Result<(), Error> {
+        self.call("put_legacy_hash");
+        self.lock()
+            .legacy
+            .insert((org.to_string(), username.to_owned()), hash.clone());
+        Ok(())
+    }
+
+    async fn legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
+        self.call("legacy_hash");
+        Ok(self
+            .lock()
+            .legacy
+            .get(&(org.to_string(), username.to_owned()))
+            .cloned())
+    }
+
+    async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error> {
+        self.call("delete_legacy_hash");
+        self.lock()
+            .legacy
+            .remove(&(org.to_string(), username.to_owned()));
         Ok(())
     }
 }

@@ -13,6 +13,7 @@
 //! | lease (TTL)             | `ORG#<id>`              | `LEASE#<name>`         |                     |
 //! | linked identity claim   | `ORG#<id>`              | `IDENTITY#<provider>#<subject>` |            |
 //! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
+//! | legacy password hash    | `ORG#<id>`              | `LEGACY#<username>`    |                     |
 //!
 //! Claims make subdomains, pools and e-mail domains unique: they are written in the same
 //! transaction as the record that owns them, each on the condition that it does not exist.
@@ -1420,5 +1421,57 @@ mod tests {
         let tokens = tokens(&http);
         assert_eq!(tokens.len(), 2);
         assert_eq!(tokens[0], tokens[1]);
+    }
+}
+
+/// A lazy-migration hash: `ORG#<id>` / `LEGACY#<username>`, attribute `hash`.
+fn legacy_sk(username: &str) -> String {
+    format!("LEGACY#{username}")
+}
+
+#[async_trait]
+impl crate::ports::LegacyPasswords for DynamoRegistry {
+    async fn put_legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+        hash: &crate::domain::migration::LegacyHash,
+    ) -> Result<(), Error> {
+        let mut item = key(org_pk(org), &legacy_sk(username));
+        item.insert("hash".to_owned(), s(hash.expose()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
+        #[derive(Deserialize)]
+        struct LegacyItem {
+            hash: crate::domain::migration::LegacyHash,
+        }
+        Ok(self
+            .get::<LegacyItem>(org_pk(org), &legacy_sk(username))
+            .await?
+            .map(|item| item.hash))
+    }
+
+    async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), &legacy_sk(username))))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DeleteItem", e))?;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ pub mod email_change;
 pub mod legacy_password;
 pub mod links;
 pub mod mail;
+pub mod migration;
 pub mod organization;
 pub mod password;
 pub mod people;

@@ -253,6 +253,10 @@ pub struct SignInSettings {
     /// is the default, and only these (and the organization's own subdomain) are ever
     /// redirect targets.
     pub app_urls: Vec<String>,
+    /// Set on an organization brought by a migration job: its mode, and whether its people
+    /// sign in here yet (see [`super::migration::OrgMigration`]). `None`: created here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<super::migration::OrgMigration>,
 }
 
 impl SignInSettings {
