@@ -1263,6 +1263,58 @@ impl Registry for DynamoRegistry {
     }
 }
 
+/// A lazy-migration hash: `ORG#<id>` / `LEGACY#<username>`, attribute `hash`.
+fn legacy_sk(username: &str) -> String {
+    format!("LEGACY#{username}")
+}
+
+#[async_trait]
+impl crate::ports::LegacyPasswords for DynamoRegistry {
+    async fn put_legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+        hash: &crate::domain::migration::LegacyHash,
+    ) -> Result<(), Error> {
+        let mut item = key(org_pk(org), &legacy_sk(username));
+        item.insert("hash".to_owned(), s(hash.expose()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn legacy_hash(
+        &self,
+        org: &OrgId,
+        username: &str,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
+        #[derive(Deserialize)]
+        struct LegacyItem {
+            hash: crate::domain::migration::LegacyHash,
+        }
+        Ok(self
+            .get::<LegacyItem>(org_pk(org), &legacy_sk(username))
+            .await?
+            .map(|item| item.hash))
+    }
+
+    async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), &legacy_sk(username))))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DeleteItem", e))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1421,57 +1473,5 @@ mod tests {
         let tokens = tokens(&http);
         assert_eq!(tokens.len(), 2);
         assert_eq!(tokens[0], tokens[1]);
-    }
-}
-
-/// A lazy-migration hash: `ORG#<id>` / `LEGACY#<username>`, attribute `hash`.
-fn legacy_sk(username: &str) -> String {
-    format!("LEGACY#{username}")
-}
-
-#[async_trait]
-impl crate::ports::LegacyPasswords for DynamoRegistry {
-    async fn put_legacy_hash(
-        &self,
-        org: &OrgId,
-        username: &str,
-        hash: &crate::domain::migration::LegacyHash,
-    ) -> Result<(), Error> {
-        let mut item = key(org_pk(org), &legacy_sk(username));
-        item.insert("hash".to_owned(), s(hash.expose()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| self.endpoint.error("PutItem", e))?;
-        Ok(())
-    }
-
-    async fn legacy_hash(
-        &self,
-        org: &OrgId,
-        username: &str,
-    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
-        #[derive(Deserialize)]
-        struct LegacyItem {
-            hash: crate::domain::migration::LegacyHash,
-        }
-        Ok(self
-            .get::<LegacyItem>(org_pk(org), &legacy_sk(username))
-            .await?
-            .map(|item| item.hash))
-    }
-
-    async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org), &legacy_sk(username))))
-            .send()
-            .await
-            .map_err(|e| self.endpoint.error("DeleteItem", e))?;
-        Ok(())
     }
 }
