@@ -118,6 +118,22 @@ pub trait Registry: Send + Sync {
         after: &Person,
         audit: &AuditEvent,
     ) -> Result<Person, Error>;
+    /// A confirmed username change: `after` differs from `before` only in its
+    /// `preferred_username` (and the confirmation state). The new name is claimed (refused
+    /// when it is anyone's username or sign-in name) and the old one freed in the same write
+    /// as the record, checked against `before`'s version, with its audit event.
+    async fn change_username(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error>;
+    /// The person whose sign-in name (`preferred_username`) is `name`.
+    async fn person_by_sign_in_name(
+        &self,
+        org: &OrgId,
+        name: &str,
+    ) -> Result<Option<Person>, Error>;
     async fn person_by_identity(
         &self,
         org: &OrgId,
@@ -336,6 +352,13 @@ pub trait UserPools: Send + Sync {
         pool_id: &str,
         username: &str,
         email: &EmailAddress,
+    ) -> Result<(), Error>;
+    /// Sets a login's `preferred_username`, its sign-in alias (a confirmed username change).
+    async fn set_preferred_username(
+        &self,
+        pool_id: &str,
+        username: &str,
+        name: &str,
     ) -> Result<(), Error>;
     /// Deletes a group; a group that no longer exists counts as done.
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error>;

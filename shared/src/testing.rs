@@ -142,6 +142,13 @@ impl MemoryRegistry {
     }
 }
 
+fn username_taken(username: &str) -> Error {
+    Error::not_allowed(
+        format!("rename {username}"),
+        "another person of this organization already signs in with that username",
+    )
+}
+
 #[async_trait]
 impl Registry for MemoryRegistry {
     async fn create_organization(
@@ -277,10 +284,11 @@ impl Registry for MemoryRegistry {
         let mut state = self.lock();
         let key = (person.org_id.to_string(), person.username.clone());
         let taken = state.people.contains_key(&key)
-            || state
-                .people
-                .values()
-                .any(|p| p.org_id == person.org_id && p.email == person.email);
+            || state.people.values().any(|p| {
+                p.org_id == person.org_id
+                    && (p.email == person.email
+                        || p.preferred_username.as_deref() == Some(person.username.as_str()))
+            });
         if taken {
             return Err(Error::not_allowed(
                 format!("add {}", person.username),
@@ -382,6 +390,53 @@ impl Registry for MemoryRegistry {
         state.people.insert(key, next.clone());
         state.audit.push(audit.clone());
         Ok(next)
+    }
+
+    async fn change_username(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        self.call("change_username");
+        self.injected_failure()?;
+        let mut state = self.lock();
+        let key = (before.org_id.to_string(), before.username.clone());
+        if state.people.get(&key).map(|p| p.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            });
+        }
+        if let Some(name) = &after.preferred_username {
+            let taken = state.people.values().any(|p| {
+                p.org_id == after.org_id
+                    && p.username != after.username
+                    && (&p.username == name || p.preferred_username.as_ref() == Some(name))
+            });
+            if taken {
+                return Err(username_taken(&before.username));
+            }
+        }
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        state.people.insert(key, next.clone());
+        state.audit.push(audit.clone());
+        Ok(next)
+    }
+
+    async fn person_by_sign_in_name(
+        &self,
+        org: &OrgId,
+        name: &str,
+    ) -> Result<Option<Person>, Error> {
+        self.call("person_by_sign_in_name");
+        Ok(self
+            .lock()
+            .people
+            .values()
+            .find(|p| &p.org_id == org && p.preferred_username.as_deref() == Some(name))
+            .cloned())
     }
 
     async fn person_by_identity(
@@ -720,6 +775,17 @@ impl UserPools for RecordingPools {
         email: &EmailAddress,
     ) -> Result<(), Error> {
         self.record(format!("set_email {pool_id} {username} {email}"));
+        Ok(())
+    }
+    async fn set_preferred_username(
+        &self,
+        pool_id: &str,
+        username: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        self.record(format!(
+            "set_preferred_username {pool_id} {username} {name}"
+        ));
         Ok(())
     }
     async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {

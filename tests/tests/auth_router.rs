@@ -460,12 +460,6 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["email"], "lia@acme.example");
     assert_eq!(patched["pending_email"], "lia.new@acme.example");
-    let (status, renamed) = api(
-        "PATCH",
-        &format!("/v1/users/{id}"),
-        serde_json::json!({"username": "lia2"}),
-    );
-    assert_eq!(status, 409, "{renamed}");
     let confirm = aws.newest_mail_to("lia.new@acme.example");
     let text = confirm["body"].as_str().expect("body").to_owned();
     let marker = "https://acme.app.localhost/confirm-email/";
@@ -544,6 +538,82 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         410
     );
 
+    // A username change keeps the login: pending until confirmed, then the new name signs
+    // in to the same Cognito user, whose
+    // `preferred_username` it is; the old login name stays lia's.
+    let (status, renamed) = api(
+        "PATCH",
+        &format!("/v1/users/{id}"),
+        serde_json::json!({"username": "Lia.Berg"}),
+    );
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["username"], "lia");
+    assert_eq!(renamed["pending_username"], "lia.berg");
+    // (Meanwhile the post-authentication trigger refuses her sign-in: moto runs no
+    // trigger, so that refusal is tested with the trigger's unit tests.)
+    let lia_password = "Lia-Chosen-Passw0rd!";
+    let mail = aws.newest_mail_to("lia.new@acme.example");
+    let text = mail["body"].as_str().expect("body").to_owned();
+    assert!(text.contains("sign in as <code>lia.berg</code>"), "{text}");
+    let start = text.find(marker).expect("the confirmation link") + marker.len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let done = router.call(
+        "POST",
+        "acme.app.localhost",
+        &format!("/confirm-email/{token}"),
+        Some(&[]),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let lia = registry
+        .person(&acme.id, "lia")
+        .await
+        .expect("read")
+        .expect("lia keeps her record and login");
+    assert_eq!(lia.preferred_username.as_deref(), Some("lia.berg"));
+    assert_eq!(lia.id.to_string(), id);
+    let user = aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+        .admin_get_user()
+        .user_pool_id(acme.cognito.user_pool_id.clone().expect("pool"))
+        .username("lia")
+        .send()
+        .await
+        .expect("the same login");
+    assert_eq!(
+        user.user_attributes()
+            .iter()
+            .find(|a| a.name() == "preferred_username")
+            .and_then(|a| a.value()),
+        Some("lia.berg")
+    );
+    let signed = router.call(
+        "POST",
+        "acme.app.localhost",
+        "/login",
+        Some(&[("username", "Lia.Berg"), ("password", lia_password)]),
+    );
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let (status, shown) = api("GET", &format!("/v1/users/{id}"), serde_json::json!(null));
+    assert_eq!(status, 200);
+    assert_eq!(shown["username"], "lia.berg");
+    assert!(shown.get("pending_username").is_none(), "{shown}");
+    let (status, taken) = api(
+        "PATCH",
+        &format!(
+            "/v1/users/{}",
+            registry
+                .person(&acme.id, "dora")
+                .await
+                .expect("read")
+                .expect("dora")
+                .id
+        ),
+        serde_json::json!({"username": "lia.berg"}),
+    );
+    assert_eq!(status, 409, "{taken}");
+
     // Microsoft for globex through the settings: the router offers exactly that button, and
     // it leads to Cognito's authorize endpoint on globex's own pool domain (moto has no
     // hosted UI: the round trip is checked up to there).
@@ -567,6 +637,7 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
                 tenant: Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into()),
                 client_id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
                 client_secret: Some("entra-secret".into()),
+                ..Default::default()
             })),
             ..Default::default()
         },

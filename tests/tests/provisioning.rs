@@ -183,6 +183,14 @@ impl UserPools for CrashingPools<'_> {
     ) -> Result<(), Error> {
         self.real.set_email(pool, user, email).await
     }
+    async fn set_preferred_username(
+        &self,
+        pool: &str,
+        user: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        self.real.set_preferred_username(pool, user, name).await
+    }
     async fn delete_group(&self, pool: &str, group: &str) -> Result<(), Error> {
         self.real.delete_group(pool, group).await
     }

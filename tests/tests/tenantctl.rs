@@ -565,6 +565,29 @@ async fn create_again_changes_nothing_and_suspend_resume_are_audited() {
         .as_str()
         .unwrap_or_default()
         .contains("https://umbrella.app.example.test/confirm-email/"));
+    // And her username: pending too; the one link, mailed to the address she must confirm
+    // anyway, confirms both.
+    let renamed = json(
+        &env,
+        &[
+            "person",
+            "username",
+            "umbrella",
+            "alice@umbrella.example",
+            "Alice",
+        ],
+    );
+    assert_eq!(renamed["username"], "alice@umbrella.example", "{renamed}");
+    assert_eq!(renamed["pending_username"], "alice", "{renamed}");
+    assert_eq!(renamed["pending_email"], "alice.new@umbrella.example");
+    let confirm = aws.newest_mail_to("alice.new@umbrella.example");
+    assert!(
+        confirm["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is to sign in as <code>alice</code>"),
+        "{confirm}"
+    );
     refused(
         &env,
         &[
@@ -818,9 +841,14 @@ async fn configure_changes_the_pool_and_client_in_what_it_names_only() {
     // client's flows, URLs and PreventUserExistenceErrors.
     pool_after.admin_create_user_config = pool_before.admin_create_user_config.clone();
     pool_after.last_modified_date = pool_before.last_modified_date;
-    // moto drops UsernameConfiguration on UpdateUserPool, which cannot set it (Cognito
-    // keeps it: it is fixed at creation).
+    // moto drops UsernameConfiguration and AliasAttributes on UpdateUserPool, which cannot
+    // set them (Cognito keeps them: they are fixed at creation).
+    assert_eq!(
+        pool_before.alias_attributes(),
+        [aws_sdk_cognitoidentityprovider::types::AliasAttributeType::PreferredUsername]
+    );
     pool_after.username_configuration = pool_before.username_configuration.clone();
+    pool_after.alias_attributes = pool_before.alias_attributes.clone();
     assert_eq!(pool_after, pool_before);
     assert_eq!(mfa_after, mfa_before);
     assert_eq!(mfa_after, Some(UserPoolMfaType::On));

@@ -120,16 +120,6 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                     ));
                 }
             }
-            if body
-                .username
-                .as_deref()
-                .is_some_and(|u| u != person.username)
-            {
-                return Err(fail(shared::domain::Error::not_allowed(
-                    format!("rename {}", person.username),
-                    "a Cognito username cannot change; add the person again under the new username and delete this one",
-                )));
-            }
             let changes = PersonChanges {
                 given_name: body.given_name,
                 family_name: body.family_name,
@@ -139,6 +129,13 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 .update_person(org, &person, &changes)
                 .await
                 .map_err(fail)?;
+            let saved = match body.username.as_deref() {
+                Some(name) => admin
+                    .change_username(org, &saved, name)
+                    .await
+                    .map_err(fail)?,
+                None => saved,
+            };
             let saved = match body.email.as_deref() {
                 Some(email) => admin.change_email(org, &saved, email).await.map_err(fail)?,
                 None => saved,
@@ -248,6 +245,8 @@ pub struct PersonView {
     pub status: PersonStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_username: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -256,13 +255,14 @@ impl PersonView {
     pub fn of(p: &Person) -> Self {
         Self {
             id: p.id.to_string(),
-            username: p.username.clone(),
+            username: p.sign_in_name().to_owned(),
             email: p.email.to_string(),
             given_name: p.given_name.clone(),
             family_name: p.family_name.clone(),
             roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             status: p.status,
             pending_email: p.pending_email.as_ref().map(|e| e.to_string()),
+            pending_username: p.pending_username.clone(),
             created_at: rfc3339(p.created_at),
             updated_at: rfc3339(p.updated_at),
         }
@@ -326,7 +326,9 @@ struct PatchUserBody {
     /// pending until confirmed with the link mailed to it.
     #[serde(default)]
     email: Option<String>,
-    /// Refused with a reason: a Cognito username cannot change.
+    /// A new username: at once for a person without a login; for an invited or active one,
+    /// pending until confirmed with the link mailed to them. The login stays the same (the
+    /// new name is its sign-in alias).
     #[serde(default)]
     username: Option<String>,
 }
@@ -388,6 +390,12 @@ struct SsoView<'a> {
     microsoft: Option<ProviderView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     google: Option<ProviderView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apple: Option<ProviderView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facebook: Option<ProviderView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amazon: Option<ProviderView<'a>>,
     /// The redirect URI to register with the identity provider (the pool domain's).
     redirect_uri: Option<String>,
 }
@@ -397,6 +405,11 @@ struct ProviderView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant: Option<&'a str>,
     client_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+    /// For Apple: whether its private key is stored.
     client_secret_set: bool,
     client_secret_updated_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -450,13 +463,19 @@ struct PatchOrgBody {
 }
 
 /// `"sso": {"microsoft": {...}}` sets a provider up, `"sso": {"microsoft": null}` removes it.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SsoBody {
     #[serde(default, deserialize_with = "present")]
     microsoft: Option<Option<ProviderBody>>,
     #[serde(default, deserialize_with = "present")]
     google: Option<Option<ProviderBody>>,
+    #[serde(default, deserialize_with = "present")]
+    apple: Option<Option<ProviderBody>>,
+    #[serde(default, deserialize_with = "present")]
+    facebook: Option<Option<ProviderBody>>,
+    #[serde(default, deserialize_with = "present")]
+    amazon: Option<Option<ProviderBody>>,
 }
 
 #[derive(Deserialize)]
@@ -467,6 +486,13 @@ struct ProviderBody {
     client_id: String,
     #[serde(default)]
     client_secret: Option<String>,
+    /// Apple: the team's and the key's ids, and the .p8 private key.
+    #[serde(default)]
+    team_id: Option<String>,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    private_key: Option<String>,
 }
 
 impl From<ProviderBody> for ProviderInput {
@@ -474,7 +500,9 @@ impl From<ProviderBody> for ProviderInput {
         ProviderInput {
             tenant: b.tenant,
             client_id: b.client_id,
-            client_secret: b.client_secret,
+            client_secret: b.client_secret.or(b.private_key),
+            team_id: b.team_id,
+            key_id: b.key_id,
         }
     }
 }
@@ -505,11 +533,14 @@ impl From<PatchOrgBody> for SettingsPatch {
         let (display_name, logo_url, primary_color) = b.branding.map_or((None, None, None), |x| {
             (x.display_name, x.logo_url, x.primary_color)
         });
-        let (microsoft, google) = b.sso.map_or((None, None), |s| (s.microsoft, s.google));
         let provider = |p: Option<Option<ProviderBody>>| p.map(|p| p.map(ProviderInput::from));
+        let sso = b.sso.unwrap_or_default();
         SettingsPatch {
-            microsoft: provider(microsoft),
-            google: provider(google),
+            microsoft: provider(sso.microsoft),
+            google: provider(sso.google),
+            apple: provider(sso.apple),
+            facebook: provider(sso.facebook),
+            amazon: provider(sso.amazon),
             self_signup: b.self_signup,
             sso_only: b.sso_only,
             admins_keep_password: b.admins_keep_password,
@@ -544,6 +575,8 @@ impl<'a> OrganizationView<'a> {
         let provider = |p: &'a shared::domain::ProviderSetup| ProviderView {
             tenant: p.tenant.as_deref(),
             client_id: &p.client_id,
+            team_id: p.team_id.as_deref(),
+            key_id: p.key_id.as_deref(),
             client_secret_set: p.client_secret_updated_at.is_some(),
             client_secret_updated_at: p.client_secret_updated_at.map(rfc3339),
             admin_consent_url: match (p.tenant.as_deref(), redirect_uri.as_deref()) {
@@ -589,6 +622,9 @@ impl<'a> OrganizationView<'a> {
             sso: SsoView {
                 microsoft: org.sign_in.sso.microsoft.as_ref().map(provider),
                 google: org.sign_in.sso.google.as_ref().map(provider),
+                apple: org.sign_in.sso.apple.as_ref().map(provider),
+                facebook: org.sign_in.sso.facebook.as_ref().map(provider),
+                amazon: org.sign_in.sso.amazon.as_ref().map(provider),
                 redirect_uri: redirect_uri.clone(),
             },
         }

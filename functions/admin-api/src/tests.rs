@@ -981,3 +981,51 @@ async fn admins_change_their_organizations_settings_and_nobody_else_does() {
     }
     assert_eq!(w.registry.org(&w.org.id), before);
 }
+
+#[tokio::test]
+async fn apple_is_set_up_and_shown_without_its_private_key() {
+    let w = world();
+    let key =
+        "-----BEGIN PRIVATE KEY-----\nMIGTAgEAMBMGByqGSM49AgEGCCqGSM49\n-----END PRIVATE KEY-----";
+    let done = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"sso": {
+                "apple": {"client_id": "com.acme.signin", "team_id": "TEAM123456", "key_id": "KEY1234567", "private_key": key},
+                "facebook": {"client_id": "1234567890", "client_secret": "fb-secret"}
+            }})),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let apple = &done.body["sso"]["apple"];
+    assert_eq!(apple["team_id"], "TEAM123456");
+    assert_eq!(apple["key_id"], "KEY1234567");
+    assert_eq!(apple["client_secret_set"], true);
+    assert_eq!(done.body["sso"]["facebook"]["client_secret_set"], true);
+    assert_eq!(
+        done.body["providers"],
+        json!(["SignInWithApple", "Facebook"])
+    );
+    let text = done.body.to_string();
+    assert!(
+        !text.contains("MIGTAgEA") && !text.contains("fb-secret"),
+        "{text}"
+    );
+    let bad = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"sso": {"apple": {"client_id": "com.acme.signin", "team_id": "TEAM123456", "key_id": "KEY1234567", "private_key": "hunter2"}}})),
+        )
+        .await;
+    problem(&bad, StatusCode::BAD_REQUEST, "invalid-request");
+    assert!(
+        bad.body.to_string().contains("sso.apple.private_key"),
+        "{}",
+        bad.body
+    );
+    assert!(!bad.body.to_string().contains("hunter2"));
+}

@@ -681,13 +681,16 @@ impl App {
     async fn confirm_email_page(&self, ctx: &Ctx<'_>, token: &str) -> Response<Body> {
         match email_link_state(self.registry.as_ref(), ctx.org, token).await {
             Ok(LinkState::Valid(person)) => {
+                let title = match (&person.pending_username, &person.pending_email) {
+                    (Some(_), None) => "Confirm your new username",
+                    (Some(_), Some(_)) => "Confirm your new username and e-mail address",
+                    _ => "Confirm your new e-mail address",
+                };
                 let html = render(&pages::ConfirmEmail {
-                    shell: ctx.shell("Confirm your new e-mail address"),
-                    new_email: person
-                        .pending_email
-                        .map(|e| e.to_string())
-                        .unwrap_or_default(),
-                    username: person.username,
+                    shell: ctx.shell(title),
+                    username: person.sign_in_name().to_owned(),
+                    new_email: person.pending_email.map(|e| e.to_string()),
+                    new_username: person.pending_username,
                     action: format!("/confirm-email/{token}"),
                 });
                 ctx.page(StatusCode::OK, html, Vec::new())
@@ -708,10 +711,11 @@ impl App {
             Ok(Ok(person)) => self.message(
                 ctx,
                 StatusCode::OK,
-                "Address confirmed",
+                "Change confirmed",
                 format!(
-                    "{} is now the e-mail address of your account {}. You can sign in again.",
-                    person.email, person.username
+                    "{} is now the e-mail address of your account, and you sign in as {}. You can sign in again.",
+                    person.email,
+                    person.sign_in_name()
                 ),
                 Some(("/login".into(), "Sign in".into())),
             ),
@@ -1010,13 +1014,34 @@ impl App {
         let Some(client) = self.app_client(ctx.org) else {
             return unavailable();
         };
+        let login = self.login_name(ctx, &username).await;
         match self
             .cognito
-            .password_sign_in(client, &username, password)
+            .password_sign_in(client, &login, password)
             .await
         {
-            Ok(step) => self.next_step(ctx, step, username, return_to).await,
+            Ok(step) => self.next_step(ctx, step, login, return_to).await,
             Err(refusal) => self.refused(ctx, refusal, username, return_to),
+        }
+    }
+
+    /// The Cognito username to sign in with for what the person typed: a renamed person's
+    /// new name (their login's `preferred_username`, which Cognito also accepts as an alias)
+    /// is looked up here too, so the router never depends on alias resolution. One registry
+    /// read for every attempt, known name or not; on a registry fault, what was typed.
+    async fn login_name(&self, ctx: &Ctx<'_>, typed: &str) -> String {
+        let typed = typed.trim().to_ascii_lowercase();
+        match self
+            .registry
+            .person_by_sign_in_name(&ctx.org.id, &typed)
+            .await
+        {
+            Ok(Some(person)) => person.username,
+            Ok(None) => typed,
+            Err(e) => {
+                tracing::warn!(error = %e, "sign-in names could not be read");
+                typed
+            }
         }
     }
 
@@ -1347,7 +1372,8 @@ impl App {
         let Some(client) = self.app_client(ctx.org) else {
             return unavailable();
         };
-        match self.cognito.forgot_password(client, &username).await {
+        let login = self.login_name(ctx, &username).await;
+        match self.cognito.forgot_password(client, &login).await {
             Ok(()) => self.forgot_confirm_page(
                 ctx,
                 StatusCode::OK,
@@ -1403,9 +1429,10 @@ impl App {
         let Some(client) = self.app_client(ctx.org) else {
             return unavailable();
         };
+        let login = self.login_name(ctx, &username).await;
         match self
             .cognito
-            .confirm_forgot_password(client, &username, code, &new)
+            .confirm_forgot_password(client, &login, code, &new)
             .await
         {
             Ok(()) => web::redirect("/login?reset=1", &[]),
@@ -1468,11 +1495,7 @@ fn stylesheet() -> Response<Body> {
 
 /// A provider's name as people know it.
 fn provider_label(provider: &str) -> &str {
-    match provider {
-        "SignInWithApple" => "Apple",
-        "LoginWithAmazon" => "Amazon",
-        other => other,
-    }
+    shared::domain::Provider::named(provider).map_or(provider, |p| p.label())
 }
 
 /// The organization's colour, and a text colour that reads on it.

@@ -76,7 +76,8 @@ pub struct Activate {
 pub struct ConfirmEmail {
     pub shell: Shell,
     pub username: String,
-    pub new_email: String,
+    pub new_email: Option<String>,
+    pub new_username: Option<String>,
     pub action: String,
 }
 

@@ -1701,6 +1701,70 @@ async fn a_new_address_is_confirmed_with_a_button_once() {
     assert_eq!(w.get(GLOBEX, &path).await.status, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn a_new_username_is_confirmed_and_then_signs_in_to_the_same_login() {
+    let w = world();
+    let mut hank = sample_person(
+        "hank",
+        "hank@acme.example",
+        &["admin"],
+        PersonStatus::Active,
+    );
+    hank.pending_username = Some("henry".into());
+    let secret = "ef".repeat(32);
+    hank.email_link = Some(shared::domain::LinkToken {
+        sha256: shared::domain::LinkToken::digest(&secret),
+        expires_at: shared::domain::now_epoch() + 3600,
+    });
+    w.registry.insert_person(hank.clone());
+    // While it is pending, the new name signs nobody in.
+    let early = w
+        .post(
+            ACME,
+            "/login",
+            &[("username", "henry"), ("password", "Right-Password-1")],
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::UNAUTHORIZED);
+    let path = format!("/confirm-email/{}.{secret}", hank.id);
+    let page = w.get(ACME, &path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("signs in as <strong>henry</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("new e-mail address of"));
+    let done = w.post(ACME, &path, &[]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("you sign in as henry"), "{}", done.body);
+    let stored = w.registry.stored_person("hank").expect("hank");
+    assert_eq!(stored.preferred_username.as_deref(), Some("henry"));
+    assert!(stored.pending_username.is_none() && stored.email_link.is_none());
+    assert_eq!(stored.id, hank.id, "the same person");
+    assert_eq!(
+        w.pools.calls(),
+        [format!("set_preferred_username {SAMPLE_POOL} hank henry")]
+    );
+    // The new name (any case) signs in to the same Cognito login.
+    let signed = w
+        .post(
+            ACME,
+            "/login",
+            &[("username", "Henry"), ("password", "Right-Password-1")],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    assert!(signed.cookie("__Host-session").is_some());
+    let calls = w.cognito.calls();
+    let last = calls
+        .iter()
+        .rfind(|c| c.starts_with("password "))
+        .expect("a sign-in");
+    assert!(last.ends_with(" hank"), "{calls:?}");
+    assert_eq!(w.post(ACME, &path, &[]).await.status, StatusCode::GONE);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -108,11 +108,14 @@ mod tests {
     async fn person_level_refusals_come_after_the_password() {
         let mut pending = hank(PersonStatus::Active);
         pending.pending_email = Some(EmailAddress::parse("h@acme.example").expect("valid"));
+        let mut renaming = hank(PersonStatus::Active);
+        renaming.pending_username = Some("henry".into());
         for (person, expected) in [
             (hank(PersonStatus::Deactivated), Refusal::Deactivated),
             (hank(PersonStatus::Unlinked), Refusal::Deactivated),
             (hank(PersonStatus::Added), Refusal::NoSeat),
             (pending, Refusal::EmailChangePending),
+            (renaming, Refusal::UsernameChangePending),
         ] {
             let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
             registry.insert_person(person);

@@ -71,6 +71,17 @@ pub enum PersonCommand {
         /// The new address.
         new_email: String,
     },
+    /// Change a person's username, as the admin API's PATCH does. The login stays the same
+    /// (the new name is its sign-in alias): at once for a person without a login; for an
+    /// invited or active one, pending until they confirm it with the link mailed to them.
+    Username {
+        /// The organization's subdomain.
+        subdomain: String,
+        /// The person's current username.
+        username: String,
+        /// The name they are to sign in with.
+        new_username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -440,6 +451,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             client_secret: std::env::var("MICROSOFT_CLIENT_SECRET")
                                 .ok()
                                 .filter(|s| !s.is_empty()),
+                            ..Default::default()
                         })
                     })
                 },
@@ -468,43 +480,77 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let events = registry.audit_log(&org.id, limit).await?;
             print_audit(output, &events);
         }
-        Command::Person(PersonCommand::Email {
-            subdomain,
-            username,
-            new_email,
-        }) => {
-            let registry = wiring::registry(&sdk, &ProcessEnv)?;
-            let mailer = wiring::mailer(&sdk, &ProcessEnv)?;
-            let pools = shared::aws::cognito::CognitoPools::new(&sdk);
-            let org = find_organization(&registry, &subdomain).await?;
-            let username = username.trim().to_ascii_lowercase();
-            let person = registry.person(&org.id, &username).await?.ok_or_else(|| {
-                Error::not_allowed(
-                    format!("change the address of {username}"),
-                    format!("{subdomain} has no person with that username"),
-                )
-            })?;
-            let base_domain = shared::config::base_domain(&ProcessEnv)?;
-            let actor = actor();
-            let admin = shared::domain::people::Admin {
-                registry: &registry,
-                pools: &pools,
-                mailer: &mailer,
-                base_domain: &base_domain,
-                actor: &actor,
-            };
-            let saved = admin.change_email(&org, &person, &new_email).await?;
-            match (output, &saved.pending_email) {
-                (Output::Json, _) => print_json(&json!({
-                    "username": saved.username,
-                    "email": saved.email.as_str(),
-                    "pending_email": saved.pending_email.as_ref().map(|e| e.as_str()),
-                })),
-                (Output::Text, Some(pending)) => println!(
-                    "{}: {pending} waits for its confirmation (a link went to it, a notice to {})",
-                    saved.username, saved.email
-                ),
-                (Output::Text, None) => println!("{}: {}", saved.username, saved.email),
+        Command::Person(command) => person_command(&sdk, output, command).await?,
+    }
+    Ok(())
+}
+
+/// `person email` and `person username`: the admin API's PATCH, for operators.
+async fn person_command(
+    sdk: &aws_config::SdkConfig,
+    output: Output,
+    command: PersonCommand,
+) -> Result<(), CliError> {
+    let (PersonCommand::Email {
+        subdomain,
+        username,
+        ..
+    }
+    | PersonCommand::Username {
+        subdomain,
+        username,
+        ..
+    }) = &command;
+    let registry = wiring::registry(sdk, &ProcessEnv)?;
+    let mailer = wiring::mailer(sdk, &ProcessEnv)?;
+    let pools = shared::aws::cognito::CognitoPools::new(sdk);
+    let org = find_organization(&registry, subdomain).await?;
+    let name = username.trim().to_ascii_lowercase();
+    let person = match registry.person_by_sign_in_name(&org.id, &name).await? {
+        Some(person) => Some(person),
+        None => registry.person(&org.id, &name).await?,
+    }
+    .ok_or_else(|| {
+        Error::not_allowed(
+            format!("change {name}"),
+            format!("{subdomain} has no person with that username"),
+        )
+    })?;
+    let base_domain = shared::config::base_domain(&ProcessEnv)?;
+    let actor = actor();
+    let admin = shared::domain::people::Admin {
+        registry: &registry,
+        pools: &pools,
+        mailer: &mailer,
+        base_domain: &base_domain,
+        actor: &actor,
+    };
+    let saved = match &command {
+        PersonCommand::Email { new_email, .. } => {
+            admin.change_email(&org, &person, new_email).await?
+        }
+        PersonCommand::Username { new_username, .. } => {
+            admin.change_username(&org, &person, new_username).await?
+        }
+    };
+    let name = saved.sign_in_name();
+    match output {
+        Output::Json => print_json(&json!({
+            "username": name,
+            "email": saved.email.as_str(),
+            "pending_email": saved.pending_email.as_ref().map(|e| e.as_str()),
+            "pending_username": saved.pending_username,
+        })),
+        Output::Text => {
+            println!("{name}: {}", saved.email);
+            if let Some(pending) = &saved.pending_email {
+                println!("  new address {pending} waits for its confirmation (a link went to it, a notice to {})", saved.email);
+            }
+            if let Some(pending) = &saved.pending_username {
+                println!(
+                    "  new username {pending} waits for its confirmation (a link went to {})",
+                    saved.pending_email.as_ref().unwrap_or(&saved.email)
+                );
             }
         }
     }

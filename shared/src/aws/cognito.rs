@@ -7,11 +7,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use aws_sdk_cognitoidentityprovider::error::BuildError;
 use aws_sdk_cognitoidentityprovider::types::{
-    AccountRecoverySettingType, AdminCreateUserConfigType, AttributeType, DeletionProtectionType,
-    ExplicitAuthFlowsType, LambdaConfigType, MessageActionType, OAuthFlowType, PasswordPolicyType,
-    PreTokenGenerationLambdaVersionType, PreTokenGenerationVersionConfigType,
-    PreventUserExistenceErrorTypes, ProviderUserIdentifierType, RecoveryOptionNameType,
-    RecoveryOptionType, SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
+    AccountRecoverySettingType, AdminCreateUserConfigType, AliasAttributeType, AttributeType,
+    DeletionProtectionType, ExplicitAuthFlowsType, LambdaConfigType, MessageActionType,
+    OAuthFlowType, PasswordPolicyType, PreTokenGenerationLambdaVersionType,
+    PreTokenGenerationVersionConfigType, PreventUserExistenceErrorTypes,
+    ProviderUserIdentifierType, RecoveryOptionNameType, RecoveryOptionType,
+    SoftwareTokenMfaConfigType, TimeUnitsType, TokenValidityUnitsType,
     UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType,
     UsernameConfigurationType, VerifiedAttributeType,
 };
@@ -139,6 +140,9 @@ impl UserPools for CognitoPools {
                     .attributes_require_verification_before_update(VerifiedAttributeType::Email)
                     .build(),
             )
+            // A username never changes; a person's new name after a confirmed username
+            // change is their `preferred_username`, a sign-in alias (fixed at creation).
+            .alias_attributes(AliasAttributeType::PreferredUsername)
             .username_configuration(
                 UsernameConfigurationType::builder()
                     .case_sensitive(false)
@@ -628,6 +632,23 @@ impl UserPools for CognitoPools {
             .user_attributes(attribute("email", email.as_str())?)
             // Confirmed by the link mailed to it.
             .user_attributes(attribute("email_verified", "true")?)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("AdminUpdateUserAttributes", e))?;
+        Ok(())
+    }
+
+    async fn set_preferred_username(
+        &self,
+        pool_id: &str,
+        username: &str,
+        name: &str,
+    ) -> Result<(), Error> {
+        self.client
+            .admin_update_user_attributes()
+            .user_pool_id(pool_id)
+            .username(username)
+            .user_attributes(attribute("preferred_username", name)?)
             .send()
             .await
             .map_err(|e| self.endpoint.error("AdminUpdateUserAttributes", e))?;

@@ -8,6 +8,7 @@
 //! | e-mail domain claim     | `EMAILDOMAIN#<domain>`  | `CLAIM`                |                     |
 //! | person                  | `ORG#<id>`              | `PERSON#<username>`    |                     |
 //! | person e-mail claim     | `ORG#<id>`              | `EMAIL#<address>`      |                     |
+//! | sign-in name claim      | `ORG#<id>`              | `NAME#<name>`          |                     |
 //! | person id claim         | `ORG#<id>`              | `PERSONID#<person id>` |                     |
 //! | idempotency record (TTL)| `ORG#<id>`              | `IDEMPOTENCY#<key>`    |                     |
 //! | lease (TTL)             | `ORG#<id>`              | `LEASE#<name>`         |                     |
@@ -25,7 +26,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
     ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem, Update,
 };
@@ -84,6 +85,10 @@ fn org_pk(id: &OrgId) -> String {
 /// A linked identity's claim: provider names compare without case, as Cognito's do.
 fn identity_sk(provider: &str, subject: &str) -> String {
     format!("IDENTITY#{}#{subject}", provider.to_ascii_lowercase())
+}
+/// A sign-in name claim (a person's `preferred_username`).
+fn name_sk(name: &str) -> String {
+    format!("NAME#{name}")
 }
 const ORG_SK: &str = "ORG";
 const CLAIM_SK: &str = "CLAIM";
@@ -408,6 +413,17 @@ impl DynamoRegistry {
             .build()
             .map_err(|e| self.build_error(e))?;
         Ok((put, next))
+    }
+
+    /// A condition, in a transaction, that the item `pk`/`sk` does not exist.
+    fn absent(&self, pk: String, sk: &str) -> Result<TransactWriteItem, Error> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| self.build_error(e))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// The put of an audit event, for the transaction of the change it records.
@@ -803,12 +819,19 @@ impl Registry for DynamoRegistry {
         if person.status.holds_seat() {
             items.push(self.seat_update(&person.org_id, true)?);
         }
+        // Nobody signs in with this username as their new name.
+        let name_free = items.len();
+        items.push(self.absent(pk.clone(), &name_sk(&person.username))?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::not_allowed(
-                format!("add {}", person.username),
-                "that username is already taken in this organization",
-            )),
+            Err(TransactFailure::Cancelled(codes))
+                if failed(&codes, 0) || failed(&codes, name_free) =>
+            {
+                Err(Error::not_allowed(
+                    format!("add {}", person.username),
+                    "that username is already taken in this organization",
+                ))
+            }
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 1) => Err(Error::not_allowed(
                 format!("add {}", person.username),
                 "another person of this organization already has that e-mail address",
@@ -844,6 +867,7 @@ impl Registry for DynamoRegistry {
     ) -> Result<Person, Error> {
         if before.email != after.email
             || before.username != after.username
+            || before.preferred_username != after.preferred_username
             || before.org_id != after.org_id
         {
             return Err(Error::not_allowed(
@@ -930,6 +954,80 @@ impl Registry for DynamoRegistry {
             Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
             Err(TransactFailure::Other(e)) => Err(e),
         }
+    }
+
+    async fn change_username(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        if before.username != after.username
+            || before.org_id != after.org_id
+            || before.email != after.email
+        {
+            return Err(Error::not_allowed(
+                format!("save {}", before.username),
+                "only the sign-in name changes here",
+            ));
+        }
+        let pk = org_pk(&before.org_id);
+        let (put, next) = self.person_put(before, after)?;
+        let mut items = vec![in_transaction(put), self.audit_put(audit)?];
+        let mut claimed = None;
+        if let Some(name) = next.preferred_username.as_deref() {
+            if Some(name) != before.preferred_username.as_deref() {
+                let mut claim = key(pk.clone(), &name_sk(name));
+                claim.insert("username".into(), s(&next.username));
+                let claim = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(claim))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| self.build_error(e))?;
+                claimed = Some(items.len());
+                items.push(in_transaction(claim));
+                // Nobody has it as their username either.
+                items.push(self.absent(pk.clone(), &format!("PERSON#{name}"))?);
+            }
+        }
+        if let Some(old) = before.preferred_username.as_deref() {
+            if Some(old) != next.preferred_username.as_deref() {
+                let free_old = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk, &name_sk(old))))
+                    .condition_expression("username = :u")
+                    .expression_attribute_values(":u", s(&before.username))
+                    .build()
+                    .map_err(|e| self.build_error(e))?;
+                items.push(TransactWriteItem::builder().delete(free_old).build());
+            }
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            }),
+            Err(TransactFailure::Cancelled(codes))
+                if claimed.is_some_and(|i| failed(&codes, i) || failed(&codes, i + 1)) =>
+            {
+                Err(Error::not_allowed(
+                    format!("rename {}", before.username),
+                    "another person of this organization already signs in with that username",
+                ))
+            }
+            Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
+    }
+
+    async fn person_by_sign_in_name(
+        &self,
+        org: &OrgId,
+        name: &str,
+    ) -> Result<Option<Person>, Error> {
+        self.person_by_claim(org, &name_sk(name)).await
     }
 
     async fn person_by_identity(

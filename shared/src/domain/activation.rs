@@ -88,6 +88,12 @@ pub async fn activate_person(
             .add_to_group(pool_id, &person.username, role.as_str())
             .await?;
     }
+    if let Some(name) = &person.preferred_username {
+        // Renamed before they had a login: the new login signs in under that name too.
+        deps.pools
+            .set_preferred_username(pool_id, &person.username, name)
+            .await?;
+    }
     let person = mail_and_record(
         deps,
         org,
@@ -184,7 +190,7 @@ async fn mail_and_record(
     };
     let mail = Welcome {
         org_name: org.display_name(),
-        username: &person.username,
+        username: person.sign_in_name(),
         access,
         login_url: &login_url,
         kind,

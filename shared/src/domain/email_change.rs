@@ -1,12 +1,18 @@
-//! Changing a person's e-mail address. An address of a person who holds a login (invited or
-//! active) changes only once the new address is confirmed: until then it waits as
+//! Changing a person's e-mail address or username. An address of a person who holds a login
+//! (invited or active) changes only once the new address is confirmed: until then it waits as
 //! `pending_email`, the person cannot sign in (the triggers refuse a pending address), a
 //! single-use link goes to the new address and a notice to the old one. Anyone else's address
 //! changes at once.
+//!
+//! A username change works the same way (`pending_username`, the link to the person's
+//! address), and keeps the login: Cognito usernames never change, so the new name becomes
+//! the login's `preferred_username`, a sign-in alias (see [`super::person`]). One link
+//! confirms whatever is pending.
 
 use super::links::{self, LinkState};
 use super::mail::EmailChange;
 use super::people::Admin;
+use super::person::parse_username;
 use super::{EmailAddress, Error, Organization, Person, PersonStatus};
 use crate::ports::{AuditEvent, Registry, UserPools};
 
@@ -37,7 +43,9 @@ impl Admin<'_> {
         if new == person.email {
             // Back to the current address: the pending change is withdrawn.
             next.pending_email = None;
-            next.email_link = None;
+            if next.pending_username.is_none() {
+                next.email_link = None;
+            }
             let audit = AuditEvent::now(
                 &org.id,
                 self.actor,
@@ -85,8 +93,9 @@ impl Admin<'_> {
         );
         let confirm = EmailChange {
             org_name: org.display_name(),
-            username: &person.username,
+            username: person.sign_in_name(),
             new_email: new.as_str(),
+            new_username: None,
             confirm_url: Some(&url),
             hours: EMAIL_LINK_HOURS,
         }
@@ -94,8 +103,9 @@ impl Admin<'_> {
         self.mailer.send(&new, &confirm).await?;
         let notice = EmailChange {
             org_name: org.display_name(),
-            username: &person.username,
+            username: person.sign_in_name(),
             new_email: new.as_str(),
+            new_username: None,
             confirm_url: None,
             hours: EMAIL_LINK_HOURS,
         }
@@ -108,6 +118,100 @@ impl Admin<'_> {
     }
 }
 
+impl Admin<'_> {
+    /// Asks for `person` to sign in as `new_username` from now on (see the module): at once
+    /// for a person without a live login; for an invited or active one, pending until they
+    /// confirm it with the link mailed to them.
+    pub async fn change_username(
+        &self,
+        org: &Organization,
+        person: &Person,
+        new_username: &str,
+    ) -> Result<Person, Error> {
+        let new = parse_username(new_username)?;
+        let current = person.sign_in_name();
+        if new == current {
+            if person.pending_username.is_none() {
+                return Ok(person.clone());
+            }
+            let mut next = person.clone();
+            next.pending_username = None;
+            if next.pending_email.is_none() {
+                next.email_link = None;
+            }
+            let audit = AuditEvent::now(
+                &org.id,
+                self.actor,
+                "person.username_change_withdrawn",
+                &person.username,
+                None,
+            );
+            return self.registry.save_person(person, &next, Some(&audit)).await;
+        }
+        let taken = |other: Option<Person>| other.is_some_and(|o| o.id != person.id);
+        if taken(self.registry.person(&org.id, &new).await?)
+            || taken(self.registry.person_by_sign_in_name(&org.id, &new).await?)
+        {
+            return Err(Error::not_allowed(
+                format!("rename {}", person.sign_in_name()),
+                "another person of this organization already signs in with that username",
+            ));
+        }
+        let target = (new != person.username).then(|| new.clone());
+        let mut next = person.clone();
+        if !matches!(person.status, PersonStatus::Invited | PersonStatus::Active) {
+            next.preferred_username = target;
+            next.pending_username = None;
+            if person.status == PersonStatus::Deactivated {
+                if let Some(pool) = org.cognito.user_pool_id.as_deref() {
+                    self.pools
+                        .set_preferred_username(pool, &person.username, &new)
+                        .await?;
+                }
+            }
+            let audit = AuditEvent::now(
+                &org.id,
+                self.actor,
+                "person.username_changed",
+                &person.username,
+                Some(format!("now signs in as {new}")),
+            );
+            return self.registry.change_username(person, &next, &audit).await;
+        }
+        let (token, stored) = links::new_link(person, EMAIL_LINK_HOURS);
+        next.pending_username = Some(new.clone());
+        next.email_link = Some(stored);
+        let audit = AuditEvent::now(
+            &org.id,
+            self.actor,
+            "person.username_change_requested",
+            &person.username,
+            Some(format!("to sign in as {new}, once confirmed by the link")),
+        );
+        let saved = self
+            .registry
+            .save_person(person, &next, Some(&audit))
+            .await?;
+        let url = format!(
+            "{}/confirm-email/{token}",
+            org.subdomain.origin(self.base_domain)
+        );
+        // To the address the link must reach: a pending new one, else the current one.
+        let to = person.pending_email.as_ref().unwrap_or(&person.email);
+        let confirm = EmailChange {
+            org_name: org.display_name(),
+            username: person.sign_in_name(),
+            new_email: to.as_str(),
+            new_username: Some(&new),
+            confirm_url: Some(&url),
+            hours: EMAIL_LINK_HOURS,
+        }
+        .render()?;
+        self.mailer.send(to, &confirm).await?;
+        Ok(saved)
+    }
+}
+
 /// Looks at a confirmation link's `token` without using it.
 pub async fn email_link_state(
     registry: &dyn Registry,
@@ -116,27 +220,52 @@ pub async fn email_link_state(
 ) -> Result<LinkState, Error> {
     Ok(
         match links::lookup(registry, org, token, |p| p.email_link.as_ref()).await? {
-            LinkState::Valid(person) if person.pending_email.is_none() => LinkState::Used,
+            LinkState::Valid(person) if !person.change_pending() => LinkState::Used,
             other => other,
         },
     )
 }
 
-/// Confirms the pending address: the login's address first (repeatable), then the record,
-/// which claims the new address, frees the old one and spends the link in one write. A
-/// second use finds the link used.
+/// Confirms what is pending, the username first, then the address. For each, the login
+/// first (repeatable), then the record, which claims the new name or address, frees the old
+/// one and (with the last) spends the link in one write. A second use finds the link used.
 pub async fn confirm_email_change(
     registry: &dyn Registry,
     pools: &dyn UserPools,
     org: &Organization,
     token: &str,
 ) -> Result<Result<Person, LinkState>, Error> {
-    let person = match email_link_state(registry, org, token).await? {
+    let mut person = match email_link_state(registry, org, token).await? {
         LinkState::Valid(person) => *person,
         other => return Ok(Err(other)),
     };
+    if let Some(name) = person.pending_username.clone() {
+        if let Some(pool) = org.cognito.user_pool_id.as_deref() {
+            pools
+                .set_preferred_username(pool, &person.username, &name)
+                .await?;
+        }
+        let mut next = person.clone();
+        next.preferred_username = (name != person.username).then(|| name.clone());
+        next.pending_username = None;
+        if next.pending_email.is_none() {
+            next.email_link = None;
+        }
+        let audit = AuditEvent::now(
+            &org.id,
+            &person.username,
+            "person.username_changed",
+            &person.username,
+            Some(format!("now signs in as {name}; confirmed by the link")),
+        );
+        person = match registry.change_username(&person, &next, &audit).await {
+            Ok(saved) => saved,
+            Err(Error::Conflict { .. }) => return Ok(Err(LinkState::Used)),
+            Err(e) => return Err(e),
+        };
+    }
     let Some(new) = person.pending_email.clone() else {
-        return Ok(Err(LinkState::Used));
+        return Ok(Ok(person));
     };
     if let Some(pool) = org.cognito.user_pool_id.as_deref() {
         pools.set_email(pool, &person.username, &new).await?;
@@ -266,6 +395,120 @@ mod tests {
         let actions = registry.audit_actions();
         assert!(actions.contains(&"person.email_change_requested".to_owned()));
         assert!(actions.contains(&"person.email_changed".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_username_change_keeps_the_login_and_waits_for_its_confirmation() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let mailer = MemoryMailer::default();
+        let admin = Admin {
+            registry: &registry,
+            pools: &pools,
+            mailer: &mailer,
+            base_domain: "app.example.com",
+            actor: "boss",
+        };
+        let hank = person("hank", "hank@acme.example", PersonStatus::Active);
+        registry.insert_person(hank.clone());
+        registry.insert_person(person("ida", "ida@acme.example", PersonStatus::Active));
+        // Someone else's username, and a name that is no username, are refused.
+        assert!(admin.change_username(&org, &hank, "ida").await.is_err());
+        assert!(admin.change_username(&org, &hank, "h a n k").await.is_err());
+        // The same name changes nothing.
+        let same = admin
+            .change_username(&org, &hank, "HANK")
+            .await
+            .expect("same");
+        assert_eq!(same.version, hank.version);
+        let pending = admin
+            .change_username(&org, &hank, "Henry")
+            .await
+            .expect("asked");
+        assert_eq!(pending.pending_username.as_deref(), Some("henry"));
+        assert_eq!(pending.sign_in_name(), "hank", "not before it is confirmed");
+        assert!(
+            crate::domain::signin::check_person(Some(&pending)).is_err(),
+            "no sign-in while it waits"
+        );
+        assert!(pools.calls().is_empty(), "the login waits too");
+        let sent = mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0.as_str(), "hank@acme.example");
+        assert!(
+            sent[0].1.subject.contains("username"),
+            "{}",
+            sent[0].1.subject
+        );
+        assert!(
+            sent[0].1.text.contains("sign in as \"henry\""),
+            "{}",
+            sent[0].1.text
+        );
+        let token = token_in(&sent[0].1.text);
+        let confirmed = confirm_email_change(&registry, &pools, &org, &token)
+            .await
+            .expect("no fault")
+            .expect("confirmed");
+        assert_eq!(confirmed.username, "hank", "the same login");
+        assert_eq!(confirmed.preferred_username.as_deref(), Some("henry"));
+        assert_eq!(confirmed.sign_in_name(), "henry");
+        assert!(confirmed.pending_username.is_none() && confirmed.email_link.is_none());
+        assert!(crate::domain::signin::check_person(Some(&confirmed)).is_ok());
+        assert_eq!(
+            pools.calls(),
+            [format!(
+                "set_preferred_username {} hank henry",
+                org.cognito.user_pool_id.clone().expect("pool")
+            )]
+        );
+        let ida = registry.stored_person("ida").expect("ida");
+        assert!(admin.change_username(&org, &ida, "henry").await.is_err());
+        assert!(
+            admin.change_username(&org, &ida, "hank").await.is_err(),
+            "the login name stays hank's"
+        );
+        assert_eq!(
+            confirm_email_change(&registry, &pools, &org, &token)
+                .await
+                .expect("no fault"),
+            Err(LinkState::Used)
+        );
+        let actions = registry.audit_actions();
+        assert!(actions.contains(&"person.username_change_requested".to_owned()));
+        assert!(actions.contains(&"person.username_changed".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_person_without_a_login_is_renamed_at_once() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let mailer = MemoryMailer::default();
+        let admin = Admin {
+            registry: &registry,
+            pools: &pools,
+            mailer: &mailer,
+            base_domain: "app.example.com",
+            actor: "boss",
+        };
+        let added = person("newbie", "newbie@acme.example", PersonStatus::Added);
+        registry.insert_person(added.clone());
+        let renamed = admin
+            .change_username(&org, &added, "nora")
+            .await
+            .expect("renamed");
+        assert_eq!(renamed.sign_in_name(), "nora");
+        assert!(mailer.sent().is_empty());
+        assert!(pools.calls().is_empty());
+        // Back to the login name: no alias left.
+        let back = admin
+            .change_username(&org, &renamed, "newbie")
+            .await
+            .expect("back");
+        assert_eq!(back.preferred_username, None);
+        assert_eq!(back.sign_in_name(), "newbie");
     }
 
     #[tokio::test]

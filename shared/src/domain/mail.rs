@@ -142,6 +142,8 @@ pub struct EmailChange<'a> {
     pub org_name: &'a str,
     pub username: &'a str,
     pub new_email: &'a str,
+    /// Set for a username change: the name the account is to sign in with.
+    pub new_username: Option<&'a str>,
     pub confirm_url: Option<&'a str>,
     pub hours: i64,
 }
@@ -153,6 +155,7 @@ struct EmailChangeHtml<'a> {
     org_name: &'a str,
     username: &'a str,
     new_email: &'a str,
+    new_username: Option<&'a str>,
     confirm_url: Option<&'a str>,
     hours: i64,
 }
@@ -164,6 +167,7 @@ struct EmailChangeText<'a> {
     org_name: &'a str,
     username: &'a str,
     new_email: &'a str,
+    new_username: Option<&'a str>,
     confirm_url: Option<&'a str>,
     hours: i64,
 }
@@ -174,15 +178,17 @@ impl EmailChange<'_> {
             what: "e-mail change mail",
             detail: e.to_string(),
         };
-        let subject = match self.confirm_url {
-            Some(_) => format!("Confirm your new {} e-mail address", self.org_name),
-            None => format!("Your {} e-mail address is being changed", self.org_name),
+        let subject = match (self.new_username, self.confirm_url) {
+            (Some(_), _) => format!("Confirm your new {} username", self.org_name),
+            (None, Some(_)) => format!("Confirm your new {} e-mail address", self.org_name),
+            (None, None) => format!("Your {} e-mail address is being changed", self.org_name),
         };
         let html = EmailChangeHtml {
             subject: &subject,
             org_name: self.org_name,
             username: self.username,
             new_email: self.new_email,
+            new_username: self.new_username,
             confirm_url: self.confirm_url,
             hours: self.hours,
         }
@@ -193,6 +199,7 @@ impl EmailChange<'_> {
             org_name: self.org_name,
             username: self.username,
             new_email: self.new_email,
+            new_username: self.new_username,
             confirm_url: self.confirm_url,
             hours: self.hours,
         }

@@ -20,8 +20,8 @@ pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
 pub use organization::{
-    Branding, DomainProof, Invitation, MfaMode, OrgId, OrgStatus, Organization, ProviderSetup,
-    SignInSettings, SsoSettings,
+    Branding, DomainProof, Invitation, MfaMode, OrgId, OrgStatus, Organization, Provider,
+    ProviderSetup, SignInSettings, SsoSettings,
 };
 pub use person::{LinkToken, LinkedIdentity, Person, PersonId, PersonStatus, Role};
 pub use subdomain::Subdomain;

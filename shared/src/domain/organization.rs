@@ -169,6 +169,101 @@ pub struct SsoSettings {
     pub microsoft: Option<ProviderSetup>,
     /// Google (Cognito's built-in `Google`).
     pub google: Option<ProviderSetup>,
+    /// Sign in with Apple (`SignInWithApple`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apple: Option<ProviderSetup>,
+    /// Facebook (`Facebook`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facebook: Option<ProviderSetup>,
+    /// Login with Amazon (`LoginWithAmazon`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amazon: Option<ProviderSetup>,
+}
+
+impl SsoSettings {
+    pub fn get(&self, provider: Provider) -> Option<&ProviderSetup> {
+        self.slot(provider).as_ref()
+    }
+
+    fn slot(&self, provider: Provider) -> &Option<ProviderSetup> {
+        match provider {
+            Provider::Microsoft => &self.microsoft,
+            Provider::Google => &self.google,
+            Provider::Apple => &self.apple,
+            Provider::Facebook => &self.facebook,
+            Provider::Amazon => &self.amazon,
+        }
+    }
+
+    pub fn slot_mut(&mut self, provider: Provider) -> &mut Option<ProviderSetup> {
+        match provider {
+            Provider::Microsoft => &mut self.microsoft,
+            Provider::Google => &mut self.google,
+            Provider::Apple => &mut self.apple,
+            Provider::Facebook => &mut self.facebook,
+            Provider::Amazon => &mut self.amazon,
+        }
+    }
+}
+
+/// The identity providers an organization's admins can set up themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Microsoft,
+    Google,
+    Apple,
+    Facebook,
+    Amazon,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 5] = [
+        Provider::Microsoft,
+        Provider::Google,
+        Provider::Apple,
+        Provider::Facebook,
+        Provider::Amazon,
+    ];
+
+    /// Its name in the pool (the `identity_provider` of the authorize URL).
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Microsoft => "Microsoft",
+            Provider::Google => "Google",
+            Provider::Apple => "SignInWithApple",
+            Provider::Facebook => "Facebook",
+            Provider::Amazon => "LoginWithAmazon",
+        }
+    }
+
+    /// Its key in the settings (`sso.<key>`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Provider::Microsoft => "microsoft",
+            Provider::Google => "google",
+            Provider::Apple => "apple",
+            Provider::Facebook => "facebook",
+            Provider::Amazon => "amazon",
+        }
+    }
+
+    /// What its button says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Provider::Microsoft => "Microsoft",
+            Provider::Google => "Google",
+            Provider::Apple => "Apple",
+            Provider::Facebook => "Facebook",
+            Provider::Amazon => "Amazon",
+        }
+    }
+
+    /// The provider of a pool name.
+    pub fn named(name: &str) -> Option<Provider> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// One identity provider's public settings.
@@ -178,7 +273,13 @@ pub struct ProviderSetup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub client_id: String,
-    /// When its client secret was last stored (epoch seconds).
+    /// Sign in with Apple: the developer team's id and the signing key's id (its private
+    /// key is the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// When its client secret (Apple: private key) was last stored (epoch seconds).
     pub client_secret_updated_at: Option<i64>,
 }
 

@@ -10,8 +10,13 @@
 //!     └──── (any) ──delete──▶ unlinked ──activate──▶ invited
 //! ```
 //! `invited` and `active` hold a licence seat and a Cognito login; the others hold neither.
-//! An e-mail or username change sets `pending_email` until it is confirmed; until then the
-//! person cannot sign in (checked by the pre-authentication trigger).
+//! An e-mail or username change sets `pending_email` or `pending_username` until it is
+//! confirmed; until then the person cannot sign in (checked after the password).
+//!
+//! A Cognito username never changes. A person's `username` is their login's Cognito
+//! username; a confirmed username change gives them a `preferred_username`, which is also the
+//! login's `preferred_username` attribute, a sign-in alias of every pool: the same login, its
+//! `sub`, password, MFA, groups and linked identities, under a new name.
 
 use std::fmt;
 use std::str::FromStr;
@@ -203,6 +208,13 @@ pub struct Person {
     pub status: PersonStatus,
     /// A new address waiting for its confirmation; sign-in is refused until then.
     pub pending_email: Option<EmailAddress>,
+    /// The name the person signs in with, when a username change gave them one (see the
+    /// module); `None`: their `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_username: Option<String>,
+    /// A new sign-in name waiting for its confirmation; sign-in is refused until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_username: Option<String>,
     /// When the last welcome mail went out (epoch seconds); `None` while one is owed.
     pub welcome_sent_at: Option<i64>,
     /// The activation link of a `link` invitation, until it is used (its token hashed).
@@ -265,6 +277,8 @@ impl Person {
             roles,
             status,
             pending_email: None,
+            preferred_username: None,
+            pending_username: None,
             welcome_sent_at: None,
             activation_link: None,
             email_link: None,
@@ -273,6 +287,16 @@ impl Person {
             updated_at: now,
             version: 1,
         }
+    }
+
+    /// The name the person signs in with and is shown under.
+    pub fn sign_in_name(&self) -> &str {
+        self.preferred_username.as_deref().unwrap_or(&self.username)
+    }
+
+    /// Whether a change of address or name waits for its confirmation.
+    pub fn change_pending(&self) -> bool {
+        self.pending_email.is_some() || self.pending_username.is_some()
     }
 
     /// Checks a move to `next`, naming the reason when it is not allowed.
@@ -369,6 +393,8 @@ mod tests {
                 .collect(),
             status,
             pending_email: None,
+            preferred_username: None,
+            pending_username: None,
             welcome_sent_at: None,
             activation_link: None,
             email_link: None,

@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use super::organization::{DomainProof, Invitation, ProviderSetup};
+use super::organization::{DomainProof, Invitation, Provider, ProviderSetup};
 use super::{EmailDomain, Error, MfaMode, Organization};
 use crate::ports::{AuditEvent, IdentityProviderSpec, Registry, Secrets, UserPools};
 
@@ -25,7 +25,11 @@ pub struct SettingsDeps<'a> {
 pub struct ProviderInput {
     pub tenant: Option<String>,
     pub client_id: String,
+    /// The client secret; for Apple, the private signing key (.p8).
     pub client_secret: Option<String>,
+    /// Apple only.
+    pub team_id: Option<String>,
+    pub key_id: Option<String>,
 }
 
 impl std::fmt::Debug for ProviderInput {
@@ -33,12 +37,14 @@ impl std::fmt::Debug for ProviderInput {
         f.debug_struct("ProviderInput")
             .field("tenant", &self.tenant)
             .field("client_id", &self.client_id)
+            .field("team_id", &self.team_id)
+            .field("key_id", &self.key_id)
             .field("client_secret_given", &self.client_secret.is_some())
             .finish()
     }
 }
 
-/// The two providers with their own settings, by their name in the pool.
+/// Two providers' names in the pool (see [`Provider`] for all).
 pub const MICROSOFT: &str = "Microsoft";
 pub const GOOGLE: &str = "Google";
 
@@ -100,6 +106,33 @@ pub struct SettingsPatch {
     /// `Some(None)` removes the provider (and its secret).
     pub microsoft: Option<Option<ProviderInput>>,
     pub google: Option<Option<ProviderInput>>,
+    pub apple: Option<Option<ProviderInput>>,
+    pub facebook: Option<Option<ProviderInput>>,
+    pub amazon: Option<Option<ProviderInput>>,
+}
+
+impl SettingsPatch {
+    /// The change to one provider: `Some(None)` removes it.
+    pub fn provider(&self, provider: Provider) -> Option<&Option<ProviderInput>> {
+        match provider {
+            Provider::Microsoft => self.microsoft.as_ref(),
+            Provider::Google => self.google.as_ref(),
+            Provider::Apple => self.apple.as_ref(),
+            Provider::Facebook => self.facebook.as_ref(),
+            Provider::Amazon => self.amazon.as_ref(),
+        }
+    }
+
+    /// The change to one provider, to fill in.
+    pub fn provider_mut(&mut self, provider: Provider) -> &mut Option<Option<ProviderInput>> {
+        match provider {
+            Provider::Microsoft => &mut self.microsoft,
+            Provider::Google => &mut self.google,
+            Provider::Apple => &mut self.apple,
+            Provider::Facebook => &mut self.facebook,
+            Provider::Amazon => &mut self.amazon,
+        }
+    }
 }
 
 /// What a settings change did.
@@ -261,113 +294,37 @@ fn patched(
             .collect::<Result<_, _>>()?;
         changed.push("app_urls".into());
     }
-    for (name, input, stored) in [
-        (MICROSOFT, &patch.microsoft, &mut s.sso.microsoft),
-        (GOOGLE, &patch.google, &mut s.sso.google),
-    ] {
-        let Some(input) = input else { continue };
+    for provider in Provider::ALL {
+        let Some(input) = patch.provider(provider) else {
+            continue;
+        };
+        let name = provider.name();
+        let stored = s.sso.slot_mut(provider);
         match input {
             None => {
                 *stored = None;
                 s.providers.retain(|p| !p.eq_ignore_ascii_case(name));
                 s.directory_providers
                     .retain(|p| !p.eq_ignore_ascii_case(name));
-                changed.push(format!("sso.{}=removed", name.to_ascii_lowercase()));
+                changed.push(format!("sso.{}=removed", provider.key()));
             }
             Some(given) => {
-                let field_tenant = if name == MICROSOFT {
-                    "sso.microsoft.tenant"
-                } else {
-                    "sso.google.tenant"
-                };
-                let tenant = match (name, given.tenant.as_deref().map(str::trim)) {
-                    (MICROSOFT, Some(t)) if is_guid(t) => Some(t.to_ascii_lowercase()),
-                    (MICROSOFT, Some(t)) if !["common", "organizations", "consumers"].contains(&t) && EmailDomain::parse(t).is_ok() => Some(t.to_ascii_lowercase()),
-                    (MICROSOFT, t) => {
-                        return Err(invalid(
-                            field_tenant,
-                            t.unwrap_or_default(),
-                            "it must be the customer's Entra ID tenant: its id (a GUID) or one of its verified domains, not common or organizations",
-                        ))
-                    }
-                    (_, None) => None,
-                    (_, Some(t)) => return Err(invalid(field_tenant, t, "only Microsoft takes a tenant")),
-                };
-                let client_id = given.client_id.trim();
-                let valid_client = if name == MICROSOFT {
-                    is_guid(client_id)
-                } else {
-                    !client_id.is_empty()
-                        && client_id.len() <= 256
-                        && client_id.bytes().all(|b| b.is_ascii_graphic())
-                };
-                if !valid_client {
-                    return Err(invalid(
-                        if name == MICROSOFT {
-                            "sso.microsoft.client_id"
-                        } else {
-                            "sso.google.client_id"
-                        },
-                        client_id,
-                        if name == MICROSOFT {
-                            "it must be the app registration's application (client) id, a GUID"
-                        } else {
-                            "it must be the OAuth client id, up to 256 printable characters"
-                        },
-                    ));
-                }
-                let secret_field = if name == MICROSOFT {
-                    "sso.microsoft.client_secret"
-                } else {
-                    "sso.google.client_secret"
-                };
-                match given.client_secret.as_deref() {
-                    Some(secret)
-                        if secret.is_empty()
-                            || secret.len() > 1024
-                            || secret.chars().any(char::is_control) =>
-                    {
-                        return Err(invalid(
-                            secret_field,
-                            "(hidden)",
-                            "it must be 1 to 1024 characters",
-                        ))
-                    }
-                    None if stored
-                        .as_ref()
-                        .and_then(|p| p.client_secret_updated_at)
-                        .is_none() =>
-                    {
-                        return Err(invalid(
-                            secret_field,
-                            "",
-                            "a new provider needs its client secret",
-                        ))
-                    }
-                    _ => {}
-                }
-                let updated_at = if given.client_secret.is_some() {
-                    Some(super::now_epoch())
-                } else {
-                    stored.as_ref().and_then(|p| p.client_secret_updated_at)
-                };
-                *stored = Some(ProviderSetup {
-                    tenant,
-                    client_id: client_id.to_owned(),
-                    client_secret_updated_at: updated_at,
-                });
+                let setup = checked_provider(provider, given, stored.as_ref())?;
+                *stored = Some(setup);
                 if !s.providers.iter().any(|p| p.eq_ignore_ascii_case(name)) {
                     s.providers.push(name.to_owned());
                 }
                 // The customer's own tenant is their directory: its addresses are trusted in
-                // their domains (linking, just-in-time accounts). Google asserts
-                // email_verified itself.
-                if name == MICROSOFT && !s.directory_providers.iter().any(|p| p == MICROSOFT) {
+                // their domains (linking, just-in-time accounts). The others count an address
+                // only when they assert email_verified themselves.
+                if provider == Provider::Microsoft
+                    && !s.directory_providers.iter().any(|p| p == MICROSOFT)
+                {
                     s.directory_providers.push(MICROSOFT.to_owned());
                 }
                 changed.push(format!(
                     "sso.{}{}",
-                    name.to_ascii_lowercase(),
+                    provider.key(),
                     if given.client_secret.is_some() {
                         " (secret replaced)"
                     } else {
@@ -500,11 +457,9 @@ pub async fn apply_settings(
     })?;
     // The providers first (the secret, then the pool's identity provider), so that the app
     // client below can offer them.
-    for (name, input, setup) in [
-        (MICROSOFT, &patch.microsoft, &next.sign_in.sso.microsoft),
-        (GOOGLE, &patch.google, &next.sign_in.sso.google),
-    ] {
-        match (input, setup) {
+    for provider in Provider::ALL {
+        let name = provider.name();
+        match (patch.provider(provider), next.sign_in.sso.get(provider)) {
             (Some(None), _) => {
                 pools.delete_identity_provider(&pool_id, name).await?;
                 deps.secrets.delete_secret(&secret_name(org, name)).await?;
@@ -513,8 +468,9 @@ pub async fn apply_settings(
                 let secret_name = secret_name(org, name);
                 let secret = match &given.client_secret {
                     Some(secret) => {
+                        let secret = secret.trim();
                         deps.secrets.put_secret(&secret_name, secret).await?;
-                        secret.clone()
+                        secret.to_owned()
                     }
                     None => deps
                         .secrets
@@ -529,7 +485,7 @@ pub async fn apply_settings(
                         })?,
                 };
                 pools
-                    .ensure_identity_provider(&pool_id, &provider_spec(name, setup, &secret))
+                    .ensure_identity_provider(&pool_id, &provider_spec(provider, setup, &secret))
                     .await?;
             }
             _ => {}
@@ -539,8 +495,9 @@ pub async fn apply_settings(
         || patch.sso_only.is_some()
         || patch.admins_keep_password.is_some()
         || patch.providers.is_some()
-        || patch.microsoft.is_some()
-        || patch.google.is_some();
+        || Provider::ALL
+            .into_iter()
+            .any(|p| patch.provider(p).is_some());
     let missing_providers = if sign_in_touched {
         pools
             .apply_sign_in(
@@ -598,19 +555,176 @@ pub async fn apply_settings(
     })
 }
 
-/// The pool's identity provider for `name`.
-fn provider_spec(name: &str, setup: &ProviderSetup, secret: &str) -> IdentityProviderSpec {
+/// The fields of a provider's settings, as a refusal names them (`sso.<key>.<field>`), in
+/// the order of [`Provider::ALL`].
+const FIELD_NAMES: [&str; 6] = [
+    "tenant",
+    "client_id",
+    "client_secret",
+    "team_id",
+    "key_id",
+    "private_key",
+];
+macro_rules! fields_of {
+    ($key:literal) => {
+        [
+            concat!("sso.", $key, ".tenant"),
+            concat!("sso.", $key, ".client_id"),
+            concat!("sso.", $key, ".client_secret"),
+            concat!("sso.", $key, ".team_id"),
+            concat!("sso.", $key, ".key_id"),
+            concat!("sso.", $key, ".private_key"),
+        ]
+    };
+}
+const FIELDS: [[&str; 6]; 5] = [
+    fields_of!("microsoft"),
+    fields_of!("google"),
+    fields_of!("apple"),
+    fields_of!("facebook"),
+    fields_of!("amazon"),
+];
+
+/// A provider's settings, checked field by field (a refusal names the field).
+fn checked_provider(
+    provider: Provider,
+    given: &ProviderInput,
+    stored: Option<&ProviderSetup>,
+) -> Result<ProviderSetup, Error> {
+    let field = |f: &str| -> &'static str {
+        let column = FIELD_NAMES.iter().position(|n| *n == f).unwrap_or(0);
+        FIELDS[provider as usize][column]
+    };
+    let tenant = match (provider, given.tenant.as_deref().map(str::trim)) {
+        (Provider::Microsoft, Some(t)) if is_guid(t) => Some(t.to_ascii_lowercase()),
+        (Provider::Microsoft, Some(t))
+            if !["common", "organizations", "consumers"].contains(&t)
+                && EmailDomain::parse(t).is_ok() =>
+        {
+            Some(t.to_ascii_lowercase())
+        }
+        (Provider::Microsoft, t) => {
+            return Err(invalid(
+                field("tenant"),
+                t.unwrap_or_default(),
+                "it must be the customer's Entra ID tenant: its id (a GUID) or one of its verified domains, not common or organizations",
+            ))
+        }
+        (_, None) => None,
+        (_, Some(t)) => return Err(invalid(field("tenant"), t, "only Microsoft takes a tenant")),
+    };
+    let client_id = given.client_id.trim();
+    let (valid_client, client_rule) = match provider {
+        Provider::Microsoft => (
+            is_guid(client_id),
+            "it must be the app registration's application (client) id, a GUID",
+        ),
+        Provider::Apple => (
+            printable(client_id, 256),
+            "it must be the Services ID (such as com.example.signin), up to 256 printable characters",
+        ),
+        _ => (
+            printable(client_id, 256),
+            "it must be the OAuth client id, up to 256 printable characters",
+        ),
+    };
+    if !valid_client {
+        return Err(invalid(field("client_id"), client_id, client_rule));
+    }
+    let apple_id = |value: &Option<String>, f: &str| -> Result<Option<String>, Error> {
+        let value = value.as_deref().map(str::trim);
+        match (provider, value) {
+            (Provider::Apple, Some(v))
+                if v.len() == 10
+                    && v.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+            {
+                Ok(Some(v.to_owned()))
+            }
+            (Provider::Apple, v) => Err(invalid(
+                field(f),
+                v.unwrap_or_default(),
+                "it must be the 10-character id Apple shows (capital letters and digits)",
+            )),
+            (_, None) => Ok(None),
+            (_, Some(v)) => Err(invalid(field(f), v, "only Apple takes it")),
+        }
+    };
+    let team_id = apple_id(&given.team_id, "team_id")?;
+    let key_id = apple_id(&given.key_id, "key_id")?;
+    let secret_field = field(if provider == Provider::Apple {
+        "private_key"
+    } else {
+        "client_secret"
+    });
+    match given.client_secret.as_deref() {
+        Some(key) if provider == Provider::Apple => {
+            let key = key.trim();
+            if !(key.starts_with("-----BEGIN PRIVATE KEY-----")
+                && key.ends_with("-----END PRIVATE KEY-----")
+                && key.len() <= 4096)
+            {
+                return Err(invalid(
+                    secret_field,
+                    "(hidden)",
+                    "it must be the .p8 signing key Apple gave you, from -----BEGIN PRIVATE KEY----- to -----END PRIVATE KEY-----",
+                ));
+            }
+        }
+        Some(secret)
+            if secret.is_empty() || secret.len() > 1024 || secret.chars().any(char::is_control) =>
+        {
+            return Err(invalid(
+                secret_field,
+                "(hidden)",
+                "it must be 1 to 1024 characters",
+            ))
+        }
+        None if stored.and_then(|p| p.client_secret_updated_at).is_none() => {
+            return Err(invalid(
+                secret_field,
+                "",
+                if provider == Provider::Apple {
+                    "a new provider needs its private key"
+                } else {
+                    "a new provider needs its client secret"
+                },
+            ))
+        }
+        _ => {}
+    }
+    let client_secret_updated_at = if given.client_secret.is_some() {
+        Some(super::now_epoch())
+    } else {
+        stored.and_then(|p| p.client_secret_updated_at)
+    };
+    Ok(ProviderSetup {
+        tenant,
+        client_id: client_id.to_owned(),
+        team_id,
+        key_id,
+        client_secret_updated_at,
+    })
+}
+
+fn printable(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The pool's identity provider for `provider`: its details and attribute mapping (pool
+/// attribute <- provider claim), the `username` being the provider's stable subject.
+fn provider_spec(provider: Provider, setup: &ProviderSetup, secret: &str) -> IdentityProviderSpec {
     let pairs = |v: &[(&str, &str)]| {
         v.iter()
             .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
             .collect()
     };
-    if name == MICROSOFT {
-        IdentityProviderSpec {
-            name: MICROSOFT.into(),
-            provider_type: "OIDC".into(),
-            details: pairs(&[
-                ("client_id", &setup.client_id),
+    let id = setup.client_id.as_str();
+    let (provider_type, details, mapping): (&str, Vec<(String, String)>, _) = match provider {
+        Provider::Microsoft => (
+            "OIDC",
+            pairs(&[
+                ("client_id", id),
                 ("client_secret", secret),
                 ("authorize_scopes", "openid email profile"),
                 (
@@ -619,30 +733,78 @@ fn provider_spec(name: &str, setup: &ProviderSetup, secret: &str) -> IdentityPro
                 ),
                 ("attributes_request_method", "GET"),
             ]),
-            attribute_mapping: pairs(&[
+            pairs(&[
                 ("email", "email"),
                 ("given_name", "given_name"),
                 ("family_name", "family_name"),
                 ("username", "oid"),
             ]),
-        }
-    } else {
-        IdentityProviderSpec {
-            name: GOOGLE.into(),
-            provider_type: "Google".into(),
-            details: pairs(&[
-                ("client_id", &setup.client_id),
+        ),
+        Provider::Google => (
+            "Google",
+            pairs(&[
+                ("client_id", id),
                 ("client_secret", secret),
                 ("authorize_scopes", "openid email profile"),
             ]),
-            attribute_mapping: pairs(&[
+            pairs(&[
                 ("email", "email"),
                 ("email_verified", "email_verified"),
                 ("given_name", "given_name"),
                 ("family_name", "family_name"),
                 ("username", "sub"),
             ]),
-        }
+        ),
+        Provider::Apple => (
+            "SignInWithApple",
+            pairs(&[
+                ("client_id", id),
+                ("team_id", setup.team_id.as_deref().unwrap_or_default()),
+                ("key_id", setup.key_id.as_deref().unwrap_or_default()),
+                ("private_key", secret),
+                ("authorize_scopes", "email name"),
+            ]),
+            pairs(&[
+                ("email", "email"),
+                ("email_verified", "email_verified"),
+                ("given_name", "firstName"),
+                ("family_name", "lastName"),
+                ("username", "sub"),
+            ]),
+        ),
+        Provider::Facebook => (
+            "Facebook",
+            pairs(&[
+                ("client_id", id),
+                ("client_secret", secret),
+                ("authorize_scopes", "public_profile,email"),
+            ]),
+            pairs(&[
+                ("email", "email"),
+                ("given_name", "first_name"),
+                ("family_name", "last_name"),
+                ("username", "id"),
+            ]),
+        ),
+        Provider::Amazon => (
+            "LoginWithAmazon",
+            pairs(&[
+                ("client_id", id),
+                ("client_secret", secret),
+                ("authorize_scopes", "profile"),
+            ]),
+            pairs(&[
+                ("email", "email"),
+                ("name", "name"),
+                ("username", "user_id"),
+            ]),
+        ),
+    };
+    IdentityProviderSpec {
+        name: provider.name().into(),
+        provider_type: provider_type.into(),
+        details,
+        attribute_mapping: mapping,
     }
 }
 
@@ -804,6 +966,7 @@ mod tests {
                         tenant: Some("common".into()),
                         client_id: GUID.into(),
                         client_secret: Some("s".into()),
+                        ..Default::default()
                     })),
                     ..Default::default()
                 },
@@ -815,6 +978,7 @@ mod tests {
                         tenant: Some("not a tenant!".into()),
                         client_id: GUID.into(),
                         client_secret: Some("s".into()),
+                        ..Default::default()
                     })),
                     ..Default::default()
                 },
@@ -826,6 +990,7 @@ mod tests {
                         tenant: Some(GUID.into()),
                         client_id: "app".into(),
                         client_secret: Some("s".into()),
+                        ..Default::default()
                     })),
                     ..Default::default()
                 },
@@ -837,6 +1002,7 @@ mod tests {
                         tenant: Some(GUID.into()),
                         client_id: GUID.into(),
                         client_secret: None,
+                        ..Default::default()
                     })),
                     ..Default::default()
                 },
@@ -848,6 +1014,7 @@ mod tests {
                         tenant: Some("x.example".into()),
                         client_id: "g".into(),
                         client_secret: Some("s".into()),
+                        ..Default::default()
                     })),
                     ..Default::default()
                 },
@@ -872,6 +1039,153 @@ mod tests {
     const GUID: &str = "8c4f1a2b-3d4e-4f50-9a6b-7c8d9e0f1a2b";
 
     #[tokio::test]
+    async fn apple_facebook_and_amazon_are_set_up_with_what_each_needs() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        let key = "-----BEGIN PRIVATE KEY-----\nMIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHkwdwIBAQQg\n-----END PRIVATE KEY-----\n";
+        let apple =
+            |team: Option<&str>, key_id: Option<&str>, private_key: Option<&str>| SettingsPatch {
+                apple: Some(Some(ProviderInput {
+                    client_id: "com.acme.signin".into(),
+                    team_id: team.map(str::to_owned),
+                    key_id: key_id.map(str::to_owned),
+                    client_secret: private_key.map(str::to_owned),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            };
+        // Each refusal names its field; nothing is applied.
+        for (patch, field) in [
+            (
+                apple(None, Some("KEY1234567"), Some(key)),
+                "sso.apple.team_id",
+            ),
+            (
+                apple(Some("team"), Some("KEY1234567"), Some(key)),
+                "sso.apple.team_id",
+            ),
+            (
+                apple(Some("TEAM123456"), Some("K1"), Some(key)),
+                "sso.apple.key_id",
+            ),
+            (
+                apple(Some("TEAM123456"), Some("KEY1234567"), Some("not a key")),
+                "sso.apple.private_key",
+            ),
+            (
+                apple(Some("TEAM123456"), Some("KEY1234567"), None),
+                "sso.apple.private_key",
+            ),
+            (
+                SettingsPatch {
+                    facebook: Some(Some(ProviderInput {
+                        client_id: "1234567890".into(),
+                        team_id: Some("TEAM123456".into()),
+                        client_secret: Some("fb".into()),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                },
+                "sso.facebook.team_id",
+            ),
+            (
+                SettingsPatch {
+                    amazon: Some(Some(ProviderInput {
+                        client_id: "amzn1.application-oa2-client.1".into(),
+                        tenant: Some("contoso.com".into()),
+                        client_secret: Some("az".into()),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                },
+                "sso.amazon.tenant",
+            ),
+        ] {
+            match apply_settings(&deps, &org, &patch, "boss").await {
+                Err(Error::InvalidInput { what, .. }) => assert_eq!(what, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(pools.calls().is_empty());
+        assert!(!format!("{:?}", apple(None, None, Some(key))).contains("MIGTAgEA"));
+
+        let mut patch = apple(Some("TEAM123456"), Some("KEY1234567"), Some(key));
+        patch.facebook = Some(Some(ProviderInput {
+            client_id: "1234567890".into(),
+            client_secret: Some("fb-secret".into()),
+            ..Default::default()
+        }));
+        patch.amazon = Some(Some(ProviderInput {
+            client_id: "amzn1.application-oa2-client.1".into(),
+            client_secret: Some("amazon-secret".into()),
+            ..Default::default()
+        }));
+        let done = apply_settings(&deps, &org, &patch, "boss")
+            .await
+            .expect("applied");
+        let s = &done.organization.sign_in;
+        assert_eq!(
+            s.providers,
+            ["SignInWithApple", "Facebook", "LoginWithAmazon"]
+        );
+        assert!(
+            s.directory_providers.is_empty(),
+            "none is the organization's directory"
+        );
+        let apple = s.sso.apple.clone().expect("apple");
+        assert_eq!(apple.team_id.as_deref(), Some("TEAM123456"));
+        assert_eq!(apple.key_id.as_deref(), Some("KEY1234567"));
+        assert_eq!(
+            secrets
+                .get(&secret_name(&org, "SignInWithApple"))
+                .as_deref(),
+            Some(key.trim())
+        );
+        assert_eq!(
+            secrets.get(&secret_name(&org, "Facebook")).as_deref(),
+            Some("fb-secret")
+        );
+        let calls = pools.calls();
+        for expected in [
+            "SignInWithApple SignInWithApple",
+            "Facebook Facebook",
+            "LoginWithAmazon LoginWithAmazon",
+        ] {
+            assert!(
+                calls.contains(&format!(
+                    "ensure_identity_provider {} {expected}",
+                    org.cognito.user_pool_id.clone().expect("pool")
+                )),
+                "{calls:?}"
+            );
+        }
+        let stored = serde_json::to_string(&registry.org(&org.id)).expect("json");
+        assert!(!stored.contains("MIGTAgEA") && !stored.contains("fb-secret"));
+        // What Cognito gets for Apple: its ids, the key, and the subject as username.
+        let spec = provider_spec(Provider::Apple, &apple, key.trim());
+        let detail = |k: &str| {
+            spec.details
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(detail("team_id").as_deref(), Some("TEAM123456"));
+        assert_eq!(detail("private_key").as_deref(), Some(key.trim()));
+        assert!(detail("client_secret").is_none());
+        assert!(spec
+            .attribute_mapping
+            .contains(&("username".to_owned(), "sub".to_owned())));
+    }
+
+    #[tokio::test]
     async fn microsoft_is_set_up_with_its_secret_in_the_secret_store_only() {
         let org = sample_org();
         let registry = MemoryRegistry::with_org(org.clone());
@@ -888,6 +1202,7 @@ mod tests {
                 tenant: Some("Contoso.onmicrosoft.com".into()),
                 client_id: GUID.into(),
                 client_secret: Some("s3cr3t~value".into()),
+                ..Default::default()
             })),
             sso_only: Some(true),
             ..Default::default()
@@ -932,6 +1247,7 @@ mod tests {
                 tenant: Some(GUID.into()),
                 client_id: GUID.into(),
                 client_secret: None,
+                ..Default::default()
             })),
             ..Default::default()
         };

@@ -26,6 +26,7 @@ pub enum Refusal {
     NoInvitation,
     Deactivated,
     EmailChangePending,
+    UsernameChangePending,
     NoSeat,
     SsoOnly,
     /// The pool belongs to no organization we know.
@@ -55,6 +56,7 @@ impl Refusal {
             Refusal::NoInvitation => "NoInvitation",
             Refusal::Deactivated => "Deactivated",
             Refusal::EmailChangePending => "EmailChangePending",
+            Refusal::UsernameChangePending => "UsernameChangePending",
             Refusal::NoSeat => "NoSeat",
             Refusal::SsoOnly => "SsoOnly",
             Refusal::UnknownOrganization => "UnknownOrganization",
@@ -83,6 +85,9 @@ impl fmt::Display for Refusal {
             }
             Refusal::EmailChangePending => f.write_str(
                 "Confirm your new e-mail address first: follow the link in the mail we sent to it",
+            ),
+            Refusal::UsernameChangePending => f.write_str(
+                "Confirm your new username first: follow the link in the mail we sent you",
             ),
             Refusal::NoSeat => f.write_str(
                 "This account has no licence yet: ask your administrator to activate it",
@@ -317,6 +322,9 @@ pub fn check_person(person: Option<&Person>) -> Result<(), Refusal> {
     }
     if person.pending_email.is_some() {
         return Err(Refusal::EmailChangePending);
+    }
+    if person.pending_username.is_some() {
+        return Err(Refusal::UsernameChangePending);
     }
     Ok(())
 }
