@@ -373,6 +373,16 @@ struct OrganizationView<'a> {
     sso: SsoView<'a>,
     /// The DNS TXT record that proves each e-mail domain added here.
     email_domain_proofs: Vec<DomainProofView>,
+    /// A change that did not finish reaching the pool: send it again to finish it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<PendingView<'a>>,
+}
+
+#[derive(Serialize)]
+struct PendingView<'a> {
+    changes: &'a [String],
+    by: &'a str,
+    since: String,
 }
 
 #[derive(Serialize)]
@@ -619,6 +629,11 @@ impl<'a> OrganizationView<'a> {
                     verified: p.verified_at.is_some(),
                 })
                 .collect(),
+            pending: org.sign_in.pending_change.as_ref().map(|p| PendingView {
+                changes: &p.changes,
+                by: &p.actor,
+                since: rfc3339(p.since),
+            }),
             sso: SsoView {
                 microsoft: org.sign_in.sso.microsoft.as_ref().map(provider),
                 google: org.sign_in.sso.google.as_ref().map(provider),

@@ -321,6 +321,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn another_identity_with_a_linked_persons_address_reaches_nothing() {
+        // hank's Microsoft identity is linked. Another account (another Entra tenant's, or a
+        // new one in the same tenant) that claims hank's address, even verified, gets no
+        // way into hank's account, and neither does a different provider's unverified claim.
+        let mut org = sample_org();
+        org.sign_in.providers = vec!["Microsoft".into(), "Google".into()];
+        let f = fixture(org);
+        f.registry.insert_person(sample_person(
+            "hank",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        let r = refusal(handle(&f.deps, sample_event("pre-signup", "external-provider")).await);
+        assert_eq!(r.code(), "LinkedSignInAgain");
+        let linked = f.pools.calls();
+        let mut other = sample_event("pre-signup", "external-provider");
+        other["userName"] = "Microsoft_AnotherTenantsSubject0000000000000".into();
+        assert_eq!(
+            refusal(handle(&f.deps, other).await),
+            Refusal::IdentityConflict {
+                provider: "Microsoft".into()
+            }
+        );
+        let mut google = sample_event("pre-signup", "external-provider");
+        google["userName"] = "Google_109876543210987654321".into();
+        google["request"]["userAttributes"]["email_verified"] = "false".into();
+        assert_eq!(
+            refusal(handle(&f.deps, google).await),
+            Refusal::UnverifiedEmail {
+                provider: "Google".into()
+            }
+        );
+        assert_eq!(f.pools.calls(), linked, "nothing more was linked");
+        let hank = f.registry.stored_person("hank").expect("there");
+        assert_eq!(hank.identities.len(), 1);
+    }
+
+    #[tokio::test]
     async fn a_new_person_is_created_just_in_time_only_where_allowed() {
         let mut org = sample_org();
         org.sign_in.providers = vec!["microsoft".into()];

@@ -358,6 +358,22 @@ pub struct SignInSettings {
     /// sign in here yet (see [`super::migration::OrgMigration`]). `None`: created here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration: Option<super::migration::OrgMigration>,
+    /// A settings change being applied to the pool: set before the pool is touched and
+    /// cleared with the change's own record, so that one that failed half-way shows (and is
+    /// finished by sending it again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_change: Option<PendingChange>,
+}
+
+/// A settings change that has not reached the record yet (see `pending_change`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingChange {
+    /// What it changes, as the audit event names it (never a secret).
+    pub changes: Vec<String>,
+    /// Who asked for it.
+    pub actor: String,
+    /// Epoch seconds.
+    pub since: i64,
 }
 
 impl SignInSettings {

@@ -448,13 +448,25 @@ pub async fn apply_settings(
             "name at least one setting to change",
         ));
     }
-    let (next, changed) = patched(org, patch)?;
+    let (mut next, changed) = patched(org, patch)?;
     let pool_id = org.cognito.user_pool_id.clone().ok_or_else(|| {
         Error::not_allowed(
             format!("configure {}", org.subdomain),
             "it is still being provisioned; finish it with `tenantctl org create` first",
         )
     })?;
+    // Marked as pending before the pool is touched: should a step below fail, the record
+    // says so until the change is sent again (every step is idempotent) and finishes.
+    let mut marking = org.clone();
+    marking.sign_in.pending_change = Some(super::organization::PendingChange {
+        changes: changed.clone(),
+        actor: actor.to_owned(),
+        since: super::now_epoch(),
+    });
+    let marked = registry.save_organization(&marking, None).await?;
+    next.version = marked.version;
+    next.sign_in.pending_change = None;
+    let org = &marked;
     // The providers first (the secret, then the pool's identity provider), so that the app
     // client below can offer them.
     for provider in Provider::ALL {
@@ -1037,6 +1049,76 @@ mod tests {
     }
 
     const GUID: &str = "8c4f1a2b-3d4e-4f50-9a6b-7c8d9e0f1a2b";
+
+    /// A secret store that is down.
+    struct DownSecrets;
+
+    #[async_trait::async_trait]
+    impl Secrets for DownSecrets {
+        async fn put_secret(&self, _: &str, _: &str) -> Result<(), Error> {
+            Err(Error::Aws {
+                service: "Secrets Manager",
+                operation: "PutSecretValue",
+                detail: "unreachable".into(),
+            })
+        }
+        async fn get_secret(&self, _: &str) -> Result<Option<String>, Error> {
+            Ok(None)
+        }
+        async fn delete_secret(&self, _: &str) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_that_failed_half_way_shows_as_pending_until_sent_again() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let patch = SettingsPatch {
+            google: Some(Some(ProviderInput {
+                client_id: "123-abc.apps.googleusercontent.com".into(),
+                client_secret: Some("g-secret".into()),
+                ..Default::default()
+            })),
+            mfa: Some("optional".into()),
+            ..Default::default()
+        };
+        let down = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &DownSecrets,
+            base_domain: "app.example.com",
+        };
+        assert!(apply_settings(&down, &org, &patch, "boss").await.is_err());
+        let stuck = registry.org(&org.id).expect("org");
+        let pending = stuck.sign_in.pending_change.clone().expect("pending");
+        assert_eq!(pending.actor, "boss");
+        assert!(
+            pending.changes.iter().any(|c| c.starts_with("sso.google")),
+            "{pending:?}"
+        );
+        assert!(stuck.sign_in.sso.google.is_none(), "not recorded as done");
+        assert!(!format!("{pending:?}").contains("g-secret"));
+        // Sent again with the store back: finished, and nothing pending any more.
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            secrets: &secrets,
+            ..down
+        };
+        let done = apply_settings(&deps, &stuck, &patch, "boss")
+            .await
+            .expect("finished");
+        assert!(done.organization.sign_in.pending_change.is_none());
+        assert!(done.organization.sign_in.sso.google.is_some());
+        assert_eq!(done.organization.mfa, MfaMode::Optional);
+        assert_eq!(registry.org(&org.id), Some(done.organization));
+        assert_eq!(
+            registry.audit_actions(),
+            ["org.settings_changed"],
+            "audited once, when done"
+        );
+    }
 
     #[tokio::test]
     async fn apple_facebook_and_amazon_are_set_up_with_what_each_needs() {
