@@ -968,4 +968,75 @@ async fn configure_changes_the_pool_and_client_in_what_it_names_only() {
         "InvalidInput",
         "https://",
     );
+
+    // A social provider: its client id as a flag, its secret only from the environment;
+    // the pool gets the identity provider, the answer never the secret; then removed.
+    let mut with_secret = env.clone();
+    with_secret.push(("SSO_FACEBOOK_CLIENT_SECRET".into(), "fb-app-secret".into()));
+    let fb = run(
+        &with_secret,
+        &[
+            "--output",
+            "json",
+            "org",
+            "configure",
+            "globex",
+            "--sso-client-id",
+            "facebook=1234567890",
+        ],
+    );
+    assert_eq!(fb.code, 0, "{}{}", fb.stdout, fb.stderr);
+    assert!(!fb.stdout.contains("fb-app-secret") && !fb.stderr.contains("fb-app-secret"));
+    let shown: Value = serde_json::from_str(&fb.stdout).expect("json");
+    assert!(
+        shown["sign_in"]["providers"]
+            .as_array()
+            .is_some_and(|p| p.contains(&Value::from("Facebook"))),
+        "{shown}"
+    );
+    let idp = cognito
+        .describe_identity_provider()
+        .user_pool_id(&pool_id)
+        .provider_name("Facebook")
+        .send()
+        .await
+        .expect("Facebook in the pool");
+    let idp = idp.identity_provider().expect("provider");
+    assert_eq!(
+        idp.provider_details()
+            .and_then(|d| d.get("client_id"))
+            .map(String::as_str),
+        Some("1234567890")
+    );
+    refused(
+        &env,
+        &[
+            "org",
+            "configure",
+            "globex",
+            "--sso-client-id",
+            "amazon=amzn1.application-oa2-client.1",
+        ],
+        2,
+        "InvalidInput",
+        "needs its client secret",
+    );
+    let bad = run(&env, &["org", "configure", "globex", "--no-sso", "okta"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("google, apple, facebook, amazon"),
+        "{}",
+        bad.stderr
+    );
+    json(
+        &env,
+        &["org", "configure", "globex", "--no-sso", "facebook"],
+    );
+    assert!(cognito
+        .describe_identity_provider()
+        .user_pool_id(&pool_id)
+        .provider_name("Facebook")
+        .send()
+        .await
+        .is_err());
 }

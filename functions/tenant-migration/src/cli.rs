@@ -15,7 +15,7 @@ use shared::domain::provisioning::{
     find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
 use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
-use shared::domain::{EmailDomain, Error, MfaMode, Organization, Subdomain};
+use shared::domain::{EmailDomain, Error, MfaMode, Organization, Provider, Subdomain};
 use shared::ports::{AuditEvent, Registry};
 
 use crate::wiring::{self, ProvisioningDeps};
@@ -84,6 +84,8 @@ pub enum PersonCommand {
     },
 }
 
+// Parsed once per run from the command line: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// Create an organization with its own user pool (or finish one a failed run left).
@@ -167,6 +169,22 @@ pub enum OrgCommand {
         /// Remove the Microsoft provider and its secret.
         #[arg(long, conflicts_with = "microsoft_tenant")]
         no_microsoft: bool,
+        /// A social provider's client id, as <provider>=<client id> with provider one of
+        /// google, apple (its Services ID), facebook, amazon (repeatable). Its secret comes
+        /// from the environment: SSO_<PROVIDER>_CLIENT_SECRET, for Apple SSO_APPLE_PRIVATE_KEY
+        /// (the .p8 key); left unset, the stored one stays.
+        #[arg(long = "sso-client-id", value_parser = social_client_id)]
+        sso_client_ids: Vec<(Provider, String)>,
+        /// Sign in with Apple: the developer team's id (with --sso-client-id apple=...).
+        #[arg(long)]
+        apple_team_id: Option<String>,
+        /// Sign in with Apple: the signing key's id.
+        #[arg(long)]
+        apple_key_id: Option<String>,
+        /// Remove a social provider and its secret (google, apple, facebook, amazon;
+        /// repeatable).
+        #[arg(long = "no-sso", value_parser = social_provider)]
+        no_sso: Vec<Provider>,
     },
     /// Show an organization's audit log, newest first.
     Audit {
@@ -420,11 +438,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             microsoft_tenant,
             microsoft_client_id,
             no_microsoft,
+            sso_client_ids,
+            apple_team_id,
+            apple_key_id,
+            no_sso,
         }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let pools = shared::aws::cognito::CognitoPools::new(&sdk);
             let clearable = |v: Option<String>| v.map(|v| Some(v).filter(|v| !v.trim().is_empty()));
-            let patch = SettingsPatch {
+            let mut patch = SettingsPatch {
                 self_signup,
                 sso_only,
                 admins_keep_password,
@@ -457,6 +479,31 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 },
                 ..Default::default()
             };
+            for (provider, client_id) in sso_client_ids {
+                let (team_id, key_id, variable) = if provider == Provider::Apple {
+                    (
+                        apple_team_id.clone(),
+                        apple_key_id.clone(),
+                        "SSO_APPLE_PRIVATE_KEY".to_owned(),
+                    )
+                } else {
+                    (
+                        None,
+                        None,
+                        format!("SSO_{}_CLIENT_SECRET", provider.key().to_ascii_uppercase()),
+                    )
+                };
+                *patch.provider_mut(provider) = Some(Some(ProviderInput {
+                    client_id,
+                    client_secret: std::env::var(variable).ok().filter(|s| !s.is_empty()),
+                    team_id,
+                    key_id,
+                    ..Default::default()
+                }));
+            }
+            for provider in no_sso {
+                *patch.provider_mut(provider) = Some(None);
+            }
             let org = find_organization(&registry, &subdomain).await?;
             let secrets = shared::aws::secrets::SecretsManager::new(&sdk);
             let deps = SettingsDeps {
@@ -555,6 +602,23 @@ async fn person_command(
         }
     }
     Ok(())
+}
+
+/// `--no-sso`: a social provider by its settings key (Microsoft has its own flags).
+fn social_provider(key: &str) -> Result<Provider, String> {
+    Provider::ALL
+        .into_iter()
+        .filter(|p| *p != Provider::Microsoft)
+        .find(|p| p.key().eq_ignore_ascii_case(key.trim()))
+        .ok_or_else(|| format!("{key:?} is not one of google, apple, facebook, amazon"))
+}
+
+/// `--sso-client-id <provider>=<client id>`.
+fn social_client_id(value: &str) -> Result<(Provider, String), String> {
+    let (key, id) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{value:?} must be <provider>=<client id>, such as google=123.apps.googleusercontent.com"))?;
+    Ok((social_provider(key)?, id.trim().to_owned()))
 }
 
 /// Checks what can be checked without AWS.
