@@ -203,8 +203,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'AdminDeleteUser',
       'CreateGroup',
       'DeleteGroup',
-      // e-mail change of a deactivated person (shared::domain::email_change)
+      // e-mail or username change of a deactivated person, a renamed person's new login
+      // (shared::domain::email_change, activation): the address, the preferred_username alias
       'AdminUpdateUserAttributes',
+      'AdminDeleteUserAttributes',
       // organization settings (shared::domain::settings): identity providers, the app
       // client's providers and URLs, self sign-up, MFA
       'CreateIdentityProvider',
@@ -232,9 +234,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME'],
     // First logins and spent activation links are saved.
     registry: 'write',
-    // An activation link sets the password the person chose; a confirmed e-mail address
-    // becomes the login's (shared::domain::email_change).
-    poolActions: ['AdminSetUserPassword', 'AdminUpdateUserAttributes'],
+    // An activation link sets the password the person chose; a confirmed e-mail address or
+    // username becomes the login's (shared::domain::email_change; back to the login's own
+    // name deletes the alias).
+    poolActions: ['AdminSetUserPassword', 'AdminUpdateUserAttributes', 'AdminDeleteUserAttributes'],
   },
   {
     name: 'tenant-migration',

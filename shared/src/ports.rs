@@ -353,7 +353,8 @@ pub trait UserPools: Send + Sync {
         username: &str,
         email: &EmailAddress,
     ) -> Result<(), Error>;
-    /// Sets a login's `preferred_username`, its sign-in alias (a confirmed username change).
+    /// Sets a login's `preferred_username`, its sign-in alias (a confirmed username change);
+    /// the login's own username removes the alias.
     async fn set_preferred_username(
         &self,
         pool_id: &str,

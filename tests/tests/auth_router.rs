@@ -613,6 +613,72 @@ async fn the_login_pages_against_the_local_aws_and_in_a_browser() {
         serde_json::json!({"username": "lia.berg"}),
     );
     assert_eq!(status, 409, "{taken}");
+    // Back to her login's own name: the alias is gone from the login, and the name it
+    // freed can be taken at once by dora (deactivated: her disabled login follows at once).
+    let (status, back) = api(
+        "PATCH",
+        &format!("/v1/users/{id}"),
+        serde_json::json!({"username": "lia"}),
+    );
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back["pending_username"], "lia");
+    let text = aws.newest_mail_to("lia.new@acme.example")["body"]
+        .as_str()
+        .expect("body")
+        .to_owned();
+    let start = text.find(marker).expect("the confirmation link") + marker.len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let done = router.call(
+        "POST",
+        "acme.app.localhost",
+        &format!("/confirm-email/{token}"),
+        Some(&[]),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    let user = aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+        .admin_get_user()
+        .user_pool_id(acme.cognito.user_pool_id.clone().expect("pool"))
+        .username("lia")
+        .send()
+        .await
+        .expect("the same login");
+    assert!(
+        !user
+            .user_attributes()
+            .iter()
+            .any(|a| a.name() == "preferred_username"),
+        "{user:?}"
+    );
+    let dora = registry
+        .person(&acme.id, "dora")
+        .await
+        .expect("read")
+        .expect("dora");
+    let (status, taken) = api(
+        "PATCH",
+        &format!("/v1/users/{}", dora.id),
+        serde_json::json!({"username": "lia.berg"}),
+    );
+    assert_eq!(status, 200, "{taken}");
+    assert_eq!(taken["username"], "lia.berg", "{taken}");
+    let dora_login = aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+        .admin_get_user()
+        .user_pool_id(acme.cognito.user_pool_id.clone().expect("pool"))
+        .username("dora")
+        .send()
+        .await
+        .expect("dora's login");
+    assert_eq!(
+        dora_login
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == "preferred_username")
+            .and_then(|a| a.value()),
+        Some("lia.berg")
+    );
 
     // Microsoft for globex through the settings: the router offers exactly that button, and
     // it leads to Cognito's authorize endpoint on globex's own pool domain (moto has no

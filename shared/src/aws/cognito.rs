@@ -644,6 +644,18 @@ impl UserPools for CognitoPools {
         username: &str,
         name: &str,
     ) -> Result<(), Error> {
+        if name.eq_ignore_ascii_case(username) {
+            // Back to the login's own name: no alias at all.
+            self.client
+                .admin_delete_user_attributes()
+                .user_pool_id(pool_id)
+                .username(username)
+                .user_attribute_names("preferred_username")
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("AdminDeleteUserAttributes", e))?;
+            return Ok(());
+        }
         self.client
             .admin_update_user_attributes()
             .user_pool_id(pool_id)
