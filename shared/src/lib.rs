@@ -6,6 +6,7 @@ pub mod auth;
 pub mod aws;
 pub mod cache;
 pub mod config;
+pub mod dns;
 pub mod domain;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]

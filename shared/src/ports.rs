@@ -547,3 +547,10 @@ pub trait LegacyPasswords: Send + Sync {
     /// Deletes it; a hash that is not there counts as done.
     async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error>;
 }
+
+/// DNS TXT records: the proofs of organizations' e-mail domains.
+#[async_trait]
+pub trait TxtRecords: Send + Sync {
+    /// The TXT records of `name` (each one's strings joined); none: empty.
+    async fn txt(&self, name: &str) -> Result<Vec<String>, Error>;
+}

@@ -262,6 +262,7 @@ async fn handler_rates() {
         )),
         auth: Arc::new(Trusting(pool)),
         secrets: Arc::new(shared::aws::secrets::SecretsManager::new(&sdk)),
+        dns: Arc::new(shared::testing::MemoryDns::default()),
         base_domain: "app.example.test".into(),
         region: "us-east-1".into(),
     };

@@ -1040,3 +1040,116 @@ async fn configure_changes_the_pool_and_client_in_what_it_names_only() {
         .await
         .is_err());
 }
+
+/// The e-mail domains' proofs, looked up in a real DNS server on loopback (dnslib, from the
+/// project's .venv) through `DNS_RESOLVER`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_domain_proofs_are_checked_in_dns() {
+    use shared::aws::{cognito::CognitoPools, dynamodb::DynamoRegistry, secrets::SecretsManager};
+    use shared::domain::settings::{apply_settings, SettingsDeps, SettingsPatch};
+    use shared::domain::Subdomain;
+    use shared::ports::Registry;
+
+    let aws = LocalAws::start();
+    let mut env = aws.env(TABLE);
+    json(&env, &["setup"]);
+    json(
+        &env,
+        &[
+            "org",
+            "create",
+            "--subdomain",
+            "initech",
+            "--name",
+            "Initech",
+        ],
+    );
+    // Its admins add an e-mail domain (as PATCH /v1/organization does): it gets a proof.
+    let sdk = aws.sdk().await;
+    let registry = DynamoRegistry::new(&sdk, TABLE);
+    let subdomain = Subdomain::parse("initech").expect("valid");
+    let org = registry
+        .organization_by_subdomain(&subdomain)
+        .await
+        .expect("read")
+        .expect("initech");
+    let deps = SettingsDeps {
+        registry: &registry,
+        pools: &CognitoPools::new(&sdk),
+        secrets: &SecretsManager::new(&sdk),
+        base_domain: "app.example.test",
+    };
+    let patch = SettingsPatch {
+        email_domains: Some(vec!["initech.example".into()]),
+        ..Default::default()
+    };
+    let org = apply_settings(&deps, &org, &patch, "test")
+        .await
+        .expect("domain added")
+        .organization;
+    let proof = org.domain_proofs[0].clone();
+
+    let dir = integration_tests::TempDir::new("dns");
+    let records = dir.0.join("records.json");
+    std::fs::write(&records, "{}").expect("write");
+    let port = integration_tests::free_port();
+    let root = integration_tests::workspace_root();
+    let _dns = integration_tests::Group::spawn(
+        std::process::Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("tests/local/dns_server.py"))
+            .arg(port.to_string())
+            .arg(&records)
+            .stdout(std::process::Stdio::null()),
+    );
+    // Ready once it holds the port.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the DNS server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    env.push(("DNS_RESOLVER".into(), format!("127.0.0.1:{port}")));
+
+    let first = json(&env, &["org", "verify-domains", "initech"]);
+    assert_eq!(first["email_domains"][0]["domain"], "initech.example");
+    assert_eq!(first["email_domains"][0]["verified"], false, "{first}");
+    assert!(
+        first["email_domains"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no TXT record"),
+        "{first}"
+    );
+    // Someone else's value does not prove it; ours does.
+    std::fs::write(
+        &records,
+        serde_json::json!({ proof.record_name(): ["signin-verification=not-this-one"] })
+            .to_string(),
+    )
+    .expect("write");
+    let wrong = json(&env, &["org", "verify-domains", "initech"]);
+    assert_eq!(wrong["email_domains"][0]["verified"], false, "{wrong}");
+    std::fs::write(
+        &records,
+        serde_json::json!({ proof.record_name(): ["v=spf1 -all", proof.record_value()] })
+            .to_string(),
+    )
+    .expect("write");
+    let proven = run(&env, &["org", "verify-domains", "initech"]);
+    assert_eq!(proven.code, 0, "{}", proven.stderr);
+    assert!(
+        proven.stdout.contains("initech.example: proven"),
+        "{}",
+        proven.stdout
+    );
+    let org = registry
+        .organization_by_subdomain(&subdomain)
+        .await
+        .expect("read")
+        .expect("initech");
+    assert!(org.domain_proofs[0].verified_at.is_some());
+    let audit = registry.audit_log(&org.id, 5).await.expect("audit");
+    assert_eq!(audit[0].action, "org.email_domains_verified");
+}

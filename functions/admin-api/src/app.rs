@@ -63,6 +63,8 @@ pub struct App {
     pub auth: Arc<dyn Authenticate>,
     /// The identity providers' client secrets (organization settings).
     pub secrets: Arc<dyn shared::ports::Secrets>,
+    /// DNS, for the TXT proofs of the organization's e-mail domains.
+    pub dns: Arc<dyn shared::ports::TxtRecords>,
     pub base_domain: String,
     /// The suite's Region: the pools' Cognito domains are in it.
     pub region: String,

@@ -7,8 +7,8 @@ use lambda_http::{Body, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::domain::people::{Admin, NewPerson, PersonChanges};
 use shared::domain::settings::{
-    apply_settings, idp_redirect_uri, microsoft_admin_consent_url, ProviderInput, SettingsDeps,
-    SettingsPatch,
+    apply_settings, idp_redirect_uri, microsoft_admin_consent_url, verify_email_domains,
+    ProviderInput, SettingsDeps, SettingsPatch,
 };
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
 use shared::ports::AuditEvent;
@@ -18,9 +18,10 @@ use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
 /// these (a test checks both ways).
-pub const ROUTES: [(&str, &str); 16] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("GET", "/v1/organization"),
     ("PATCH", "/v1/organization"),
+    ("POST", "/v1/organization/email-domains/verify"),
     ("GET", "/v1/users"),
     ("POST", "/v1/users"),
     ("POST", "/v1/users/import"),
@@ -88,6 +89,20 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 .await
                 .map_err(fail)?;
             Ok(organization_response(&done.organization, app))
+        }
+        (Method::POST, ["organization", "email-domains", "verify"]) => {
+            let (_, checks) = verify_email_domains(
+                app.registry.as_ref(),
+                app.dns.as_ref(),
+                org,
+                &caller.person.username,
+            )
+            .await
+            .map_err(fail)?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "email_domains": checks }),
+            ))
         }
         (Method::GET, ["users"]) => list_users(app, org, call).await,
         (Method::POST, ["users"]) => {

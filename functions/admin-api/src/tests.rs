@@ -67,6 +67,7 @@ fn world_with(org: Organization) -> World {
         mailer: mailer.clone(),
         auth: Arc::new(FakeAuth),
         secrets: Arc::new(shared::testing::MemorySecrets::default()),
+        dns: Arc::new(shared::testing::MemoryDns::default()),
         base_domain: "app.example.com".into(),
         region: "eu-west-1".into(),
     };
@@ -980,6 +981,90 @@ async fn admins_change_their_organizations_settings_and_nobody_else_does() {
         assert!(a.body.to_string().contains(needle), "{body}: {}", a.body);
     }
     assert_eq!(w.registry.org(&w.org.id), before);
+}
+
+#[tokio::test]
+async fn e_mail_domains_are_proven_by_their_txt_record() {
+    let dns = Arc::new(shared::testing::MemoryDns::default());
+    let mut w = world();
+    w.app.dns = dns.clone();
+    let added = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"email_domains": ["acme.example", "acme-labs.example"]})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let proofs = added.body["email_domain_proofs"]
+        .as_array()
+        .expect("proofs")
+        .clone();
+    let labs = proofs
+        .iter()
+        .find(|p| p["domain"] == "acme-labs.example")
+        .expect("a proof for the new domain");
+    assert_eq!(labs["verified"], false);
+    let name = labs["txt_record_name"].as_str().expect("name");
+    let value = labs["txt_record_value"].as_str().expect("value");
+    // Not published yet: said so, nothing recorded.
+    let first = w
+        .call(
+            Method::POST,
+            "/v1/organization/email-domains/verify",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let labs_check = |body: &serde_json::Value| {
+        body["email_domains"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["domain"] == "acme-labs.example")
+            .cloned()
+            .expect("checked")
+    };
+    assert_eq!(labs_check(&first.body)["verified"], false);
+    assert!(labs_check(&first.body)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("no TXT record"));
+    dns.set(name, &[value]);
+    let second = w
+        .call(
+            Method::POST,
+            "/v1/organization/email-domains/verify",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        labs_check(&second.body)["verified"],
+        true,
+        "{}",
+        second.body
+    );
+    let shown = w
+        .call(Method::GET, "/v1/organization", Some(ADMIN), None)
+        .await;
+    assert!(shown.body["email_domain_proofs"]
+        .as_array()
+        .expect("proofs")
+        .iter()
+        .any(|p| p["domain"] == "acme-labs.example" && p["verified"] == true));
+    // Members may not.
+    let member = w
+        .call(
+            Method::POST,
+            "/v1/organization/email-domains/verify",
+            Some(MEMBER),
+            None,
+        )
+        .await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
         auth: Arc::new(verifier),
         // Built at the first settings change, not at start-up.
         secrets: Arc::new(shared::aws::secrets::LazySecretsManager::new(sdk)),
+        dns: Arc::new(shared::dns::Dns::from_env(src)?),
         base_domain: config::base_domain(src)?,
         region: shared::aws::region(sdk)?,
         registry,

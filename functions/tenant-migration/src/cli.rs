@@ -186,6 +186,9 @@ pub enum OrgCommand {
         #[arg(long = "no-sso", value_parser = social_provider)]
         no_sso: Vec<Provider>,
     },
+    /// Check the DNS TXT proofs of an organization's e-mail domains and record the ones
+    /// published (as the admin API's POST /v1/organization/email-domains/verify).
+    VerifyDomains { subdomain: String },
     /// Show an organization's audit log, newest first.
     Audit {
         subdomain: String,
@@ -527,6 +530,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let events = registry.audit_log(&org.id, limit).await?;
             print_audit(output, &events);
         }
+        Command::Org(OrgCommand::VerifyDomains { subdomain }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let dns = shared::dns::Dns::from_env(&ProcessEnv)?;
+            let org = find_organization(&registry, &subdomain).await?;
+            let (_, checks) =
+                shared::domain::settings::verify_email_domains(&registry, &dns, &org, &actor())
+                    .await?;
+            match output {
+                Output::Json => print_json(&json!({ "email_domains": checks })),
+                Output::Text => {
+                    for check in &checks {
+                        match (&check.verified, &check.detail) {
+                            (true, _) => println!("{}: proven", check.domain),
+                            (false, Some(why)) => println!("{}: not proven: {why}", check.domain),
+                            (false, None) => println!("{}: not proven", check.domain),
+                        }
+                    }
+                    if checks.is_empty() {
+                        println!("{subdomain} has no e-mail domain to prove");
+                    }
+                }
+            }
+        }
         Command::Person(command) => person_command(&sdk, output, command).await?,
     }
     Ok(())
@@ -631,6 +657,7 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         | OrgCommand::Suspend { subdomain }
         | OrgCommand::Resume { subdomain }
         | OrgCommand::Audit { subdomain, .. }
+        | OrgCommand::VerifyDomains { subdomain }
         | OrgCommand::Configure { subdomain, .. } => {
             Subdomain::parse(subdomain)?;
         }

@@ -567,6 +567,78 @@ pub async fn apply_settings(
     })
 }
 
+/// One e-mail domain's proof, as last checked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DomainCheck {
+    pub domain: String,
+    pub verified: bool,
+    /// Why it is not (yet): the record is missing or different, or DNS did not answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Looks up the DNS TXT proof of each of the organization's e-mail domains not proven yet,
+/// and records those whose record now holds the value we showed (one audited write, only
+/// when one became proven). A domain whose look-up failed stays unproven and says why; the
+/// others go on.
+pub async fn verify_email_domains(
+    registry: &dyn Registry,
+    dns: &dyn crate::ports::TxtRecords,
+    org: &Organization,
+    actor: &str,
+) -> Result<(Organization, Vec<DomainCheck>), Error> {
+    let mut next = org.clone();
+    let mut checks = Vec::new();
+    let mut proven = Vec::new();
+    for proof in &mut next.domain_proofs {
+        if proof.verified_at.is_some() {
+            checks.push(DomainCheck {
+                domain: proof.domain.clone(),
+                verified: true,
+                detail: None,
+            });
+            continue;
+        }
+        let (verified, detail) = match dns.txt(&proof.record_name()).await {
+            Ok(records) if records.iter().any(|r| r.trim() == proof.record_value()) => (true, None),
+            Ok(records) if records.is_empty() => (
+                false,
+                Some(format!("no TXT record at {} yet", proof.record_name())),
+            ),
+            Ok(_) => (
+                false,
+                Some(format!(
+                    "the TXT record at {} does not hold {}",
+                    proof.record_name(),
+                    proof.record_value()
+                )),
+            ),
+            Err(e) => (false, Some(format!("DNS did not answer: {e}"))),
+        };
+        if verified {
+            proof.verified_at = Some(super::now_epoch());
+            proven.push(proof.domain.clone());
+        }
+        checks.push(DomainCheck {
+            domain: proof.domain.clone(),
+            verified,
+            detail,
+        });
+    }
+    if proven.is_empty() {
+        return Ok((org.clone(), checks));
+    }
+    let audit = AuditEvent::now(
+        &org.id,
+        actor,
+        "org.email_domains_verified",
+        org.subdomain.as_str(),
+        Some(proven.join(" ")),
+    );
+    let saved = registry.save_organization(&next, Some(&audit)).await?;
+    Ok((saved, checks))
+}
+
 /// The fields of a provider's settings, as a refusal names them (`sso.<key>.<field>`), in
 /// the order of [`Provider::ALL`].
 const FIELD_NAMES: [&str; 6] = [
@@ -1049,6 +1121,92 @@ mod tests {
     }
 
     const GUID: &str = "8c4f1a2b-3d4e-4f50-9a6b-7c8d9e0f1a2b";
+
+    /// DNS with fixed TXT records; `None` for a name: DNS does not answer.
+    struct FixedDns(Vec<(String, Option<Vec<String>>)>);
+
+    #[async_trait::async_trait]
+    impl crate::ports::TxtRecords for FixedDns {
+        async fn txt(&self, name: &str) -> Result<Vec<String>, Error> {
+            match self.0.iter().find(|(n, _)| n == name) {
+                Some((_, Some(records))) => Ok(records.clone()),
+                Some((_, None)) => Err(Error::Aws {
+                    service: "DNS",
+                    operation: "TXT lookup",
+                    detail: "timed out".into(),
+                }),
+                None => Ok(Vec::new()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_domain_is_proven_by_its_txt_record_and_only_by_it() {
+        let mut org = sample_org();
+        for domain in ["acme.example", "acme-labs.example", "acme.test", "acme.dev"] {
+            org.domain_proofs.push(DomainProof {
+                domain: domain.into(),
+                token: format!("tok-{domain}"),
+                verified_at: None,
+            });
+        }
+        let registry = MemoryRegistry::with_org(org.clone());
+        let p = |i: usize| org.domain_proofs[i].clone();
+        let dns = FixedDns(vec![
+            (
+                p(0).record_name(),
+                Some(vec!["v=spf1 -all".into(), p(0).record_value()]),
+            ),
+            (
+                p(1).record_name(),
+                Some(vec!["signin-verification=someone-else".into()]),
+            ),
+            (p(3).record_name(), None),
+        ]);
+        let (saved, checks) = verify_email_domains(&registry, &dns, &org, "boss")
+            .await
+            .expect("checked");
+        let verified: Vec<(&str, bool)> = checks
+            .iter()
+            .map(|c| (c.domain.as_str(), c.verified))
+            .collect();
+        assert_eq!(
+            verified,
+            [
+                ("acme.example", true),
+                ("acme-labs.example", false),
+                ("acme.test", false),
+                ("acme.dev", false)
+            ]
+        );
+        assert!(checks[1]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("does not hold"));
+        assert!(checks[2]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no TXT record"));
+        assert!(checks[3]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("did not answer"));
+        assert!(saved.domain_proofs[0].verified_at.is_some());
+        assert!(saved.domain_proofs[1..]
+            .iter()
+            .all(|p| p.verified_at.is_none()));
+        assert_eq!(registry.org(&org.id), Some(saved.clone()));
+        assert_eq!(registry.audit_actions(), ["org.email_domains_verified"]);
+        // Checked again: nothing new, nothing written.
+        let (again, _) = verify_email_domains(&registry, &dns, &saved, "boss")
+            .await
+            .expect("checked");
+        assert_eq!(again, saved);
+        assert_eq!(registry.audit_actions().len(), 1);
+    }
 
     /// A secret store that is down.
     struct DownSecrets;
