@@ -136,13 +136,17 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   {
     name: 'post-authentication',
     kind: 'trigger',
-    description: 'PostAuthentication: person-level refusals after the password; records first logins',
+    description:
+      'PostAuthentication: person-level refusals after the password; records first logins; finishes lazy migrations',
     memoryMb: TRIGGER_MEMORY_MB,
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'POST_AUTHENTICATION_ARN',
     env: TRIGGER_ENV,
-    registry: 'write',
-    // person_or_repair: a login the registry lacks is recorded with its role groups.
+    // A lazily migrated person's legacy password hash is deleted at their first sign-in with
+    // the new login (shared::domain::lazy_migration::complete_lazy_migration): DeleteItem.
+    registry: 'write-delete',
+    // person_or_repair: a login the registry lacks is recorded with its role groups; a lazily
+    // migrated login gets its role groups at its first sign-in.
     poolActions: ['AdminAddUserToGroup'],
   },
   {
@@ -170,15 +174,17 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     name: 'user-migration',
     kind: 'trigger',
     description: "UserMigration: a legacy person's password checked and moved at the first sign-in",
-    // bcrypt cost 12 and argon2id are CPU-bound: 1,769 MB is one full vCPU, so a check takes
-    // a few hundred milliseconds, well inside the budget above, once per person.
+    // bcrypt cost 12, Argon2id and PBKDF2 are CPU-bound: 1,769 MB is one full vCPU, so a check
+    // takes what `cargo bench -p user-migration --bench verification` measures on one core
+    // (a few hundred milliseconds), well inside the budget above, once per person.
     memoryMb: 1769,
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'USER_MIGRATION_ARN',
     env: TRIGGER_ENV,
-    // Reads the migrated record and deletes its password hash afterwards (an update).
-    registry: 'write',
-    arrivesWith: 'issue 10 (bulk tenant migration and lazy password migration)',
+    // Reads the organization, the person and their legacy hash; writes nothing (Cognito may
+    // call it three times, or fail after its answer): post-authentication deletes the hash.
+    registry: 'read',
+    // No Cognito call: the login does not exist until Cognito creates it from the answer.
   },
   {
     name: 'admin-api',

@@ -15,13 +15,16 @@ use crate::aws::cognito::CognitoPools;
 use crate::aws::dynamodb::DynamoRegistry;
 use crate::cache::OrgCache;
 use crate::config::{self, ConfigError, ProcessEnv, Source};
+use crate::domain::lazy_migration::{complete_lazy_migration, migration_pending};
 use crate::domain::signin::{record_first_login, record_missing, Refusal};
 use crate::domain::{EmailAddress, Error, Organization, Person, PersonStatus};
-use crate::ports::{Registry, UserPools};
+use crate::ports::{LegacyPasswords, Registry, UserPools};
 
 /// Built once per execution environment; shared by every invocation.
 pub struct TriggerDeps {
     pub registry: Arc<dyn Registry>,
+    /// The legacy password hashes of lazily migrated people (the same table as `registry`).
+    pub legacy_passwords: Arc<dyn LegacyPasswords>,
     pub pools: Arc<dyn UserPools>,
     pub cache: OrgCache,
     /// Organizations sign in at `<subdomain>.<base_domain>`.
@@ -31,8 +34,10 @@ pub struct TriggerDeps {
 impl TriggerDeps {
     /// The AWS-backed dependencies, configured from the environment.
     pub fn new(sdk: &SdkConfig, src: &dyn Source) -> Result<Self, ConfigError> {
+        let registry = Arc::new(DynamoRegistry::new(sdk, config::table_name(src)?));
         Ok(Self {
-            registry: Arc::new(DynamoRegistry::new(sdk, config::table_name(src)?)),
+            registry: registry.clone(),
+            legacy_passwords: registry,
             pools: Arc::new(CognitoPools::new(sdk)),
             cache: OrgCache::new(config::org_cache_ttl(src)?),
             base_domain: config::base_domain(src)?,
@@ -53,6 +58,7 @@ impl TriggerDeps {
         let pools = Arc::new(crate::testing::RecordingPools::default());
         let deps = Self {
             registry: registry.clone(),
+            legacy_passwords: registry.clone(),
             pools: pools.clone(),
             cache: OrgCache::new(Duration::from_secs(30)),
             base_domain: "app.example.com".into(),
@@ -150,6 +156,49 @@ impl TriggerDeps {
                     code = e.code(),
                     error = %e,
                     "first sign-in not recorded; the next sign-in records it"
+                );
+                person
+            }
+        }
+    }
+}
+
+impl TriggerDeps {
+    /// The first sign-in with a login that lazy migration created: role groups, the legacy
+    /// hash deleted, the record marked ([`complete_lazy_migration`]). Cognito has accepted the
+    /// sign-in: a failure is logged and left for the next sign-in, which finishes it.
+    pub async fn finish_lazy_migration(
+        &self,
+        org: &Organization,
+        pool_id: &str,
+        person: Person,
+        actor: &str,
+    ) -> Person {
+        if !migration_pending(org, &person) {
+            return person;
+        }
+        match complete_lazy_migration(
+            self.registry.as_ref(),
+            self.legacy_passwords.as_ref(),
+            self.pools.as_ref(),
+            org,
+            pool_id,
+            person.clone(),
+            actor,
+        )
+        .await
+        {
+            Ok(migrated) => {
+                tracing::info!(org_id = %org.id, pool_id, "lazy migration finished at the first sign-in");
+                migrated
+            }
+            Err(e) => {
+                tracing::error!(
+                    org_id = %org.id,
+                    pool_id,
+                    code = e.code(),
+                    error = %e,
+                    "lazy migration not finished; the next sign-in finishes it"
                 );
                 person
             }

@@ -126,8 +126,10 @@ async fn main() {
         .await
         .expect("jane's login");
 
+    let table = Arc::new(DynamoRegistry::new(&sdk, "signin"));
     let deps = TriggerDeps {
-        registry: Arc::new(DynamoRegistry::new(&sdk, "signin")),
+        registry: table.clone(),
+        legacy_passwords: table,
         pools: Arc::new(CognitoPools::new(&sdk)),
         cache: OrgCache::new(Duration::from_secs(30)),
         base_domain: "app.example.test".into(),

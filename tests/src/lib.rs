@@ -580,6 +580,12 @@ impl CognitoLocal {
     /// Starts it on `port` with `triggers` (Cognito trigger name -> function name) calling
     /// `functions`. The port is chosen first because the functions call it back.
     pub fn start(port: u16, functions: &Functions, triggers: &[(&str, &str)]) -> Self {
+        Self::start_invoking(port, functions.port, triggers)
+    }
+
+    /// [`CognitoLocal::start`], invoking the functions through the Lambda Invoke API on
+    /// `lambda_port` (a test's own loopback relay in front of [`Functions`]).
+    pub fn start_invoking(port: u16, lambda_port: u16, triggers: &[(&str, &str)]) -> Self {
         let bin = workspace_root().join("tests/local/node_modules/.bin/cognito-local");
         assert!(
             bin.exists(),
@@ -594,7 +600,7 @@ impl CognitoLocal {
             .collect();
         let config = serde_json::json!({
             "LambdaClient": {
-                "endpoint": format!("http://127.0.0.1:{}", functions.port),
+                "endpoint": format!("http://127.0.0.1:{lambda_port}"),
                 "region": REGION,
                 "credentials": {"accessKeyId": "local", "secretAccessKey": "local"}
             },

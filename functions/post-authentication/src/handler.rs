@@ -8,6 +8,12 @@
 //! sign-in was not recorded (the record failed after Cognito accepted the new password) and
 //! who now signs in with their own password is recorded as active.
 //!
+//! And it finishes a lazy migration: the first sign-in with a login that the user-migration
+//! trigger created gives the login its role groups, deletes the legacy password hash and
+//! marks the record (`shared::domain::lazy_migration::complete_lazy_migration`, where the
+//! choice of this moment is explained). Not a refusal when it fails: the next sign-in
+//! finishes it.
+//!
 //! The event is read through a small view: the typed event requires `newDeviceUsed`, which
 //! emulators leave out; the answer is the event as received (its response is empty).
 
@@ -67,10 +73,14 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
     check_person(Some(&person))?;
     // An invited person whose Cognito login is CONFIRMED has chosen their own password:
     // their first sign-in was not recorded when it happened.
-    if attributes.get("cognito:user_status").map(String::as_str) == Some("CONFIRMED") {
+    let person = if attributes.get("cognito:user_status").map(String::as_str) == Some("CONFIRMED") {
         deps.record_first_login_later_if_failing(&org, person, ACTOR)
-            .await;
-    }
+            .await
+    } else {
+        person
+    };
+    deps.finish_lazy_migration(&org, pool_id, person, ACTOR)
+        .await;
     Ok(event)
 }
 
@@ -190,6 +200,76 @@ mod tests {
         }));
         let err = handle(&deps, event()).await.expect_err("fails");
         assert_eq!(err.code(), "BackendUnavailable");
+    }
+
+    fn lazy(org: &mut shared::domain::Organization) {
+        org.sign_in.migration = Some(shared::domain::migration::OrgMigration {
+            job: "job-1".into(),
+            legacy_id: "17".into(),
+            mode: shared::domain::migration::MigrationMode::Lazy,
+            switched: true,
+        });
+    }
+
+    #[tokio::test]
+    async fn the_first_sign_in_of_a_lazily_migrated_person_finishes_the_migration() {
+        use shared::domain::migration::LegacyHash;
+        use shared::ports::LegacyPasswords;
+        let mut org = sample_org();
+        lazy(&mut org);
+        let (deps, registry, pools) = TriggerDeps::in_memory(org.clone());
+        registry.insert_person(hank(PersonStatus::Active));
+        registry
+            .put_legacy_hash(&org.id, "hank@acme.example", &LegacyHash::new("$2b$04$x"))
+            .await
+            .expect("stored");
+        assert_eq!(handle(&deps, event()).await.expect("passes"), event());
+        assert_eq!(
+            registry
+                .legacy_hash(&org.id, "hank@acme.example")
+                .await
+                .expect("read"),
+            None,
+            "the legacy hash is gone once the login has been used"
+        );
+        assert_eq!(
+            pools.calls(),
+            ["add_to_group eu-west-1_AcmePool1 hank@acme.example admin"]
+        );
+        assert_eq!(registry.audit_actions(), ["person.login_migrated"]);
+        let hank = registry.stored_person("hank@acme.example").expect("there");
+        assert!(hank.lazy_migrated_at.is_some());
+        // Later sign-ins: nothing more.
+        handle(&deps, event()).await.expect("passes");
+        assert_eq!(pools.calls().len(), 1);
+        assert_eq!(registry.audit_actions().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failure_to_finish_the_migration_does_not_refuse_the_sign_in() {
+        let mut org = sample_org();
+        lazy(&mut org);
+        let (deps, registry, _) = TriggerDeps::in_memory(org);
+        registry.insert_person(hank(PersonStatus::Active));
+        registry.fail_writes(Some(Error::Unreachable {
+            service: "DynamoDB",
+            endpoint: "local".into(),
+            detail: "throttled".into(),
+        }));
+        assert_eq!(handle(&deps, event()).await.expect("passes"), event());
+        registry.fail_writes(None);
+        assert!(registry
+            .stored_person("hank@acme.example")
+            .expect("there")
+            .lazy_migrated_at
+            .is_none());
+        // The next sign-in finishes it.
+        handle(&deps, event()).await.expect("passes");
+        assert!(registry
+            .stored_person("hank@acme.example")
+            .expect("there")
+            .lazy_migrated_at
+            .is_some());
     }
 
     #[test]

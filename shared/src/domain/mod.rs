@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod email;
 pub mod email_change;
+pub mod lazy_migration;
 pub mod legacy_password;
 pub mod links;
 pub mod mail;

@@ -227,6 +227,11 @@ pub struct Person {
     /// provider's stable subject identifies the person, never the e-mail address again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<LinkedIdentity>,
+    /// Lazy migration: when the Cognito login that the user-migration trigger created from
+    /// the person's legacy password was first signed in with, and its role groups given and
+    /// the legacy hash deleted (epoch seconds). `None`: not migrated that way, or not yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lazy_migrated_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
@@ -283,6 +288,7 @@ impl Person {
             activation_link: None,
             email_link: None,
             identities: Vec::new(),
+            lazy_migrated_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -399,6 +405,7 @@ mod tests {
             activation_link: None,
             email_link: None,
             identities: Vec::new(),
+            lazy_migrated_at: None,
             created_at: 0,
             updated_at: 0,
             version: 1,

@@ -44,6 +44,10 @@ pub enum Refusal {
     IdentityConflict {
         provider: String,
     },
+    /// Lazy migration refused (wrong password, unknown person, no legacy password, any state
+    /// that may not sign in): one answer for all, Cognito's own words for a wrong password,
+    /// so that it tells a stranger nothing about who exists.
+    IncorrectCredentials,
 }
 
 impl Refusal {
@@ -63,6 +67,7 @@ impl Refusal {
             Refusal::LinkedSignInAgain { .. } => "LinkedSignInAgain",
             Refusal::UnverifiedEmail { .. } => "UnverifiedEmail",
             Refusal::IdentityConflict { .. } => "IdentityConflict",
+            Refusal::IncorrectCredentials => "IncorrectCredentials",
         }
     }
 }
@@ -110,6 +115,7 @@ impl fmt::Display for Refusal {
                 f,
                 "This account is already linked to another {provider} sign-in: ask your administrator"
             ),
+            Refusal::IncorrectCredentials => f.write_str("Incorrect username or password"),
         }
     }
 }

@@ -1,0 +1,115 @@
+//! How long the user-migration handler takes to answer a sign-in, by legacy hash scheme, at
+//! the costs legacy stores use: bcrypt cost 12, Argon2id with the argon2 crate's default
+//! parameters (m=19 MiB, t=2, p=1, OWASP's minimum) and PBKDF2-SHA256 at 600,000 iterations
+//! (Django's default since 4.2). Cognito gives a trigger 5 s; the handler gives itself 4 s.
+//!
+//! `cargo bench -p user-migration --bench verification` (release code: the bench profile is
+//! the release one, opt-level "s", without LTO). It prints figures; it asserts nothing about
+//! time. The registry is the in-memory one, so the figures are the handler's own work: the
+//! password check, plus microseconds of lookups. On Lambda, add two DynamoDB reads (a few
+//! milliseconds) and scale by the function's CPU share: 1,769 MB is one full vCPU, the
+//! figures here are one core of this machine.
+
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use base64::Engine;
+use serde_json::Value;
+use shared::domain::migration::{LegacyHash, MigrationMode, OrgMigration};
+use shared::domain::PersonStatus;
+use shared::ports::LegacyPasswords;
+use shared::testing::{sample_event, sample_org, sample_person};
+use shared::trigger::TriggerDeps;
+
+const PASSWORD: &str = "Legacy-Passw0rd!";
+const ROUNDS: usize = 7;
+
+fn hashes() -> Vec<(&'static str, String)> {
+    let bcrypt = bcrypt::hash(PASSWORD, 12).expect("bcrypt");
+    let salt = SaltString::encode_b64(b"sixteen byte salt").expect("salt");
+    let argon2 = argon2::Argon2::default()
+        .hash_password(PASSWORD.as_bytes(), &salt)
+        .expect("argon2id")
+        .to_string();
+    let iterations = 600_000;
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(PASSWORD.as_bytes(), b"s4ltS4lt", iterations, &mut derived);
+    let pbkdf2 = format!(
+        "pbkdf2_sha256${iterations}$s4ltS4lt${}",
+        base64::engine::general_purpose::STANDARD.encode(derived)
+    );
+    vec![
+        ("bcrypt cost 12", bcrypt),
+        ("argon2id m=19456,t=2,p=1", argon2),
+        ("pbkdf2_sha256 600000", pbkdf2),
+    ]
+}
+
+fn event(password: &str) -> Value {
+    let mut event = sample_event("user-migration", "authentication");
+    event["request"]["password"] = password.into();
+    event
+}
+
+fn summary(mut times: Vec<Duration>) -> String {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "min {:7.1} ms  median {:7.1} ms  max {:7.1} ms",
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    )
+}
+
+async fn time(deps: &TriggerDeps, password: &str) -> (Vec<Duration>, bool) {
+    let mut times = Vec::with_capacity(ROUNDS);
+    let mut accepted = false;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        accepted = user_migration::handle(deps, event(password)).await.is_ok();
+        times.push(start.elapsed());
+    }
+    (times, accepted)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut org = sample_org();
+    org.sign_in.migration = Some(OrgMigration {
+        job: "bench".into(),
+        legacy_id: "1".into(),
+        mode: MigrationMode::Lazy,
+        switched: true,
+    });
+    println!("user-migration handler, {ROUNDS} sign-ins each (release code, one core):");
+    for (scheme, hash) in hashes() {
+        let (deps, registry, _) = TriggerDeps::in_memory(org.clone());
+        registry.insert_person(sample_person(
+            "ann",
+            "ann@acme.example",
+            &["member"],
+            PersonStatus::Active,
+        ));
+        registry
+            .put_legacy_hash(&org.id, "ann", &LegacyHash::new(hash))
+            .await
+            .expect("stored");
+        let (right, accepted) = time(&deps, PASSWORD).await;
+        assert!(accepted, "{scheme}: the right password is accepted");
+        let (wrong, refused) = time(&deps, "not-the-password").await;
+        assert!(!refused, "{scheme}: a wrong password is refused");
+        println!("  {scheme:<26} right password: {}", summary(right));
+        println!("  {:<26} wrong password: {}", "", summary(wrong));
+    }
+    // An unknown username is checked against the stand-in bcrypt hash (cost 12): a refusal
+    // costs the time of a wrong password, so timing tells nobody who exists.
+    let (deps, _, _) = TriggerDeps::in_memory(org);
+    let (unknown, accepted) = time(&deps, PASSWORD).await;
+    assert!(!accepted);
+    println!(
+        "  {:<26} unknown user:   {}",
+        "stand-in bcrypt 12",
+        summary(unknown)
+    );
+}
