@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod ports;
+pub mod rate;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(feature = "lambda")]
