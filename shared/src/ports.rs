@@ -91,6 +91,36 @@ pub trait Registry: Send + Sync {
     /// Records a new person; their username and e-mail must be free in the organization. A
     /// person created in a seat-holding status takes a seat, refused when none is free.
     async fn create_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error>;
+    /// Records many new people of one organization (a bulk import), each with its audit
+    /// event; one result per person, in order, as [`Registry::create_person`] gives it.
+    /// `seats` is the organization's seat limit as last read (a batch takes its seats at
+    /// once). Implementations may write several people per transaction; by default one by one.
+    async fn create_people(
+        &self,
+        people: &[(Person, AuditEvent)],
+        seats: Option<u32>,
+    ) -> Vec<Result<(), Error>> {
+        let _ = seats;
+        let mut results = Vec::with_capacity(people.len());
+        for (person, audit) in people {
+            results.push(self.create_person(person, audit).await);
+        }
+        results
+    }
+    /// Saves many changed people of one organization in bulk (a migration's rollback), each
+    /// checked against its `before`'s version, with its audit event. Unlike
+    /// [`Registry::save_person`], implementations may leave the seat count alone: the caller
+    /// then sets it from the records. By default one by one with `save_person`.
+    async fn save_people(
+        &self,
+        changes: &[(Person, Person, AuditEvent)],
+    ) -> Vec<Result<Person, Error>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (before, after, audit) in changes {
+            results.push(self.save_person(before, after, Some(audit)).await);
+        }
+        results
+    }
     async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error>;
     async fn person_by_email(
         &self,

@@ -19,7 +19,7 @@ use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::migration::{MigrationMode, SourceRecord};
 use shared::domain::migration_job::{
-    migrate_organization, rollback_organization, Counters, MigrationDeps, MigrationJob,
+    migrate_organization, provision_organization, rollback_organization, transient, Counters, MigrationDeps, MigrationJob,
     OrgCheckpoint, OrgPhase, PersonFailure, SkippedRecord, StagedPerson,
 };
 use shared::domain::migration_plan::{PlanSummary, Planner, RecordProblem, Verdict};
@@ -263,7 +263,7 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
                     );
                     return Ok(2);
                 }
-                stage(&spec, &pools, &limits, &registry, &job, plan.planner).await?;
+                prepare(ctx, &spec, &pools, &limits, &registry, &job, plan.planner, !args.stage_only, args.rates.concurrency).await?;
             }
             if args.stage_only {
                 return status(ctx, &registry, &job.id).await;
@@ -286,7 +286,7 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             if !job.staged {
                 let spec = SourceSpec::parse(&job.source, job.org_attribute.as_deref())?;
                 let plan = plan(&spec, &pools, &limits, &registry, &job.only).await?;
-                stage(&spec, &pools, &limits, &registry, &job, plan.planner).await?;
+                prepare(ctx, &spec, &pools, &limits, &registry, &job, plan.planner, true, rates.concurrency).await?;
             }
             migrate_all(ctx, &registry, &pools, &limits, &job, rates.concurrency).await
         }
@@ -504,13 +504,10 @@ fn print_plan(json: bool, plan: &Plan) {
 
 /// Pass 3: the job, a checkpoint per organization, every valid person staged and every
 /// skipped record stored. Safe to repeat (a run killed while staging stages again).
-async fn stage(
-    spec: &SourceSpec,
-    pools: &CognitoPools,
-    limits: &RateLimits,
+async fn record_job(
     store: &DynamoRegistry,
     job: &MigrationJob,
-    mut planner: Planner,
+    planner: &Planner,
 ) -> Result<(), Error> {
     if let Some(existing) = store.create_job(job).await? {
         if !existing.same_request(job) {
@@ -521,11 +518,9 @@ async fn stage(
         }
     }
     progress(&format!("job {}: recording organizations", job.id));
-    let mut selected: HashMap<String, bool> = HashMap::new();
-    for (id, entry) in &planner.orgs {
+    for entry in planner.orgs.values() {
         let Some(org) = &entry.record else { continue };
         let chosen = job.selects(org);
-        selected.insert(id.clone(), chosen && entry.migratable());
         let phase = match (chosen, entry.migratable()) {
             (false, _) => OrgPhase::NotSelected,
             (true, true) => OrgPhase::Pending,
@@ -535,6 +530,27 @@ async fn stage(
         cp.problems = entry.problems.clone();
         store.create_checkpoint(&cp).await?;
     }
+    Ok(())
+}
+
+/// Pass 3: every valid person of the selected organizations staged, every skipped record
+/// stored, then the job marked staged.
+async fn stage_people(
+    spec: &SourceSpec,
+    pools: &CognitoPools,
+    limits: &RateLimits,
+    store: &DynamoRegistry,
+    job: &MigrationJob,
+    mut planner: Planner,
+) -> Result<(), Error> {
+    let selected: HashMap<String, bool> = planner
+        .orgs
+        .iter()
+        .filter_map(|(id, e)| {
+            let org = e.record.as_ref()?;
+            Some((id.clone(), job.selects(org) && e.migratable()))
+        })
+        .collect();
     progress(&format!("job {}: staging people", job.id));
     planner.start_classifying();
     let mut reader = SourceReader::open(spec, pools, limits)?;
@@ -599,6 +615,68 @@ async fn stage(
     Ok(())
 }
 
+/// Records the job and its checkpoints, creates the organizations' pools (unless the Lambda
+/// worker will: `--stage-only`), then stages the people. Pools first: while the registry is
+/// small, and so that people wait for no pool.
+#[allow(clippy::too_many_arguments)]
+async fn prepare(
+    ctx: &Context<'_>,
+    spec: &SourceSpec,
+    pools: &CognitoPools,
+    limits: &RateLimits,
+    registry: &DynamoRegistry,
+    job: &MigrationJob,
+    planner: Planner,
+    provision: bool,
+    concurrency: usize,
+) -> Result<(), crate::cli::CliError> {
+    record_job(registry, job, &planner).await?;
+    if provision {
+        let env = &shared::config::ProcessEnv;
+        let config = shared::config::ProvisioningConfig::from_env(env)?;
+        let mailer = crate::wiring::mailer(ctx.sdk, env)?;
+        let paced = Paced {
+            inner: pools,
+            limits,
+        };
+        let deps = MigrationDeps {
+            registry,
+            pools: &paced,
+            logins: &paced,
+            legacy: registry,
+            store: registry,
+            mailer: &mailer,
+            base_domain: &config.base_domain,
+            triggers: &config.triggers,
+            actor: &ctx.actor,
+        };
+        let pending: Vec<String> = registry
+            .checkpoints(&job.id)
+            .await?
+            .into_iter()
+            .filter(|c| matches!(c.phase, OrgPhase::Pending | OrgPhase::Failed))
+            .map(|c| c.legacy_id)
+            .collect();
+        progress(&format!("job {}: creating {} organizations", job.id, pending.len()));
+        let results: Vec<(String, Result<_, Error>)> = stream::iter(pending.iter())
+            .map(|id| {
+                let deps = &deps;
+                async move { (id.clone(), provision_organization(deps, job, id).await) }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        for (id, r) in results {
+            if let Err(e) = r {
+                // Tried again with its people; recorded in its checkpoint.
+                progress(&format!("organization {id} could not be created yet: {e}"));
+            }
+        }
+    }
+    stage_people(spec, pools, limits, registry, job, planner).await?;
+    Ok(())
+}
+
 /// Migrates every organization of the job that is not settled, `concurrency` at once; one
 /// organization's failure never stops the others. Progress on stderr.
 async fn migrate_all(
@@ -642,26 +720,52 @@ async fn migrate_all(
         todo.len() as u64,
         people_total,
     ));
-    let results: Vec<(String, Result<bool, Error>)> = stream::iter(todo.iter())
-        .map(|cp| {
-            let deps = &deps;
-            let counters = &counters;
-            async move {
-                let r = migrate_organization(deps, job, &cp.legacy_id, None, counters)
-                    .await
-                    .map(|r| r.finished);
-                if let Err(e) = &r {
-                    progress(&format!(
-                        "organization {} ({}) stopped: {e}; `tenantctl migrate resume --job {}` tries again",
-                        cp.organization.subdomain, cp.legacy_id, job.id
-                    ));
+    // A run killed a moment ago still holds its organization's lease (a minute at most, two
+    // for a pool being created): such organizations are tried again after a pause.
+    let mut todo: Vec<String> = todo.iter().map(|c| c.legacy_id.clone()).collect();
+    let mut results: Vec<(String, Result<bool, Error>)> = Vec::new();
+    for round in 0..12 {
+        let pass: Vec<(String, Result<bool, Error>)> = stream::iter(todo.iter())
+            .map(|legacy_id| {
+                let deps = &deps;
+                let counters = &counters;
+                async move {
+                    let r = migrate_organization(deps, job, legacy_id, None, counters)
+                        .await
+                        .map(|r| r.finished);
+                    (legacy_id.clone(), r)
                 }
-                (cp.legacy_id.clone(), r)
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let (busy, settled): (Vec<_>, Vec<_>) = pass
+            .into_iter()
+            .partition(|(_, r)| r.as_ref().is_err_and(transient));
+        results.extend(settled);
+        if busy.is_empty() || round == 11 {
+            results.extend(busy);
+            break;
+        }
+        let held = busy
+            .iter()
+            .any(|(_, r)| matches!(r, Err(Error::InProgress { .. })));
+        let pause = if held { 15 } else { 3 };
+        progress(&format!(
+            "{} organizations stopped on a passing error (a lease of a run killed a moment ago, AWS unreachable, a concurrent change): trying them again in {pause} s",
+            busy.len()
+        ));
+        todo = busy.into_iter().map(|(id, _)| id).collect();
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
+    for (legacy_id, r) in &results {
+        if let Err(e) = r {
+            progress(&format!(
+                "organization {legacy_id} stopped: {e}; `tenantctl migrate resume --job {}` tries again",
+                job.id
+            ));
+        }
+    }
     ticker.abort();
     let failed_orgs = results.iter().filter(|(_, r)| r.is_err()).count();
     tracing::info!(

@@ -455,6 +455,92 @@ impl DynamoRegistry {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    async fn save_person_plain(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        let audit_item = to_item(&AuditItem {
+            pk: org_pk(&audit.org_id),
+            sk: format!("AUDIT#{:012}#{}", audit.at, uuid::Uuid::now_v7().simple()),
+            expires_at: audit.at + AUDIT_RETENTION_SECS,
+            event: audit.clone(),
+        })?;
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        next.updated_at = now_epoch();
+        let item = to_item(&PersonItem {
+            pk: org_pk(&next.org_id),
+            sk: format!("PERSON#{}", next.username),
+            person: next.clone(),
+        })?;
+        if self
+            .put_plain(item, Some(("version = :v", Some((":v", n(before.version))))))
+            .await?
+        {
+            self.put_plain(audit_item, None).await?;
+            Ok(next)
+        } else {
+            Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            })
+        }
+    }
+
+    async fn import_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error> {
+        let pk = org_pk(&person.org_id);
+        let audit_item = to_item(&AuditItem {
+            pk: pk.clone(),
+            sk: format!("AUDIT#{:012}#{}", audit.at, person.id),
+            expires_at: audit.at + AUDIT_RETENTION_SECS,
+            event: audit.clone(),
+        })?;
+        self.put_plain(audit_item, None).await?;
+        for (sk, taken) in [
+            (
+                format!("EMAIL#{}", person.email),
+                "another person of this organization already has that e-mail address",
+            ),
+            (
+                format!("PERSONID#{}", person.id),
+                "that person id is already used in this organization",
+            ),
+        ] {
+            let mut claim = key(pk.clone(), &sk);
+            claim.insert("username".into(), s(&person.username));
+            let free = self
+                .put_plain(
+                    claim,
+                    Some((
+                        "attribute_not_exists(pk) OR username = :u",
+                        Some((":u", s(&person.username))),
+                    )),
+                )
+                .await?;
+            if !free {
+                return Err(Error::not_allowed(format!("add {}", person.username), taken));
+            }
+        }
+        let item = to_item(&PersonItem {
+            pk,
+            sk: format!("PERSON#{}", person.username),
+            person: person.clone(),
+        })?;
+        if self
+            .put_plain(item, Some(("attribute_not_exists(pk)", None)))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_allowed(
+                format!("add {}", person.username),
+                "that username is already taken in this organization",
+            ))
+        }
+    }
+
     fn build_error(&self, e: aws_sdk_dynamodb::error::BuildError) -> Error {
         Error::Aws {
             service: "DynamoDB",
@@ -827,6 +913,47 @@ impl Registry for DynamoRegistry {
             Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
             Err(TransactFailure::Other(e)) => Err(e),
         }
+    }
+
+    /// A bulk import without transactions: per person, conditional puts in an order that a
+    /// run killed anywhere and repeated finishes: the audit event (its key made of the
+    /// event's time and the person's id: the caller gives stable ones, so a repeat overwrites
+    /// it), the e-mail and id claims (free, or already this username's), then the record
+    /// (only if absent: "username taken" otherwise, as for `create_person`). Seats are not
+    /// counted here: the caller sets the organization's count from the records (see
+    /// `migration_job`), which it may because nobody else uses a migrating organization.
+    async fn create_people(
+        &self,
+        people: &[(Person, AuditEvent)],
+        seats: Option<u32>,
+    ) -> Vec<Result<(), Error>> {
+        let _ = seats;
+        let mut results = Vec::with_capacity(people.len());
+        for chunk in people.chunks(8) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for (person, audit) in chunk {
+                writes.push(self.import_person(person, audit));
+            }
+            results.extend(futures_util::future::join_all(writes).await);
+        }
+        results
+    }
+
+    /// Without transactions (seats are the caller's): per person, the audit event, then the
+    /// record if its version is still `before`'s.
+    async fn save_people(
+        &self,
+        changes: &[(Person, Person, AuditEvent)],
+    ) -> Vec<Result<Person, Error>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(8) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for (before, after, audit) in chunk {
+                writes.push(self.save_person_plain(before, after, audit));
+            }
+            results.extend(futures_util::future::join_all(writes).await);
+        }
+        results
     }
 
     async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error> {

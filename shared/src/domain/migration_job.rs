@@ -19,7 +19,9 @@ use super::activation::{activate_person, Activation};
 use super::migration::{LegacyHash, LegacyOrganization, MigrationMode, OrgMigration};
 use super::migration_plan::{provision_request, Problem};
 use super::provisioning::{Provisioning, Step};
-use super::{now_epoch, EmailAddress, Error, OrgId, Organization, Person, PersonStatus, Role};
+use super::{
+    now_epoch, EmailAddress, Error, OrgId, Organization, Person, PersonId, PersonStatus, Role,
+};
 use crate::ports::{
     AuditEvent, LegacyPasswords, LoginOutcome, Mailer, MigratedLogin, MigrationLogins,
     MigrationStore, Registry, TriggerArns, UserPools,
@@ -224,7 +226,7 @@ pub const BATCH: u32 = 100;
 const PEOPLE_IN_FLIGHT: usize = 16;
 /// How long a run holds an organization without writing a checkpoint before another run may
 /// take it over.
-const LEASE_SECS: i64 = 120;
+const LEASE_SECS: i64 = 60;
 
 /// Counters shared with a progress display.
 #[derive(Debug, Default)]
@@ -242,7 +244,9 @@ pub struct OrgResult {
     pub finished: bool,
 }
 
-fn transient(e: &Error) -> bool {
+/// Whether an error may pass by itself (AWS unreachable or throttling, a lease held, a
+/// concurrent change, DynamoDB failing): the organization is worth trying again.
+pub fn transient(e: &Error) -> bool {
     matches!(
         e,
         Error::Unreachable { .. } | Error::InProgress { .. } | Error::Conflict { .. }
@@ -259,6 +263,27 @@ pub async fn migrate_organization(
     legacy_id: &str,
     deadline: Option<tokio::time::Instant>,
     counters: &Counters,
+) -> Result<OrgResult, Error> {
+    run_organization(deps, job, legacy_id, deadline, counters, false).await
+}
+
+/// Only the organization itself (pool, record, marked as migrating), no people yet: a run
+/// creates every pool before it stages and imports people, while the registry is small.
+pub async fn provision_organization(
+    deps: &MigrationDeps<'_>,
+    job: &MigrationJob,
+    legacy_id: &str,
+) -> Result<OrgResult, Error> {
+    run_organization(deps, job, legacy_id, None, &Counters::default(), true).await
+}
+
+async fn run_organization(
+    deps: &MigrationDeps<'_>,
+    job: &MigrationJob,
+    legacy_id: &str,
+    deadline: Option<tokio::time::Instant>,
+    counters: &Counters,
+    provision_only: bool,
 ) -> Result<OrgResult, Error> {
     let mut cp = deps
         .store
@@ -288,7 +313,7 @@ pub async fn migrate_organization(
     cp.lease_until = now + LEASE_SECS;
     cp = deps.store.save_checkpoint(&cp).await?;
 
-    let result = migrate_leased(deps, job, &mut cp, deadline, counters).await;
+    let result = migrate_leased(deps, job, &mut cp, deadline, counters, provision_only).await;
     match result {
         Ok(finished) => {
             cp.lease_holder = None;
@@ -318,13 +343,24 @@ async fn migrate_leased(
     cp: &mut OrgCheckpoint,
     deadline: Option<tokio::time::Instant>,
     counters: &Counters,
+    provision_only: bool,
 ) -> Result<bool, Error> {
-    let org = ensure_organization(deps, job, cp).await?;
+    let known = match (&cp.org_id, cp.phase) {
+        (Some(id), OrgPhase::Provisioned) => deps.registry.organization(id).await?,
+        _ => None,
+    };
+    let org = match known {
+        Some(org) if org.sign_in.migration.is_some() && org.cognito.user_pool_id.is_some() => org,
+        _ => ensure_organization(deps, job, cp).await?,
+    };
     if cp.phase != OrgPhase::Provisioned {
         cp.phase = OrgPhase::Provisioned;
         cp.org_id = Some(org.id.clone());
         cp.error = None;
         *cp = deps.store.save_checkpoint(cp).await?;
+    }
+    if provision_only {
+        return Ok(false);
     }
     let pool_id = org
         .cognito
@@ -334,7 +370,6 @@ async fn migrate_leased(
             what: "organization without a pool",
             key: org.subdomain.to_string(),
         })?;
-    let registry_turn = tokio::sync::Mutex::new(());
     loop {
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return Ok(false);
@@ -346,33 +381,15 @@ async fn migrate_leased(
         let Some(last) = batch.last().map(|p| p.username.clone()) else {
             break;
         };
-        let batch: Vec<StagedPerson> = batch;
-        let (org, pool_id, turn) = (&org, pool_id.as_str(), &registry_turn);
-        let outcomes: Vec<Result<PersonOutcome, Error>> = stream::iter(batch)
-            .map(|p| async move { migrate_person(deps, job, org, pool_id, &p, turn).await })
-            .buffer_unordered(PEOPLE_IN_FLIGHT)
-            .collect()
-            .await;
-        let (mut done, mut created, mut failed) = (0u64, 0u64, 0u64);
-        for outcome in outcomes {
-            match outcome {
-                Ok(PersonOutcome::Done { login_created }) => {
-                    done += 1;
-                    created += u64::from(login_created);
-                }
-                Ok(PersonOutcome::Failed) => failed += 1,
-                // The whole batch is done again next time.
-                Err(e) => return Err(e),
-            }
-        }
+        let tally = migrate_batch(deps, job, &org, &pool_id, &cp.legacy_id, batch).await?;
         cp.cursor = Some(last);
-        cp.people_done += done;
-        cp.logins_created += created;
-        cp.people_failed += failed;
+        cp.people_done += tally.done;
+        cp.logins_created += tally.logins;
+        cp.people_failed += tally.failed;
         cp.lease_until = now_epoch() + LEASE_SECS;
         *cp = deps.store.save_checkpoint(cp).await?;
-        counters.people_done.fetch_add(done, Ordering::Relaxed);
-        counters.people_failed.fetch_add(failed, Ordering::Relaxed);
+        counters.people_done.fetch_add(tally.done, Ordering::Relaxed);
+        counters.people_failed.fetch_add(tally.failed, Ordering::Relaxed);
     }
     switch(deps, job, cp, &org).await?;
     counters.orgs_done.fetch_add(1, Ordering::Relaxed);
@@ -456,6 +473,7 @@ async fn switch(
         .unwrap_or_else(|| org.clone());
     let switched = org.sign_in.migration.as_ref().is_some_and(|m| m.switched);
     if !switched {
+        org.seats_used = seats_held(deps, &org).await?;
         org.sign_in.migration = Some(OrgMigration {
             job: job.id.clone(),
             legacy_id: cp.legacy_id.clone(),
@@ -479,56 +497,154 @@ async fn switch(
     Ok(())
 }
 
-enum PersonOutcome {
-    Done {
-        login_created: bool,
-    },
-    /// Recorded as a failure of the job; the others go on.
-    Failed,
+#[derive(Debug, Default)]
+struct BatchTally {
+    done: u64,
+    logins: u64,
+    failed: u64,
 }
 
-/// One person, every step idempotent. A transient error (AWS unreachable, DynamoDB failing)
-/// is returned, so that the batch is done again; any other error is the person's failure.
-async fn migrate_person(
+/// A person whose Cognito steps are done, to record.
+struct Prepared {
+    record: Person,
+    login_created: bool,
+    /// `--send-invitations`: activate (login, welcome mail) once recorded.
+    invite_now: bool,
+}
+
+/// One batch: each person's Cognito steps and legacy hash (16 at once), then their records
+/// in a few transactions, then (with `--send-invitations`) their activation. A transient error
+/// (AWS unreachable, DynamoDB failing) is returned and the whole batch is done again; a
+/// person's own error is recorded as their failure and the others go on.
+async fn migrate_batch(
     deps: &MigrationDeps<'_>,
     job: &MigrationJob,
     org: &Organization,
     pool_id: &str,
-    staged: &StagedPerson,
-    registry_turn: &tokio::sync::Mutex<()>,
-) -> Result<PersonOutcome, Error> {
-    match person_steps(deps, job, org, pool_id, staged, registry_turn).await {
-        Ok(login_created) => Ok(PersonOutcome::Done { login_created }),
-        Err(e) if transient(&e) => Err(e),
-        Err(e) => {
-            let failure = PersonFailure {
-                legacy_id: org
-                    .sign_in
-                    .migration
-                    .as_ref()
-                    .map(|m| m.legacy_id.clone())
-                    .unwrap_or_default(),
-                username: staged.username.clone(),
-                code: e.code().to_owned(),
-                reason: e.to_string(),
-                at: now_epoch(),
-            };
-            tracing::warn!(job = %job.id, org = %org.subdomain, username = %staged.username, code = e.code(), "person not migrated");
-            deps.store.record_failure(&job.id, &failure).await?;
-            Ok(PersonOutcome::Failed)
+    legacy_id: &str,
+    batch: Vec<StagedPerson>,
+) -> Result<BatchTally, Error> {
+    let mut tally = BatchTally::default();
+    let prepared: Vec<(String, Result<Prepared, Error>)> = stream::iter(batch)
+        .map(|p| async move {
+            let result = prepare_person(deps, job, org, pool_id, &p).await;
+            (p.username, result)
+        })
+        .buffer_unordered(PEOPLE_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut ready = Vec::with_capacity(prepared.len());
+    for (username, result) in prepared {
+        match result {
+            Ok(p) => ready.push(p),
+            Err(e) if transient(&e) => return Err(e),
+            Err(e) => {
+                fail(deps, job, org, legacy_id, &username, &e).await?;
+                tally.failed += 1;
+            }
         }
     }
+    let records: Vec<(Person, AuditEvent)> = ready
+        .iter()
+        .map(|p| {
+            let mut audit = AuditEvent::now(
+                &org.id,
+                deps.actor,
+                "person.migrated",
+                &p.record.username,
+                Some(format!(
+                    "job {}, {} mode, {}",
+                    job.id, job.mode, p.record.status
+                )),
+            );
+            // Stable across repeats of the batch (the bulk import keys the event by it).
+            audit.at = job.created_at;
+            (p.record.clone(), audit)
+        })
+        .collect();
+    let written = deps.registry.create_people(&records, org.seats).await;
+    let mut to_invite = Vec::new();
+    for (p, result) in ready.into_iter().zip(written) {
+        let recorded = match result {
+            Ok(()) => p.record.clone(),
+            Err(e) => match deps.registry.person(&org.id, &p.record.username).await? {
+                // Recorded by an earlier attempt of this job (a run killed after the write).
+                Some(existing) if existing.email == p.record.email => existing,
+                _ if transient(&e) => return Err(e),
+                _ => {
+                    fail(deps, job, org, legacy_id, &p.record.username, &e).await?;
+                    tally.failed += 1;
+                    continue;
+                }
+            },
+        };
+        if p.invite_now {
+            to_invite.push(recorded);
+        } else {
+            tally.done += 1;
+            tally.logins += u64::from(p.login_created);
+        }
+    }
+    if !to_invite.is_empty() {
+        let activation = Activation {
+            registry: deps.registry,
+            pools: deps.pools,
+            mailer: deps.mailer,
+            base_domain: deps.base_domain,
+            actor: deps.actor,
+        };
+        // One at a time: each takes a seat of the same organization.
+        for person in to_invite {
+            let username = person.username.clone();
+            let fresh = deps
+                .registry
+                .organization(&org.id)
+                .await?
+                .unwrap_or_else(|| org.clone());
+            match activate_person(&activation, &fresh, person).await {
+                Ok(activated) => {
+                    tally.done += 1;
+                    tally.logins += u64::from(activated.mail_sent);
+                }
+                Err(e) if transient(&e) => return Err(e),
+                Err(e) => {
+                    fail(deps, job, org, legacy_id, &username, &e).await?;
+                    tally.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(tally)
 }
 
-/// Returns whether a login was created now.
-async fn person_steps(
+async fn fail(
+    deps: &MigrationDeps<'_>,
+    job: &MigrationJob,
+    org: &Organization,
+    legacy_id: &str,
+    username: &str,
+    e: &Error,
+) -> Result<(), Error> {
+    tracing::warn!(job = %job.id, org = %org.subdomain, %username, code = e.code(), "person not migrated");
+    let failure = PersonFailure {
+        legacy_id: legacy_id.to_owned(),
+        username: username.to_owned(),
+        code: e.code().to_owned(),
+        reason: e.to_string(),
+        at: now_epoch(),
+    };
+    deps.store.record_failure(&job.id, &failure).await
+}
+
+/// A person's Cognito steps (invite mode: the login and its groups) and legacy hash (lazy
+/// mode), each idempotent; returns the record to write.
+async fn prepare_person(
     deps: &MigrationDeps<'_>,
     job: &MigrationJob,
     org: &Organization,
     pool_id: &str,
     staged: &StagedPerson,
-    registry_turn: &tokio::sync::Mutex<()>,
-) -> Result<bool, Error> {
+) -> Result<Prepared, Error> {
     let email = EmailAddress::parse(&staged.email)?;
     let roles = staged
         .roles
@@ -572,51 +688,59 @@ async fn person_steps(
                 .await?;
         }
     }
-    let mut person = Person::new(
+    let mut record = Person::new(
         org.id.clone(),
         staged.username.clone(),
         email,
         roles,
         status,
     );
-    person.given_name = staged.given_name.clone();
-    person.family_name = staged.family_name.clone();
-    let audit = AuditEvent::now(
-        &org.id,
-        deps.actor,
-        "person.migrated",
-        &person.username,
-        Some(format!("job {}, {} mode, {}", job.id, job.mode, status)),
-    );
-    let recorded = {
-        let _turn = registry_turn.lock().await;
-        match deps.registry.create_person(&person, &audit).await {
-            Ok(()) => person,
-            Err(e) => match deps.registry.person(&org.id, &person.username).await? {
-                // Recorded by an earlier attempt of this job.
-                Some(existing) if existing.email == person.email => existing,
-                _ => return Err(e),
-            },
-        }
-    };
-    if invite_now {
-        let activation = Activation {
-            registry: deps.registry,
-            pools: deps.pools,
-            mailer: deps.mailer,
-            base_domain: deps.base_domain,
-            actor: deps.actor,
-        };
-        let fresh = deps
-            .registry
-            .organization(&org.id)
-            .await?
-            .unwrap_or_else(|| org.clone());
-        let _turn = registry_turn.lock().await;
-        let activated = activate_person(&activation, &fresh, recorded).await?;
-        login_created = activated.mail_sent;
+    record.id = migrated_person_id(&org.id, &staged.username)?;
+    record.given_name = staged.given_name.clone();
+    record.family_name = staged.family_name.clone();
+    Ok(Prepared {
+        record,
+        login_created,
+        invite_now,
+    })
+}
+
+/// A migrated person's id, the same in every attempt (a repeated batch finds its own claims).
+fn migrated_person_id(org: &OrgId, username: &str) -> Result<PersonId, Error> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{org}\n{username}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    PersonId::parse(&format!("per-{hex}"))
+}
+
+/// Sets the organization's seat count from its records (the bulk import does not count them
+/// one by one); before the switch, while nobody else changes its people.
+async fn count_seats(deps: &MigrationDeps<'_>, org: &Organization) -> Result<Organization, Error> {
+    let used = seats_held(deps, org).await?;
+    if org.seats_used == used {
+        return Ok(org.clone());
     }
-    Ok(login_created)
+    let mut counted = org.clone();
+    counted.seats_used = used;
+    deps.registry.save_organization(&counted, None).await
+}
+
+/// How many of the organization's people hold a seat, from their records.
+async fn seats_held(deps: &MigrationDeps<'_>, org: &Organization) -> Result<u32, Error> {
+    let mut used = 0u32;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = deps
+            .registry
+            .people(&org.id, &|p: &Person| p.status.holds_seat(), cursor.as_deref(), 1000)
+            .await?;
+        used += page.items.len() as u32;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(used)
 }
 
 /// What a rollback did.
@@ -688,23 +812,35 @@ pub async fn rollback_organization(
                 100,
             )
             .await?;
-        for person in page.items {
-            if let Some(pool) = &pool_id {
-                deps.pools.disable_login(pool, &person.username).await?;
+        if let Some(pool) = &pool_id {
+            let disabling: Vec<Result<(), Error>> = stream::iter(page.items.iter())
+                .map(|p| deps.pools.disable_login(pool, &p.username))
+                .buffer_unordered(PEOPLE_IN_FLIGHT)
+                .collect()
+                .await;
+            for d in disabling {
+                d?;
                 disabled += 1;
             }
-            let mut off = person.clone();
-            off.status = PersonStatus::Deactivated;
-            let audit = AuditEvent::now(
-                &org.id,
-                deps.actor,
-                "person.deactivated",
-                &person.username,
-                Some(format!("rollback of job {}", job.id)),
-            );
-            deps.registry
-                .save_person(&person, &off, Some(&audit))
-                .await?;
+        }
+        let changes: Vec<(Person, Person, AuditEvent)> = page
+            .items
+            .iter()
+            .map(|person| {
+                let mut off = person.clone();
+                off.status = PersonStatus::Deactivated;
+                let audit = AuditEvent::now(
+                    &org.id,
+                    deps.actor,
+                    "person.deactivated",
+                    &person.username,
+                    Some(format!("rollback of job {}", job.id)),
+                );
+                (person.clone(), off, audit)
+            })
+            .collect();
+        for saved in deps.registry.save_people(&changes).await {
+            saved?;
             deactivated += 1;
         }
         match page.next {
@@ -712,6 +848,8 @@ pub async fn rollback_organization(
             None => break,
         }
     }
+    let fresh = deps.registry.organization(&org.id).await?.unwrap_or(org);
+    count_seats(deps, &fresh).await?;
     cp.phase = OrgPhase::RolledBack;
     cp.error = None;
     let cp = deps.store.save_checkpoint(&cp).await?;
