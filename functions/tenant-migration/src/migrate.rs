@@ -19,8 +19,9 @@ use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::migration::{MigrationMode, SourceRecord};
 use shared::domain::migration_job::{
-    migrate_organization, provision_organization, rollback_organization, transient, Counters, MigrationDeps, MigrationJob,
-    OrgCheckpoint, OrgPhase, PersonFailure, SkippedRecord, StagedPerson,
+    migrate_organization, provision_organization, rollback_organization, transient, Counters,
+    MigrationDeps, MigrationJob, OrgCheckpoint, OrgPhase, PersonFailure, SkippedRecord,
+    StagedPerson,
 };
 use shared::domain::migration_plan::{PlanSummary, Planner, RecordProblem, Verdict};
 use shared::domain::{now_epoch, Error};
@@ -263,7 +264,18 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
                     );
                     return Ok(2);
                 }
-                prepare(ctx, &spec, &pools, &limits, &registry, &job, plan.planner, !args.stage_only, args.rates.concurrency).await?;
+                prepare(
+                    ctx,
+                    &spec,
+                    &pools,
+                    &limits,
+                    &registry,
+                    &job,
+                    plan.planner,
+                    !args.stage_only,
+                    args.rates.concurrency,
+                )
+                .await?;
             }
             if args.stage_only {
                 return status(ctx, &registry, &job.id).await;
@@ -286,7 +298,18 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             if !job.staged {
                 let spec = SourceSpec::parse(&job.source, job.org_attribute.as_deref())?;
                 let plan = plan(&spec, &pools, &limits, &registry, &job.only).await?;
-                prepare(ctx, &spec, &pools, &limits, &registry, &job, plan.planner, true, rates.concurrency).await?;
+                prepare(
+                    ctx,
+                    &spec,
+                    &pools,
+                    &limits,
+                    &registry,
+                    &job,
+                    plan.planner,
+                    true,
+                    rates.concurrency,
+                )
+                .await?;
             }
             migrate_all(ctx, &registry, &pools, &limits, &job, rates.concurrency).await
         }
@@ -597,7 +620,7 @@ async fn stage_people(
             }
             Verdict::PersonSkipped(_) | Verdict::OrganizationSkipped(_) => {}
         }
-        if ordinal % 20_000 == 0 {
+        if ordinal.is_multiple_of(20_000) {
             progress(&format!("staged {staged} people ({ordinal} records read)"));
         }
     }
@@ -657,7 +680,11 @@ async fn prepare(
             .filter(|c| matches!(c.phase, OrgPhase::Pending | OrgPhase::Failed))
             .map(|c| c.legacy_id)
             .collect();
-        progress(&format!("job {}: creating {} organizations", job.id, pending.len()));
+        progress(&format!(
+            "job {}: creating {} organizations",
+            job.id,
+            pending.len()
+        ));
         let results: Vec<(String, Result<_, Error>)> = stream::iter(pending.iter())
             .map(|id| {
                 let deps = &deps;
@@ -676,6 +703,9 @@ async fn prepare(
     stage_people(spec, pools, limits, registry, job, planner).await?;
     Ok(())
 }
+
+/// Passes over the organizations stopped by a passing error (about eight minutes of pauses).
+const ROUNDS: u64 = 30;
 
 /// Migrates every organization of the job that is not settled, `concurrency` at once; one
 /// organization's failure never stops the others. Progress on stderr.
@@ -724,7 +754,7 @@ async fn migrate_all(
     // for a pool being created): such organizations are tried again after a pause.
     let mut todo: Vec<String> = todo.iter().map(|c| c.legacy_id.clone()).collect();
     let mut results: Vec<(String, Result<bool, Error>)> = Vec::new();
-    for round in 0..12 {
+    for round in 0..ROUNDS {
         let pass: Vec<(String, Result<bool, Error>)> = stream::iter(todo.iter())
             .map(|legacy_id| {
                 let deps = &deps;
@@ -743,14 +773,14 @@ async fn migrate_all(
             .into_iter()
             .partition(|(_, r)| r.as_ref().is_err_and(transient));
         results.extend(settled);
-        if busy.is_empty() || round == 11 {
+        if busy.is_empty() || round + 1 == ROUNDS {
             results.extend(busy);
             break;
         }
         let held = busy
             .iter()
             .any(|(_, r)| matches!(r, Err(Error::InProgress { .. })));
-        let pause = if held { 15 } else { 3 };
+        let pause = if held { 15 } else { (3 * (round + 1)).min(20) };
         progress(&format!(
             "{} organizations stopped on a passing error (a lease of a run killed a moment ago, AWS unreachable, a concurrent change): trying them again in {pause} s",
             busy.len()

@@ -205,7 +205,7 @@ mod tests {
         path
     }
 
-    async fn records(path: &PathBuf) -> Vec<(String, Result<SourceRecord, String>)> {
+    async fn records(path: &std::path::Path) -> Vec<(String, Result<SourceRecord, String>)> {
         let sdk = aws_config::SdkConfig::builder().build();
         let pools = CognitoPools::new(&sdk);
         let limits = RateLimits::new(Default::default());

@@ -476,7 +476,10 @@ impl DynamoRegistry {
             person: next.clone(),
         })?;
         if self
-            .put_plain(item, Some(("version = :v", Some((":v", n(before.version))))))
+            .put_plain(
+                item,
+                Some(("version = :v", Some((":v", n(before.version))))),
+            )
             .await?
         {
             self.put_plain(audit_item, None).await?;
@@ -520,7 +523,10 @@ impl DynamoRegistry {
                 )
                 .await?;
             if !free {
-                return Err(Error::not_allowed(format!("add {}", person.username), taken));
+                return Err(Error::not_allowed(
+                    format!("add {}", person.username),
+                    taken,
+                ));
             }
         }
         let item = to_item(&PersonItem {

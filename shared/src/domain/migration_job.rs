@@ -388,8 +388,12 @@ async fn migrate_leased(
         cp.people_failed += tally.failed;
         cp.lease_until = now_epoch() + LEASE_SECS;
         *cp = deps.store.save_checkpoint(cp).await?;
-        counters.people_done.fetch_add(tally.done, Ordering::Relaxed);
-        counters.people_failed.fetch_add(tally.failed, Ordering::Relaxed);
+        counters
+            .people_done
+            .fetch_add(tally.done, Ordering::Relaxed);
+        counters
+            .people_failed
+            .fetch_add(tally.failed, Ordering::Relaxed);
     }
     switch(deps, job, cp, &org).await?;
     counters.orgs_done.fetch_add(1, Ordering::Relaxed);
@@ -732,7 +736,12 @@ async fn seats_held(deps: &MigrationDeps<'_>, org: &Organization) -> Result<u32,
     loop {
         let page = deps
             .registry
-            .people(&org.id, &|p: &Person| p.status.holds_seat(), cursor.as_deref(), 1000)
+            .people(
+                &org.id,
+                &|p: &Person| p.status.holds_seat(),
+                cursor.as_deref(),
+                1000,
+            )
             .await?;
         used += page.items.len() as u32;
         match page.next {

@@ -261,16 +261,12 @@ impl Planner {
                             let candidate = suggest_subdomain(&org.subdomain, &|c| {
                                 subdomains.contains(c) || taken_names.contains(c)
                             });
-                            match &candidate {
-                                Some(c) => {
-                                    let parsed = Subdomain::parse(c)?;
-                                    if registry.organization_by_subdomain(&parsed).await?.is_some()
-                                    {
-                                        taken_names.insert(c.clone());
-                                        continue;
-                                    }
+                            if let Some(c) = &candidate {
+                                let parsed = Subdomain::parse(c)?;
+                                if registry.organization_by_subdomain(&parsed).await?.is_some() {
+                                    taken_names.insert(c.clone());
+                                    continue;
                                 }
-                                None => {}
                             }
                             suggestion = candidate;
                             break;
