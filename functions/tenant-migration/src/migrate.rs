@@ -788,6 +788,32 @@ async fn migrate_all(
         todo = busy.into_iter().map(|(id, _)| id).collect();
         tokio::time::sleep(Duration::from_secs(pause)).await;
     }
+    // A checkpoint write lost on the way (seen against an overloaded moto) leaves an
+    // organization unsettled although its attempt ended well: one more pass settles it from
+    // the registry (a switched organization is only marked so).
+    let unsettled: Vec<String> = registry
+        .checkpoints(&job.id)
+        .await?
+        .into_iter()
+        .filter(|c| !c.phase.settled() && c.phase != OrgPhase::Failed)
+        .map(|c| c.legacy_id)
+        .collect();
+    for legacy_id in &unsettled {
+        let mut r = Ok(false);
+        // Its own lease, written by the attempt whose last write was lost, runs out first.
+        for _ in 0..6 {
+            r = migrate_organization(&deps, job, legacy_id, None, &counters)
+                .await
+                .map(|r| r.finished);
+            if !matches!(r, Err(Error::InProgress { .. })) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+        if let Some(slot) = results.iter_mut().find(|(id, _)| id == legacy_id) {
+            slot.1 = r;
+        }
+    }
     for (legacy_id, r) in &results {
         if let Err(e) = r {
             progress(&format!(
