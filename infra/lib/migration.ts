@@ -98,9 +98,10 @@ export class Migration extends Construct {
     });
     migrateOrganization.addRetry({
       // The worker's transient failures (its errorType is the domain error's code): AWS
-      // unreachable or failing, another run holding the organization's lease, or the
-      // invocation timing out; every step is checkpointed, so a retry resumes.
-      errors: ['Unreachable', 'AwsError', 'InProgress', 'Sandbox.Timedout'],
+      // unreachable or failing, another run holding the organization's lease, a record
+      // changed by someone else meanwhile, or the invocation timing out; every step is
+      // checkpointed, so a retry resumes.
+      errors: ['Unreachable', 'AwsError', 'InProgress', 'Conflict', 'Sandbox.Timedout'],
       interval: Duration.seconds(30),
       backoffRate: 2,
       maxAttempts: 3,

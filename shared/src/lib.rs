@@ -9,6 +9,7 @@ pub mod config;
 pub mod dns;
 pub mod domain;
 pub mod ports;
+pub mod rate;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(feature = "lambda")]

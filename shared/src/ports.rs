@@ -91,6 +91,36 @@ pub trait Registry: Send + Sync {
     /// Records a new person; their username and e-mail must be free in the organization. A
     /// person created in a seat-holding status takes a seat, refused when none is free.
     async fn create_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error>;
+    /// Records many new people of one organization (a bulk import), each with its audit
+    /// event; one result per person, in order, as [`Registry::create_person`] gives it.
+    /// `seats` is the organization's seat limit as last read (a batch takes its seats at
+    /// once). Implementations may write several people per transaction; by default one by one.
+    async fn create_people(
+        &self,
+        people: &[(Person, AuditEvent)],
+        seats: Option<u32>,
+    ) -> Vec<Result<(), Error>> {
+        let _ = seats;
+        let mut results = Vec::with_capacity(people.len());
+        for (person, audit) in people {
+            results.push(self.create_person(person, audit).await);
+        }
+        results
+    }
+    /// Saves many changed people of one organization in bulk (a migration's rollback), each
+    /// checked against its `before`'s version, with its audit event. Unlike
+    /// [`Registry::save_person`], implementations may leave the seat count alone: the caller
+    /// then sets it from the records. By default one by one with `save_person`.
+    async fn save_people(
+        &self,
+        changes: &[(Person, Person, AuditEvent)],
+    ) -> Vec<Result<Person, Error>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (before, after, audit) in changes {
+            results.push(self.save_person(before, after, Some(audit)).await);
+        }
+        results
+    }
     async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error>;
     async fn person_by_email(
         &self,
@@ -553,4 +583,119 @@ pub trait LegacyPasswords: Send + Sync {
 pub trait TxtRecords: Send + Sync {
     /// The TXT records of `name` (each one's strings joined); none: empty.
     async fn txt(&self, name: &str) -> Result<Vec<String>, Error>;
+}
+
+/// A Cognito login for a migrated person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigratedLogin<'a> {
+    pub username: &'a str,
+    pub email: &'a EmailAddress,
+    pub given_name: Option<&'a str>,
+    pub family_name: Option<&'a str>,
+}
+
+/// What creating a migrated person's login found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    Created,
+    /// The login was there already with the same e-mail address: an earlier attempt (a run
+    /// killed after Cognito created it) made it; nothing was changed.
+    AlreadyThere,
+}
+
+/// The Cognito calls of a bulk migration in invite mode: logins created with Cognito's own
+/// message suppressed (the welcome mail goes out later through the admin API's resend).
+#[async_trait]
+pub trait MigrationLogins: Send + Sync {
+    /// Creates the login (an unknown temporary password, `email_verified` true, message
+    /// SUPPRESS). A login of that username with the same e-mail address counts as done
+    /// ([`LoginOutcome::AlreadyThere`]); one with another address is refused.
+    async fn create_migrated_login(
+        &self,
+        pool_id: &str,
+        login: &MigratedLogin<'_>,
+    ) -> Result<LoginOutcome, Error>;
+    /// Enables a disabled login; a missing one counts as done.
+    async fn enable_login(&self, pool_id: &str, username: &str) -> Result<(), Error>;
+    async fn login_exists(&self, pool_id: &str, username: &str) -> Result<bool, Error>;
+}
+
+/// Migration jobs and their checkpoints (DynamoDB): the job, one checkpoint per organization,
+/// the people of each organization staged from the source, the records skipped and the
+/// people that failed. Lets a run killed at any moment, or the Lambda worker without the
+/// source file, carry on where the last checkpoint left off.
+#[async_trait]
+pub trait MigrationStore: Send + Sync {
+    /// Records a new job, unless one with its id exists: then that one is returned, unchanged.
+    async fn create_job(
+        &self,
+        job: &crate::domain::migration_job::MigrationJob,
+    ) -> Result<Option<crate::domain::migration_job::MigrationJob>, Error>;
+    async fn job(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::domain::migration_job::MigrationJob>, Error>;
+    async fn save_job(&self, job: &crate::domain::migration_job::MigrationJob)
+        -> Result<(), Error>;
+    /// Records the checkpoint unless the organization has one in this job; returns the one
+    /// stored.
+    async fn create_checkpoint(
+        &self,
+        checkpoint: &crate::domain::migration_job::OrgCheckpoint,
+    ) -> Result<crate::domain::migration_job::OrgCheckpoint, Error>;
+    async fn checkpoint(
+        &self,
+        job: &str,
+        legacy_id: &str,
+    ) -> Result<Option<crate::domain::migration_job::OrgCheckpoint>, Error>;
+    /// Saves the checkpoint if nobody saved it since it was read ([`Error::Conflict`]
+    /// otherwise); returns it with its version bumped.
+    async fn save_checkpoint(
+        &self,
+        checkpoint: &crate::domain::migration_job::OrgCheckpoint,
+    ) -> Result<crate::domain::migration_job::OrgCheckpoint, Error>;
+    /// Every checkpoint of the job, in legacy id order.
+    async fn checkpoints(
+        &self,
+        job: &str,
+    ) -> Result<Vec<crate::domain::migration_job::OrgCheckpoint>, Error>;
+    /// Stores people of one organization for the job (a repeat overwrites with the same).
+    async fn stage_people(
+        &self,
+        job: &str,
+        legacy_id: &str,
+        people: &[crate::domain::migration_job::StagedPerson],
+    ) -> Result<(), Error>;
+    /// Up to `limit` staged people of the organization in username order, after `after`.
+    async fn staged_people(
+        &self,
+        job: &str,
+        legacy_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::migration_job::StagedPerson>, Error>;
+    async fn record_skipped(
+        &self,
+        job: &str,
+        records: &[crate::domain::migration_job::SkippedRecord],
+    ) -> Result<(), Error>;
+    async fn skipped(
+        &self,
+        job: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<crate::domain::migration_job::SkippedRecord>, Error>;
+    async fn record_failure(
+        &self,
+        job: &str,
+        failure: &crate::domain::migration_job::PersonFailure,
+    ) -> Result<(), Error>;
+    /// Forgets a failure once a later attempt migrated the person.
+    async fn clear_failure(&self, job: &str, legacy_id: &str, username: &str) -> Result<(), Error>;
+    async fn failures(
+        &self,
+        job: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<crate::domain::migration_job::PersonFailure>, Error>;
 }

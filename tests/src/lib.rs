@@ -658,6 +658,8 @@ impl CognitoLocal {
 
 /// The SDK's default HTTPS client (rustls with aws-lc), counting every request it sends:
 /// the benchmarks report AWS calls per invocation or request with it.
+pub mod throttle;
+
 pub mod counting {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

@@ -427,6 +427,20 @@ impl App {
                 None,
             );
         }
+        // Migrated from the legacy store but not switched yet (or rolled back): its people
+        // still sign in at the legacy sign-in, and no password is asked here.
+        if org.sign_in.migration.as_ref().is_some_and(|m| !m.switched) {
+            return self.message(
+                &ctx,
+                StatusCode::OK,
+                "Sign-in is not here yet",
+                format!(
+                    "{}'s sign-in has not moved to this page yet. Please keep signing in where you did before; your administrator will tell you when to use this page.",
+                    brand_name(org)
+                ),
+                None,
+            );
+        }
         let is_post = method == Method::POST;
         let form =
             if is_post {

@@ -234,6 +234,14 @@ fn world() -> World {
     sso.sign_in.sso_only = true;
     sso.sign_in.providers = vec!["Microsoft".into()];
     registry.insert_org(sso);
+    let mut migrating = org("umbrella", "org-umbrella", "eu-west-1_Umbrella", "Umbrella");
+    migrating.sign_in.migration = Some(shared::domain::migration::OrgMigration {
+        job: "job-1".into(),
+        legacy_id: "17".into(),
+        mode: shared::domain::migration::MigrationMode::Lazy,
+        switched: false,
+    });
+    registry.insert_org(migrating);
     let mut provisioning = org("pending", "org-pending", "eu-west-1_Pending", "Pending");
     provisioning.status = OrgStatus::Provisioning;
     registry.insert_org(provisioning);
@@ -892,6 +900,30 @@ async fn mfa_asks_for_the_code_and_sets_up_an_authenticator() {
         .cognito
         .calls()
         .contains(&"totp-finish max session-max-2 654321".to_owned()));
+}
+
+#[tokio::test]
+async fn an_organization_migrated_but_not_switched_asks_no_password() {
+    let w = world();
+    for path in ["/login", "/", "/forgot-password"] {
+        let a = w.get("umbrella.app.example.com", path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert!(
+            a.body.contains("not moved to this page yet"),
+            "{path}: {}",
+            a.body
+        );
+        assert!(!a.body.contains("type=\"password\""), "{path}");
+    }
+    let a = w
+        .post(
+            "umbrella.app.example.com",
+            "/login",
+            &[("username", "x"), ("password", "y")],
+        )
+        .await;
+    assert!(a.body.contains("not moved to this page yet"));
+    assert!(w.cognito.calls().is_empty(), "no sign-in was tried");
 }
 
 #[tokio::test]

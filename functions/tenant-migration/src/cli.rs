@@ -56,6 +56,9 @@ pub enum Command {
     /// People of an organization.
     #[command(subcommand)]
     Person(PersonCommand),
+    /// Move organizations and their people from the legacy store to their own user pools.
+    #[command(subcommand)]
+    Migrate(crate::migrate::MigrateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +257,9 @@ pub enum CliError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Domain(#[from] Error),
+    /// The command printed its own answer and ends with this code.
+    #[error("exit {0}")]
+    Exit(u8),
 }
 
 impl CliError {
@@ -261,12 +267,14 @@ impl CliError {
         match self {
             CliError::Config(_) => "Configuration",
             CliError::Domain(e) => e.code(),
+            CliError::Exit(_) => "Exit",
         }
     }
 
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Config(_) => 2,
+            CliError::Exit(code) => *code,
             CliError::Domain(
                 Error::InvalidSubdomain { .. }
                 | Error::ReservedSubdomain { .. }
@@ -292,6 +300,7 @@ pub async fn main() -> ExitCode {
     let output = cli.output;
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Exit(code)) => ExitCode::from(code),
         Err(err) => {
             match output {
                 Output::Json => {
@@ -334,6 +343,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
     let sdk = shared::aws::load_config(shared::aws::Budget::Operator).await?;
     match cli.command {
+        Command::Migrate(cmd) => {
+            let ctx = crate::migrate::Context {
+                sdk: &sdk,
+                json: output == Output::Json,
+                actor: actor(),
+            };
+            match crate::migrate::run(&ctx, cmd).await? {
+                0 => {}
+                code => return Err(CliError::Exit(code)),
+            }
+        }
         Command::Setup => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let mailer = wiring::mailer(&sdk, &ProcessEnv)?;

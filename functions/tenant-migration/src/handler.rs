@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 use shared::domain::provisioning::{ProvisionRequest, Provisioned, Step};
 use shared::domain::Error;
 
+use shared::domain::migration_job::{
+    migrate_organization, Counters, MigrationDeps, OrgPhase, WORKER_MARGIN,
+};
+use shared::ports::MigrationStore;
+use shared::rate::Paced;
+
 use crate::wiring::ProvisioningDeps;
 
 /// What the worker is asked to do.
@@ -14,12 +20,58 @@ use crate::wiring::ProvisioningDeps;
 pub enum WorkerEvent {
     /// Create an organization with its own user pool, or finish one a previous run left.
     CreateOrganization { organization: ProvisionRequest },
+    /// Migrate one organization of a staged job (`tenantctl migrate run --stage-only`), or
+    /// carry it on from its checkpoint: the item processor of the migration state machine.
+    /// `organization` is its legacy id, or the legacy organization record (a manifest item)
+    /// whose `id` is used.
+    MigrateOrganization {
+        job: String,
+        organization: LegacyOrgRef,
+    },
+}
+
+/// A legacy organization as the state machine's items name it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LegacyOrgRef {
+    Id(String),
+    Number(serde_json::Number),
+    Record { id: serde_json::Value },
+}
+
+impl LegacyOrgRef {
+    pub fn id(&self) -> String {
+        match self {
+            LegacyOrgRef::Id(s) => s.clone(),
+            LegacyOrgRef::Number(n) => n.to_string(),
+            LegacyOrgRef::Record { id } => match id {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        }
+    }
+}
+
+/// The answer to `migrate_organization`: `finished` false when the worker must be called
+/// again with the same event (its time ran out; the checkpoint says where it stopped).
+#[derive(Debug, Serialize)]
+pub struct OrganizationMigrated {
+    pub job: String,
+    pub organization: String,
+    pub subdomain: String,
+    pub phase: OrgPhase,
+    pub finished: bool,
+    pub people_total: u64,
+    pub people_done: u64,
+    pub people_failed: u64,
+    pub logins_created: u64,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum WorkerResult {
     Provisioned(Box<Provisioned>),
+    Migrated(OrganizationMigrated),
 }
 
 /// An error the runtime reports with a stable `errorType` (the domain error's code).
@@ -54,7 +106,79 @@ pub async fn handle(
                 })?;
             Ok(WorkerResult::Provisioned(Box::new(provisioned)))
         }
+        WorkerEvent::MigrateOrganization { job, organization } => {
+            let legacy_id = organization.id();
+            let actor = format!("tenant-migration:{request_id}");
+            // Stop in time for the last checkpoint and the answer: a quarter of the time
+            // left, at most WORKER_MARGIN.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = tokio::time::Instant::now() + left - (left / 4).min(WORKER_MARGIN);
+            let migrated = migrate(deps, &job, &legacy_id, &actor, deadline)
+                .await
+                .map_err(|e| {
+                    tracing::error!(job = %job, organization = %legacy_id, error = %e, code = e.code(), "migration of the organization stopped");
+                    WorkerError(e)
+                })?;
+            Ok(WorkerResult::Migrated(migrated))
+        }
     }
+}
+
+/// One organization of a staged job, until done or `deadline`.
+pub async fn migrate(
+    deps: &ProvisioningDeps,
+    job_id: &str,
+    legacy_id: &str,
+    actor: &str,
+    deadline: tokio::time::Instant,
+) -> Result<OrganizationMigrated, Error> {
+    let job = deps
+        .registry
+        .job(job_id)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            what: "migration job",
+            key: job_id.to_owned(),
+        })?;
+    if !job.staged {
+        return Err(Error::not_allowed(
+            format!("migrate organization {legacy_id} of job {job_id}"),
+            "the job's people are not staged yet: run `tenantctl migrate run --stage-only` first",
+        ));
+    }
+    let paced = Paced {
+        inner: &deps.migration_pools,
+        limits: &deps.limits,
+    };
+    let m = MigrationDeps {
+        registry: &deps.registry,
+        pools: &paced,
+        logins: &paced,
+        legacy: &deps.registry,
+        store: &deps.registry,
+        mailer: &deps.mailer,
+        base_domain: &deps.config.base_domain,
+        triggers: &deps.config.triggers,
+        actor,
+    };
+    let counters = Counters::default();
+    let result = migrate_organization(&m, &job, legacy_id, Some(deadline), &counters).await?;
+    let cp = result.checkpoint;
+    Ok(OrganizationMigrated {
+        job: job.id,
+        organization: cp.legacy_id,
+        subdomain: cp.organization.subdomain,
+        phase: cp.phase,
+        finished: result.finished,
+        people_total: cp.people_total,
+        people_done: cp.people_done,
+        people_failed: cp.people_failed,
+        logins_created: cp.logins_created,
+    })
 }
 
 #[cfg(test)]
@@ -70,13 +194,40 @@ mod tests {
             let text = std::fs::read_to_string(&path).expect("readable");
             let event: WorkerEvent =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let WorkerEvent::CreateOrganization { organization } = event;
-            organization
-                .validate()
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            match event {
+                WorkerEvent::CreateOrganization { organization } => {
+                    organization
+                        .validate()
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                }
+                WorkerEvent::MigrateOrganization { job, organization } => {
+                    assert!(!job.is_empty(), "{}", path.display());
+                    assert!(!organization.id().is_empty(), "{}", path.display());
+                }
+            }
             seen += 1;
         }
         assert!(seen > 0, "no sample events in {dir}");
+    }
+
+    #[test]
+    fn a_migration_item_names_its_organization_by_id_or_record() {
+        let by_record: WorkerEvent = serde_json::from_str(
+            r#"{"action":"migrate_organization","job":"j1","organization":{"id":17,"name":"Acme","subdomain":"acme"}}"#,
+        )
+        .expect("a manifest item");
+        let by_id: WorkerEvent = serde_json::from_str(
+            r#"{"action":"migrate_organization","job":"j1","organization":"17"}"#,
+        )
+        .expect("an id");
+        for e in [by_record, by_id] {
+            match e {
+                WorkerEvent::MigrateOrganization { organization, .. } => {
+                    assert_eq!(organization.id(), "17")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

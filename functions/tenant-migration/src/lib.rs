@@ -3,4 +3,6 @@
 
 pub mod cli;
 pub mod handler;
+pub mod migrate;
+pub mod source;
 pub mod wiring;

@@ -6,10 +6,28 @@ use shared::aws::dynamodb::DynamoRegistry;
 use shared::aws::ses::SesMailer;
 use shared::config::{self, ConfigError, ProvisioningConfig, Source};
 use shared::domain::provisioning::Provisioning;
+use shared::rate::{RateLimits, Rates};
 
 /// `SES_CONFIGURATION_SET`: optional SES configuration set for our mails.
 fn configuration_set(src: &dyn Source) -> Option<String> {
     src.get("SES_CONFIGURATION_SET")
+}
+
+/// `MIGRATION_MAX_CONCURRENCY`: how many workers migrate at once (the migration map's
+/// MaxConcurrency); each takes that share of every Cognito rate. Default 1.
+pub fn migration_workers(src: &dyn Source) -> Result<u32, ConfigError> {
+    match src.get("MIGRATION_MAX_CONCURRENCY") {
+        None => Ok(1),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or(ConfigError::Invalid {
+                name: "MIGRATION_MAX_CONCURRENCY",
+                reason: "a whole number from 1 to 1000 (the migration map's MaxConcurrency)".into(),
+            }),
+    }
 }
 
 /// Everything `org create` and the worker need.
@@ -18,12 +36,19 @@ pub struct ProvisioningDeps {
     pub registry: DynamoRegistry,
     pub pools: CognitoPools,
     pub mailer: SesMailer,
+    /// The migration's Cognito client (no SDK retries: throttling goes to `limits`).
+    pub migration_pools: CognitoPools,
+    /// This worker's share of the Cognito rates.
+    pub limits: RateLimits,
 }
 
 impl ProvisioningDeps {
     pub fn new(sdk: &SdkConfig, src: &dyn Source) -> Result<Self, ConfigError> {
         let config = ProvisioningConfig::from_env(src)?;
+        let workers = migration_workers(src)?;
         Ok(Self {
+            migration_pools: crate::migrate::migration_pools(sdk),
+            limits: RateLimits::new(Rates::default().share(workers)),
             registry: DynamoRegistry::new(sdk, &config.table_name),
             pools: CognitoPools::new(sdk),
             mailer: SesMailer::new(sdk, config.mail_from.clone(), configuration_set(src)),

@@ -15,6 +15,11 @@
 //! | linked identity claim   | `ORG#<id>`              | `IDENTITY#<provider>#<subject>` |            |
 //! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
 //! | legacy password hash    | `ORG#<id>`              | `LEGACY#<username>`    |                     |
+//! | migration job           | `JOB#<job>`             | `JOB`                  |                     |
+//! | job's organization checkpoint | `JOB#<job>`       | `ORG#<legacy id>`      |                     |
+//! | record skipped by a job | `JOB#<job>`             | `SKIP#<ordinal, 12 digits>` |                |
+//! | person a job failed     | `JOB#<job>`             | `FAIL#<legacy id>#<username>` |              |
+//! | staged person (TTL)     | `JOB#<job>#ORG#<legacy id>` | `PERSON#<username>` |                    |
 //!
 //! Claims make subdomains, pools and e-mail domains unique: they are written in the same
 //! transaction as the record that owns them, each on the condition that it does not exist.
@@ -34,6 +39,9 @@ use aws_sdk_dynamodb::Client;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::Endpoint;
+use crate::domain::migration_job::{
+    MigrationJob, OrgCheckpoint, PersonFailure, SkippedRecord, StagedPerson,
+};
 use crate::domain::{
     now_epoch, EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person,
     PersonId, Subdomain,
@@ -463,6 +471,98 @@ impl DynamoRegistry {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    async fn save_person_plain(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        let audit_item = to_item(&AuditItem {
+            pk: org_pk(&audit.org_id),
+            sk: format!("AUDIT#{:012}#{}", audit.at, uuid::Uuid::now_v7().simple()),
+            expires_at: audit.at + AUDIT_RETENTION_SECS,
+            event: audit.clone(),
+        })?;
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        next.updated_at = now_epoch();
+        let item = to_item(&PersonItem {
+            pk: org_pk(&next.org_id),
+            sk: format!("PERSON#{}", next.username),
+            person: next.clone(),
+        })?;
+        if self
+            .put_plain(
+                item,
+                Some(("version = :v", Some((":v", n(before.version))))),
+            )
+            .await?
+        {
+            self.put_plain(audit_item, None).await?;
+            Ok(next)
+        } else {
+            Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            })
+        }
+    }
+
+    async fn import_person(&self, person: &Person, audit: &AuditEvent) -> Result<(), Error> {
+        let pk = org_pk(&person.org_id);
+        let audit_item = to_item(&AuditItem {
+            pk: pk.clone(),
+            sk: format!("AUDIT#{:012}#{}", audit.at, person.id),
+            expires_at: audit.at + AUDIT_RETENTION_SECS,
+            event: audit.clone(),
+        })?;
+        self.put_plain(audit_item, None).await?;
+        for (sk, taken) in [
+            (
+                format!("EMAIL#{}", person.email),
+                "another person of this organization already has that e-mail address",
+            ),
+            (
+                format!("PERSONID#{}", person.id),
+                "that person id is already used in this organization",
+            ),
+        ] {
+            let mut claim = key(pk.clone(), &sk);
+            claim.insert("username".into(), s(&person.username));
+            let free = self
+                .put_plain(
+                    claim,
+                    Some((
+                        "attribute_not_exists(pk) OR username = :u",
+                        Some((":u", s(&person.username))),
+                    )),
+                )
+                .await?;
+            if !free {
+                return Err(Error::not_allowed(
+                    format!("add {}", person.username),
+                    taken,
+                ));
+            }
+        }
+        let item = to_item(&PersonItem {
+            pk,
+            sk: format!("PERSON#{}", person.username),
+            person: person.clone(),
+        })?;
+        if self
+            .put_plain(item, Some(("attribute_not_exists(pk)", None)))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_allowed(
+                format!("add {}", person.username),
+                "that username is already taken in this organization",
+            ))
+        }
+    }
+
     fn build_error(&self, e: aws_sdk_dynamodb::error::BuildError) -> Error {
         Error::Aws {
             service: "DynamoDB",
@@ -842,6 +942,47 @@ impl Registry for DynamoRegistry {
             Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
             Err(TransactFailure::Other(e)) => Err(e),
         }
+    }
+
+    /// A bulk import without transactions: per person, conditional puts in an order that a
+    /// run killed anywhere and repeated finishes: the audit event (its key made of the
+    /// event's time and the person's id: the caller gives stable ones, so a repeat overwrites
+    /// it), the e-mail and id claims (free, or already this username's), then the record
+    /// (only if absent: "username taken" otherwise, as for `create_person`). Seats are not
+    /// counted here: the caller sets the organization's count from the records (see
+    /// `migration_job`), which it may because nobody else uses a migrating organization.
+    async fn create_people(
+        &self,
+        people: &[(Person, AuditEvent)],
+        seats: Option<u32>,
+    ) -> Vec<Result<(), Error>> {
+        let _ = seats;
+        let mut results = Vec::with_capacity(people.len());
+        for chunk in people.chunks(8) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for (person, audit) in chunk {
+                writes.push(self.import_person(person, audit));
+            }
+            results.extend(futures_util::future::join_all(writes).await);
+        }
+        results
+    }
+
+    /// Without transactions (seats are the caller's): per person, the audit event, then the
+    /// record if its version is still `before`'s.
+    async fn save_people(
+        &self,
+        changes: &[(Person, Person, AuditEvent)],
+    ) -> Vec<Result<Person, Error>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(8) {
+            let mut writes = Vec::with_capacity(chunk.len());
+            for (before, after, audit) in chunk {
+                writes.push(self.save_person_plain(before, after, audit));
+            }
+            results.extend(futures_util::future::join_all(writes).await);
+        }
+        results
     }
 
     async fn person(&self, org: &OrgId, username: &str) -> Result<Option<Person>, Error> {
@@ -1410,6 +1551,380 @@ impl crate::ports::LegacyPasswords for DynamoRegistry {
             .await
             .map_err(|e| self.endpoint.error("DeleteItem", e))?;
         Ok(())
+    }
+}
+
+/// Staged people carry legacy password hashes: DynamoDB removes them 30 days after staging.
+const STAGED_RETENTION_SECS: i64 = 30 * 24 * 3600;
+
+fn job_pk(job: &str) -> String {
+    format!("JOB#{job}")
+}
+
+fn staged_pk(job: &str, legacy_id: &str) -> String {
+    format!("JOB#{job}#ORG#{legacy_id}")
+}
+
+#[derive(Serialize, Deserialize)]
+struct JobItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    job: MigrationJob,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    checkpoint: OrgCheckpoint,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StagedItem {
+    pk: String,
+    sk: String,
+    expires_at: i64,
+    #[serde(flatten)]
+    person: StagedPerson,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SkippedItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    record: SkippedRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FailureItem {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    failure: PersonFailure,
+}
+
+impl DynamoRegistry {
+    async fn put_plain(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: Option<(&str, Option<(&str, AttributeValue)>)>,
+    ) -> Result<bool, Error> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        if let Some((expr, value)) = condition {
+            put = put.condition_expression(expr);
+            if let Some((name, v)) = value {
+                put = put.expression_attribute_values(name, v);
+            }
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.endpoint.error("PutItem", e)),
+        }
+    }
+
+    /// Writes `items` in batches of 25, again for the ones DynamoDB leaves unprocessed.
+    async fn batch_put(&self, items: Vec<HashMap<String, AttributeValue>>) -> Result<(), Error> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in items.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|item| {
+                    PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map(|put| WriteRequest::builder().put_request(put).build())
+                        .map_err(|e| self.build_error(e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut pause = TRANSACT_FIRST_PAUSE;
+            for attempt in 0..10 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests.clone())
+                    .send()
+                    .await
+                    .map_err(|e| self.endpoint.error("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 9 {
+                    return Err(Error::Aws {
+                        service: "DynamoDB",
+                        operation: "BatchWriteItem",
+                        detail: "items still unprocessed after 10 attempts".into(),
+                    });
+                }
+                tokio::time::sleep(jittered(pause)).await;
+                pause *= 2;
+            }
+        }
+        Ok(())
+    }
+
+    async fn page_of<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<T>, Option<String>), Error> {
+        let start = cursor.map(|sk| key(pk.clone(), sk));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .limit(limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("Query", e))?;
+        let next = out
+            .last_evaluated_key
+            .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok((items, next))
+    }
+}
+
+#[async_trait]
+impl crate::ports::MigrationStore for DynamoRegistry {
+    async fn create_job(&self, job: &MigrationJob) -> Result<Option<MigrationJob>, Error> {
+        let item = to_item(&JobItem {
+            pk: job_pk(&job.id),
+            sk: "JOB".into(),
+            job: job.clone(),
+        })?;
+        if self
+            .put_plain(item, Some(("attribute_not_exists(pk)", None)))
+            .await?
+        {
+            Ok(None)
+        } else {
+            self.job(&job.id).await
+        }
+    }
+
+    async fn job(&self, id: &str) -> Result<Option<MigrationJob>, Error> {
+        Ok(self.get::<JobItem>(job_pk(id), "JOB").await?.map(|i| i.job))
+    }
+
+    async fn save_job(&self, job: &MigrationJob) -> Result<(), Error> {
+        let item = to_item(&JobItem {
+            pk: job_pk(&job.id),
+            sk: "JOB".into(),
+            job: job.clone(),
+        })?;
+        self.put_plain(item, None).await.map(|_| ())
+    }
+
+    async fn create_checkpoint(&self, checkpoint: &OrgCheckpoint) -> Result<OrgCheckpoint, Error> {
+        let mut first = checkpoint.clone();
+        first.version = 1;
+        let item = to_item(&CheckpointItem {
+            pk: job_pk(&first.job),
+            sk: format!("ORG#{}", first.legacy_id),
+            checkpoint: first.clone(),
+        })?;
+        if self
+            .put_plain(item, Some(("attribute_not_exists(pk)", None)))
+            .await?
+        {
+            return Ok(first);
+        }
+        self.checkpoint(&first.job, &first.legacy_id)
+            .await?
+            .ok_or_else(|| Error::Conflict {
+                what: "migration checkpoint",
+                key: first.legacy_id.clone(),
+            })
+    }
+
+    async fn checkpoint(&self, job: &str, legacy_id: &str) -> Result<Option<OrgCheckpoint>, Error> {
+        Ok(self
+            .get::<CheckpointItem>(job_pk(job), &format!("ORG#{legacy_id}"))
+            .await?
+            .map(|i| i.checkpoint))
+    }
+
+    async fn save_checkpoint(&self, checkpoint: &OrgCheckpoint) -> Result<OrgCheckpoint, Error> {
+        let mut next = checkpoint.clone();
+        next.version = checkpoint.version + 1;
+        next.updated_at = now_epoch();
+        let item = to_item(&CheckpointItem {
+            pk: job_pk(&next.job),
+            sk: format!("ORG#{}", next.legacy_id),
+            checkpoint: next.clone(),
+        })?;
+        if self
+            .put_plain(
+                item,
+                Some(("version = :v", Some((":v", n(checkpoint.version))))),
+            )
+            .await?
+        {
+            Ok(next)
+        } else {
+            Err(Error::Conflict {
+                what: "migration checkpoint of organization",
+                key: checkpoint.legacy_id.clone(),
+            })
+        }
+    }
+
+    async fn checkpoints(&self, job: &str) -> Result<Vec<OrgCheckpoint>, Error> {
+        let pk = job_pk(job);
+        let items = self
+            .query_all(
+                || {
+                    self.client
+                        .query()
+                        .table_name(&self.table)
+                        .key_condition_expression("pk = :pk AND begins_with(sk, :org)")
+                        .expression_attribute_values(":pk", s(&pk))
+                        .expression_attribute_values(":org", s("ORG#"))
+                        .consistent_read(true)
+                },
+                None,
+            )
+            .await?;
+        items
+            .into_iter()
+            .map(|i| from_item::<CheckpointItem>(i).map(|c| c.checkpoint))
+            .collect()
+    }
+
+    async fn stage_people(
+        &self,
+        job: &str,
+        legacy_id: &str,
+        people: &[StagedPerson],
+    ) -> Result<(), Error> {
+        let expires_at = now_epoch() + STAGED_RETENTION_SECS;
+        let items = people
+            .iter()
+            .map(|p| {
+                to_item(&StagedItem {
+                    pk: staged_pk(job, legacy_id),
+                    sk: format!("PERSON#{}", p.username),
+                    expires_at,
+                    person: p.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_put(items).await
+    }
+
+    async fn staged_people(
+        &self,
+        job: &str,
+        legacy_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StagedPerson>, Error> {
+        let cursor = after.map(|u| format!("PERSON#{u}"));
+        let (items, _) = self
+            .page_of::<StagedItem>(
+                staged_pk(job, legacy_id),
+                "PERSON#",
+                cursor.as_deref(),
+                limit,
+            )
+            .await?;
+        Ok(items.into_iter().map(|i| i.person).collect())
+    }
+
+    async fn record_skipped(&self, job: &str, records: &[SkippedRecord]) -> Result<(), Error> {
+        let items = records
+            .iter()
+            .map(|r| {
+                to_item(&SkippedItem {
+                    pk: job_pk(job),
+                    sk: format!("SKIP#{:012}", r.ordinal),
+                    record: r.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_put(items).await
+    }
+
+    async fn skipped(
+        &self,
+        job: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SkippedRecord>, Error> {
+        let (items, next) = self
+            .page_of::<SkippedItem>(job_pk(job), "SKIP#", cursor, limit)
+            .await?;
+        Ok(Page {
+            items: items.into_iter().map(|i| i.record).collect(),
+            next,
+        })
+    }
+
+    async fn record_failure(&self, job: &str, failure: &PersonFailure) -> Result<(), Error> {
+        let item = to_item(&FailureItem {
+            pk: job_pk(job),
+            sk: format!("FAIL#{}#{}", failure.legacy_id, failure.username),
+            failure: failure.clone(),
+        })?;
+        self.put_plain(item, None).await.map(|_| ())
+    }
+
+    async fn clear_failure(&self, job: &str, legacy_id: &str, username: &str) -> Result<(), Error> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                job_pk(job),
+                &format!("FAIL#{legacy_id}#{username}"),
+            )))
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn failures(
+        &self,
+        job: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<PersonFailure>, Error> {
+        let (items, next) = self
+            .page_of::<FailureItem>(job_pk(job), "FAIL#", cursor, limit)
+            .await?;
+        Ok(Page {
+            items: items.into_iter().map(|i| i.failure).collect(),
+            next,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cognito;
 pub mod dynamodb;
 pub mod https;
+pub mod migration;
 pub mod secrets;
 pub mod ses;
 pub mod signin;

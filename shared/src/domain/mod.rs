@@ -10,6 +10,8 @@ pub mod legacy_password;
 pub mod links;
 pub mod mail;
 pub mod migration;
+pub mod migration_job;
+pub mod migration_plan;
 pub mod organization;
 pub mod password;
 pub mod people;
