@@ -13,9 +13,10 @@ use crate::domain::Error;
 use crate::ports::TxtRecords;
 
 /// The system's resolver, or the one `DNS_RESOLVER` names (`<ip>:<port>`, such as a
-/// company's own resolver, or a local one).
+/// company's own resolver, or a local one). A system configuration that cannot be read does
+/// not stop the function from starting: each look-up then says why it cannot be made.
 pub struct Dns {
-    resolver: Resolver<TokioRuntimeProvider>,
+    resolver: Result<Resolver<TokioRuntimeProvider>, String>,
 }
 
 impl Dns {
@@ -36,9 +37,19 @@ impl Dns {
                 let config = ResolverConfig::from_parts(None, Vec::new(), vec![server]);
                 Resolver::builder_with_config(config, TokioRuntimeProvider::default())
             }
-            None => Resolver::builder_tokio().map_err(|e| invalid(e.to_string()))?,
+            None => match Resolver::builder_tokio() {
+                Ok(builder) => builder,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the system's DNS configuration cannot be read");
+                    return Ok(Self {
+                        resolver: Err(format!(
+                            "the system's DNS configuration cannot be read: {e}"
+                        )),
+                    });
+                }
+            },
         };
-        let resolver = builder.build().map_err(|e| invalid(e.to_string()))?;
+        let resolver = builder.build().map_err(|e| e.to_string());
         Ok(Self { resolver })
     }
 }
@@ -46,7 +57,12 @@ impl Dns {
 #[async_trait]
 impl TxtRecords for Dns {
     async fn txt(&self, name: &str) -> Result<Vec<String>, Error> {
-        match self.resolver.txt_lookup(name).await {
+        let resolver = self.resolver.as_ref().map_err(|why| Error::Aws {
+            service: "DNS",
+            operation: "TXT lookup",
+            detail: why.clone(),
+        })?;
+        match resolver.txt_lookup(name).await {
             Ok(found) => Ok(found
                 .answers()
                 .iter()
@@ -67,5 +83,27 @@ impl TxtRecords for Dns {
                 detail: e.to_string(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_resolver_address_must_be_ip_and_port() {
+        for bad in ["dns.example:53", "127.0.0.1", "not an address"] {
+            match Dns::from_env(&[("DNS_RESOLVER", bad)]) {
+                Err(ConfigError::Invalid { name, reason }) => {
+                    assert_eq!(name, "DNS_RESOLVER");
+                    assert!(reason.contains(bad), "{reason}");
+                }
+                Err(other) => panic!("{bad}: {other}"),
+                Ok(_) => panic!("{bad} accepted"),
+            }
+        }
+        assert!(Dns::from_env(&[("DNS_RESOLVER", "127.0.0.1:5353")]).is_ok());
+        // Without one, the system's configuration; it never stops the start.
+        assert!(Dns::from_env(&[("OTHER", "x")]).is_ok());
     }
 }
