@@ -157,7 +157,7 @@ mod tests {
         let org: SourceRecord = serde_json::from_str(
             r#"{"kind":"organization","id":17,"name":"Acme","subdomain":"acme","email_domains":["acme.test"],"mfa":"optional","seats":40}"#,
         )
-        .unwrap();
+        .expect("a record of the documented shape");
         let SourceRecord::Organization(org) = org else {
             panic!("organization expected")
         };
@@ -166,7 +166,7 @@ mod tests {
         let person: SourceRecord = serde_json::from_str(
             r#"{"kind":"person","organization":"17","username":"ann","email":"ann@acme.test","given_name":"Ann","family_name":null,"roles":["admin"],"active":true,"password_hash":"$2b$04$abcdefghijklmnopqrstuu5Q8hVvZ4n1bq0cP1RxFx5y5m0y3a1Wy"}"#,
         )
-        .unwrap();
+        .expect("a record of the documented shape");
         let SourceRecord::Person(person) = person else {
             panic!("person expected")
         };
@@ -184,7 +184,7 @@ mod tests {
         let extra: SourceRecord = serde_json::from_str(
             r#"{"kind":"organization","id":1,"name":"A","subdomain":"a","colour":"red"}"#,
         )
-        .unwrap();
+        .expect("a record of the documented shape");
         assert!(matches!(extra, SourceRecord::Organization(o) if o.id == "1"));
     }
 }
