@@ -154,17 +154,7 @@ pub async fn migrate(
         inner: &deps.migration_pools,
         limits: &deps.limits,
     };
-    let m = MigrationDeps {
-        registry: &deps.registry,
-        pools: &paced,
-        logins: &paced,
-        legacy: &deps.registry,
-        store: &deps.registry,
-        mailer: &deps.mailer,
-        base_domain: &deps.config.base_domain,
-        triggers: &deps.config.triggers,
-        actor,
-    };
+    let m = MigrationDeps::over(&deps.registry, &paced, &deps.mailer, &deps.config, actor);
     let counters = Counters::default();
     let result = migrate_organization(&m, &job, legacy_id, Some(deadline), &counters).await?;
     let cp = result.checkpoint;

@@ -328,17 +328,7 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             };
             let config = shared::config::ProvisioningConfig::from_env(env)?;
             let mailer = crate::wiring::mailer(ctx.sdk, env)?;
-            let deps = MigrationDeps {
-                registry: &registry,
-                pools: &paced,
-                logins: &paced,
-                legacy: &registry,
-                store: &registry,
-                mailer: &mailer,
-                base_domain: &config.base_domain,
-                triggers: &config.triggers,
-                actor: &ctx.actor,
-            };
+            let deps = MigrationDeps::over(&registry, &paced, &mailer, &config, &ctx.actor);
             let done = rollback_organization(&deps, &job, &org).await?;
             if ctx.json {
                 print_json(&done);
@@ -662,17 +652,7 @@ async fn prepare(
             inner: pools,
             limits,
         };
-        let deps = MigrationDeps {
-            registry,
-            pools: &paced,
-            logins: &paced,
-            legacy: registry,
-            store: registry,
-            mailer: &mailer,
-            base_domain: &config.base_domain,
-            triggers: &config.triggers,
-            actor: &ctx.actor,
-        };
+        let deps = MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor);
         let pending: Vec<String> = registry
             .checkpoints(&job.id)
             .await?
@@ -724,17 +704,7 @@ async fn migrate_all(
         inner: pools,
         limits,
     };
-    let deps = MigrationDeps {
-        registry,
-        pools: &paced,
-        logins: &paced,
-        legacy: registry,
-        store: registry,
-        mailer: &mailer,
-        base_domain: &config.base_domain,
-        triggers: &config.triggers,
-        actor: &ctx.actor,
-    };
+    let deps = MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor);
     let checkpoints = registry.checkpoints(&job.id).await?;
     let todo: Vec<&OrgCheckpoint> = checkpoints.iter().filter(|c| !c.phase.settled()).collect();
     let people_total: u64 = todo

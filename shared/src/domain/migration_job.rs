@@ -219,6 +219,34 @@ pub struct MigrationDeps<'a> {
     pub actor: &'a str,
 }
 
+impl<'a> MigrationDeps<'a> {
+    /// One store for the registry, the legacy hashes and the job, one (paced) Cognito for the
+    /// pools and the logins, and the provisioning configuration.
+    pub fn over<S, C>(
+        store: &'a S,
+        cognito: &'a C,
+        mailer: &'a dyn Mailer,
+        config: &'a crate::config::ProvisioningConfig,
+        actor: &'a str,
+    ) -> Self
+    where
+        S: Registry + LegacyPasswords + MigrationStore,
+        C: UserPools + MigrationLogins,
+    {
+        Self {
+            registry: store,
+            pools: cognito,
+            logins: cognito,
+            legacy: store,
+            store,
+            mailer,
+            base_domain: &config.base_domain,
+            triggers: &config.triggers,
+            actor,
+        }
+    }
+}
+
 /// People per batch (one checkpoint each).
 pub const BATCH: u32 = 100;
 /// People of one organization in flight at once (their Cognito calls; registry writes of one
