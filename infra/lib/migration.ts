@@ -23,13 +23,15 @@ import { StageSettings } from './stage';
  *   each one spends on DynamoDB and in back-off.
  * - Its people cost one AdminCreateUser each (UserCreation, 50 RPS) and one
  *   AdminAddUserToGroup per role (UserResourceUpdate, 25 RPS). With the worker's defaults a
- *   little under the quotas (45 and 22 RPS, leaving the rest to live sign-ups and admins)
- *   each of 5 workers gets 9 creations/s: a 5,000-person organization in invite mode takes
- *   about 9 minutes, inside one 15-minute invocation. More workers would add no throughput
+ *   little under the quotas (48 and 24 RPS, leaving the rest to live sign-ups and admins)
+ *   each of 5 workers gets 4.8 group additions/s, the binding one with a role a person: a
+ *   5,000-person organization in invite mode takes about 17 minutes, two invocations (the
+ *   first answers `finished: false` and the map calls it again). More workers would add no throughput
  *   (the quota is the ceiling, not the workers) and would make each organization slower, so
  *   more of them would need a second invocation; fewer would leave the pool categories idle.
  * - 1,000 organizations (the default pool quota per account) x ~6 pool calls / 15 RPS: about
- *   7 minutes of pool creation in all; 100,000 invited people / 45 RPS: about 37 minutes.
+ *   7 minutes of pool creation in all; 100,000 invited people with one role each / 24 RPS:
+ *   about 70 minutes.
  */
 export const MIGRATION_MAX_CONCURRENCY = 5;
 

@@ -60,6 +60,18 @@ pub trait Registry: Send + Sync {
     /// Records the organization's user pool and claims the pool id, all or nothing. Recording
     /// the same pool again is a no-op; a different one is a [`Error::Conflict`].
     async fn attach_pool(&self, org: &Organization, pool_id: &str) -> Result<Organization, Error>;
+    /// Saves a changed organization if nobody saved it since it was read, then its audit
+    /// event: not in one transaction. For a writer that owns the organization meanwhile (a
+    /// migration's switch, while the bulk import writes beside it without transactions): a
+    /// repeat finds the record saved, and a crash between the two loses only the event.
+    /// By default the transactional [`Registry::save_organization`].
+    async fn save_organization_alone(
+        &self,
+        org: &Organization,
+        audit: &AuditEvent,
+    ) -> Result<Organization, Error> {
+        self.save_organization(org, Some(audit)).await
+    }
     /// Saves a changed organization if nobody saved it since it was read; bumps `version`.
     async fn save_organization(
         &self,

@@ -294,6 +294,30 @@ async fn logins(cognito: &CognitoClient, pool: &str) -> BTreeMap<String, (String
     }
 }
 
+/// A temporary password signs in, to Cognito's forced change at first sign-in.
+async fn asks_a_new_password(
+    cognito: &CognitoClient,
+    client: &str,
+    username: &str,
+    password: &str,
+) {
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ChallengeNameType};
+    let signed = cognito
+        .initiate_auth()
+        .client_id(client)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{username}: the temporary password signs in: {e:?}"));
+    assert_eq!(
+        signed.challenge_name(),
+        Some(&ChallengeNameType::NewPasswordRequired),
+        "{username}: a new password is asked at first sign-in"
+    );
+}
+
 /// Every valid person exactly once in the registry with the right status, every active one
 /// exactly once in the organization's pool, nobody else; returns (people, logins).
 async fn check_everyone(aws: &LocalAws, generated: &Generated) -> (usize, usize) {
@@ -596,13 +620,52 @@ async fn five_thousand_people_killed_resumed_rerun_and_one_organization_rolled_b
     eprintln!("whole test took {:?}", started.elapsed());
 }
 
-/// The state machine's item event through the worker's handler: a staged lazy-mode job, one
-/// organization per invocation, `finished` true once switched; a second call changes nothing.
+/// The state machine's side: a staged lazy-mode job's manifest in the migration bucket and
+/// `migrate start` (one execution at a time, the manifest afresh each time); the item event
+/// through the worker's handler, one organization per invocation, `finished` true once
+/// switched; a second call, with the manifest's item, changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_migrates_one_organization_of_a_staged_lazy_job() {
     let aws = LocalAws::start();
-    let env = aws.env(TABLE);
+    let mut env = aws.env(TABLE);
     json(&env, &["setup"], 0);
+    // The migration state machine's bucket and state machine, as the infra makes them (moto
+    // records executions and runs nothing: the worker is called below as the map would).
+    let sdk = aws.sdk().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("migration-bucket")
+        .send()
+        .await
+        .expect("bucket");
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let machine = sfn
+        .create_state_machine()
+        .name("migration")
+        .definition(r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/migration")
+        .send()
+        .await
+        .expect("state machine")
+        .state_machine_arn()
+        .to_owned();
+    env.push(("MIGRATION_BUCKET".into(), "migration-bucket".into()));
+    env.push(("MIGRATION_STATE_MACHINE_ARN".into(), machine.clone()));
+    let manifest = || async {
+        let object = s3
+            .get_object()
+            .bucket("migration-bucket")
+            .key("jobs/lazy1/organizations.json")
+            .send()
+            .await
+            .expect("the manifest is in the bucket");
+        let bytes = object.body.collect().await.expect("read").into_bytes();
+        serde_json::from_slice::<Vec<Value>>(&bytes).expect("a JSON array")
+    };
     let dir = TempDir::new("migration-worker");
     let source = dir.0.join("lazy.jsonl");
     let hash = "$2b$04$abcdefghijklmnopqrstuu5Q8hVvZ4n1bq0cP1RxFx5y5m0y3a1Wy";
@@ -656,6 +719,43 @@ async fn the_worker_migrates_one_organization_of_a_staged_lazy_job() {
         aws.pool_count().await,
         0,
         "staging creates nothing in Cognito"
+    );
+    let items = manifest().await;
+    assert_eq!(
+        items,
+        [
+            serde_json::json!({"id": "1017", "name": "Sample Legacy Organization", "subdomain": "sample-legacy-org"}),
+            serde_json::json!({"id": "1018", "name": "Other", "subdomain": "other-legacy-org"}),
+        ],
+        "the manifest lists both organizations of the job"
+    );
+
+    // `migrate start`: the manifest afresh and an execution over it; a second start while it
+    // runs is refused.
+    let started = json(&env, &["migrate", "start", "--job", "lazy1"], 0);
+    assert_eq!(started["manifest"]["organizations"], 2, "{started}");
+    let execution = started["execution_arn"]
+        .as_str()
+        .expect("an execution")
+        .to_owned();
+    let described = sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect("the execution exists");
+    assert_eq!(
+        serde_json::from_str::<Value>(described.input().expect("input")).expect("json"),
+        serde_json::json!({"job": "lazy1", "manifest_key": "jobs/lazy1/organizations.json"})
+    );
+    let name = described.name().expect("a name");
+    assert!(name.starts_with("lazy1--"), "{name}");
+    let again = run(&env, &["migrate", "start", "--job", "lazy1"]);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stderr.contains("running") && again.stderr.contains(&execution),
+        "{}",
+        again.stderr
     );
 
     // The worker's environment, without touching this process's (tests run in parallel).
@@ -768,7 +868,10 @@ async fn the_worker_migrates_one_organization_of_a_staged_lazy_job() {
         shared::domain::migration_job::OrgPhase::Pending
     );
 
-    // Called again (Step Functions retries): nothing more happens.
+    // Called again (Step Functions retries), now with the manifest's item as the map's
+    // ItemSelector passes it: nothing more happens.
+    assert_eq!(items[0]["id"], "1017");
+    let event = serde_json::json!({"action": "migrate_organization", "job": "lazy1", "organization": items[0]});
     let again = tenant_migration::handler::handle(&deps, invoke(event))
         .await
         .map_err(|e| e.0)
@@ -777,6 +880,71 @@ async fn the_worker_migrates_one_organization_of_a_staged_lazy_job() {
     assert_eq!(again["finished"], true);
     assert_eq!(again["people_done"], 30);
     assert_eq!(all_people(&registry, &org.id).await.len(), 30);
+
+    // An administrator's password reset before a lazy person's first sign-in: Cognito has no
+    // login for them yet, so the reset creates it (with their group) and mails its
+    // temporary password, which signs in to the forced change.
+    let pools = shared::aws::cognito::CognitoPools::new(&sdk);
+    let mailer = shared::aws::ses::SesMailer::new(
+        &sdk,
+        shared::domain::EmailAddress::parse("no-reply@app.example.test").expect("valid"),
+        None,
+    );
+    let admin = shared::domain::people::Admin {
+        registry: &registry,
+        pools: &pools,
+        mailer: &mailer,
+        base_domain: "app.example.test",
+        actor: "boss",
+    };
+    let lazy1 = registry
+        .person(&org.id, "lazy1")
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(lazy1.status, PersonStatus::Active);
+    let pool = org.cognito.user_pool_id.clone().expect("pool");
+    admin
+        .reset_password(&org, lazy1)
+        .await
+        .expect("the reset creates the login");
+    assert_eq!(
+        logins(&cognito, &pool)
+            .await
+            .into_keys()
+            .collect::<Vec<_>>(),
+        ["lazy1"]
+    );
+    let groups = cognito
+        .admin_list_groups_for_user()
+        .user_pool_id(&pool)
+        .username("lazy1")
+        .send()
+        .await
+        .expect("groups");
+    assert_eq!(
+        groups
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_name())
+            .collect::<Vec<_>>(),
+        ["member"]
+    );
+    let password = aws.newest_temporary_password("lazy1@sample.test");
+    let client = org.cognito.app_client_id.as_deref().expect("client");
+    asks_a_new_password(&cognito, client, "lazy1", &password).await;
+
+    // Once that execution is over, a new start lists only the organization still to migrate.
+    sfn.stop_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect("stopped");
+    let restarted = json(&env, &["migrate", "start", "--job", "lazy1"], 0);
+    assert_eq!(restarted["manifest"]["organizations"], 1, "{restarted}");
+    assert_ne!(restarted["execution_arn"], started["execution_arn"]);
+    let ids: Vec<Value> = manifest().await.iter().map(|i| i["id"].clone()).collect();
+    assert_eq!(ids, ["1018"]);
 }
 
 /// A legacy shared pool as the source: ListUsers page by page (more than one page), the
@@ -875,4 +1043,103 @@ async fn a_legacy_pool_is_read_page_by_page() {
         .expect("read")
         .expect("created");
     assert_eq!(all_people(&registry, &north.id).await.len(), 65);
+}
+
+/// `--send-invitations`: active people of an invite-mode job get their login and the welcome
+/// mail (username, a temporary password that signs in, the subdomain's link) as the run goes;
+/// inactive people get neither; a second run of the job sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_go_out_with_the_migration_when_asked() {
+    let aws = LocalAws::start();
+    let env = aws.env(TABLE);
+    json(&env, &["setup"], 0);
+    let dir = TempDir::new("migration-invitations");
+    let source = dir.0.join("invite.jsonl");
+    let org = Value::from("inv-1");
+    let lines = [
+        org_line(&org, "invited-co", "Invited Co", 5),
+        person_line(&org, "anna", "anna@invited-co.test", &["admin"], true),
+        person_line(&org, "bert", "bert@invited-co.test", &["member"], true),
+        person_line(&org, "carl", "carl@invited-co.test", &["member"], false),
+    ];
+    std::fs::write(&source, lines.join("\n")).expect("write");
+    let source = source.to_str().expect("utf-8");
+    let args = [
+        "migrate",
+        "run",
+        "--source",
+        source,
+        "--job",
+        "inv1",
+        "--mode",
+        "invite",
+        "--send-invitations",
+    ];
+    let ran = json(&env, &args, 0);
+    assert_eq!(ran["people"]["done"], 3, "{ran}");
+    assert_eq!(ran["people"]["failed"], 0, "{ran}");
+
+    let registry = registry(&aws).await;
+    let org = registry
+        .organization_by_subdomain(&Subdomain::parse("invited-co").expect("valid"))
+        .await
+        .expect("read")
+        .expect("created");
+    let pool = org.cognito.user_pool_id.clone().expect("pool");
+    let client = org.cognito.app_client_id.clone().expect("client");
+    let statuses: BTreeMap<String, PersonStatus> = all_people(&registry, &org.id)
+        .await
+        .into_iter()
+        .map(|p| (p.username, p.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeMap::from([
+            ("anna".to_owned(), PersonStatus::Invited),
+            ("bert".to_owned(), PersonStatus::Invited),
+            ("carl".to_owned(), PersonStatus::Added),
+        ])
+    );
+    assert_eq!(org.seats_used, 2, "the invited hold their seats");
+    let cognito = CognitoClient::new(&aws.sdk().await);
+    let in_pool: Vec<String> = logins(&cognito, &pool).await.into_keys().collect();
+    assert_eq!(
+        in_pool,
+        ["anna", "bert"],
+        "logins of the active people only"
+    );
+
+    let mails = aws.sent_mails();
+    let to: BTreeSet<&str> = mails
+        .iter()
+        .filter_map(|m| m["destinations"]["ToAddresses"][0].as_str())
+        .collect();
+    assert_eq!(
+        to,
+        BTreeSet::from(["anna@invited-co.test", "bert@invited-co.test"])
+    );
+    assert_eq!(mails.len(), 2, "one welcome mail each");
+    for (username, address) in [
+        ("anna", "anna@invited-co.test"),
+        ("bert", "bert@invited-co.test"),
+    ] {
+        let body = aws.newest_mail_to(address)["body"]
+            .as_str()
+            .expect("body")
+            .to_owned();
+        assert!(body.contains(username), "{body}");
+        assert!(
+            body.contains("https://invited-co.app.example.test/login"),
+            "{body}"
+        );
+        // The temporary password is the login's: it signs in, to the forced change.
+        let password = aws.newest_temporary_password(address);
+        asks_a_new_password(&cognito, &client, username, &password).await;
+    }
+
+    // The same run again: the job is done, nobody is invited twice.
+    let again = json(&env, &args, 0);
+    assert_eq!(again["people"]["done"], 3, "{again}");
+    assert_eq!(aws.sent_mails().len(), 2, "no second welcome mail");
+    assert_eq!(logins(&cognito, &pool).await.len(), 2);
 }

@@ -17,6 +17,8 @@ use serde::Serialize;
 use serde_json::json;
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
+use shared::aws::launch::{manifest_items, MigrationLauncher};
+use shared::config::Source;
 use shared::domain::migration::{MigrationMode, SourceRecord};
 use shared::domain::migration_job::{
     migrate_organization, provision_organization, rollback_organization, transient, Counters,
@@ -58,16 +60,17 @@ pub struct SourceArgs {
 
 #[derive(Debug, Args)]
 pub struct RateArgs {
-    /// People created per second (Cognito's UserCreation quota is 50/s; default 45).
+    /// People created per second (Cognito's UserCreation quota is 50/s; default 48).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Pool operations per second (pools, clients, domains, groups; quota 15/s; default 13).
+    /// Pool operations per second (pools, clients, domains, groups; quota 15/s; default 14).
     #[arg(long)]
     pub pool_rate: Option<f64>,
-    /// Group memberships and other login updates per second (quota 25/s each; default 22).
+    /// Group memberships and other login updates per second (quota 25/s each; default 24).
     #[arg(long)]
     pub update_rate: Option<f64>,
-    /// Organizations migrated at once.
+    /// Organizations whose people are sent to Cognito at once (as many more start, write
+    /// their records or switch meanwhile).
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
 }
@@ -153,6 +156,13 @@ pub enum MigrateCommand {
     },
     /// Every organization and person not migrated, with the reason.
     Report {
+        #[arg(long)]
+        job: String,
+    },
+    /// Hand a staged job (`run --stage-only`) to the migration state machine: writes the
+    /// manifest of its organizations still to migrate to MIGRATION_BUCKET and starts an
+    /// execution of MIGRATION_STATE_MACHINE_ARN (its Lambda workers migrate them).
+    Start {
         #[arg(long)]
         job: String,
     },
@@ -278,6 +288,20 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
                 .await?;
             }
             if args.stage_only {
+                match manifest_bucket(env) {
+                    Some(bucket) => {
+                        let launcher = MigrationLauncher::new(ctx.sdk, &bucket);
+                        let (key, count) = write_manifest(&launcher, &registry, &job.id).await?;
+                        progress(&format!(
+                            "job {}: manifest of {count} organizations written to s3://{bucket}/{key}; `tenantctl migrate start --job {}` starts the state machine",
+                            job.id, job.id
+                        ));
+                    }
+                    None => progress(&format!(
+                        "job {}: staged; MIGRATION_BUCKET is not set, so no manifest was written (`tenantctl migrate start --job {}` writes it and starts the state machine)",
+                        job.id, job.id
+                    )),
+                }
                 return status(ctx, &registry, &job.id).await;
             }
             migrate_all(
@@ -312,6 +336,10 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
                 .await?;
             }
             migrate_all(ctx, &registry, &pools, &limits, &job, rates.concurrency).await
+        }
+        MigrateCommand::Start { job } => {
+            job_id(&job)?;
+            start(ctx, &registry, &job).await
         }
         MigrateCommand::Status { job } => {
             job_id(&job)?;
@@ -348,6 +376,80 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             report(ctx, &registry, &job).await
         }
     }
+}
+
+/// `MIGRATION_BUCKET`: the migration state machine's bucket (published by the infra).
+fn manifest_bucket(env: &dyn shared::config::Source) -> Option<String> {
+    env.get("MIGRATION_BUCKET")
+}
+
+/// Writes the job's manifest; returns its key and how many organizations it lists.
+async fn write_manifest(
+    launcher: &MigrationLauncher,
+    registry: &DynamoRegistry,
+    job: &str,
+) -> Result<(String, usize), Error> {
+    let items = manifest_items(&registry.checkpoints(job).await?);
+    let key = launcher.write_manifest(job, &items).await?;
+    Ok((key, items.len()))
+}
+
+/// `migrate start`: the manifest afresh, then an execution over it, unless one is running.
+async fn start(
+    ctx: &Context<'_>,
+    registry: &DynamoRegistry,
+    id: &str,
+) -> Result<Exit, crate::cli::CliError> {
+    let env = &shared::config::ProcessEnv;
+    let bucket = manifest_bucket(env).ok_or(shared::config::ConfigError::Missing {
+        name: "MIGRATION_BUCKET",
+        purpose: "the migration state machine's bucket, where the job's manifest goes (stack output MigrationBucketName)",
+    })?;
+    let state_machine =
+        env.get("MIGRATION_STATE_MACHINE_ARN")
+            .ok_or(shared::config::ConfigError::Missing {
+                name: "MIGRATION_STATE_MACHINE_ARN",
+                purpose:
+                    "the migration state machine to start (stack output MigrationStateMachineArn)",
+            })?;
+    let job = find_job(registry, id).await?;
+    if !job.staged {
+        return Err(Error::not_allowed(
+            format!("start job {id} on the state machine"),
+            "its people are not staged yet: run `tenantctl migrate run ... --stage-only` first",
+        )
+        .into());
+    }
+    let launcher = MigrationLauncher::new(ctx.sdk, &bucket);
+    if let Some(running) = launcher.running_execution(&state_machine, id).await? {
+        return Err(Error::not_allowed(
+            format!("start job {id} on the state machine"),
+            format!("an execution of it is running ({running}); `tenantctl migrate status --job {id}` follows it"),
+        )
+        .into());
+    }
+    let (key, count) = write_manifest(&launcher, registry, id).await?;
+    let execution = if count == 0 {
+        None
+    } else {
+        Some(launcher.start(&state_machine, id).await?)
+    };
+    if ctx.json {
+        print_json(&json!({
+            "job": id,
+            "manifest": {"bucket": bucket, "key": key, "organizations": count},
+            "execution_arn": execution,
+        }));
+    } else {
+        println!("manifest: s3://{bucket}/{key} ({count} organizations to migrate)");
+        match &execution {
+            Some(arn) => println!(
+                "execution started: {arn}\n`tenantctl migrate status --job {id}` shows its progress; `tenantctl migrate report --job {id}` what was not migrated"
+            ),
+            None => println!("nothing to migrate: every organization of job {id} is settled; no execution started"),
+        }
+    }
+    Ok(0)
 }
 
 async fn find_job(registry: &DynamoRegistry, id: &str) -> Result<MigrationJob, Error> {
@@ -684,8 +786,8 @@ async fn prepare(
     Ok(())
 }
 
-/// Passes over the organizations stopped by a passing error (about eight minutes of pauses).
-const ROUNDS: u64 = 30;
+/// Attempts of an organization stopped by a passing error (about eight minutes of pauses).
+const ATTEMPTS: u64 = 30;
 
 /// Migrates every organization of the job that is not settled, `concurrency` at once; one
 /// organization's failure never stops the others. Progress on stderr.
@@ -704,7 +806,11 @@ async fn migrate_all(
         inner: pools,
         limits,
     };
-    let deps = MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor);
+    // `concurrency` organizations' batches at Cognito at once, and as many more starting,
+    // writing their records or switching meanwhile: the quota never waits for DynamoDB.
+    let turns = tokio::sync::Semaphore::new(concurrency.max(1));
+    let deps =
+        MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor).taking_turns(&turns);
     let checkpoints = registry.checkpoints(&job.id).await?;
     let todo: Vec<&OrgCheckpoint> = checkpoints.iter().filter(|c| !c.phase.settled()).collect();
     let people_total: u64 = todo
@@ -722,42 +828,38 @@ async fn migrate_all(
     ));
     // A run killed a moment ago still holds its organization's lease (a minute at most, two
     // for a pool being created): such organizations are tried again after a pause.
-    let mut todo: Vec<String> = todo.iter().map(|c| c.legacy_id.clone()).collect();
-    let mut results: Vec<(String, Result<bool, Error>)> = Vec::new();
-    for round in 0..ROUNDS {
-        let pass: Vec<(String, Result<bool, Error>)> = stream::iter(todo.iter())
-            .map(|legacy_id| {
-                let deps = &deps;
-                let counters = &counters;
-                async move {
+    // Each organization stopped by a passing error is tried again by itself after a pause,
+    // while the others go on.
+    let todo: Vec<String> = todo.iter().map(|c| c.legacy_id.clone()).collect();
+    let mut results: Vec<(String, Result<bool, Error>)> = stream::iter(todo.iter())
+        .map(|legacy_id| {
+            let deps = &deps;
+            let counters = &counters;
+            async move {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
                     let r = migrate_organization(deps, job, legacy_id, None, counters)
                         .await
                         .map(|r| r.finished);
-                    (legacy_id.clone(), r)
+                    let e = match &r {
+                        Err(e) if transient(e) && attempt < ATTEMPTS => e,
+                        _ => return (legacy_id.clone(), r),
+                    };
+                    let pause = match e {
+                        Error::InProgress { .. } => 15,
+                        _ => (3 * attempt).min(20),
+                    };
+                    progress(&format!(
+                        "organization {legacy_id} stopped on a passing error ({e}); trying it again in {pause} s"
+                    ));
+                    tokio::time::sleep(Duration::from_secs(pause)).await;
                 }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-        let (busy, settled): (Vec<_>, Vec<_>) = pass
-            .into_iter()
-            .partition(|(_, r)| r.as_ref().is_err_and(transient));
-        results.extend(settled);
-        if busy.is_empty() || round + 1 == ROUNDS {
-            results.extend(busy);
-            break;
-        }
-        let held = busy
-            .iter()
-            .any(|(_, r)| matches!(r, Err(Error::InProgress { .. })));
-        let pause = if held { 15 } else { (3 * (round + 1)).min(20) };
-        progress(&format!(
-            "{} organizations stopped on a passing error (a lease of a run killed a moment ago, AWS unreachable, a concurrent change): trying them again in {pause} s",
-            busy.len()
-        ));
-        todo = busy.into_iter().map(|(id, _)| id).collect();
-        tokio::time::sleep(Duration::from_secs(pause)).await;
-    }
+            }
+        })
+        .buffer_unordered(concurrency.max(1) * 2)
+        .collect()
+        .await;
     // A checkpoint write lost on the way (seen against an overloaded moto) leaves an
     // organization unsettled although its attempt ended well: one more pass settles it from
     // the registry (a switched organization is only marked so).

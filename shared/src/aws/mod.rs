@@ -4,6 +4,8 @@
 pub mod cognito;
 pub mod dynamodb;
 pub mod https;
+#[cfg(feature = "launch")]
+pub mod launch;
 pub mod migration;
 pub mod secrets;
 pub mod ses;

@@ -217,6 +217,11 @@ pub struct MigrationDeps<'a> {
     pub base_domain: &'a str,
     pub triggers: &'a TriggerArns,
     pub actor: &'a str,
+    /// Turns at Cognito shared by the organizations of one process: a batch's Cognito steps
+    /// wait for a turn, its records and the organization's start and switch do not. So
+    /// organizations that write to DynamoDB (or switch) leave the quota to others instead of
+    /// idling it. None: no turns (one organization, as in the Lambda worker).
+    pub cognito_turns: Option<&'a tokio::sync::Semaphore>,
 }
 
 impl<'a> MigrationDeps<'a> {
@@ -243,7 +248,14 @@ impl<'a> MigrationDeps<'a> {
             base_domain: &config.base_domain,
             triggers: &config.triggers,
             actor,
+            cognito_turns: None,
         }
+    }
+
+    /// Batches of several organizations take turns at Cognito (see `cognito_turns`).
+    pub fn taking_turns(mut self, turns: &'a tokio::sync::Semaphore) -> Self {
+        self.cognito_turns = Some(turns);
+        self
     }
 }
 
@@ -252,9 +264,13 @@ pub const BATCH: u32 = 100;
 /// People of one organization in flight at once (their Cognito calls; registry writes of one
 /// organization are one at a time, since they share its seat counter).
 const PEOPLE_IN_FLIGHT: usize = 16;
+/// Batches prepared at Cognito that may wait for their records to be written.
+const AHEAD: usize = 2;
 /// How long a run holds an organization without writing a checkpoint before another run may
 /// take it over.
 const LEASE_SECS: i64 = 60;
+/// How often a run that waits renews its lease.
+const LEASE_RENEWAL: Duration = Duration::from_secs(20);
 
 /// Counters shared with a progress display.
 #[derive(Debug, Default)]
@@ -398,30 +414,85 @@ async fn migrate_leased(
             what: "organization without a pool",
             key: org.subdomain.to_string(),
         })?;
-    loop {
-        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            return Ok(false);
+    // Batches flow from Cognito to DynamoDB: the Cognito steps of the next batches go on
+    // while earlier batches' records are written and checkpointed (up to AHEAD batches wait
+    // between the two), and each batch's people are read while the one before is at Cognito.
+    // So a slow DynamoDB write or read never leaves the Cognito quota idle. The checkpoint
+    // moves only past recorded batches, in order; a run killed meanwhile finds the prepared
+    // batches' logins there (their Cognito steps are idempotent).
+    let legacy_id = cp.legacy_id.clone();
+    let first_cursor = cp.cursor.clone();
+    let (ready_tx, ready_rx) = tokio::sync::mpsc::channel::<(PreparedBatch, String)>(AHEAD);
+    let read = |cursor: Option<String>| {
+        let legacy_id = &legacy_id;
+        async move {
+            deps.store
+                .staged_people(&job.id, legacy_id, cursor.as_deref(), BATCH)
+                .await
         }
-        let batch = deps
-            .store
-            .staged_people(&job.id, &cp.legacy_id, cp.cursor.as_deref(), BATCH)
-            .await?;
-        let Some(last) = batch.last().map(|p| p.username.clone()) else {
-            break;
-        };
-        let tally = migrate_batch(deps, job, &org, &pool_id, &cp.legacy_id, batch).await?;
-        cp.cursor = Some(last);
-        cp.people_done += tally.done;
-        cp.logins_created += tally.logins;
-        cp.people_failed += tally.failed;
-        cp.lease_until = now_epoch() + LEASE_SECS;
-        *cp = deps.store.save_checkpoint(cp).await?;
-        counters
-            .people_done
-            .fetch_add(tally.done, Ordering::Relaxed);
-        counters
-            .people_failed
-            .fetch_add(tally.failed, Ordering::Relaxed);
+    };
+    // Ok(true): every batch prepared; Ok(false): stopped (the deadline, or the recording
+    // stopped on an error).
+    let produce = async {
+        let ready = ready_tx;
+        let mut batch = read(first_cursor).await?;
+        loop {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Ok::<_, Error>(false);
+            }
+            let Some(last) = batch.last().map(|p| p.username.clone()) else {
+                return Ok(true);
+            };
+            // Never closed: a permit, or none when there are no turns.
+            let turn = match deps.cognito_turns {
+                Some(turns) => turns.acquire().await.ok(),
+                None => None,
+            };
+            let (prepared, following) = tokio::join!(
+                prepare_batch(deps, job, &org, &pool_id, &legacy_id, batch),
+                read(Some(last.clone()))
+            );
+            drop(turn);
+            if ready.send((prepared?, last)).await.is_err() {
+                return Ok(false);
+            }
+            batch = following?;
+        }
+    };
+    let record = async {
+        let mut ready = ready_rx;
+        loop {
+            // While the next batch waits for its turn at Cognito, the lease is renewed: this
+            // loop is the checkpoint's one writer.
+            let (prepared, last) = match tokio::time::timeout(LEASE_RENEWAL, ready.recv()).await {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(_) => {
+                    cp.lease_until = now_epoch() + LEASE_SECS;
+                    *cp = deps.store.save_checkpoint(cp).await?;
+                    continue;
+                }
+            };
+            let tally = record_batch(deps, job, &org, &legacy_id, prepared).await?;
+            cp.cursor = Some(last);
+            cp.people_done += tally.done;
+            cp.logins_created += tally.logins;
+            cp.people_failed += tally.failed;
+            cp.lease_until = now_epoch() + LEASE_SECS;
+            *cp = deps.store.save_checkpoint(cp).await?;
+            counters
+                .people_done
+                .fetch_add(tally.done, Ordering::Relaxed);
+            counters
+                .people_failed
+                .fetch_add(tally.failed, Ordering::Relaxed);
+        }
+        Ok::<_, Error>(())
+    };
+    let (produced, recorded) = tokio::join!(produce, record);
+    recorded?;
+    if !produced? {
+        return Ok(false);
     }
     switch(deps, job, cp, &org).await?;
     counters.orgs_done.fetch_add(1, Ordering::Relaxed);
@@ -522,7 +593,9 @@ async fn switch(
                 job.id, cp.people_done, cp.people_failed
             )),
         );
-        deps.registry.save_organization(&org, Some(&audit)).await?;
+        // Not a transaction: the other organizations' people are being written meanwhile
+        // (see `save_organization_alone`).
+        deps.registry.save_organization_alone(&org, &audit).await?;
     }
     cp.phase = OrgPhase::Switched;
     cp.error = None;
@@ -544,18 +617,24 @@ struct Prepared {
     invite_now: bool,
 }
 
-/// One batch: each person's Cognito steps and legacy hash (16 at once), then their records
-/// in a few transactions, then (with `--send-invitations`) their activation. A transient error
-/// (AWS unreachable, DynamoDB failing) is returned and the whole batch is done again; a
-/// person's own error is recorded as their failure and the others go on.
-async fn migrate_batch(
+/// A batch whose Cognito steps are done: the people to record, and the tally so far (the
+/// people who failed).
+struct PreparedBatch {
+    ready: Vec<Prepared>,
+    tally: BatchTally,
+}
+
+/// A batch's Cognito steps and legacy hashes (16 people at once). A transient error (AWS
+/// unreachable, DynamoDB failing) is returned and the whole batch is done again; a person's
+/// own error is recorded as their failure and the others go on.
+async fn prepare_batch(
     deps: &MigrationDeps<'_>,
     job: &MigrationJob,
     org: &Organization,
     pool_id: &str,
     legacy_id: &str,
     batch: Vec<StagedPerson>,
-) -> Result<BatchTally, Error> {
+) -> Result<PreparedBatch, Error> {
     let mut tally = BatchTally::default();
     let prepared: Vec<(String, Result<Prepared, Error>)> = stream::iter(batch)
         .map(|p| async move {
@@ -576,6 +655,19 @@ async fn migrate_batch(
             }
         }
     }
+    Ok(PreparedBatch { ready, tally })
+}
+
+/// A prepared batch's records, in a few bulk writes, then (with `--send-invitations`) its
+/// people's activation.
+async fn record_batch(
+    deps: &MigrationDeps<'_>,
+    job: &MigrationJob,
+    org: &Organization,
+    legacy_id: &str,
+    batch: PreparedBatch,
+) -> Result<BatchTally, Error> {
+    let PreparedBatch { ready, mut tally } = batch;
     let records: Vec<(Person, AuditEvent)> = ready
         .iter()
         .map(|p| {

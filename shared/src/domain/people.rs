@@ -605,6 +605,64 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reset_creates_the_login_of_a_lazily_migrated_person_who_never_signed_in() {
+        use crate::domain::migration::{MigrationMode, OrgMigration};
+        let mut org = sample_org();
+        org.sign_in.migration = Some(OrgMigration {
+            job: "j1".into(),
+            legacy_id: "17".into(),
+            mode: MigrationMode::Lazy,
+            switched: true,
+        });
+        let w = World {
+            registry: MemoryRegistry::with_org(org.clone()),
+            pools: RecordingPools::default(),
+            mailer: MemoryMailer::default(),
+        };
+        let admin = w.admin();
+        // As the migration records a lazy person: active, with a seat, no login yet.
+        let added = admin.add_person(&org, &jane()).await.expect("added");
+        let mut active = added.clone();
+        active.status = PersonStatus::Active;
+        let jane = w
+            .registry
+            .save_person(&added, &active, None)
+            .await
+            .expect("active");
+        let jane = admin.reset_password(&org, jane).await.expect("reset");
+        let pool = org.cognito.user_pool_id.as_deref().expect("pool");
+        assert_eq!(
+            w.pools.calls(),
+            [
+                format!("create_login {pool} jane"),
+                format!("add_to_group {pool} jane member"),
+            ],
+            "the login is created with its groups, not a password set on a missing login"
+        );
+        let sent = w.mailer.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].1.subject,
+            "Your Acme Corporation password was reset"
+        );
+        assert_eq!(jane.status, PersonStatus::Active);
+
+        // Once their first sign-in finished the migration, a reset is the plain one.
+        let mut migrated = jane.clone();
+        migrated.lazy_migrated_at = Some(1);
+        let migrated = w
+            .registry
+            .save_person(&jane, &migrated, None)
+            .await
+            .expect("migrated");
+        admin.reset_password(&org, migrated).await.expect("reset");
+        assert_eq!(
+            w.pools.calls().last().map(String::as_str),
+            Some(format!("set_temporary_password {pool} jane").as_str())
+        );
+    }
+
+    #[tokio::test]
     async fn delete_unlinks_keeps_the_record_and_frees_the_seat() {
         let w = World::new();
         let org = sample_org();
