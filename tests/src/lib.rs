@@ -303,6 +303,37 @@ pub fn tenantctl(env: &[(String, String)], args: &[&str]) -> Output {
         .expect("tenantctl runs")
 }
 
+/// What a `tenantctl` run printed, and its exit code.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `tenantctl` with `args` in `env`.
+pub fn tenantctl_run(env: &[(String, String)], args: &[&str]) -> Ran {
+    let out = tenantctl(env, args);
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `tenantctl --output json` with `args`, expects exit `code`, returns what it printed.
+pub fn tenantctl_json(env: &[(String, String)], args: &[&str], code: i32) -> serde_json::Value {
+    let mut full = vec!["--output", "json"];
+    full.extend_from_slice(args);
+    let r = tenantctl_run(env, &full);
+    assert_eq!(
+        r.code, code,
+        "tenantctl {args:?}: {}\n{}",
+        r.stdout, r.stderr
+    );
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", r.stdout))
+}
+
 /// A scratch directory, removed when dropped.
 pub struct TempDir(pub PathBuf);
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{tenantctl, tenantctl_path, LocalAws, TempDir};
+use integration_tests::{tenantctl_path, LocalAws, TempDir};
 use serde_json::Value;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::{OrgId, Person, PersonStatus, Subdomain};
@@ -22,33 +22,7 @@ const TABLE: &str = "signin";
 const VALID_ORGS: usize = 50;
 const PEOPLE_PER_ORG: usize = 100;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(env: &[(String, String)], args: &[&str]) -> Run {
-    let out = tenantctl(env, args);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn json(env: &[(String, String)], args: &[&str], code: i32) -> Value {
-    let mut full = vec!["--output", "json"];
-    full.extend_from_slice(args);
-    let r = run(env, &full);
-    assert_eq!(
-        r.code, code,
-        "tenantctl {args:?}: {}\n{}",
-        r.stdout, r.stderr
-    );
-    serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", r.stdout))
-}
+use integration_tests::{tenantctl_json as json, tenantctl_run as run};
 
 /// What the generator put in the source, to check the outcome against.
 struct Generated {

@@ -4,37 +4,15 @@ use aws_sdk_cognitoidentityprovider::types::{
     DeletionProtectionType, PreventUserExistenceErrorTypes, UserPoolMfaType,
 };
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{env_for, tenantctl, trigger_arn, LocalAws};
+use integration_tests::{env_for, trigger_arn, LocalAws};
 use serde_json::Value;
 
 const TABLE: &str = "signin";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(env: &[(String, String)], args: &[&str]) -> Run {
-    let out = tenantctl(env, args);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use integration_tests::tenantctl_run as run;
 
 fn json(env: &[(String, String)], args: &[&str]) -> Value {
-    let mut full = vec!["--output", "json"];
-    full.extend_from_slice(args);
-    let r = run(env, &full);
-    assert_eq!(
-        r.code, 0,
-        "tenantctl {args:?} failed: {}{}",
-        r.stdout, r.stderr
-    );
-    serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {}", r.stdout))
+    integration_tests::tenantctl_json(env, args, 0)
 }
 
 /// Fails with `code`, prints a JSON error with `error_code`, and a message containing `says`.

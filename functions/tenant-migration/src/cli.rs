@@ -692,12 +692,14 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-fn progress(message: &str) {
+/// One line of progress on stderr.
+pub(crate) fn progress(message: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "  - {message}");
 }
 
-fn print_json(value: &impl Serialize) {
+/// The result as pretty JSON on stdout.
+pub(crate) fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),

@@ -6,7 +6,6 @@
 //! migrated from their staged people, by this command or by the Lambda worker.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +29,7 @@ use shared::domain::{now_epoch, Error};
 use shared::ports::{MigrationStore, Registry};
 use shared::rate::{Paced, RateLimits, Rates};
 
+use crate::cli::{print_json, progress};
 use crate::source::{SourceReader, SourceSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -1127,16 +1127,4 @@ async fn report(
     } else {
         1
     })
-}
-
-fn progress(message: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "  - {message}");
-}
-
-fn print_json(value: &impl Serialize) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),
-    }
 }

@@ -124,31 +124,15 @@ fn attributes(login: &LegacyLogin) -> std::collections::HashMap<String, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::domain::migration::{LegacyHash, MigrationMode, OrgMigration};
+    use shared::domain::migration::{LegacyHash, MigrationMode};
     use shared::domain::{Error, OrgStatus, Organization, Person, PersonStatus, Role};
     use shared::ports::LegacyPasswords;
+    use shared::testing::legacy_hashes::{ARGON2ID, BCRYPT, PASSWORD, PBKDF2};
     use shared::testing::{
-        sample_event, sample_event_names, sample_org, sample_person, MemoryRegistry,
+        sample_event, sample_event_names, sample_lazy_org as lazy_org, sample_org, sample_person,
+        MemoryRegistry,
     };
     use std::sync::Arc;
-
-    // bcrypt cost 4 and a small Argon2id of PASSWORD, made independently with Python (the
-    // fixtures of shared::domain::legacy_password); PBKDF2 is made here.
-    const PASSWORD: &str = "Legacy-Passw0rd!";
-    const BCRYPT: &str = "$2b$04$71WuvCQWPAynfhlj2qe5Ne9qaf5OvlWf0Q73PpyY3sU7Dvl9N2eCq";
-    const ARGON2ID: &str = "$argon2id$v=19$m=8192,t=1,p=1$DO7UFf0suVUYxZLy8sREWw$WMnfU5TwMAkCJLueUXpJnSUcTGxzhi62Xtnr6tRAXtY";
-    const PBKDF2: &str = "pbkdf2_sha256$1000$s4ltS4lt$Oi178muyMHa0EEnSkr2Q/o0rHNGpR7AlESBGAAQIafI=";
-
-    fn lazy_org() -> Organization {
-        let mut org = sample_org();
-        org.sign_in.migration = Some(OrgMigration {
-            job: "job-1".into(),
-            legacy_id: "17".into(),
-            mode: MigrationMode::Lazy,
-            switched: true,
-        });
-        org
-    }
 
     /// The sample events' person: `ann` (signs in as `Ann`), a member with names.
     fn ann(status: PersonStatus) -> Person {

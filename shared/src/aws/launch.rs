@@ -45,9 +45,12 @@ pub fn execution_input(job: &str) -> Value {
 }
 
 /// Executions of a job are named `<job>--<unix milliseconds>`: at most 64 + 2 + 13 characters,
-/// under Step Functions' 80, and a job's executions are found by that prefix.
+/// under Step Functions' 80, and a job's executions are found by that prefix. A job id's dots
+/// become underscores: Step Functions logs to CloudWatch only executions whose names hold
+/// nothing but letters, digits, `-` and `_` (StartExecution reference), and the state machine
+/// logs.
 fn execution_prefix(job: &str) -> String {
-    format!("{job}--")
+    format!("{}--", job.replace('.', "_"))
 }
 
 /// The migration bucket and state machine of a deployment.
@@ -180,6 +183,7 @@ mod tests {
             items[0],
             json!({"id": "1", "name": "Org 1", "subdomain": "org-1"})
         );
+        assert_eq!(execution_prefix("wave-2.eu_1"), "wave-2_eu_1--");
         assert_eq!(
             execution_input("j1"),
             json!({"job": "j1", "manifest_key": "jobs/j1/organizations.json"})

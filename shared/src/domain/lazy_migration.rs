@@ -256,24 +256,11 @@ pub async fn complete_lazy_migration(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::migration::OrgMigration;
     use crate::domain::{PersonStatus, Role};
-    use crate::testing::{sample_org, sample_person, MemoryRegistry, RecordingPools};
-
-    // The fixtures of `legacy_password`'s tests: bcrypt cost 4 and a small Argon2id.
-    const PASSWORD: &str = "Legacy-Passw0rd!";
-    const BCRYPT: &str = "$2b$04$71WuvCQWPAynfhlj2qe5Ne9qaf5OvlWf0Q73PpyY3sU7Dvl9N2eCq";
-
-    fn lazy_org() -> Organization {
-        let mut org = sample_org();
-        org.sign_in.migration = Some(OrgMigration {
-            job: "job-1".into(),
-            legacy_id: "17".into(),
-            mode: MigrationMode::Lazy,
-            switched: true,
-        });
-        org
-    }
+    use crate::testing::legacy_hashes::{BCRYPT, PASSWORD};
+    use crate::testing::{
+        sample_lazy_org as lazy_org, sample_org, sample_person, MemoryRegistry, RecordingPools,
+    };
 
     async fn registry_with(person: Option<Person>, hash: Option<&str>) -> MemoryRegistry {
         let registry = MemoryRegistry::with_org(lazy_org());

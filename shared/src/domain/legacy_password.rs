@@ -72,13 +72,7 @@ fn verify_pbkdf2(hash: &str, password: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // Made independently with Python (bcrypt, argon2-cffi, hashlib.pbkdf2_hmac) from the
-    // password below.
-    const PASSWORD: &str = "Legacy-Passw0rd!";
-    const BCRYPT: &str = "$2b$04$71WuvCQWPAynfhlj2qe5Ne9qaf5OvlWf0Q73PpyY3sU7Dvl9N2eCq";
-    const ARGON2ID: &str = "$argon2id$v=19$m=8192,t=1,p=1$DO7UFf0suVUYxZLy8sREWw$WMnfU5TwMAkCJLueUXpJnSUcTGxzhi62Xtnr6tRAXtY";
-    const PBKDF2: &str = "pbkdf2_sha256$1000$s4ltS4lt$Oi178muyMHa0EEnSkr2Q/o0rHNGpR7AlESBGAAQIafI=";
+    use crate::testing::legacy_hashes::{ARGON2ID, BCRYPT, PASSWORD, PBKDF2};
 
     #[test]
     fn each_scheme_accepts_its_password_and_nothing_else() {

@@ -606,14 +606,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reset_creates_the_login_of_a_lazily_migrated_person_who_never_signed_in() {
-        use crate::domain::migration::{MigrationMode, OrgMigration};
-        let mut org = sample_org();
-        org.sign_in.migration = Some(OrgMigration {
-            job: "j1".into(),
-            legacy_id: "17".into(),
-            mode: MigrationMode::Lazy,
-            switched: true,
-        });
+        let org = crate::testing::sample_lazy_org();
         let w = World {
             registry: MemoryRegistry::with_org(org.clone()),
             pools: RecordingPools::default(),
