@@ -1,6 +1,6 @@
 //! The admin API: who is calling (a verified token of their organization's own pool, and
-//! their person record, read on every request), what they may do (mutations need the
-//! `admin` role), idempotency keys, and the routes.
+//! their person record, read on every request), what they may do (everything but
+//! `GET /v1/me`, their own record, needs the `admin` role), idempotency keys, and the routes.
 //!
 //! The organization is the token issuer's, never taken from the path, a header or the body:
 //! every lookup below is scoped to `caller.org`, so a person id of another organization is
@@ -180,10 +180,13 @@ impl App {
             Ok(caller) => caller,
             Err(problem) => return problem.into_response(),
         };
-        let mutation = call.method != Method::GET;
-        if mutation && !caller.is_admin() {
+        // People data, settings, roles and the audit log are the administrators'; anyone
+        // else of the organization reads only their own record.
+        let own_record = call.method == Method::GET && call.segments == ["v1", "me"];
+        if !own_record && !caller.is_admin() {
             return Problem::forbidden().into_response();
         }
+        let mutation = call.method != Method::GET;
         match (
             mutation,
             call.header(header::HeaderName::from_static("idempotency-key")),

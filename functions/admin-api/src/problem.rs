@@ -133,9 +133,15 @@ impl From<Error> for Problem {
                 "A role is needed",
                 "Assign a role to this person first, then switch the activation on.",
             ),
-            Error::NotAllowed { .. } => {
+            Error::NotAllowed { .. } | Error::LoginOfAnotherPerson { .. } => {
                 Problem::new(StatusCode::CONFLICT, "not-allowed", "Not possible now", e.to_string())
             }
+            Error::LastAdministrator { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "last-admin",
+                "Last administrator",
+                e.to_string(),
+            ),
             Error::InvalidSubdomain { .. }
             | Error::ReservedSubdomain { .. }
             | Error::SubdomainTaken { .. }

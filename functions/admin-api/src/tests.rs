@@ -236,14 +236,41 @@ async fn a_suspended_organization_gets_nothing() {
 }
 
 #[tokio::test]
-async fn members_read_admins_change() {
+async fn members_read_only_their_own_record_admins_everything() {
     let w = world();
     let a = w
-        .call(Method::GET, "/v1/organization", Some(MEMBER), None)
+        .call(Method::GET, "/v1/organization", Some(ADMIN), None)
         .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.body["subdomain"], "acme");
     assert_eq!(a.body["login_url"], "https://acme.app.example.com/login");
+    let hank = w.registry.stored_person("hank").expect("hank");
+    // People data, settings, roles and the audit log are the administrators' alone.
+    for path in [
+        "/v1/organization".to_owned(),
+        "/v1/users".to_owned(),
+        "/v1/users?q=hank".to_owned(),
+        format!("/v1/users/{}", hank.id),
+        "/v1/roles".to_owned(),
+        "/v1/audit".to_owned(),
+    ] {
+        let a = w.call(Method::GET, &path, Some(MEMBER), None).await;
+        problem(&a, StatusCode::FORBIDDEN, "forbidden");
+        assert!(
+            !a.body.to_string().contains("hank"),
+            "{path}: a refusal names nobody: {}",
+            a.body
+        );
+    }
+    // Their own record, and only it.
+    let me = w.call(Method::GET, "/v1/me", Some(MEMBER), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["username"], "jane");
+    assert_eq!(me.body["roles"], json!(["member"]));
+    let me = w.call(Method::GET, "/v1/me", Some(ADMIN), None).await;
+    assert_eq!(me.body["username"], "hank");
+    let a = w.call(Method::GET, "/v1/me", None, None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     let a = w
         .call(
             Method::POST,
@@ -264,12 +291,12 @@ async fn people_are_added_found_listed_and_filtered() {
     assert_eq!(sam["status"], "added");
     assert!(w.pools.calls().is_empty(), "a record only");
     let a = w
-        .call(Method::GET, &format!("/v1/users/{id}"), Some(MEMBER), None)
+        .call(Method::GET, &format!("/v1/users/{id}"), Some(ADMIN), None)
         .await;
     assert_eq!(a.body["username"], "sam");
     assert!(a.headers.get("etag").is_some());
     let a = w
-        .call(Method::GET, "/v1/users?status=added", Some(MEMBER), None)
+        .call(Method::GET, "/v1/users?status=added", Some(ADMIN), None)
         .await;
     let names: Vec<&str> = a.body["users"]
         .as_array()
@@ -279,12 +306,12 @@ async fn people_are_added_found_listed_and_filtered() {
         .collect();
     assert_eq!(names, ["sam"]);
     let a = w
-        .call(Method::GET, "/v1/users?q=JAN", Some(MEMBER), None)
+        .call(Method::GET, "/v1/users?q=JAN", Some(ADMIN), None)
         .await;
     assert_eq!(a.body["users"][0]["username"], "jane");
     // Pages: two of one, then the end.
     let first = w
-        .call(Method::GET, "/v1/users?limit=2", Some(MEMBER), None)
+        .call(Method::GET, "/v1/users?limit=2", Some(ADMIN), None)
         .await;
     assert_eq!(first.body["users"].as_array().expect("list").len(), 2);
     let cursor = first.body["next_cursor"].as_str().expect("more");
@@ -292,7 +319,7 @@ async fn people_are_added_found_listed_and_filtered() {
         .call(
             Method::GET,
             &format!("/v1/users?limit=2&cursor={cursor}"),
-            Some(MEMBER),
+            Some(ADMIN),
             None,
         )
         .await;
@@ -597,7 +624,7 @@ async fn roles_and_the_audit_log() {
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-    let roles = w.call(Method::GET, "/v1/roles", Some(MEMBER), None).await;
+    let roles = w.call(Method::GET, "/v1/roles", Some(ADMIN), None).await;
     let listed: Vec<(String, u64)> = roles.body["roles"]
         .as_array()
         .expect("roles")
@@ -626,7 +653,7 @@ async fn roles_and_the_audit_log() {
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     let audit = w
-        .call(Method::GET, "/v1/audit?limit=1", Some(MEMBER), None)
+        .call(Method::GET, "/v1/audit?limit=1", Some(ADMIN), None)
         .await;
     assert_eq!(audit.body["events"][0]["action"], "role.deleted");
     assert_eq!(audit.body["events"][0]["actor"], "hank");
@@ -635,7 +662,7 @@ async fn roles_and_the_audit_log() {
         .call(
             Method::GET,
             &format!("/v1/audit?cursor={cursor}"),
-            Some(MEMBER),
+            Some(ADMIN),
             None,
         )
         .await;
@@ -900,7 +927,7 @@ mod properties {
 async fn admins_change_their_organizations_settings_and_nobody_else_does() {
     let w = world();
     let got = w
-        .call(Method::GET, "/v1/organization", Some(MEMBER), None)
+        .call(Method::GET, "/v1/organization", Some(ADMIN), None)
         .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.body["invitation"], "password");
