@@ -366,6 +366,32 @@ impl UserPools for CognitoPools {
                 if e.as_service_error()
                     .is_some_and(|se| se.is_username_exists_exception()) =>
             {
+                // The login of that name must be this person's before it gets their new
+                // password: the same address, or our own disabled login (a deactivated
+                // person's) whose address a change made while it was off is brought in step.
+                // An enabled login with another address is someone else's.
+                let existing = self
+                    .client
+                    .admin_get_user()
+                    .user_pool_id(pool_id)
+                    .username(login.username)
+                    .send()
+                    .await
+                    .map_err(|e| self.endpoint.error("AdminGetUser", e))?;
+                let address = existing
+                    .user_attributes()
+                    .iter()
+                    .find(|a| a.name() == "email")
+                    .and_then(|a| a.value())
+                    .and_then(|v| crate::domain::EmailAddress::parse(v).ok());
+                if address.as_ref() != Some(login.email) {
+                    if existing.enabled() {
+                        return Err(Error::LoginOfAnotherPerson {
+                            username: login.username.to_owned(),
+                        });
+                    }
+                    self.set_email(pool_id, login.username, login.email).await?;
+                }
                 self.client
                     .admin_set_user_password()
                     .user_pool_id(pool_id)
