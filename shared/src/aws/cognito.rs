@@ -705,8 +705,12 @@ impl UserPools for CognitoPools {
             None => Vec::new(),
         };
         let mut offered: Vec<String> = Vec::new();
-        // The password page stays for everyone unless SSO-only, and for the admins' break-glass.
-        if !settings.sso_only || settings.admins_keep_password {
+        // Managed login's password page, unless SSO-only. Not for the admins' break-glass
+        // either: on that page a person linked to a provider could sign in with a password
+        // and pre-token-generation could not tell it from a provider sign-in (both are
+        // `TokenGeneration_HostedAuth`). The break-glass is the router's password form,
+        // which signs in through the user pools API, open whatever this list says.
+        if !settings.sso_only {
             offered.push("COGNITO".into());
         }
         let mut missing = Vec::new();

@@ -322,10 +322,19 @@ impl TokenSource {
     }
 }
 
-/// SSO-only organizations: no token for a sign-in with a password. Checked when the token is
-/// issued, after Cognito verified the password, so that it tells nothing to someone who does
-/// not know it; and by the token's source, which Cognito sets, so that a native login linked
-/// to a provider is refused with its password and accepted through the provider.
+/// SSO-only organizations: no token for a sign-in with a password, but the administrators'
+/// break-glass where the organization keeps it. Checked when the token is issued, after
+/// Cognito verified the password, so that it tells nothing to someone who does not know it;
+/// and by the token's source, which Cognito sets, so that a native login linked to a
+/// provider is refused with its password and accepted through the provider.
+///
+/// - API sign-in (the router's password form, or anyone calling InitiateAuth with the
+///   public client id): a password, so only a break-glass administrator.
+/// - Managed login: the app client of an SSO-only organization offers no `COGNITO` password
+///   page there (see `apply_sign_in`), so a native login arrives only through a provider
+///   linked to it.
+/// - Refresh: continues a sign-in that one of the two allowed; a refresh token from a
+///   password sign-in before the organization became SSO-only yields nothing more.
 pub fn check_sign_in_method(
     org: &Organization,
     source: TokenSource,
@@ -335,18 +344,18 @@ pub fn check_sign_in_method(
     if !org.sign_in.sso_only || federated_user {
         return Ok(());
     }
-    // Break-glass: the organization's admins keep their password.
-    if org.sign_in.admins_keep_password
-        && person.is_some_and(|p| p.roles.iter().any(|r| r.as_str() == "admin"))
-    {
-        return Ok(());
-    }
-    match source {
-        TokenSource::Refresh => Ok(()),
-        TokenSource::ApiSignIn => Err(Refusal::SsoOnly),
-        // A native login at the managed login page: only one linked to a provider.
-        TokenSource::HostedSignIn if person.is_some_and(|p| !p.identities.is_empty()) => Ok(()),
-        TokenSource::HostedSignIn => Err(Refusal::SsoOnly),
+    let break_glass = org.sign_in.admins_keep_password
+        && person.is_some_and(|p| p.roles.iter().any(|r| r.as_str() == "admin"));
+    let linked = person.is_some_and(|p| !p.identities.is_empty());
+    let allowed = match source {
+        TokenSource::ApiSignIn => break_glass,
+        TokenSource::HostedSignIn => linked,
+        TokenSource::Refresh => linked || break_glass,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::SsoOnly)
     }
 }
 
@@ -861,20 +870,40 @@ mod tests {
             Err(Refusal::SsoOnly)
         );
         assert_eq!(check_sign_in_method(&org, hosted, true, None), Ok(()));
+        // A refresh token from a password sign-in before the switch to SSO-only.
         assert_eq!(
             check_sign_in_method(&org, refresh, false, Some(&native)),
+            Err(Refusal::SsoOnly)
+        );
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&linked)),
             Ok(())
         );
-        // Break-glass: admins keep their password, nobody else.
+        // Break-glass: admins keep their password, nobody else, linked or not.
         org.sign_in.admins_keep_password = true;
         assert_eq!(
             check_sign_in_method(&org, api, false, Some(&native)),
+            Ok(())
+        );
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&native)),
             Ok(())
         );
         let mut member = person(PersonStatus::Active);
         member.roles = vec![Role::parse("member").expect("role")];
         assert_eq!(
             check_sign_in_method(&org, api, false, Some(&member)),
+            Err(Refusal::SsoOnly)
+        );
+        let mut linked_member = linked.clone();
+        linked_member.roles = member.roles.clone();
+        assert_eq!(
+            check_sign_in_method(&org, api, false, Some(&linked_member)),
+            Err(Refusal::SsoOnly),
+            "a linked member's password, on any page or API"
+        );
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&member)),
             Err(Refusal::SsoOnly)
         );
         assert_eq!(
