@@ -140,6 +140,9 @@ impl UserPools for CrashingPools<'_> {
     async fn disable_login(&self, pool: &str, user: &str) -> Result<(), Error> {
         self.real.disable_login(pool, user).await
     }
+    async fn sign_out_everywhere(&self, pool: &str, user: &str) -> Result<(), Error> {
+        self.real.sign_out_everywhere(pool, user).await
+    }
     async fn delete_login(&self, pool: &str, user: &str) -> Result<(), Error> {
         self.real.delete_login(pool, user).await
     }

@@ -29,6 +29,8 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 pub struct TokenSubject {
     pub pool_id: String,
     pub username: String,
+    /// When the person signed in (the token's `auth_time`, epoch seconds).
+    pub signed_in_at: u64,
 }
 
 /// Why a token was not accepted: the reason goes to the log, never to the caller.
@@ -264,6 +266,15 @@ impl App {
                 tracing::info!(org_id = %org.id, reason = "no person with a login", "refused");
                 Problem::unauthorized()
             })?;
+        // A session ended since (a password reset, a deactivation): its tokens stay valid
+        // at Cognito until they expire, not here.
+        if person
+            .sessions_revoked_at
+            .is_some_and(|at| (subject.signed_in_at as i64) < at)
+        {
+            tracing::info!(org_id = %org.id, reason = "signed in before the sessions were ended", "refused");
+            return Err(Problem::unauthorized());
+        }
         Ok(Caller { org, person })
     }
 

@@ -13,7 +13,8 @@ use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, R
 
 use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
 
-/// Tokens are `token:<pool>:<username>`; anything else is refused.
+/// Tokens are `token:<pool>:<username>` (signed in now) or `old:<pool>:<username>` (signed
+/// in long ago); anything else is refused.
 struct FakeAuth;
 
 #[async_trait]
@@ -21,9 +22,14 @@ impl Authenticate for FakeAuth {
     async fn authenticate(&self, token: &str) -> Result<TokenSubject, NotAccepted> {
         let mut parts = token.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
-            (Some("token"), Some(pool), Some(user)) => Ok(TokenSubject {
+            (Some(age @ ("token" | "old")), Some(pool), Some(user)) => Ok(TokenSubject {
                 pool_id: pool.into(),
                 username: user.into(),
+                signed_in_at: if age == "old" {
+                    1
+                } else {
+                    shared::domain::now_epoch() as u64
+                },
             }),
             (Some("outage"), _, _) => Err(NotAccepted {
                 reason: "keys unavailable".into(),
@@ -701,6 +707,70 @@ async fn another_organizations_person_is_not_found() {
         w.registry.stored_person("eve").expect("there").status,
         PersonStatus::Added
     );
+}
+
+#[tokio::test]
+async fn a_password_reset_or_a_deactivation_ends_every_session() {
+    const JANE_BEFORE: &str = "old:eu-west-1_AcmePool1:jane";
+    let w = world();
+    let me = w.call(Method::GET, "/v1/me", Some(JANE_BEFORE), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let jane = w.registry.stored_person("jane").expect("jane");
+    let reset = w
+        .call(
+            Method::POST,
+            &format!("/v1/users/{}/password-reset", jane.id),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert!(
+        w.pools
+            .calls()
+            .contains(&"sign_out_everywhere eu-west-1_AcmePool1 jane".to_owned()),
+        "{:?}",
+        w.pools.calls()
+    );
+    // A token of a sign-in before the reset: refused, though Cognito's signature holds.
+    let me = w.call(Method::GET, "/v1/me", Some(JANE_BEFORE), None).await;
+    problem(&me, StatusCode::UNAUTHORIZED, "unauthorized");
+    let me = w.call(Method::GET, "/v1/me", Some(MEMBER), None).await;
+    assert_eq!(me.status, StatusCode::OK, "a sign-in since: {}", me.body);
+    // Deactivated and activated again: the tokens of before stay refused.
+    let hank = w.add("sam", &["admin"]).await;
+    let id = hank["id"].as_str().expect("id").to_owned();
+    for active in [true, false, true] {
+        let a = w
+            .call(
+                Method::PUT,
+                &format!("/v1/users/{id}/activation"),
+                Some(ADMIN),
+                Some(json!({ "active": active })),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let sam = w.registry.stored_person("sam").expect("sam");
+    assert!(sam.sessions_revoked_at.is_some());
+    let a = w
+        .call(
+            Method::GET,
+            "/v1/me",
+            Some("old:eu-west-1_AcmePool1:sam"),
+            None,
+        )
+        .await;
+    problem(&a, StatusCode::UNAUTHORIZED, "unauthorized");
+    let a = w
+        .call(
+            Method::GET,
+            "/v1/me",
+            Some("token:eu-west-1_AcmePool1:sam"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
 #[test]

@@ -496,6 +496,10 @@ impl UserPools for CognitoPools {
             }
             Err(e) => return Err(self.endpoint.error("AdminDisableUser", e)),
         }
+        self.sign_out_everywhere(pool_id, username).await
+    }
+
+    async fn sign_out_everywhere(&self, pool_id: &str, username: &str) -> Result<(), Error> {
         match self
             .client
             .admin_user_global_sign_out()
