@@ -148,6 +148,18 @@ pub trait Registry: Send + Sync {
         after: &Person,
         audit: Option<&AuditEvent>,
     ) -> Result<Person, Error>;
+    /// [`Registry::save_person`], on the condition that the organization's record is still
+    /// at `org_version`, which the same write moves on: changes that take an active
+    /// administrator away are made one at a time, each after counting the others
+    /// (`domain::people::save_keeping_an_admin`). [`Error::Conflict`] on `organization` when
+    /// the record moved meanwhile.
+    async fn save_person_if_org_unchanged(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+        org_version: u64,
+    ) -> Result<Person, Error>;
 
     /// The person a federated identity was linked to (the provider's subject identifies them
     /// after the first link, never the e-mail address again).

@@ -116,6 +116,52 @@ impl MemoryRegistry {
         self.lock().orgs.get(id.as_str()).cloned()
     }
 
+    fn save_person_guarded(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+        org_version: Option<u64>,
+    ) -> Result<Person, Error> {
+        self.injected_failure()?;
+        let mut state = self.lock();
+        let key = (before.org_id.to_string(), before.username.clone());
+        if state.people.get(&key).map(|p| p.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            });
+        }
+        if let Some(expected) = org_version {
+            let org = state
+                .orgs
+                .get_mut(before.org_id.as_str())
+                .ok_or(Error::NotFound {
+                    what: "organization",
+                    key: before.org_id.to_string(),
+                })?;
+            if org.version != expected {
+                return Err(Error::Conflict {
+                    what: "organization",
+                    key: before.org_id.to_string(),
+                });
+            }
+            org.version += 1;
+        }
+        Self::move_seat(
+            &mut state,
+            &before.org_id,
+            &before.username,
+            before.status.holds_seat(),
+            after.status.holds_seat(),
+        )?;
+        let mut next = after.clone();
+        next.version = before.version + 1;
+        state.people.insert(key, next.clone());
+        state.audit.extend(audit.cloned());
+        Ok(next)
+    }
+
     fn move_seat(
         state: &mut State,
         org: &OrgId,
@@ -337,27 +383,18 @@ impl Registry for MemoryRegistry {
         audit: Option<&AuditEvent>,
     ) -> Result<Person, Error> {
         self.call("save_person");
-        self.injected_failure()?;
-        let mut state = self.lock();
-        let key = (before.org_id.to_string(), before.username.clone());
-        if state.people.get(&key).map(|p| p.version) != Some(before.version) {
-            return Err(Error::Conflict {
-                what: "person",
-                key: before.username.clone(),
-            });
-        }
-        Self::move_seat(
-            &mut state,
-            &before.org_id,
-            &before.username,
-            before.status.holds_seat(),
-            after.status.holds_seat(),
-        )?;
-        let mut next = after.clone();
-        next.version = before.version + 1;
-        state.people.insert(key, next.clone());
-        state.audit.extend(audit.cloned());
-        Ok(next)
+        self.save_person_guarded(before, after, audit, None)
+    }
+
+    async fn save_person_if_org_unchanged(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+        org_version: u64,
+    ) -> Result<Person, Error> {
+        self.call("save_person_if_org_unchanged");
+        self.save_person_guarded(before, after, audit, Some(org_version))
     }
 
     async fn change_email(

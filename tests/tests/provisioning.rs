@@ -859,3 +859,85 @@ async fn an_activation_never_hands_over_a_login_that_carries_another_address() {
         .await
         .expect("repeated");
 }
+
+/// Two administrators deactivating each other at the same moment, against DynamoDB (moto):
+/// one of them goes, the other is refused as the last active administrator, every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_deactivating_each_other_at_once_leave_one() {
+    use shared::domain::people::{Admin, NewPerson};
+    let stack = stack().await;
+    let done = stack
+        .provisioning(&stack.pools, &stack.mailer)
+        .provision(&request("wayne"), &|_| {})
+        .await
+        .expect("provisioned");
+    let org = done.organization;
+    let admin = |actor: &'static str| Admin {
+        registry: &stack.registry,
+        pools: &stack.pools,
+        mailer: &stack.mailer,
+        base_domain: BASE_DOMAIN,
+        actor,
+    };
+    let stored = |name: String| {
+        let registry = &stack.registry;
+        let org_id = org.id.clone();
+        async move {
+            registry
+                .person(&org_id, &name)
+                .await
+                .expect("read")
+                .expect("there")
+        }
+    };
+    // The administrator before each round (the first one, then each round's survivor)
+    // leaves once the round's pair is active: the pair are the only active admins.
+    let mut before = "boss@wayne.example".to_owned();
+    for round in 0..4 {
+        let names = [format!("ada{round}"), format!("bo{round}")];
+        let mut pair = Vec::new();
+        for name in &names {
+            let added = admin("test")
+                .add_person(
+                    &org,
+                    &NewPerson {
+                        username: name.clone(),
+                        email: format!("{name}@wayne.example"),
+                        roles: vec!["admin".into()],
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("added");
+            let on = admin("test")
+                .set_activation(&org, added, true)
+                .await
+                .expect("activated");
+            pair.push(on.person);
+        }
+        admin("test")
+            .delete_person(&org, stored(before.clone()).await)
+            .await
+            .expect("two other admins remain");
+        let (by_bo, by_ada) = (admin("bo"), admin("ada"));
+        let (first, second) = tokio::join!(
+            by_bo.set_activation(&org, pair[0].clone(), false),
+            by_ada.set_activation(&org, pair[1].clone(), false),
+        );
+        let outcomes = [first.map(|_| ()), second.map(|_| ())];
+        let refused = outcomes
+            .iter()
+            .filter(|r| matches!(r, Err(Error::LastAdministrator { .. })))
+            .count();
+        let done = outcomes.iter().filter(|r| r.is_ok()).count();
+        assert_eq!((done, refused), (1, 1), "round {round}: {outcomes:?}");
+        let mut survivors = Vec::new();
+        for name in &names {
+            if stored(name.clone()).await.is_active_admin() {
+                survivors.push(name.clone());
+            }
+        }
+        assert_eq!(survivors.len(), 1, "round {round}: {survivors:?}");
+        before = survivors.remove(0);
+    }
+}

@@ -773,6 +773,44 @@ async fn a_password_reset_or_a_deactivation_ends_every_session() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
+#[tokio::test]
+async fn the_last_active_admin_is_never_removed() {
+    let w = world();
+    let hank = w.registry.stored_person("hank").expect("hank");
+    let attempts = [
+        (
+            Method::PUT,
+            format!("/v1/users/{}/activation", hank.id),
+            json!({"active": false}),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/users/{}", hank.id),
+            json!({"roles": ["member"]}),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/users/{}", hank.id),
+            json!({"email": "h@acme.example"}),
+        ),
+        (Method::DELETE, format!("/v1/users/{}", hank.id), json!({})),
+    ];
+    for (method, path, body) in &attempts {
+        let a = w
+            .call(method.clone(), path, Some(ADMIN), Some(body.clone()))
+            .await;
+        problem(&a, StatusCode::CONFLICT, "last-admin");
+        assert!(
+            a.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("make someone else an administrator first")),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(w.registry.stored_person("hank"), Some(hank));
+}
+
 #[test]
 fn the_openapi_document_lists_exactly_the_routes() {
     let doc: Value = serde_json::from_str(crate::routes::OPENAPI).expect("JSON");

@@ -456,23 +456,102 @@ impl DynamoRegistry {
 
     /// The update that takes (`+1`) or frees (`-1`) one of the organization's seats.
     fn seat_update(&self, org: &OrgId, take: bool) -> Result<TransactWriteItem, Error> {
-        let (expr, condition) = if take {
-            (
-                "seats_used + :one",
-                "attribute_not_exists(seats) OR seats_used < seats",
-            )
-        } else {
-            ("seats_used - :one", "seats_used >= :one")
+        self.org_update(org, Some(take), None)
+    }
+
+    /// The one update of the organization's record in a person's transaction (a transaction
+    /// may touch an item once): the seat taken (`Some(true)`) or freed (`Some(false)`), and
+    /// on the condition that the record is still at `version` (`guard`); either moves the
+    /// record's version on.
+    fn org_update(
+        &self,
+        org: &OrgId,
+        seat: Option<bool>,
+        guard: Option<u64>,
+    ) -> Result<TransactWriteItem, Error> {
+        let (set, mut conditions) = match seat {
+            Some(true) => (
+                "seats_used = seats_used + :one, ",
+                vec!["(attribute_not_exists(seats) OR seats_used < seats)"],
+            ),
+            Some(false) => (
+                "seats_used = seats_used - :one, ",
+                vec!["seats_used >= :one"],
+            ),
+            None => ("", Vec::new()),
         };
-        let update = Update::builder()
+        if guard.is_some() {
+            conditions.push("version = :seen");
+        }
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(org_pk(org), ORG_SK)))
-            .update_expression(format!("SET seats_used = {expr}, version = version + :one"))
-            .condition_expression(condition)
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(|e| self.build_error(e))?;
+            .update_expression(format!("SET {set}version = version + :one"))
+            .condition_expression(if conditions.is_empty() {
+                "attribute_exists(pk)".to_owned()
+            } else {
+                conditions.join(" AND ")
+            })
+            .expression_attribute_values(":one", n(1));
+        if let Some(seen) = guard {
+            update = update.expression_attribute_values(":seen", n(seen));
+        }
+        let update = update.build().map_err(|e| self.build_error(e))?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// `save_person`, and with `guard` on the condition that the organization's record is
+    /// still at that version.
+    async fn save_person_guarded(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+        guard: Option<u64>,
+    ) -> Result<Person, Error> {
+        if before.email != after.email
+            || before.username != after.username
+            || before.preferred_username != after.preferred_username
+            || before.org_id != after.org_id
+        {
+            return Err(Error::not_allowed(
+                format!("save {}", before.username),
+                "an e-mail or username change needs its own confirmation step",
+            ));
+        }
+        let (put, next) = self.person_put(before, after)?;
+        let mut items = vec![in_transaction(put)];
+        // The organization's update (a seat, the guard), when there is one, is item 1.
+        let seat = match (before.status.holds_seat(), after.status.holds_seat()) {
+            (false, true) => Some(true),
+            (true, false) => Some(false),
+            _ => None,
+        };
+        let takes_seat = seat == Some(true);
+        if seat.is_some() || guard.is_some() {
+            items.push(self.org_update(&next.org_id, seat, guard)?);
+        }
+        if let Some(event) = audit {
+            items.push(self.audit_put(event)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(next),
+            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
+                what: "person",
+                key: before.username.clone(),
+            }),
+            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, 1) => {
+                Err(no_seat(&before.username))
+            }
+            Err(TransactFailure::Cancelled(codes)) if guard.is_some() && failed(&codes, 1) => {
+                Err(Error::Conflict {
+                    what: "organization",
+                    key: before.org_id.to_string(),
+                })
+            }
+            Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
     }
 
     async fn save_person_plain(
@@ -1034,45 +1113,18 @@ impl Registry for DynamoRegistry {
         after: &Person,
         audit: Option<&AuditEvent>,
     ) -> Result<Person, Error> {
-        if before.email != after.email
-            || before.username != after.username
-            || before.preferred_username != after.preferred_username
-            || before.org_id != after.org_id
-        {
-            return Err(Error::not_allowed(
-                format!("save {}", before.username),
-                "an e-mail or username change needs its own confirmation step",
-            ));
-        }
-        let (put, next) = self.person_put(before, after)?;
-        let mut items = vec![in_transaction(put)];
-        // The seat update, when there is one, is item 1.
-        let takes_seat = match (before.status.holds_seat(), after.status.holds_seat()) {
-            (false, true) => {
-                items.push(self.seat_update(&next.org_id, true)?);
-                true
-            }
-            (true, false) => {
-                items.push(self.seat_update(&next.org_id, false)?);
-                false
-            }
-            _ => false,
-        };
-        if let Some(event) = audit {
-            items.push(self.audit_put(event)?);
-        }
-        match self.transact(items).await {
-            Ok(()) => Ok(next),
-            Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
-                what: "person",
-                key: before.username.clone(),
-            }),
-            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, 1) => {
-                Err(no_seat(&before.username))
-            }
-            Err(TransactFailure::Cancelled(codes)) => Err(unexpected_condition(&codes)),
-            Err(TransactFailure::Other(e)) => Err(e),
-        }
+        self.save_person_guarded(before, after, audit, None).await
+    }
+
+    async fn save_person_if_org_unchanged(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: Option<&AuditEvent>,
+        org_version: u64,
+    ) -> Result<Person, Error> {
+        self.save_person_guarded(before, after, audit, Some(org_version))
+            .await
     }
 
     async fn change_email(

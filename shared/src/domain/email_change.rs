@@ -83,10 +83,15 @@ impl Admin<'_> {
             &person.username,
             Some("a confirmation link went to the new address".into()),
         );
-        let saved = self
-            .registry
-            .save_person(person, &next, Some(&audit))
-            .await?;
+        // Sign-in is refused until it is confirmed: not for the last administrator.
+        let saved = super::people::save_keeping_an_admin(
+            self.registry,
+            person,
+            &next,
+            Some(&audit),
+            "change the e-mail address of",
+        )
+        .await?;
         let url = format!(
             "{}/confirm-email/{token}",
             org.subdomain.origin(self.base_domain)
@@ -188,10 +193,14 @@ impl Admin<'_> {
             &person.username,
             Some(format!("to sign in as {new}, once confirmed by the link")),
         );
-        let saved = self
-            .registry
-            .save_person(person, &next, Some(&audit))
-            .await?;
+        let saved = super::people::save_keeping_an_admin(
+            self.registry,
+            person,
+            &next,
+            Some(&audit),
+            "rename",
+        )
+        .await?;
         let url = format!(
             "{}/confirm-email/{token}",
             org.subdomain.origin(self.base_domain)

@@ -168,10 +168,14 @@ impl Admin<'_> {
             changed.join(", ")
         };
         let audit = self.audit(org, "person.updated", person, Some(detail));
-        let saved = self
-            .registry
-            .save_person(person, &next, Some(&audit))
-            .await?;
+        let saved = save_keeping_an_admin(
+            self.registry,
+            person,
+            &next,
+            Some(&audit),
+            "take the admin role from",
+        )
+        .await?;
         if saved.status.holds_seat() && saved.roles != person.roles {
             self.sync_groups(org, person, &saved).await?;
         }
@@ -217,8 +221,7 @@ impl Admin<'_> {
                 off.status = PersonStatus::Deactivated;
                 off.sessions_revoked_at = Some(super::now_epoch());
                 let audit = self.audit(org, "person.deactivated", &person, None);
-                self.registry
-                    .save_person(&person, &off, Some(&audit))
+                save_keeping_an_admin(self.registry, &person, &off, Some(&audit), "deactivate")
                     .await?
             }
             // Already off: the login's side is finished below, nothing else changes.
@@ -268,9 +271,7 @@ impl Admin<'_> {
             let mut unlinked = person.clone();
             unlinked.status = PersonStatus::Unlinked;
             let audit = self.audit(org, "person.deleted", &person, None);
-            self.registry
-                .save_person(&person, &unlinked, Some(&audit))
-                .await?
+            save_keeping_an_admin(self.registry, &person, &unlinked, Some(&audit), "delete").await?
         };
         self.pools
             .delete_login(self.pool(org)?, &person.username)
@@ -326,6 +327,64 @@ impl Admin<'_> {
     }
 }
 
+/// How often a change that takes an active administrator away is tried again when another
+/// such change (or any change of the organization's record) came between.
+const ADMIN_GUARD_ATTEMPTS: usize = 4;
+
+/// Saves `after` over `before`. A change that takes an active administrator away (demoted,
+/// deactivated, deleted, a new address or name pending) is made only while another active
+/// administrator remains, and such changes are made one at a time: each counts the others
+/// after reading the organization's record and writes on the condition that the record has
+/// not moved since (every such change moves it). Two admins demoting each other at once: one
+/// of them is refused with [`Error::LastAdministrator`].
+pub(crate) async fn save_keeping_an_admin(
+    registry: &dyn Registry,
+    before: &Person,
+    after: &Person,
+    audit: Option<&AuditEvent>,
+    action: &str,
+) -> Result<Person, Error> {
+    if !(before.is_active_admin() && !after.is_active_admin()) {
+        return registry.save_person(before, after, audit).await;
+    }
+    for _ in 0..ADMIN_GUARD_ATTEMPTS {
+        let org = registry
+            .organization(&before.org_id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "organization",
+                key: before.org_id.to_string(),
+            })?;
+        let others = registry
+            .people(
+                &before.org_id,
+                &|p: &Person| p.username != before.username && p.is_active_admin(),
+                None,
+                1,
+            )
+            .await?;
+        if others.items.is_empty() {
+            return Err(Error::LastAdministrator {
+                action: format!("{action} {}", before.sign_in_name()),
+            });
+        }
+        match registry
+            .save_person_if_org_unchanged(before, after, audit, org.version)
+            .await
+        {
+            Err(Error::Conflict {
+                what: "organization",
+                ..
+            }) => continue,
+            done => return done,
+        }
+    }
+    Err(Error::Conflict {
+        what: "organization",
+        key: before.org_id.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +424,92 @@ mod tests {
             family_name: Some("Doe".into()),
             roles: vec!["member".into()],
         }
+    }
+
+    #[tokio::test]
+    async fn the_last_active_administrator_stays_one() {
+        let w = World::new();
+        let org = sample_org();
+        let admin = w.admin();
+        let add = |name: &str, roles: &[&str]| NewPerson {
+            username: name.into(),
+            email: format!("{name}@acme.example"),
+            given_name: None,
+            family_name: None,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        };
+        let on = |p: Person| async { admin.set_activation(&org, p, true).await };
+        let ann = admin
+            .add_person(&org, &add("ann", &["admin"]))
+            .await
+            .expect("ann");
+        let ann = on(ann).await.expect("on").person;
+        // A member, and an administrator without a login, count for nothing.
+        let bob = admin
+            .add_person(&org, &add("bob", &["member"]))
+            .await
+            .expect("bob");
+        on(bob).await.expect("on");
+        admin
+            .add_person(&org, &add("cy", &["admin"]))
+            .await
+            .expect("cy");
+        let last = |r: Result<Person, Error>| match r {
+            Err(Error::LastAdministrator { action }) => action,
+            other => panic!("expected LastAdministrator, got {other:?}"),
+        };
+        let demote = PersonChanges {
+            roles: Some(vec!["member".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            last(admin.update_person(&org, &ann, &demote).await),
+            "take the admin role from ann"
+        );
+        assert_eq!(
+            last(
+                admin
+                    .set_activation(&org, ann.clone(), false)
+                    .await
+                    .map(|a| a.person)
+            ),
+            "deactivate ann"
+        );
+        assert_eq!(
+            last(admin.delete_person(&org, ann.clone()).await),
+            "delete ann"
+        );
+        assert_eq!(
+            last(admin.change_email(&org, &ann, "ann2@acme.example").await),
+            "change the e-mail address of ann"
+        );
+        assert_eq!(
+            last(admin.change_username(&org, &ann, "annie").await),
+            "rename ann"
+        );
+        let stored = w.registry.stored_person("ann").expect("ann");
+        assert_eq!(stored, ann, "nothing changed");
+        // Her names and other roles still change.
+        let named = PersonChanges {
+            given_name: Some(Some("Ann".into())),
+            roles: Some(vec!["admin".into(), "member".into()]),
+            ..Default::default()
+        };
+        let ann = admin
+            .update_person(&org, &ann, &named)
+            .await
+            .expect("named");
+        // With a second active administrator, she may go; then he is the last.
+        let dan = admin
+            .add_person(&org, &add("dan", &["admin"]))
+            .await
+            .expect("dan");
+        let dan = on(dan).await.expect("on").person;
+        admin
+            .set_activation(&org, ann, false)
+            .await
+            .expect("ann deactivated");
+        assert_eq!(last(admin.delete_person(&org, dan).await), "delete dan");
     }
 
     #[tokio::test]

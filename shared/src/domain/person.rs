@@ -301,6 +301,15 @@ impl Person {
         }
     }
 
+    /// An administrator who can sign in now: a login, the `admin` role, and no change of
+    /// address or name waiting for its confirmation (which refuses their sign-in).
+    pub fn is_active_admin(&self) -> bool {
+        self.status.holds_seat()
+            && self.roles.iter().any(|r| r.as_str() == "admin")
+            && self.pending_email.is_none()
+            && self.pending_username.is_none()
+    }
+
     /// The name the person signs in with and is shown under.
     pub fn sign_in_name(&self) -> &str {
         self.preferred_username.as_deref().unwrap_or(&self.username)
