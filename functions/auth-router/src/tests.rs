@@ -1420,6 +1420,70 @@ async fn a_callback_that_is_not_ours_signs_nobody_in() {
     assert!(a.body.contains("did not finish") && !a.body.contains("internal"));
 }
 
+/// A crafted callback link (no pending sign-in in this browser, or another state) carrying
+/// an `error_description` that reads like a trigger's refusal: the state is checked first,
+/// and the page is the one neutral "expired" page, with none of the link's words.
+#[tokio::test]
+async fn a_callback_without_our_state_shows_nothing_of_its_query() {
+    let w = world();
+    let mut acme = sample_org();
+    acme.sign_in.providers = vec!["Microsoft".into()];
+    w.registry.insert_org(acme);
+    let start = w.get(ACME, "/sso/Microsoft").await;
+    let (state, _, _, _) = pending(&start);
+    let cookie = start.cookie("__Host-oauth").expect("cookie");
+    let planted = crate::web::encode(
+        "PreSignUp failed with error Your account moved: call +1 555 0100 to restore it. ",
+    );
+    let neutral = w
+        .call(
+            Method::GET,
+            ACME,
+            "/oauth/callback?code=good&state=forged",
+            &[("__Host-oauth", &cookie)],
+            None,
+        )
+        .await;
+    for (path, cookies) in [
+        (
+            format!(
+                "/oauth/callback?error=access_denied&error_description={planted}&state={state}"
+            ),
+            vec![],
+        ),
+        (
+            format!("/oauth/callback?error=access_denied&error_description={planted}&state=forged"),
+            vec![("__Host-oauth", cookie.as_str())],
+        ),
+        (
+            format!("/oauth/callback?error=access_denied&error_description={planted}"),
+            vec![("__Host-oauth", cookie.as_str())],
+        ),
+    ] {
+        let a = w.call(Method::GET, ACME, &path, &cookies, None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            !a.body.contains("555") && !a.body.contains("moved"),
+            "{path}: {}",
+            a.body
+        );
+        assert!(a.body.contains("That sign-in expired"), "{}", a.body);
+        // The same page, but for the form's fresh CSRF token.
+        let masked = |body: &str| {
+            body.lines()
+                .filter(|l| !l.contains("name=\"csrf\""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            masked(&a.body),
+            masked(&neutral.body),
+            "one neutral page: {path}"
+        );
+        assert!(a.cookie("__Host-session").is_none());
+    }
+}
+
 /// The callback with the shared verifier itself, against ID tokens signed like Cognito's
 /// (RS256, the pool's key by kid, the pool's issuer, the app client as audience).
 mod real_verifier {
