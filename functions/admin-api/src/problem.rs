@@ -136,6 +136,13 @@ impl From<Error> for Problem {
             Error::NotAllowed { .. } => {
                 Problem::new(StatusCode::CONFLICT, "not-allowed", "Not possible now", e.to_string())
             }
+            Error::PublicEmailDomain { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "public-email-domain",
+                "A public mail domain",
+                e.to_string(),
+            )
+            .with_field("email_domains"),
             Error::InvalidSubdomain { .. }
             | Error::ReservedSubdomain { .. }
             | Error::SubdomainTaken { .. }

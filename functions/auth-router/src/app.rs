@@ -372,9 +372,15 @@ impl App {
             let Ok(domain) = EmailDomain::parse(address.domain()) else {
                 return Ok(None);
             };
+            // A public mail domain is nobody's; an organization's domain counts only once it
+            // uses it (proven, or the operator's word): a claim left from before proofs were
+            // required sends nobody anywhere.
+            if domain.is_public_mail() {
+                return Ok(None);
+            }
             let org = self.registry.organization_by_email_domain(&domain).await?;
             return Ok(org
-                .filter(|o| o.status != OrgStatus::Provisioning)
+                .filter(|o| o.status != OrgStatus::Provisioning && o.uses_domain(domain.as_str()))
                 .map(|o| (o, Some(address.as_str().to_owned()))));
         }
         let label = identifier.trim_end_matches('.');

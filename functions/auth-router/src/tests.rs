@@ -1184,6 +1184,45 @@ async fn discovery_sends_a_person_to_their_organization_and_reveals_no_other() {
     }
 }
 
+/// A domain claimed before proofs were required but still waiting for its DNS proof (an
+/// admin's squat), and a public mail domain claimed all the same: discovery sends nobody to
+/// that organization's login page, and shows the one neutral answer.
+#[tokio::test]
+async fn discovery_trusts_only_domains_in_use() {
+    let w = world();
+    let mut squatter = org("squat", "org-squat", "eu-west-1_Squat", "Squatter");
+    squatter.email_domains = vec![
+        shared::domain::EmailDomain::parse("victim.example").expect("domain"),
+        shared::domain::EmailDomain::parse("gmail.com").expect("domain"),
+    ];
+    squatter.domain_proofs = vec![shared::domain::DomainProof::pending(
+        &shared::domain::EmailDomain::parse("victim.example").expect("domain"),
+    )];
+    w.registry.insert_org(squatter.clone());
+    for typed in ["ceo@victim.example", "someone@gmail.com"] {
+        let a = w.post(BASE, "/", &[("identifier", typed)]).await;
+        assert_eq!(a.status, StatusCode::OK, "{typed}");
+        assert!(
+            a.body.contains("could not find your organization"),
+            "{typed}"
+        );
+        assert!(
+            !a.body.contains("Squatter") && !a.body.contains("squat."),
+            "{typed}"
+        );
+    }
+    // Once proven, the same domain leads there.
+    squatter.domain_proofs[0].verified_at = Some(1);
+    w.registry.insert_org(squatter);
+    let a = w
+        .post(BASE, "/", &[("identifier", "ceo@victim.example")])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(a
+        .location()
+        .starts_with("https://squat.app.example.com/login"));
+}
+
 async fn futures_join(w: &World, typed: &[&str]) -> Vec<Answer> {
     let mut out = Vec::new();
     for t in typed {
