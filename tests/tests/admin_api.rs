@@ -558,7 +558,9 @@ async fn the_admin_api_against_the_local_aws() {
     e_mail_domains(&registry, &api, &acme, &globex).await;
 }
 
-/// E-mail domains through the API: claimed in the registry by one organization only.
+/// E-mail domains through the API: an admin's new domain is pending (listed, neither claimed
+/// nor used) until its DNS proof is found; a claimed one (here the operator's, given at
+/// creation) belongs to one organization only; a public mail domain is refused.
 async fn e_mail_domains(registry: &DynamoRegistry, api: &Api, acme: &Tenant, globex: &Tenant) {
     use shared::domain::EmailDomain;
     let labs = EmailDomain::parse("acme-labs.example").expect("valid");
@@ -575,23 +577,54 @@ async fn e_mail_domains(registry: &DynamoRegistry, api: &Api, acme: &Tenant, glo
         "acme-labs.example"
     );
     assert_eq!(
+        added.body["email_domains"],
+        json!(["acme.example", "acme-labs.example"])
+    );
+    assert_eq!(
+        added.body["pending_email_domains"],
+        json!(["acme-labs.example"])
+    );
+    assert!(
         registry
             .organization_by_email_domain(&labs)
             .await
             .expect("read")
-            .map(|o| o.id),
-        Some(acme.org.id.clone())
+            .is_none(),
+        "not claimed before its proof"
     );
+    // acme.example is acme's (the operator's word at creation): nobody else gets it.
     let taken = api.call(
+        "PATCH",
+        "/v1/organization",
+        &globex.access,
+        Some(json!({"email_domains": ["globex.example", "acme.example"]})),
+        &[],
+    );
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    let globex_now = api.call("GET", "/v1/organization", &globex.access, None, &[]);
+    assert_eq!(globex_now.body["email_domains"], json!(["globex.example"]));
+    // An unproven domain is nobody's yet: another organization may wait for it too.
+    let also = api.call(
         "PATCH",
         "/v1/organization",
         &globex.access,
         Some(json!({"email_domains": ["globex.example", "acme-labs.example"]})),
         &[],
     );
-    assert_eq!(taken.status, 409, "{}", taken.body);
-    let globex_now = api.call("GET", "/v1/organization", &globex.access, None, &[]);
-    assert_eq!(globex_now.body["email_domains"], json!(["globex.example"]));
+    assert_eq!(also.status, 200, "{}", also.body);
+    assert_eq!(
+        also.body["pending_email_domains"],
+        json!(["acme-labs.example"])
+    );
+    let public = api.call(
+        "PATCH",
+        "/v1/organization",
+        &acme.access,
+        Some(json!({"email_domains": ["acme.example", "outlook.com"]})),
+        &[],
+    );
+    assert_eq!(public.status, 422, "{}", public.body);
+    assert_eq!(public.body["code"], "public-email-domain");
     let removed = api.call(
         "PATCH",
         "/v1/organization",
@@ -600,26 +633,8 @@ async fn e_mail_domains(registry: &DynamoRegistry, api: &Api, acme: &Tenant, glo
         &[],
     );
     assert_eq!(removed.status, 200, "{}", removed.body);
-    assert!(
-        registry
-            .organization_by_email_domain(&labs)
-            .await
-            .expect("read")
-            .is_none(),
-        "freed"
-    );
-    let now_globex = api.call(
-        "PATCH",
-        "/v1/organization",
-        &globex.access,
-        Some(json!({"email_domains": ["globex.example", "acme-labs.example"]})),
-        &[],
-    );
-    assert_eq!(
-        now_globex.status, 200,
-        "a freed domain can be claimed: {}",
-        now_globex.body
-    );
+    assert_eq!(removed.body["pending_email_domains"], json!([]));
+    assert_eq!(removed.body["email_domain_proofs"], json!([]));
 }
 
 /// The organization's settings through the API, applied to its pool: Microsoft Entra ID

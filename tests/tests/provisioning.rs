@@ -941,3 +941,126 @@ async fn two_admins_deactivating_each_other_at_once_leave_one() {
         before = survivors.remove(0);
     }
 }
+
+/// What a person's own access token may write (moto does not enforce WriteAttributes on
+/// UpdateUserAttributes, so the client's configuration as Cognito holds it is checked): the
+/// new client allows their names only; offering an identity provider adds exactly what its
+/// mapping writes (Cognito's rule), never `preferred_username`; and a client from before
+/// (no WriteAttributes: every standard attribute) is brought to that when found again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_s_own_tokens_may_not_write_what_the_registry_owns() {
+    use shared::ports::IdentityProviderSpec;
+    let stack = stack().await;
+    let done = stack
+        .provisioning(&stack.pools, &stack.mailer)
+        .provision(&request("hooli"), &|_| {})
+        .await
+        .expect("provisioned");
+    let org = done.organization;
+    let pool = org.cognito.user_pool_id.clone().expect("pool");
+    let client = org.cognito.app_client_id.clone().expect("client");
+    let written = |pool: String, client: String| {
+        let cognito = stack.cognito.clone();
+        async move {
+            let mut w = cognito
+                .describe_user_pool_client()
+                .user_pool_id(pool)
+                .client_id(client)
+                .send()
+                .await
+                .expect("DescribeUserPoolClient")
+                .user_pool_client()
+                .expect("client")
+                .write_attributes()
+                .to_vec();
+            w.sort();
+            w
+        }
+    };
+    assert_eq!(
+        written(pool.clone(), client.clone()).await,
+        ["family_name", "given_name", "locale", "zoneinfo"]
+    );
+
+    // Microsoft offered: its mapped attributes become writable, nothing else.
+    stack
+        .pools
+        .ensure_identity_provider(
+            &pool,
+            &IdentityProviderSpec {
+                name: "Microsoft".into(),
+                provider_type: "OIDC".into(),
+                details: vec![
+                    ("client_id".into(), "0f8fad5b-d9cb-469f-a165-70867728950e".into()),
+                    ("client_secret".into(), "s".into()),
+                    ("authorize_scopes".into(), "openid email profile".into()),
+                    (
+                        "oidc_issuer".into(),
+                        "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0".into(),
+                    ),
+                    ("attributes_request_method".into(), "GET".into()),
+                ],
+                attribute_mapping: vec![
+                    ("email".into(), "email".into()),
+                    ("email_verified".into(), "xms_edov".into()),
+                    ("username".into(), "oid".into()),
+                ],
+            },
+        )
+        .await
+        .expect("provider");
+    let mut sign_in = org.sign_in.clone();
+    sign_in.providers = vec!["Microsoft".into()];
+    stack
+        .pools
+        .apply_sign_in(&pool, Some(&client), &sign_in)
+        .await
+        .expect("offered");
+    let with_microsoft = written(pool.clone(), client.clone()).await;
+    assert_eq!(
+        with_microsoft,
+        [
+            "email",
+            "email_verified",
+            "family_name",
+            "given_name",
+            "locale",
+            "zoneinfo"
+        ]
+    );
+
+    // A client made before (no WriteAttributes) is limited once ensure_app_client finds it.
+    let old = stack
+        .cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("legacy-login")
+        .send()
+        .await
+        .expect("old client");
+    let old_id = old
+        .user_pool_client()
+        .and_then(|c| c.client_id())
+        .expect("id")
+        .to_owned();
+    assert!(written(pool.clone(), old_id.clone()).await.is_empty());
+    let found = stack
+        .pools
+        .ensure_app_client(
+            &pool,
+            &shared::ports::ClientSpec {
+                name: "legacy-login".into(),
+                callback_urls: vec![],
+                logout_urls: vec![],
+            },
+        )
+        .await
+        .expect("found");
+    assert_eq!(found, old_id);
+    let limited = written(pool, old_id).await;
+    assert!(!limited.contains(&"email".to_owned()), "{limited:?}");
+    assert!(
+        !limited.contains(&"preferred_username".to_owned()),
+        "{limited:?}"
+    );
+}

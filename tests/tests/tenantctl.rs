@@ -1066,6 +1066,16 @@ async fn email_domain_proofs_are_checked_in_dns() {
         .expect("domain added")
         .organization;
     let proof = org.domain_proofs[0].clone();
+    let initech_example = shared::domain::EmailDomain::parse("initech.example").expect("valid");
+    assert!(
+        registry
+            .organization_by_email_domain(&initech_example)
+            .await
+            .expect("read")
+            .is_none(),
+        "pending: not claimed before its proof"
+    );
+    assert!(!org.uses_domain("initech.example"));
 
     let dir = integration_tests::TempDir::new("dns");
     let records = dir.0.join("records.json");
@@ -1128,6 +1138,54 @@ async fn email_domain_proofs_are_checked_in_dns() {
         .expect("read")
         .expect("initech");
     assert!(org.domain_proofs[0].verified_at.is_some());
+    assert!(org.uses_domain("initech.example"));
+    assert_eq!(
+        registry
+            .organization_by_email_domain(&initech_example)
+            .await
+            .expect("read")
+            .map(|o| o.id),
+        Some(org.id.clone()),
+        "claimed once proven"
+    );
     let audit = registry.audit_log(&org.id, 5).await.expect("audit");
     assert_eq!(audit[0].action, "org.email_domains_verified");
+
+    // An operator's domains are their word: claimed at once, recorded as such; a public
+    // mail domain is refused before anything is touched (exit 2).
+    refused(
+        &env,
+        &["org", "configure", "initech", "--email-domain", "gmail.com"],
+        2,
+        "PublicEmailDomain",
+        "public mail",
+    );
+    let vouched = json(
+        &env,
+        &[
+            "org",
+            "configure",
+            "initech",
+            "--email-domain",
+            "initech.example",
+            "--email-domain",
+            "initech.dev",
+        ],
+    );
+    let proofs = vouched["domain_proofs"].as_array().expect("proofs").clone();
+    assert!(
+        proofs
+            .iter()
+            .any(|p| p["domain"] == "initech.dev" && p["by"] == "operator"),
+        "{vouched}"
+    );
+    let dev = shared::domain::EmailDomain::parse("initech.dev").expect("valid");
+    assert_eq!(
+        registry
+            .organization_by_email_domain(&dev)
+            .await
+            .expect("read")
+            .map(|o| o.id),
+        Some(org.id.clone())
+    );
 }

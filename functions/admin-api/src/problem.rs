@@ -142,6 +142,13 @@ impl From<Error> for Problem {
                 "Last administrator",
                 e.to_string(),
             ),
+            Error::PublicEmailDomain { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "public-email-domain",
+                "A public mail domain",
+                e.to_string(),
+            )
+            .with_field("email_domains"),
             Error::InvalidSubdomain { .. }
             | Error::ReservedSubdomain { .. }
             | Error::SubdomainTaken { .. }

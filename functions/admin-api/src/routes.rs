@@ -377,7 +377,11 @@ struct OrganizationView<'a> {
     status: String,
     seats: Seats,
     mfa: String,
+    /// Every e-mail domain of the organization, in use or pending (the list PATCH replaces).
     email_domains: Vec<String>,
+    /// Those of `email_domains` that wait for their DNS proof: not claimed, not used for
+    /// discovery, self sign-up, just-in-time accounts or linking until it is found.
+    pending_email_domains: Vec<String>,
     login_url: String,
     self_signup: bool,
     sso_only: bool,
@@ -388,7 +392,8 @@ struct OrganizationView<'a> {
     branding: &'a shared::domain::Branding,
     app_urls: &'a [String],
     sso: SsoView<'a>,
-    /// The DNS TXT record that proves each e-mail domain added here.
+    /// The DNS TXT record that proves each e-mail domain its admins added (an operator's
+    /// domains need none).
     email_domain_proofs: Vec<DomainProofView>,
     /// A change that did not finish reaching the pool: send it again to finish it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -581,6 +586,8 @@ impl From<PatchOrgBody> for SettingsPatch {
             primary_color,
             app_urls: b.app_urls,
             email_domains: b.email_domains,
+            // An admin's domains wait for their DNS proof; only operators vouch.
+            operator_word: false,
         }
     }
 }
@@ -623,7 +630,12 @@ impl<'a> OrganizationView<'a> {
                 limit: org.seats,
             },
             mfa: org.mfa.to_string(),
-            email_domains: org.email_domains.iter().map(|d| d.to_string()).collect(),
+            email_domains: org.all_domains(),
+            pending_email_domains: org
+                .pending_domains()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             login_url: org.subdomain.login_url(base_domain),
             self_signup: org.sign_in.self_signup,
             sso_only: org.sign_in.sso_only,
@@ -639,6 +651,7 @@ impl<'a> OrganizationView<'a> {
             email_domain_proofs: org
                 .domain_proofs
                 .iter()
+                .filter(|p| p.by == shared::domain::ProofBy::Dns)
                 .map(|p| DomainProofView {
                     domain: p.domain.clone(),
                     txt_record_name: p.record_name(),

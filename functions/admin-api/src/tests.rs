@@ -9,6 +9,7 @@ use lambda_http::http::{Method, Request, StatusCode};
 use lambda_http::Body;
 use serde_json::{json, Value};
 use shared::domain::{OrgId, Organization, PersonStatus};
+use shared::ports::Registry as _;
 use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
 
 use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
@@ -1141,6 +1142,22 @@ async fn e_mail_domains_are_proven_by_their_txt_record() {
         .find(|p| p["domain"] == "acme-labs.example")
         .expect("a proof for the new domain");
     assert_eq!(labs["verified"], false);
+    // Pending: listed, not claimed, not used.
+    assert_eq!(
+        added.body["email_domains"],
+        json!(["acme.example", "acme-labs.example"])
+    );
+    assert_eq!(
+        added.body["pending_email_domains"],
+        json!(["acme-labs.example"])
+    );
+    let labs_domain = shared::domain::EmailDomain::parse("acme-labs.example").expect("valid");
+    assert!(w
+        .registry
+        .organization_by_email_domain(&labs_domain)
+        .await
+        .expect("read")
+        .is_none());
     let name = labs["txt_record_name"].as_str().expect("name");
     let value = labs["txt_record_value"].as_str().expect("value");
     // Not published yet: said so, nothing recorded.
@@ -1190,6 +1207,30 @@ async fn e_mail_domains_are_proven_by_their_txt_record() {
         .expect("proofs")
         .iter()
         .any(|p| p["domain"] == "acme-labs.example" && p["verified"] == true));
+    assert_eq!(shown.body["pending_email_domains"], json!([]));
+    assert!(w
+        .registry
+        .organization_by_email_domain(&labs_domain)
+        .await
+        .expect("read")
+        .is_some());
+    // A public mail service's domain: refused with its own code.
+    let public = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"email_domains": ["acme.example", "gmail.com"]})),
+        )
+        .await;
+    assert_eq!(
+        public.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        public.body
+    );
+    assert_eq!(public.body["code"], "public-email-domain");
+    assert_eq!(public.body["field"], "email_domains");
     // Members may not.
     let member = w
         .call(

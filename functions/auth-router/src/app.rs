@@ -372,9 +372,15 @@ impl App {
             let Ok(domain) = EmailDomain::parse(address.domain()) else {
                 return Ok(None);
             };
+            // A public mail domain is nobody's; an organization's domain counts only once it
+            // uses it (proven, or the operator's word): a claim left from before proofs were
+            // required sends nobody anywhere.
+            if domain.is_public_mail() {
+                return Ok(None);
+            }
             let org = self.registry.organization_by_email_domain(&domain).await?;
             return Ok(org
-                .filter(|o| o.status != OrgStatus::Provisioning)
+                .filter(|o| o.status != OrgStatus::Provisioning && o.uses_domain(domain.as_str()))
                 .map(|o| (o, Some(address.as_str().to_owned()))));
         }
         let label = identifier.trim_end_matches('.');
@@ -830,6 +836,18 @@ impl App {
                 "That sign-in expired. Please start again.".into(),
             );
         };
+        // The state first: a callback this browser did not start (a crafted link) gets one
+        // neutral page, and nothing of its query is shown or logged.
+        let state_ok = call.query("state").is_some_and(|s| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), state.as_bytes())
+                .is_ok()
+        });
+        if !state_ok {
+            return failed(
+                StatusCode::BAD_REQUEST,
+                "That sign-in expired. Please start again.".into(),
+            );
+        }
         if let Some(error) = call.query("error") {
             let description = call.query("error_description").unwrap_or_default();
             tracing::info!(org_id = %org.id, %error, %description, "the identity provider's sign-in did not finish");
@@ -838,14 +856,10 @@ impl App {
             });
             return failed(StatusCode::FORBIDDEN, text);
         }
-        let state_ok = call.query("state").is_some_and(|s| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), state.as_bytes())
-                .is_ok()
-        });
         let code = call
             .query("code")
             .filter(|c| !c.is_empty() && c.len() <= 2048);
-        let (true, Some(code)) = (state_ok, code) else {
+        let Some(code) = code else {
             return failed(
                 StatusCode::BAD_REQUEST,
                 "That sign-in expired. Please start again.".into(),

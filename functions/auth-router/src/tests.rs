@@ -1184,6 +1184,45 @@ async fn discovery_sends_a_person_to_their_organization_and_reveals_no_other() {
     }
 }
 
+/// A domain claimed before proofs were required but still waiting for its DNS proof (an
+/// admin's squat), and a public mail domain claimed all the same: discovery sends nobody to
+/// that organization's login page, and shows the one neutral answer.
+#[tokio::test]
+async fn discovery_trusts_only_domains_in_use() {
+    let w = world();
+    let mut squatter = org("squat", "org-squat", "eu-west-1_Squat", "Squatter");
+    squatter.email_domains = vec![
+        shared::domain::EmailDomain::parse("victim.example").expect("domain"),
+        shared::domain::EmailDomain::parse("gmail.com").expect("domain"),
+    ];
+    squatter.domain_proofs = vec![shared::domain::DomainProof::pending(
+        &shared::domain::EmailDomain::parse("victim.example").expect("domain"),
+    )];
+    w.registry.insert_org(squatter.clone());
+    for typed in ["ceo@victim.example", "someone@gmail.com"] {
+        let a = w.post(BASE, "/", &[("identifier", typed)]).await;
+        assert_eq!(a.status, StatusCode::OK, "{typed}");
+        assert!(
+            a.body.contains("could not find your organization"),
+            "{typed}"
+        );
+        assert!(
+            !a.body.contains("Squatter") && !a.body.contains("squat."),
+            "{typed}"
+        );
+    }
+    // Once proven, the same domain leads there.
+    squatter.domain_proofs[0].verified_at = Some(1);
+    w.registry.insert_org(squatter);
+    let a = w
+        .post(BASE, "/", &[("identifier", "ceo@victim.example")])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(a
+        .location()
+        .starts_with("https://squat.app.example.com/login"));
+}
+
 async fn futures_join(w: &World, typed: &[&str]) -> Vec<Answer> {
     let mut out = Vec::new();
     for t in typed {
@@ -1418,6 +1457,70 @@ async fn a_callback_that_is_not_ours_signs_nobody_in() {
     )
     .await;
     assert!(a.body.contains("did not finish") && !a.body.contains("internal"));
+}
+
+/// A crafted callback link (no pending sign-in in this browser, or another state) carrying
+/// an `error_description` that reads like a trigger's refusal: the state is checked first,
+/// and the page is the one neutral "expired" page, with none of the link's words.
+#[tokio::test]
+async fn a_callback_without_our_state_shows_nothing_of_its_query() {
+    let w = world();
+    let mut acme = sample_org();
+    acme.sign_in.providers = vec!["Microsoft".into()];
+    w.registry.insert_org(acme);
+    let start = w.get(ACME, "/sso/Microsoft").await;
+    let (state, _, _, _) = pending(&start);
+    let cookie = start.cookie("__Host-oauth").expect("cookie");
+    let planted = crate::web::encode(
+        "PreSignUp failed with error Your account moved: call +1 555 0100 to restore it. ",
+    );
+    let neutral = w
+        .call(
+            Method::GET,
+            ACME,
+            "/oauth/callback?code=good&state=forged",
+            &[("__Host-oauth", &cookie)],
+            None,
+        )
+        .await;
+    for (path, cookies) in [
+        (
+            format!(
+                "/oauth/callback?error=access_denied&error_description={planted}&state={state}"
+            ),
+            vec![],
+        ),
+        (
+            format!("/oauth/callback?error=access_denied&error_description={planted}&state=forged"),
+            vec![("__Host-oauth", cookie.as_str())],
+        ),
+        (
+            format!("/oauth/callback?error=access_denied&error_description={planted}"),
+            vec![("__Host-oauth", cookie.as_str())],
+        ),
+    ] {
+        let a = w.call(Method::GET, ACME, &path, &cookies, None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            !a.body.contains("555") && !a.body.contains("moved"),
+            "{path}: {}",
+            a.body
+        );
+        assert!(a.body.contains("That sign-in expired"), "{}", a.body);
+        // The same page, but for the form's fresh CSRF token.
+        let masked = |body: &str| {
+            body.lines()
+                .filter(|l| !l.contains("name=\"csrf\""))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            masked(&a.body),
+            masked(&neutral.body),
+            "one neutral page: {path}"
+        );
+        assert!(a.cookie("__Host-session").is_none());
+    }
 }
 
 /// The callback with the shared verifier itself, against ID tokens signed like Cognito's

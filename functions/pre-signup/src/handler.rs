@@ -4,9 +4,10 @@
 //!   domains, while a seat is free; otherwise "by invitation", whatever the reason.
 //! - `PreSignUp_AdminCreateUser`: active organizations only.
 //! - `PreSignUp_ExternalProvider`: enabled providers only. The provider's e-mail claim
-//!   counts only when it asserts `email_verified` "true", or when the organization bound the
-//!   provider to its own directory and the address is in its domains (Entra ID's `email` is
-//!   not verified: the "nOAuth" takeover). A person with that trusted address gets the
+//!   counts only when it asserts `email_verified` "true" (for Entra ID, whose `email` is not
+//!   verified — the "nOAuth" takeover —, the pool maps its `xms_edov` claim onto
+//!   `email_verified`); being in the organization's domains proves nothing, even through its
+//!   own directory. A person with that trusted address gets the
 //!   federated identity linked to their login (one account, data kept), recorded first in
 //!   the registry, so that afterwards the provider's subject finds them, never the address;
 //!   a new one is created just in time where the organization allows it for its domains.
@@ -342,11 +343,16 @@ mod tests {
         assert!(f.registry.audit_events().is_empty());
     }
 
+    /// The organization's own Entra ID tenant, an address in its own domain, but Entra does
+    /// not say the address is verified (no `xms_edov`, so no `email_verified`): a guest or
+    /// an account of another tenant can carry any address, so nobody is linked. With Entra's
+    /// word (`xms_edov` true, mapped onto `email_verified`), the person is.
     #[tokio::test]
-    async fn a_provider_bound_to_the_directory_vouches_for_the_organizations_domains() {
+    async fn the_directory_s_address_links_only_when_entra_says_it_is_verified() {
         let mut org = sample_org();
         org.sign_in.providers = vec!["Microsoft".into()];
         org.sign_in.directory_providers = vec!["Microsoft".into()];
+        org.sign_in.jit_accounts = true;
         let f = fixture(org);
         f.registry.insert_person(sample_person(
             "hank",
@@ -354,13 +360,21 @@ mod tests {
             &["admin"],
             PersonStatus::Active,
         ));
-        let r = refusal(
-            handle(
-                &f.deps,
-                sample_event("pre-signup", "external-provider-unverified"),
-            )
-            .await,
+        let mut unverified = sample_event("pre-signup", "external-provider");
+        let attributes = unverified["request"]["userAttributes"]
+            .as_object_mut()
+            .expect("attributes");
+        attributes.remove("email_verified");
+        let r = refusal(handle(&f.deps, unverified.clone()).await);
+        assert_eq!(r.code(), "UnverifiedEmail");
+        unverified["request"]["userAttributes"]["email"] = "new@acme.example".into();
+        assert_eq!(
+            refusal(handle(&f.deps, unverified).await).code(),
+            "UnverifiedEmail",
+            "no just-in-time account either"
         );
+        assert!(f.pools.calls().is_empty());
+        let r = refusal(handle(&f.deps, sample_event("pre-signup", "external-provider")).await);
         assert_eq!(r.code(), "LinkedSignInAgain");
         assert_eq!(f.pools.calls().len(), 1);
     }

@@ -161,7 +161,13 @@ pub enum OrgCommand {
         /// the first is the default).
         #[arg(long = "app-url")]
         app_urls: Vec<String>,
-        /// Microsoft Entra ID: the customer's tenant (its id or a verified domain); with
+        /// An e-mail domain of the organization's people (repeatable; the list replaces the
+        /// current one). The operator's word: claimed and used at once, without the DNS proof
+        /// an admin's domain waits for (this also vouches for one pending). Public mail
+        /// domains (gmail.com, outlook.com, ...) are refused.
+        #[arg(long = "email-domain")]
+        email_domains: Vec<String>,
+        /// Microsoft Entra ID: the customer's tenant id (a GUID); with
         /// --microsoft-client-id and the client secret from the environment variable
         /// MICROSOFT_CLIENT_SECRET (never a flag: flags end up in shell histories).
         #[arg(long, requires = "microsoft_client_id")]
@@ -278,7 +284,8 @@ impl CliError {
             CliError::Domain(
                 Error::InvalidSubdomain { .. }
                 | Error::ReservedSubdomain { .. }
-                | Error::InvalidInput { .. },
+                | Error::InvalidInput { .. }
+                | Error::PublicEmailDomain { .. },
             ) => 2,
             CliError::Domain(_) => 1,
         }
@@ -458,6 +465,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             logo_url,
             primary_color,
             app_urls,
+            email_domains,
             microsoft_tenant,
             microsoft_client_id,
             no_microsoft,
@@ -486,6 +494,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 logo_url: clearable(logo_url),
                 primary_color: clearable(primary_color),
                 app_urls: (!app_urls.is_empty()).then_some(app_urls),
+                operator_word: !email_domains.is_empty(),
+                email_domains: (!email_domains.is_empty()).then_some(email_domains),
                 microsoft: if no_microsoft {
                     Some(None)
                 } else {
@@ -677,9 +687,18 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         | OrgCommand::Suspend { subdomain }
         | OrgCommand::Resume { subdomain }
         | OrgCommand::Audit { subdomain, .. }
-        | OrgCommand::VerifyDomains { subdomain }
-        | OrgCommand::Configure { subdomain, .. } => {
+        | OrgCommand::VerifyDomains { subdomain } => {
             Subdomain::parse(subdomain)?;
+        }
+        OrgCommand::Configure {
+            subdomain,
+            email_domains,
+            ..
+        } => {
+            Subdomain::parse(subdomain)?;
+            for d in email_domains {
+                EmailDomain::parse(d)?.organizational()?;
+            }
         }
         OrgCommand::Lookup {
             email_domain: Some(d),
@@ -738,7 +757,12 @@ fn print_org(output: Output, org: &Organization) {
         return print_json(&org_json(org));
     }
     let none = || "-".to_owned();
-    let domains: Vec<&str> = org.email_domains.iter().map(|d| d.as_str()).collect();
+    let mut domains: Vec<String> = org.domains_in_use().iter().map(|d| d.to_string()).collect();
+    domains.extend(
+        org.pending_domains()
+            .iter()
+            .map(|d| format!("{d} (pending its DNS proof: not used)")),
+    );
     let rows = [
         ("Organization", format!("{} ({})", org.name, org.id)),
         ("Subdomain", org.subdomain.to_string()),
@@ -955,5 +979,39 @@ mod tests {
         let err = precheck(&cmd).expect_err("reserved");
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("reserved"));
+    }
+
+    #[test]
+    fn public_mail_domains_are_refused_before_aws() {
+        for args in [
+            &[
+                "org",
+                "create",
+                "--subdomain",
+                "acme",
+                "--name",
+                "A",
+                "--email-domain",
+                "gmail.com",
+            ][..],
+            &[
+                "org",
+                "configure",
+                "acme",
+                "--email-domain",
+                "acme.com",
+                "--email-domain",
+                "Outlook.com",
+            ][..],
+        ] {
+            let cli = parse(args).expect("parses");
+            let Command::Org(cmd) = cli.command else {
+                panic!("org command")
+            };
+            let err = precheck(&cmd).expect_err("public");
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert_eq!(err.code(), "PublicEmailDomain", "{args:?}");
+            assert!(err.to_string().contains("public mail"), "{err}");
+        }
     }
 }

@@ -19,6 +19,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 use aws_sdk_cognitoidentityprovider::{config, Client};
 
 use super::Endpoint;
+use crate::domain::settings::client_write_attributes;
 use crate::domain::{password, Error, MfaMode, SignInSettings};
 use crate::ports::{ClientSpec, NewLogin, PoolSpec, UserPools};
 
@@ -277,6 +278,9 @@ impl UserPools for CognitoPools {
             let client = client.map_err(|e| self.endpoint.error("ListUserPoolClients", e))?;
             if client.client_name() == Some(spec.name.as_str()) {
                 if let Some(id) = client.client_id() {
+                    // Found after a crash, or from before people's own tokens were limited:
+                    // brought to today's write attributes.
+                    self.update_client(pool_id, id, None, None).await?;
                     return Ok(id.to_owned());
                 }
             }
@@ -294,6 +298,10 @@ impl UserPools for CognitoPools {
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
             .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
             .supported_identity_providers("COGNITO")
+            // What a person may write with their own access token: their names, never the
+            // address or the sign-in alias the registry owns (the default is every standard
+            // attribute). Reading stays the default: their own attributes, for their tokens.
+            .set_write_attributes(Some(client_write_attributes(&["COGNITO".to_owned()])))
             .set_callback_urls(Some(spec.callback_urls.clone()))
             .set_logout_urls(Some(spec.logout_urls.clone()))
             .allowed_o_auth_flows(OAuthFlowType::Code)
@@ -901,9 +909,16 @@ impl CognitoPools {
                 client.logout_urls().to_vec(),
             )
         });
+        // Sent with every update: what people may write themselves follows what is offered.
+        let write_attributes = client_write_attributes(&offered);
+        let mut written = client.write_attributes().to_vec();
+        written.sort();
+        let mut wanted = write_attributes.clone();
+        wanted.sort();
         if client.supported_identity_providers() == offered.as_slice()
             && client.callback_urls() == callbacks.as_slice()
             && client.logout_urls() == logouts.as_slice()
+            && written == wanted
         {
             return Ok(());
         }
@@ -919,7 +934,7 @@ impl CognitoPools {
             .set_id_token_validity(client.id_token_validity())
             .set_token_validity_units(client.token_validity_units().cloned())
             .set_read_attributes(some(client.read_attributes()))
-            .set_write_attributes(some(client.write_attributes()))
+            .set_write_attributes(Some(write_attributes))
             .set_explicit_auth_flows(
                 Some(client.explicit_auth_flows().to_vec()).filter(|v| !v.is_empty()),
             )

@@ -104,6 +104,137 @@ impl EmailDomain {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is a public mail service's domain (anyone can have an address there),
+    /// which never identifies an organization's people: see [`is_public_mail_domain`].
+    pub fn is_public_mail(&self) -> bool {
+        is_public_mail_domain(&self.0)
+    }
+
+    /// This domain, unless it is a public mail service's: the refusal every path that
+    /// records an organization's e-mail domains gives (admin API, `tenantctl`, migration).
+    pub fn organizational(self) -> Result<Self, Error> {
+        if self.is_public_mail() {
+            Err(Error::PublicEmailDomain { domain: self.0 })
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+/// Public mail services: anyone may get an address in these, so an organization can never
+/// own one of them (discovery, self sign-up, just-in-time accounts, linking). Not complete,
+/// and need not be: a domain not listed here still needs its DNS proof before it is used.
+pub const PUBLIC_MAIL_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "outlook.de",
+    "outlook.fr",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "hotmail.de",
+    "hotmail.fr",
+    "hotmail.it",
+    "live.com",
+    "live.co.uk",
+    "live.de",
+    "live.fr",
+    "live.nl",
+    "msn.com",
+    "passport.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.co.jp",
+    "yahoo.de",
+    "yahoo.fr",
+    "yahoo.es",
+    "yahoo.it",
+    "ymail.com",
+    "rocketmail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "aim.com",
+    "gmx.de",
+    "gmx.net",
+    "gmx.com",
+    "gmx.at",
+    "gmx.ch",
+    "web.de",
+    "t-online.de",
+    "freenet.de",
+    "posteo.de",
+    "mailbox.org",
+    "proton.me",
+    "protonmail.com",
+    "protonmail.ch",
+    "pm.me",
+    "tutanota.com",
+    "tutanota.de",
+    "tuta.io",
+    "tuta.com",
+    "fastmail.com",
+    "hey.com",
+    "zoho.com",
+    "zohomail.com",
+    "mail.com",
+    "email.com",
+    "mail.ru",
+    "inbox.ru",
+    "list.ru",
+    "bk.ru",
+    "ya.ru",
+    "qq.com",
+    "foxmail.com",
+    "163.com",
+    "126.com",
+    "yeah.net",
+    "sina.com",
+    "sohu.com",
+    "naver.com",
+    "daum.net",
+    "hanmail.net",
+    "orange.fr",
+    "wanadoo.fr",
+    "free.fr",
+    "laposte.net",
+    "sfr.fr",
+    "libero.it",
+    "virgilio.it",
+    "seznam.cz",
+    "wp.pl",
+    "o2.pl",
+    "interia.pl",
+    "onet.pl",
+    "comcast.net",
+    "verizon.net",
+    "att.net",
+    "btinternet.com",
+    "rediffmail.com",
+];
+
+/// Whether `domain` is a public mail service's: listed in [`PUBLIC_MAIL_DOMAINS`], Yandex's
+/// under any country's ending (`yandex.ru`, `yandex.com`, ...), or a subdomain of one.
+pub fn is_public_mail_domain(domain: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let listed = |d: &str| {
+        PUBLIC_MAIL_DOMAINS.contains(&d)
+            || d.strip_prefix("yandex.")
+                .is_some_and(|tld| !tld.is_empty() && !tld.contains('.') || tld == "com.tr")
+    };
+    // The domain itself or any parent of it (mail.gmail.com is Google's as much).
+    let mut rest = domain.as_str();
+    loop {
+        if listed(rest) {
+            return true;
+        }
+        match rest.split_once('.') {
+            Some((_, parent)) if parent.contains('.') => rest = parent,
+            _ => return false,
+        }
+    }
 }
 
 impl fmt::Display for EmailDomain {
@@ -159,6 +290,55 @@ mod tests {
         );
         for bad in ["acme", "acme..com", "ac_me.com", "-acme.com", ""] {
             assert!(EmailDomain::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn public_mail_domains_are_never_an_organization_s() {
+        for public in [
+            "gmail.com",
+            "GoogleMail.com",
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "msn.com",
+            "yahoo.com",
+            "ymail.com",
+            "icloud.com",
+            "me.com",
+            "mac.com",
+            "aol.com",
+            "gmx.de",
+            "gmx.net",
+            "gmx.com",
+            "web.de",
+            "proton.me",
+            "protonmail.com",
+            "mail.com",
+            "yandex.ru",
+            "yandex.com",
+            "yandex.com.tr",
+            "qq.com",
+            "163.com",
+            "mail.gmail.com",
+        ] {
+            assert!(is_public_mail_domain(public), "{public}");
+            let domain = EmailDomain::parse(public).expect("well-formed");
+            assert_eq!(
+                domain.organizational().map_err(|e| e.code()),
+                Err("PublicEmailDomain"),
+                "{public}"
+            );
+        }
+        for own in [
+            "acme.com",
+            "gmail.acme.com",
+            "notgmail.com",
+            "yandex-team.example",
+            "web.design",
+            "mail.company.de",
+        ] {
+            assert!(!is_public_mail_domain(own), "{own}");
         }
     }
 }

@@ -41,6 +41,8 @@ pub enum Rule {
     InvalidMfa,
     InvalidSeats,
     InvalidEmailDomain,
+    /// A public mail service's domain (gmail.com, ...): never an organization's.
+    PublicEmailDomain,
     EmailDomainTaken,
     DuplicateEmailDomain,
     InvalidUsername,
@@ -285,7 +287,7 @@ impl Planner {
                 }
             }
             for d in &org.email_domains {
-                let Ok(domain) = EmailDomain::parse(d) else {
+                let Ok(Ok(domain)) = EmailDomain::parse(d).map(EmailDomain::organizational) else {
                     continue;
                 };
                 if !domains.insert(domain.to_string()) {
@@ -596,8 +598,13 @@ fn organization_field_problems(org: &LegacyOrganization) -> Vec<Problem> {
         ));
     }
     for d in &org.email_domains {
-        if let Err(e) = EmailDomain::parse(d) {
-            problems.push(Problem::new(Rule::InvalidEmailDomain, e.to_string()));
+        match EmailDomain::parse(d).map(EmailDomain::organizational) {
+            Err(e) => problems.push(Problem::new(Rule::InvalidEmailDomain, e.to_string())),
+            Ok(Err(e)) => problems.push(Problem::new(
+                Rule::PublicEmailDomain,
+                format!("{e} (rule: discovery and sign-up never trust a public mail domain; drop it from the record)"),
+            )),
+            Ok(Ok(_)) => {}
         }
     }
     problems
@@ -771,5 +778,19 @@ mod tests {
         let p = &planner.orgs["a"].problems[0];
         assert_eq!(p.rule, "subdomain_taken");
         assert_eq!(p.suggestion.as_deref(), Some("acme-2"));
+    }
+
+    #[tokio::test]
+    async fn a_public_mail_domain_stops_the_organization() {
+        let (planner, _) = planned(&[
+            r#"{"kind":"organization","id":"a","name":"Acme","subdomain":"acme","email_domains":["acme.test","GMail.com"]}"#,
+        ])
+        .await;
+        let rules: Vec<&str> = planner.orgs["a"]
+            .problems
+            .iter()
+            .map(|p| p.rule.as_str())
+            .collect();
+        assert_eq!(rules, ["public_email_domain"]);
     }
 }

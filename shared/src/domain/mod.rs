@@ -23,7 +23,7 @@ pub mod subdomain;
 
 pub use email::{EmailAddress, EmailDomain};
 pub use organization::{
-    Branding, DomainProof, Invitation, MfaMode, OrgId, OrgStatus, Organization, Provider,
+    Branding, DomainProof, Invitation, MfaMode, OrgId, OrgStatus, Organization, ProofBy, Provider,
     ProviderSetup, SignInSettings, SsoSettings,
 };
 pub use person::{LinkToken, LinkedIdentity, Person, PersonId, PersonStatus, Role};
@@ -46,6 +46,8 @@ pub enum Error {
     SubdomainOfAnotherName { subdomain: String, name: String },
     #[error("e-mail domain {domain:?} already belongs to another organization")]
     EmailDomainTaken { domain: String },
+    #[error("e-mail domain {domain:?} is a public mail service's: anyone can have an address there, so it can never identify an organization's people; use the organization's own domain")]
+    PublicEmailDomain { domain: String },
     #[error("user pool {pool_id} already belongs to another organization")]
     PoolTaken { pool_id: String },
     #[error("{what} {value:?} is invalid: {rule}")]
@@ -100,6 +102,7 @@ impl Error {
             Error::ReservedSubdomain { .. } => "ReservedSubdomain",
             Error::SubdomainTaken { .. } | Error::SubdomainOfAnotherName { .. } => "SubdomainTaken",
             Error::EmailDomainTaken { .. } => "EmailDomainTaken",
+            Error::PublicEmailDomain { .. } => "PublicEmailDomain",
             Error::PoolTaken { .. } => "PoolTaken",
             Error::InvalidInput { .. } => "InvalidInput",
             Error::NotFound { .. } => "NotFound",

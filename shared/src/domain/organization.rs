@@ -142,22 +142,76 @@ impl Branding {
 }
 
 /// How an organization proves that an e-mail domain is its own: a TXT record
-/// `_signin-challenge.<domain>` with the value `signin-verification=<token>`. Recorded when
-/// the domain is added; checking DNS comes later (`verified_at` stays unset until then).
+/// `_signin-challenge.<domain>` with the value `signin-verification=<token>`. An admin's
+/// domain is pending until DNS shows the record (`verified_at` unset): it is neither claimed
+/// nor used for anything meanwhile. An operator's domain (`tenantctl`, a migration) is taken
+/// on the operator's word, recorded with `by: operator`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainProof {
     pub domain: String,
+    /// Empty for an operator's domain.
     pub token: String,
     pub verified_at: Option<i64>,
+    /// Who vouches for the domain; records from before this field are DNS proofs.
+    #[serde(default)]
+    pub by: ProofBy,
+}
+
+/// Who vouches for an organization's e-mail domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProofBy {
+    /// The TXT record in the domain's DNS (an admin added the domain).
+    #[default]
+    Dns,
+    /// The operator's word (`tenantctl org create/configure --email-domain`, a migration).
+    Operator,
+}
+
+impl fmt::Display for ProofBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProofBy::Dns => "dns",
+            ProofBy::Operator => "operator",
+        })
+    }
 }
 
 impl DomainProof {
+    /// A new domain an admin added: a fresh token to publish, not proven yet.
+    pub fn pending(domain: &EmailDomain) -> Self {
+        Self {
+            domain: domain.to_string(),
+            token: rand::random::<[u8; 16]>()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            verified_at: None,
+            by: ProofBy::Dns,
+        }
+    }
+
+    /// A domain an operator set: taken on their word at `at` (epoch seconds).
+    pub fn operator(domain: &EmailDomain, at: i64) -> Self {
+        Self {
+            domain: domain.to_string(),
+            token: String::new(),
+            verified_at: Some(at),
+            by: ProofBy::Operator,
+        }
+    }
+
     pub fn record_name(&self) -> String {
         format!("_signin-challenge.{}", self.domain)
     }
 
     pub fn record_value(&self) -> String {
         format!("signin-verification={}", self.token)
+    }
+
+    /// Still waiting for its DNS record.
+    pub fn is_pending(&self) -> bool {
+        self.verified_at.is_none()
     }
 }
 
@@ -269,7 +323,8 @@ impl Provider {
 /// One identity provider's public settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderSetup {
-    /// Entra ID: the customer's tenant (a GUID or a verified domain).
+    /// Entra ID: the customer's tenant id (a GUID; records from before may hold a domain,
+    /// which never matched the issuer: set the GUID again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub client_id: String,
@@ -334,10 +389,11 @@ pub struct SignInSettings {
     /// A first federated sign-in with an address in one of the organization's e-mail domains
     /// creates the person (just in time) when no one has that address yet.
     pub jit_accounts: bool,
-    /// Providers bound to the organization's own directory (its own Entra ID tenant, say):
-    /// their e-mail claims are trusted for addresses in the organization's e-mail domains
-    /// even when the provider does not assert `email_verified`. Any other provider's address
-    /// counts only when it asserts `email_verified` "true".
+    /// Providers bound to the organization's own directory (its own Entra ID tenant, pinned
+    /// by its tenant id). Their e-mail claims count like any provider's: only when verified
+    /// (`email_verified` "true"; for Entra ID the mapped `xms_edov` claim), never merely for
+    /// being in the organization's domains: a guest or an account of another tenant can carry
+    /// any address.
     pub directory_providers: Vec<String>,
     /// How activated people get in: a temporary password by mail (the default), or a
     /// single-use link where they choose their password.
@@ -412,6 +468,9 @@ pub struct Organization {
     pub seats: Option<u32>,
     /// Seats taken by people whose login exists (invited or active).
     pub seats_used: u32,
+    /// The e-mail domains claimed for it in the registry (one owner each): an operator's,
+    /// and an admin's once its DNS proof was found. An admin's new domain waits in
+    /// `domain_proofs` until then. Use [`Organization::uses_domain`] to trust one.
     pub email_domains: Vec<EmailDomain>,
     /// The first administrator asked for at creation; provisioning creates and invites them.
     pub admin_email: Option<EmailAddress>,
@@ -425,7 +484,9 @@ pub struct Organization {
     /// How its pages and mails look.
     #[serde(default)]
     pub branding: Branding,
-    /// The proof asked of each e-mail domain added by its admins: a DNS TXT record.
+    /// Who vouches for each e-mail domain: a DNS TXT record for one its admins added
+    /// (pending, unclaimed and unused until found), the operator's word for one set with
+    /// `tenantctl` or a migration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domain_proofs: Vec<DomainProof>,
     pub created_at: i64,
@@ -464,11 +525,55 @@ impl Organization {
         }
     }
 
-    /// Whether the address belongs to one of the organization's e-mail domains.
+    /// Whether the address is in one of the e-mail domains the organization uses (see
+    /// [`Organization::uses_domain`]): what self sign-up, just-in-time accounts and directory
+    /// linking trust.
     pub fn owns_address(&self, email: &EmailAddress) -> bool {
+        self.uses_domain(email.domain())
+    }
+
+    /// Whether the organization uses `domain` (discovery, self sign-up, just-in-time
+    /// accounts, directory linking): claimed for it (`email_domains`), not waiting for its DNS
+    /// proof, and not a public mail service's. A domain without a proof record was set by an
+    /// operator before proofs were recorded: the operator's word.
+    pub fn uses_domain(&self, domain: &str) -> bool {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        self.email_domains.iter().any(|d| d.as_str() == domain)
+            && !self
+                .domain_proofs
+                .iter()
+                .any(|p| p.domain == domain && p.is_pending())
+            && !super::email::is_public_mail_domain(&domain)
+    }
+
+    /// The e-mail domains the organization uses (see [`Organization::uses_domain`]).
+    pub fn domains_in_use(&self) -> Vec<&EmailDomain> {
         self.email_domains
             .iter()
-            .any(|d| d.as_str() == email.domain())
+            .filter(|d| self.uses_domain(d.as_str()))
+            .collect()
+    }
+
+    /// The e-mail domains waiting for their DNS proof: not used (and, but for domains
+    /// claimed before proofs were required, not claimed) until it is found.
+    pub fn pending_domains(&self) -> Vec<&str> {
+        self.domain_proofs
+            .iter()
+            .filter(|p| p.is_pending())
+            .map(|p| p.domain.as_str())
+            .collect()
+    }
+
+    /// Every e-mail domain of the organization, in use or pending, as its admins see the
+    /// list (and send it back changed).
+    pub fn all_domains(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.email_domains.iter().map(|d| d.to_string()).collect();
+        for pending in self.pending_domains() {
+            if !all.iter().any(|d| d == pending) {
+                all.push(pending.to_owned());
+            }
+        }
+        all
     }
 
     /// The organization's role with this name, or a clear "unknown role".

@@ -120,7 +120,7 @@ impl ProvisionRequest {
         let mut email_domains = self
             .email_domains
             .iter()
-            .map(|d| EmailDomain::parse(d))
+            .map(|d| EmailDomain::parse(d).and_then(EmailDomain::organizational))
             .collect::<Result<Vec<_>, _>>()?;
         email_domains.sort();
         email_domains.dedup();
@@ -436,7 +436,12 @@ impl Provisioning<'_> {
             sign_in: Default::default(),
             roles: super::organization::default_roles(),
             branding: Default::default(),
-            domain_proofs: Vec::new(),
+            // The operator's word: claimed and used from the start.
+            domain_proofs: req
+                .email_domains
+                .iter()
+                .map(|d| super::organization::DomainProof::operator(d, now))
+                .collect(),
             created_at: now,
             updated_at: now,
             version: 1,

@@ -100,9 +100,15 @@ pub struct SettingsPatch {
     pub logo_url: Option<Option<String>>,
     pub primary_color: Option<Option<String>>,
     pub app_urls: Option<Vec<String>>,
-    /// The organization's e-mail domains (the list replaces the current one): each claimed
-    /// by one organization only; a new one gets a DNS TXT proof to publish.
+    /// The organization's e-mail domains (the list replaces the current one, pending ones
+    /// included): each claimed by one organization only. An admin's new domain gets a DNS
+    /// TXT proof to publish and stays pending (unclaimed, unused) until
+    /// [`verify_email_domains`] finds it; see `operator_word`. Public mail domains are refused.
     pub email_domains: Option<Vec<String>>,
+    /// The e-mail domains above are an operator's word (`tenantctl org configure
+    /// --email-domain`): claimed and used at once, recorded with `by: operator`, also
+    /// vouching for a pending one. Never set from an admin's request.
+    pub operator_word: bool,
     /// `Some(None)` removes the provider (and its secret).
     pub microsoft: Option<Option<ProviderInput>>,
     pub google: Option<Option<ProviderInput>>,
@@ -358,34 +364,52 @@ fn patched(
                     "each must be a domain name such as acme.com",
                 )
             })?;
+            let domain = domain.organizational()?;
             if !parsed.contains(&domain) {
                 parsed.push(domain);
             }
         }
+        // Gone from the list: its claim is released and its proof forgotten.
+        next.email_domains.retain(|d| parsed.contains(d));
         next.domain_proofs
             .retain(|p| parsed.iter().any(|d| d.as_str() == p.domain));
+        let now = super::now_epoch();
         for d in &parsed {
-            if !next.domain_proofs.iter().any(|p| p.domain == d.as_str())
-                && !org.email_domains.contains(d)
-            {
-                next.domain_proofs.push(DomainProof {
-                    domain: d.to_string(),
-                    token: rand::random::<[u8; 16]>()
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect(),
-                    verified_at: None,
-                });
+            let claimed = next.email_domains.contains(d);
+            let proof = next
+                .domain_proofs
+                .iter()
+                .position(|p| p.domain == d.as_str());
+            if patch.operator_word {
+                // The operator's word: claimed (when the record is saved) and used at once.
+                match proof {
+                    Some(i) if !next.domain_proofs[i].is_pending() => {}
+                    Some(i) => next.domain_proofs[i] = DomainProof::operator(d, now),
+                    None => next.domain_proofs.push(DomainProof::operator(d, now)),
+                }
+                if !claimed {
+                    next.email_domains.push(d.clone());
+                }
+            } else if !claimed && proof.is_none() {
+                // An admin's new domain: pending, neither claimed nor used until its DNS
+                // record is found.
+                next.domain_proofs.push(DomainProof::pending(d));
             }
         }
-        next.email_domains = parsed;
+        let order = |d: &EmailDomain| parsed.iter().position(|p| p == d);
+        next.email_domains.sort_by_key(order);
         changed.push(format!(
-            "email_domains={}",
-            next.email_domains
+            "email_domains={}{}",
+            parsed
                 .iter()
                 .map(|d| d.as_str())
                 .collect::<Vec<_>>()
-                .join(",")
+                .join(","),
+            if patch.operator_word {
+                " (operator's word)"
+            } else {
+                ""
+            }
         ));
     }
     if let Some(v) = &patch.mfa {
@@ -449,6 +473,22 @@ pub async fn apply_settings(
         ));
     }
     let (mut next, changed) = patched(org, patch)?;
+    // A domain another organization holds is refused now, rather than after its owner's
+    // DNS record was published for nothing.
+    for proof in next
+        .domain_proofs
+        .iter()
+        .filter(|p| p.is_pending() && !org.domain_proofs.iter().any(|o| o.domain == p.domain))
+    {
+        let domain = EmailDomain::parse(&proof.domain)?;
+        if let Some(owner) = registry.organization_by_email_domain(&domain).await? {
+            if owner.id != org.id {
+                return Err(Error::EmailDomainTaken {
+                    domain: proof.domain.clone(),
+                });
+            }
+        }
+    }
     let pool_id = org.cognito.user_pool_id.clone().ok_or_else(|| {
         Error::not_allowed(
             format!("configure {}", org.subdomain),
@@ -577,10 +617,12 @@ pub struct DomainCheck {
     pub detail: Option<String>,
 }
 
-/// Looks up the DNS TXT proof of each of the organization's e-mail domains not proven yet,
-/// and records those whose record now holds the value we showed (one audited write, only
-/// when one became proven). A domain whose look-up failed stays unproven and says why; the
-/// others go on.
+/// Looks up the DNS TXT proof of each of the organization's pending e-mail domains, and
+/// for those whose record now holds the value we showed, records the proof and claims the
+/// domain for the organization (one owner: a conditional write), in one audited write made
+/// only when one became proven. From then on the domain is used (discovery, self sign-up,
+/// just-in-time accounts, directory linking). A domain another organization holds, or whose
+/// look-up failed, stays pending and says why; the others go on.
 pub async fn verify_email_domains(
     registry: &dyn Registry,
     dns: &dyn crate::ports::TxtRecords,
@@ -590,12 +632,23 @@ pub async fn verify_email_domains(
     let mut next = org.clone();
     let mut checks = Vec::new();
     let mut proven = Vec::new();
+    let now = super::now_epoch();
     for proof in &mut next.domain_proofs {
-        if proof.verified_at.is_some() {
+        if !proof.is_pending() {
             checks.push(DomainCheck {
                 domain: proof.domain.clone(),
                 verified: true,
                 detail: None,
+            });
+            continue;
+        }
+        if super::email::is_public_mail_domain(&proof.domain) {
+            checks.push(DomainCheck {
+                domain: proof.domain.clone(),
+                verified: false,
+                detail: Some(
+                    "a public mail service's domain is never an organization's: remove it".into(),
+                ),
             });
             continue;
         }
@@ -616,7 +669,7 @@ pub async fn verify_email_domains(
             Err(e) => (false, Some(format!("DNS did not answer: {e}"))),
         };
         if verified {
-            proof.verified_at = Some(super::now_epoch());
+            proof.verified_at = Some(now);
             proven.push(proof.domain.clone());
         }
         checks.push(DomainCheck {
@@ -625,18 +678,48 @@ pub async fn verify_email_domains(
             detail,
         });
     }
-    if proven.is_empty() {
-        return Ok((org.clone(), checks));
+    for domain in &proven {
+        let domain = EmailDomain::parse(domain)?;
+        if !next.email_domains.contains(&domain) {
+            next.email_domains.push(domain);
+        }
     }
-    let audit = AuditEvent::now(
-        &org.id,
-        actor,
-        "org.email_domains_verified",
-        org.subdomain.as_str(),
-        Some(proven.join(" ")),
-    );
-    let saved = registry.save_organization(&next, Some(&audit)).await?;
-    Ok((saved, checks))
+    loop {
+        if proven.is_empty() {
+            return Ok((org.clone(), checks));
+        }
+        let audit = AuditEvent::now(
+            &org.id,
+            actor,
+            "org.email_domains_verified",
+            org.subdomain.as_str(),
+            Some(proven.join(" ")),
+        );
+        let saved = if next.email_domains != org.email_domains {
+            registry.save_organization_domains(org, &next, &audit).await
+        } else {
+            registry.save_organization(&next, Some(&audit)).await
+        };
+        match saved {
+            Ok(saved) => return Ok((saved, checks)),
+            // Proven in DNS, but another organization holds the claim: it stays pending
+            // here (an operator settles who owns it), and the others are saved.
+            Err(Error::EmailDomainTaken { domain }) if proven.contains(&domain) => {
+                proven.retain(|d| *d != domain);
+                next.email_domains.retain(|d| d.as_str() != domain);
+                for proof in next.domain_proofs.iter_mut().filter(|p| p.domain == domain) {
+                    proof.verified_at = None;
+                }
+                for check in checks.iter_mut().filter(|c| c.domain == domain) {
+                    check.verified = false;
+                    check.detail = Some(
+                        "the TXT record is there, but the domain belongs to another organization: ask support".into(),
+                    );
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The fields of a provider's settings, as a refusal names them (`sso.<key>.<field>`), in
@@ -680,18 +763,15 @@ fn checked_provider(
         FIELDS[provider as usize][column]
     };
     let tenant = match (provider, given.tenant.as_deref().map(str::trim)) {
+        // Only the tenant id: Entra ID's v2.0 tokens carry the issuer
+        // https://login.microsoftonline.com/<tenant id>/v2.0, so a pool set up with a domain
+        // name (contoso.com, contoso.onmicrosoft.com) would refuse every token.
         (Provider::Microsoft, Some(t)) if is_guid(t) => Some(t.to_ascii_lowercase()),
-        (Provider::Microsoft, Some(t))
-            if !["common", "organizations", "consumers"].contains(&t)
-                && EmailDomain::parse(t).is_ok() =>
-        {
-            Some(t.to_ascii_lowercase())
-        }
         (Provider::Microsoft, t) => {
             return Err(invalid(
                 field("tenant"),
                 t.unwrap_or_default(),
-                "it must be the customer's Entra ID tenant: its id (a GUID) or one of its verified domains, not common or organizations",
+                "it must be the customer's Entra ID tenant id, a GUID (Microsoft Entra admin center > Overview > Tenant ID); a domain name, common or organizations never matches the issuer of its tokens",
             ))
         }
         (_, None) => None,
@@ -795,6 +875,47 @@ fn printable(value: &str, max: usize) -> bool {
     !value.is_empty() && value.len() <= max && value.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// What a signed-in person may change about themselves with their own access token
+/// (UpdateUserAttributes): their names and preferences. Nothing the registry owns: not
+/// `email` (changed through a confirmed change), not `preferred_username` (the sign-in
+/// alias, unique through the registry), nor `name`, `phone_number` or anything else.
+pub const SELF_SERVICE_ATTRIBUTES: [&str; 4] = ["given_name", "family_name", "locale", "zoneinfo"];
+
+/// The pool attributes each provider's sign-in writes (its attribute mapping, see
+/// [`provider_spec`], without `username`).
+pub fn mapped_attributes(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Microsoft | Provider::Google | Provider::Apple => {
+            &["email", "email_verified", "given_name", "family_name"]
+        }
+        Provider::Facebook => &["email", "given_name", "family_name"],
+        Provider::Amazon => &["email", "name"],
+    }
+}
+
+/// The app client's `WriteAttributes` when it offers `offered` (its supported identity
+/// providers, `COGNITO` for the password page): [`SELF_SERVICE_ATTRIBUTES`], and, because
+/// Cognito refuses a federated sign-in whose mapped attributes the client may not write, the
+/// attributes every offered provider maps. An organization without a provider keeps its
+/// people's own tokens away from `email` entirely; with one, a changed `email` still takes
+/// effect only once the code sent to the new address is confirmed (the pool's
+/// AttributesRequireVerificationBeforeUpdate), and the registry, not Cognito, says who has
+/// which address.
+pub fn client_write_attributes(offered: &[String]) -> Vec<String> {
+    let mut attributes: Vec<String> = SELF_SERVICE_ATTRIBUTES
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    for provider in offered.iter().filter_map(|name| Provider::named(name)) {
+        for attribute in mapped_attributes(provider) {
+            if !attributes.iter().any(|a| a == attribute) {
+                attributes.push((*attribute).to_owned());
+            }
+        }
+    }
+    attributes
+}
+
 /// The pool's identity provider for `provider`: its details and attribute mapping (pool
 /// attribute <- provider claim), the `username` being the provider's stable subject.
 fn provider_spec(provider: Provider, setup: &ProviderSetup, secret: &str) -> IdentityProviderSpec {
@@ -817,8 +938,15 @@ fn provider_spec(provider: Provider, setup: &ProviderSetup, secret: &str) -> Ide
                 ),
                 ("attributes_request_method", "GET"),
             ]),
+            // Entra ID's `email` is not verified (the "nOAuth" class): its optional claim
+            // `xms_edov` ("email domain owner verified") says whether the address's domain is
+            // verified by the tenant the account lives in. Mapped onto `email_verified`, it is
+            // the only thing that lets the address link or create an account
+            // (FederatedClaim::trusted_email); the app registration must add `xms_edov` (and
+            // `email`) to its ID token's optional claims.
             pairs(&[
                 ("email", "email"),
+                ("email_verified", "xms_edov"),
                 ("given_name", "given_name"),
                 ("family_name", "family_name"),
                 ("username", "oid"),
@@ -1121,6 +1249,49 @@ mod tests {
     }
 
     const GUID: &str = "8c4f1a2b-3d4e-4f50-9a6b-7c8d9e0f1a2b";
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    #[tokio::test]
+    async fn the_microsoft_tenant_is_its_id_never_a_domain_name() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let (pools, secrets) = (
+            RecordingPools::default(),
+            crate::testing::MemorySecrets::default(),
+        );
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        for tenant in [
+            "contoso.onmicrosoft.com",
+            "contoso.com",
+            "common",
+            "organizations",
+            "consumers",
+            "72f988bf86f141af91ab2d7cd011db47",
+        ] {
+            let patch = SettingsPatch {
+                microsoft: Some(Some(ProviderInput {
+                    tenant: Some(tenant.into()),
+                    client_id: GUID.into(),
+                    client_secret: Some("s".into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            };
+            match apply_settings(&deps, &org, &patch, "boss").await {
+                Err(Error::InvalidInput { what, rule, .. }) => {
+                    assert_eq!(what, "sso.microsoft.tenant", "{tenant}");
+                    assert!(rule.contains("GUID"), "{rule}");
+                }
+                other => panic!("{tenant}: {other:?}"),
+            }
+        }
+        assert!(pools.calls().is_empty());
+    }
 
     /// DNS with fixed TXT records; `None` for a name: DNS does not answer.
     struct FixedDns(Vec<(String, Option<Vec<String>>)>);
@@ -1148,6 +1319,7 @@ mod tests {
                 domain: domain.into(),
                 token: format!("tok-{domain}"),
                 verified_at: None,
+                by: Default::default(),
             });
         }
         let registry = MemoryRegistry::with_org(org.clone());
@@ -1439,7 +1611,7 @@ mod tests {
         };
         let patch = SettingsPatch {
             microsoft: Some(Some(ProviderInput {
-                tenant: Some("Contoso.onmicrosoft.com".into()),
+                tenant: Some(TENANT.to_ascii_uppercase()),
                 client_id: GUID.into(),
                 client_secret: Some("s3cr3t~value".into()),
                 ..Default::default()
@@ -1452,7 +1624,17 @@ mod tests {
             .expect("applied");
         let s = &done.organization.sign_in;
         let ms = s.sso.microsoft.clone().expect("recorded");
-        assert_eq!(ms.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(ms.tenant.as_deref(), Some(TENANT));
+        // Its pool provider: the tenant's own issuer, and the address verified only by
+        // Entra's xms_edov.
+        let spec = provider_spec(Provider::Microsoft, &ms, "s3cr3t~value");
+        assert!(spec.details.contains(&(
+            "oidc_issuer".to_owned(),
+            format!("https://login.microsoftonline.com/{TENANT}/v2.0")
+        )));
+        assert!(spec
+            .attribute_mapping
+            .contains(&("email_verified".to_owned(), "xms_edov".to_owned())));
         assert!(ms.client_secret_updated_at.is_some());
         assert_eq!(s.providers, ["Microsoft"]);
         assert_eq!(s.directory_providers, ["Microsoft"]);
@@ -1526,23 +1708,47 @@ mod tests {
             .any(|c| c.starts_with("delete_identity_provider")));
     }
 
-    #[tokio::test]
-    async fn e_mail_domains_are_claimed_once_and_get_a_proof_to_publish() {
-        let org = sample_org();
-        let registry = MemoryRegistry::with_org(org.clone());
-        let mut other = sample_org();
-        other.id = crate::domain::OrgId::from("org-other".to_owned());
-        other.subdomain = crate::domain::Subdomain::parse("globex").expect("valid");
-        other.email_domains = vec![EmailDomain::parse("globex.example").expect("valid")];
-        registry.insert_org(other);
-        let pools = RecordingPools::default();
-        let secrets = crate::testing::MemorySecrets::default();
-        let deps = SettingsDeps {
-            registry: &registry,
-            pools: &pools,
-            secrets: &secrets,
+    fn domain_deps<'a>(
+        registry: &'a MemoryRegistry,
+        pools: &'a RecordingPools,
+        secrets: &'a crate::testing::MemorySecrets,
+    ) -> SettingsDeps<'a> {
+        SettingsDeps {
+            registry,
+            pools,
+            secrets,
             base_domain: "app.example.com",
-        };
+        }
+    }
+
+    fn other_org(id: &str, sub: &str, domains: &[&str]) -> Organization {
+        let mut other = sample_org();
+        other.id = crate::domain::OrgId::from(id.to_owned());
+        other.subdomain = crate::domain::Subdomain::parse(sub).expect("valid");
+        other.cognito.user_pool_id = Some(format!("eu-west-1_{sub}"));
+        other.email_domains = domains
+            .iter()
+            .map(|d| EmailDomain::parse(d).expect("valid"))
+            .collect();
+        other
+    }
+
+    fn address(a: &str) -> crate::domain::EmailAddress {
+        crate::domain::EmailAddress::parse(a).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn an_admin_s_new_domain_is_pending_unclaimed_and_unused_until_proven() {
+        use crate::domain::signin::check_self_signup;
+        let mut org = sample_org();
+        org.sign_in.self_signup = true;
+        let registry = MemoryRegistry::with_org(org.clone());
+        registry.insert_org(other_org("org-globex", "globex", &["globex.example"]));
+        let (pools, secrets) = (
+            RecordingPools::default(),
+            crate::testing::MemorySecrets::default(),
+        );
+        let deps = domain_deps(&registry, &pools, &secrets);
         let add = SettingsPatch {
             email_domains: Some(vec!["acme.example".into(), "Acme-Labs.example".into()]),
             ..Default::default()
@@ -1551,13 +1757,13 @@ mod tests {
             .await
             .expect("added");
         let o = &done.organization;
+        // acme.example was the operator's (no proof record): in use as before.
         assert_eq!(
-            o.email_domains
-                .iter()
-                .map(|d| d.as_str())
-                .collect::<Vec<_>>(),
-            ["acme.example", "acme-labs.example"]
+            o.email_domains,
+            [EmailDomain::parse("acme.example").expect("valid")]
         );
+        assert_eq!(o.all_domains(), ["acme.example", "acme-labs.example"]);
+        assert_eq!(o.pending_domains(), ["acme-labs.example"]);
         assert_eq!(
             o.domain_proofs.len(),
             1,
@@ -1570,22 +1776,269 @@ mod tests {
         assert!(o.domain_proofs[0]
             .record_value()
             .starts_with("signin-verification="));
-        let taken = SettingsPatch {
-            email_domains: Some(vec!["globex.example".into()]),
-            ..Default::default()
-        };
-        let e = apply_settings(&deps, &done.organization, &taken, "boss")
+        // Not claimed, not used: no discovery, no self sign-up, no linking by that domain.
+        let labs = EmailDomain::parse("acme-labs.example").expect("valid");
+        assert!(registry
+            .organization_by_email_domain(&labs)
             .await
-            .expect_err("taken");
-        assert!(matches!(e, Error::EmailDomainTaken { .. }), "{e}");
+            .expect("read")
+            .is_none());
+        assert!(!o.owns_address(&address("new@acme-labs.example")));
+        assert!(check_self_signup(o, Some("new@acme-labs.example")).is_err());
+        assert!(check_self_signup(o, Some("new@acme.example")).is_ok());
+
+        // Proven in DNS: claimed for it (one owner) and used from then on.
+        let proof = o.domain_proofs[0].clone();
+        let dns = FixedDns(vec![(
+            proof.record_name(),
+            Some(vec![proof.record_value()]),
+        )]);
+        let (proven, checks) = verify_email_domains(&registry, &dns, o, "boss")
+            .await
+            .expect("checked");
+        assert!(checks.iter().all(|c| c.verified), "{checks:?}");
+        assert!(proven.pending_domains().is_empty());
+        assert!(proven.owns_address(&address("new@acme-labs.example")));
+        assert!(check_self_signup(&proven, Some("new@acme-labs.example")).is_ok());
+        assert_eq!(
+            registry
+                .organization_by_email_domain(&labs)
+                .await
+                .expect("read")
+                .map(|o| o.id),
+            Some(org.id.clone())
+        );
+
+        // Another organization's domain, or a public mail service's: refused, nothing changed.
+        let before = registry.org(&org.id);
+        for (domain, code) in [
+            ("globex.example", "EmailDomainTaken"),
+            ("gmail.com", "PublicEmailDomain"),
+            ("GoogleMail.com", "PublicEmailDomain"),
+            ("yandex.ru", "PublicEmailDomain"),
+        ] {
+            let patch = SettingsPatch {
+                email_domains: Some(vec!["acme.example".into(), domain.into()]),
+                ..Default::default()
+            };
+            let e = apply_settings(&deps, &proven, &patch, "boss")
+                .await
+                .expect_err(domain);
+            assert_eq!(e.code(), code, "{domain}: {e}");
+        }
+        assert_eq!(registry.org(&org.id), before);
         let bad = SettingsPatch {
             email_domains: Some(vec!["not a domain".into()]),
             ..Default::default()
         };
-        let e = apply_settings(&deps, &done.organization, &bad, "boss")
+        let e = apply_settings(&deps, &proven, &bad, "boss")
             .await
             .expect_err("bad");
         assert!(e.to_string().contains("email_domains"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_domain_two_organizations_wait_for_goes_to_the_first_proven_only() {
+        let acme = sample_org();
+        let registry = MemoryRegistry::with_org(acme.clone());
+        let globex = other_org("org-globex", "globex", &[]);
+        registry.insert_org(globex.clone());
+        let (pools, secrets) = (
+            RecordingPools::default(),
+            crate::testing::MemorySecrets::default(),
+        );
+        let deps = domain_deps(&registry, &pools, &secrets);
+        let contested = SettingsPatch {
+            email_domains: Some(vec!["initech.example".into()]),
+            ..Default::default()
+        };
+        // Both may ask (neither holds it yet): nothing is claimed by asking.
+        let acme = apply_settings(&deps, &acme, &contested, "boss")
+            .await
+            .expect("acme asks")
+            .organization;
+        let globex = apply_settings(&deps, &globex, &contested, "boss")
+            .await
+            .expect("globex asks")
+            .organization;
+        // Both records published (the domain's owner answered both): the first proof wins.
+        let dns = FixedDns(vec![(
+            acme.domain_proofs[0].record_name(),
+            Some(vec![
+                acme.domain_proofs[0].record_value(),
+                globex.domain_proofs[0].record_value(),
+            ]),
+        )]);
+        let (globex, checks) = verify_email_domains(&registry, &dns, &globex, "g")
+            .await
+            .expect("globex proves");
+        assert!(checks[0].verified);
+        assert!(globex.owns_address(&address("x@initech.example")));
+        let (acme, checks) = verify_email_domains(&registry, &dns, &acme, "a")
+            .await
+            .expect("checked");
+        assert!(!checks[0].verified, "{checks:?}");
+        assert!(checks[0]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("another organization"));
+        assert_eq!(acme.pending_domains(), ["initech.example"]);
+        assert!(!acme.owns_address(&address("x@initech.example")));
+        let owner = registry
+            .organization_by_email_domain(&EmailDomain::parse("initech.example").expect("valid"))
+            .await
+            .expect("read")
+            .map(|o| o.id);
+        assert_eq!(owner, Some(globex.id));
+    }
+
+    #[tokio::test]
+    async fn an_operator_s_domain_is_their_word_and_vouches_for_a_pending_one() {
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let (pools, secrets) = (
+            RecordingPools::default(),
+            crate::testing::MemorySecrets::default(),
+        );
+        let deps = domain_deps(&registry, &pools, &secrets);
+        let admin = SettingsPatch {
+            email_domains: Some(vec!["acme.example".into(), "acme.dev".into()]),
+            ..Default::default()
+        };
+        let org = apply_settings(&deps, &org, &admin, "boss")
+            .await
+            .expect("admin")
+            .organization;
+        assert_eq!(org.pending_domains(), ["acme.dev"]);
+        let operator = SettingsPatch {
+            email_domains: Some(vec![
+                "acme.example".into(),
+                "acme.dev".into(),
+                "acme.test".into(),
+            ]),
+            operator_word: true,
+            ..Default::default()
+        };
+        let org = apply_settings(&deps, &org, &operator, "tenantctl:ops")
+            .await
+            .expect("operator")
+            .organization;
+        assert!(org.pending_domains().is_empty());
+        for d in ["acme.example", "acme.dev", "acme.test"] {
+            assert!(org.uses_domain(d), "{d}");
+            let proof = org
+                .domain_proofs
+                .iter()
+                .find(|p| p.domain == d)
+                .expect("recorded");
+            assert_eq!(proof.by, crate::domain::ProofBy::Operator, "{d}");
+            assert!(registry
+                .organization_by_email_domain(&EmailDomain::parse(d).expect("valid"))
+                .await
+                .expect("read")
+                .is_some());
+        }
+        let public = SettingsPatch {
+            email_domains: Some(vec!["outlook.com".into()]),
+            operator_word: true,
+            ..Default::default()
+        };
+        let e = apply_settings(&deps, &org, &public, "tenantctl:ops")
+            .await
+            .expect_err("public");
+        assert_eq!(e.code(), "PublicEmailDomain");
+        // Dropped from the list: the claim is released.
+        let fewer = SettingsPatch {
+            email_domains: Some(vec!["acme.example".into()]),
+            ..Default::default()
+        };
+        let org = apply_settings(&deps, &org, &fewer, "boss")
+            .await
+            .expect("fewer")
+            .organization;
+        assert!(!org.uses_domain("acme.test"));
+        assert!(registry
+            .organization_by_email_domain(&EmailDomain::parse("acme.test").expect("valid"))
+            .await
+            .expect("read")
+            .is_none());
+    }
+
+    /// A record from before proofs were required: an admin's domain claimed at once, its
+    /// proof never found. It stays claimed (nobody else can take it meanwhile) but is not
+    /// used until its proof is found.
+    #[tokio::test]
+    async fn a_domain_claimed_before_proofs_counts_only_once_proven() {
+        let mut org = sample_org();
+        org.email_domains
+            .push(EmailDomain::parse("acme-labs.example").expect("valid"));
+        org.domain_proofs.push(DomainProof {
+            domain: "acme-labs.example".into(),
+            token: "legacy".into(),
+            verified_at: None,
+            by: Default::default(),
+        });
+        assert!(
+            org.uses_domain("acme.example"),
+            "no proof record: the operator's"
+        );
+        assert!(!org.uses_domain("acme-labs.example"));
+        assert_eq!(org.pending_domains(), ["acme-labs.example"]);
+        let registry = MemoryRegistry::with_org(org.clone());
+        let dns = FixedDns(vec![(
+            "_signin-challenge.acme-labs.example".into(),
+            Some(vec!["signin-verification=legacy".into()]),
+        )]);
+        let (saved, checks) = verify_email_domains(&registry, &dns, &org, "boss")
+            .await
+            .expect("checked");
+        assert!(checks.iter().all(|c| c.verified));
+        assert!(saved.uses_domain("acme-labs.example"));
+        assert_eq!(saved.email_domains.len(), 2);
+    }
+
+    #[test]
+    fn people_write_only_their_names_unless_a_provider_needs_its_mapping() {
+        let password_only = client_write_attributes(&["COGNITO".to_owned()]);
+        assert_eq!(
+            password_only,
+            ["given_name", "family_name", "locale", "zoneinfo"]
+        );
+        for owned in [
+            "email",
+            "email_verified",
+            "preferred_username",
+            "name",
+            "phone_number",
+        ] {
+            assert!(!password_only.iter().any(|a| a == owned), "{owned}");
+        }
+        let with_microsoft =
+            client_write_attributes(&["COGNITO".to_owned(), "Microsoft".to_owned()]);
+        assert!(with_microsoft.iter().any(|a| a == "email"));
+        assert!(!with_microsoft.iter().any(|a| a == "preferred_username"));
+        // Every attribute a provider's mapping writes is writable when it is offered
+        // (Cognito refuses the federated sign-in otherwise).
+        for provider in Provider::ALL {
+            let setup = ProviderSetup {
+                tenant: Some(TENANT.into()),
+                client_id: GUID.into(),
+                team_id: Some("TEAM123456".into()),
+                key_id: Some("KEY1234567".into()),
+                client_secret_updated_at: Some(1),
+            };
+            let writable = client_write_attributes(&[provider.name().to_owned()]);
+            for (attribute, _) in provider_spec(provider, &setup, "s").attribute_mapping {
+                if attribute != "username" {
+                    assert!(
+                        writable.contains(&attribute),
+                        "{}: {attribute}",
+                        provider.name()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

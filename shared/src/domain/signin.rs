@@ -208,14 +208,13 @@ pub struct FederatedClaim<'a> {
 }
 
 impl FederatedClaim<'_> {
-    /// Whether the address may identify someone: the provider vouches for it, or the
-    /// organization bound this provider to its own directory and the address is in one of
-    /// its e-mail domains. (Entra ID's `email` claim is not verified: the "nOAuth" class.)
-    pub fn trusted_email(&self, org: &Organization) -> Option<&EmailAddress> {
-        let email = self.email?;
-        let trusted = self.email_verified
-            || (org.sign_in.bound_to_directory(self.provider) && org.owns_address(email));
-        trusted.then_some(email)
+    /// Whether the address may identify someone: only when the provider vouches for it
+    /// (`email_verified` "true"; for Entra ID the `xms_edov` claim mapped onto it, see
+    /// `settings::provider_spec`). Being in the organization's domains is no proof, even
+    /// through its own directory: a guest or a user of any tenant can carry any address in
+    /// `email` (the "nOAuth" class).
+    pub fn trusted_email(&self, _org: &Organization) -> Option<&EmailAddress> {
+        self.email.filter(|_| self.email_verified)
     }
 }
 
@@ -722,10 +721,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ask your administrator"));
-        // The organization's own directory vouches for addresses in its own domains only.
+        // Not even through the organization's own directory, in its own domains: only
+        // Entra's word (xms_edov, mapped onto email_verified) counts.
         org.sign_in.directory_providers = vec!["microsoft".into()];
         assert_eq!(
             decide_federated_signup(&org, &claim(&email, false), None, Some(&admin)),
+            unverified
+        );
+        assert_eq!(
+            decide_federated_signup(&org, &claim(&email, true), None, Some(&admin)),
             Ok(FederatedSignUp::LinkTo {
                 username: "jane".into(),
                 recorded: false
