@@ -455,12 +455,15 @@ impl Provisioning<'_> {
         match self.registry.create_organization(&org, &audit).await {
             Ok(()) => Ok((org, true)),
             // Another run recorded the same organization a moment ago: carry on with it.
-            Err(Error::SubdomainTaken { .. }) => match self.existing(req).await? {
-                Some(existing) => Ok((existing, false)),
-                None => Err(Error::SubdomainTaken {
-                    subdomain: req.subdomain.to_string(),
-                }),
-            },
+            // Which of its claims a lost race names is DynamoDB's choice (a concurrent
+            // transaction on the same items may be reported on the e-mail domain's claim
+            // alone), so a taken e-mail domain is checked the same way.
+            Err(e @ (Error::SubdomainTaken { .. } | Error::EmailDomainTaken { .. })) => {
+                match self.existing(req).await? {
+                    Some(existing) => Ok((existing, false)),
+                    None => Err(e),
+                }
+            }
             Err(e) => Err(e),
         }
     }
