@@ -22,14 +22,26 @@ export type FunctionKind =
   /** Invoked by Step Functions (and by operators with `aws lambda invoke`). */
   | 'worker';
 
-/** The registry table, by what a function does with it. */
-export type RegistryAccess =
-  /** GetItem and Query on the table. */
-  | 'read'
-  /** And PutItem and UpdateItem: records, claims and counters, alone or in transactions. */
-  | 'write'
-  /** And DeleteItem: idempotency keys and leases released early. */
-  | 'write-delete';
+/**
+ * DynamoDB actions on the registry table. DynamoDB authorises every item of a
+ * TransactWriteItems by its own action (Put -> PutItem, Update -> UpdateItem, Delete ->
+ * DeleteItem, ConditionCheck -> ConditionCheckItem), so a function's list names each kind of
+ * item its transactions carry (shared/src/aws/dynamodb.rs):
+ * - create_person: Put (person, e-mail and id claims, audit), Update (the seat counter, for a
+ *   person who holds a seat), ConditionCheck (nobody signs in under the username);
+ * - save_person: Put, and Update when the seat changes hands;
+ * - change_email: Put (new claim) and Delete (old claim); change_username: Put, Delete (the old
+ *   alias claim) and ConditionCheck (the new name is free);
+ * - leases, idempotency keys, legacy hashes: PutItem/UpdateItem/DeleteItem on one item.
+ */
+export type RegistryAction =
+  | 'GetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'ConditionCheckItem'
+  | 'BatchWriteItem';
 
 /** Environment variables the stack can fill in; the names are the ones the code reads. */
 export type EnvVar =
@@ -58,7 +70,13 @@ export interface FunctionSpec {
    */
   readonly arnVariable?: string;
   readonly env: readonly EnvVar[];
-  readonly registry: RegistryAccess;
+  /** The registry table's actions its code calls (on the table itself, not its index). */
+  readonly registry: readonly RegistryAction[];
+  /**
+   * Why it holds what it holds, in a sentence or two: the README's deploy section lists it
+   * beside the actions (`npm run permissions` prints that section from this table).
+   */
+  readonly why: string;
   /**
    * Cognito user pool actions on the organizations' pools (resource-level, limited to pools
    * tagged `org-id`).
@@ -107,7 +125,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'PRE_SIGNUP_ARN',
     env: TRIGGER_ENV,
-    registry: 'write',
+    registry: ['GetItem', 'PutItem'],
+    why: 'Reads the organization and the person a sign-up claims to be; records a federated identity linked to an existing person (a transaction of Puts), and links it in Cognito (AdminLinkProviderForUser; AdminGetUser recognises a link an earlier attempt made).',
     // link_provider: AdminLinkProviderForUser, and AdminGetUser to recognise a link an
     // earlier attempt made.
     poolActions: ['AdminLinkProviderForUser', 'AdminGetUser'],
@@ -120,7 +139,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'POST_CONFIRMATION_ARN',
     env: TRIGGER_ENV,
-    registry: 'write',
+    registry: ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'],
+    why: 'Records a confirmed self sign-up or first SSO sign-in as a person (create_person: Puts, the seat counter\'s Update, a ConditionCheck that nobody signs in under the username) and mirrors their roles into groups (AdminAddUserToGroup).',
     poolActions: ['AdminAddUserToGroup'],
   },
   {
@@ -131,7 +151,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'PRE_AUTHENTICATION_ARN',
     env: TRIGGER_ENV,
-    registry: 'read',
+    registry: ['GetItem'],
+    why: 'Reads the organization of the pool to refuse sign-ins of suspended or SSO-only organizations; writes nothing.',
   },
   {
     name: 'post-authentication',
@@ -144,7 +165,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     env: TRIGGER_ENV,
     // A lazily migrated person's legacy password hash is deleted at their first sign-in with
     // the new login (shared::domain::lazy_migration::complete_lazy_migration): DeleteItem.
-    registry: 'write-delete',
+    registry: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    why: 'Refuses people who may not sign in; records a login the registry lacks (create_person) and first logins (save_person); deletes a lazily migrated person\'s legacy hash at their first sign-in (DeleteItem); puts repaired and migrated logins into their role groups.',
     // person_or_repair: a login the registry lacks is recorded with its role groups; a lazily
     // migrated login gets its role groups at its first sign-in.
     poolActions: ['AdminAddUserToGroup'],
@@ -157,7 +179,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'PRE_TOKEN_GENERATION_ARN',
     env: TRIGGER_ENV,
-    registry: 'write',
+    registry: ['GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'],
+    why: 'Reads the organization and person for the claims; records the first login after the new-password challenge (save_person) and repairs a login the registry lacks (create_person, AdminAddUserToGroup).',
     poolActions: ['AdminAddUserToGroup'],
   },
   {
@@ -168,7 +191,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: TRIGGER_TIMEOUT_SECONDS,
     arnVariable: 'CUSTOM_MESSAGE_ARN',
     env: TRIGGER_ENV,
-    registry: 'read',
+    registry: ['GetItem'],
+    why: 'Reads the organization to brand Cognito\'s messages; writes nothing.',
   },
   {
     name: 'user-migration',
@@ -183,7 +207,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     env: TRIGGER_ENV,
     // Reads the organization, the person and their legacy hash; writes nothing (Cognito may
     // call it three times, or fail after its answer): post-authentication deletes the hash.
-    registry: 'read',
+    registry: ['GetItem'],
+    why: 'Reads the organization, the person and their legacy hash; writes nothing (post-authentication deletes the hash) and calls no Cognito API (Cognito creates the login from its answer).',
     // No Cognito call: the login does not exist until Cognito creates it from the answer.
   },
   {
@@ -195,7 +220,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: 29,
     env: ['TABLE_NAME', 'BASE_DOMAIN', 'MAIL_FROM', 'SES_CONFIGURATION_SET'],
     // Idempotency keys are deleted when a request of ours fails, so the same key can finish it.
-    registry: 'write-delete',
+    registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    why: 'Everything an organization\'s admins do: people (create_person, save_person, imports), roles, e-mail and username changes, settings, the audit log and people lists (Query), idempotency keys (Put, Update, Delete); the person\'s Cognito login and the pool\'s settings (UpdateUserPool sends the pool\'s tags back: TagResource and UntagResource); welcome mails from MAIL_FROM; the identity providers\' secrets under signin/*.',
     poolActions: [
       // activation on, resend, password reset (shared::domain::activation)
       'AdminCreateUser',
@@ -225,6 +251,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'DescribeUserPoolClient',
       'UpdateUserPoolClient',
       'SetUserPoolMfaConfig',
+      // UpdateUserPool sends the pool's tags back: TagResource and UntagResource are its
+      // dependent actions (Service Authorization Reference).
+      'TagResource',
+      'UntagResource',
     ],
     sendsMail: true,
     // The identity providers' client secrets (signin/<org id>/<provider>).
@@ -239,7 +269,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSeconds: 20,
     env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME'],
     // First logins and spent activation links are saved.
-    registry: 'write',
+    registry: ['GetItem', 'PutItem', 'DeleteItem', 'ConditionCheckItem'],
+    why: 'Records first logins and spent activation links (save_person: Puts); confirms e-mail and username changes (transactions with the old claim\'s Delete and the new name\'s ConditionCheck) and applies them to the login (AdminUpdateUserAttributes, AdminDeleteUserAttributes); sets the password an activation link\'s person chose (AdminSetUserPassword). Its sign-in calls are Cognito\'s public API, not governed by IAM.',
     // An activation link sets the password the person chose; a confirmed e-mail address or
     // username becomes the login's (shared::domain::email_change; back to the login's own
     // name deletes the alias).
@@ -263,7 +294,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'MIGRATION_MAX_CONCURRENCY',
     ],
     // The provisioning lease is released with a conditional delete.
-    registry: 'write-delete',
+    registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    why: 'Provisions organizations (CreateUserPool with the org-id, subdomain and managed-by tags: TagResource; adopts a pool found by name only when its org-id tag is the organization\'s) and migrates their people (AdminCreateUser; AdminGetUser when a resumed run finds the login made), the first administrator with a welcome mail, jobs and checkpoints in the registry, the provisioning lease released with a conditional delete.',
     listsOrganizations: true,
     createsPools: true,
     poolActions: [
@@ -280,6 +312,9 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'AdminEnableUser',
       'AdminAddUserToGroup',
       'AdminDeleteUser',
+      // a migrated person's login that a resumed run finds already made
+      // (shared::aws::migration::create_migrated_login)
+      'AdminGetUser',
     ],
     sendsMail: true,
   },

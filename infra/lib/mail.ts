@@ -70,7 +70,9 @@ export class Mail extends Construct {
             stack,
           ),
         ],
-        conditions: { StringEquals: { 'ses:FromAddress': this.props.mailFrom } },
+        // The code sends MAIL_FROM lower-cased (EmailAddress::parse) while an operator may
+        // deploy it with capitals in its local part: compare without case, as mail does.
+        conditions: { StringEqualsIgnoreCase: { 'ses:FromAddress': this.props.mailFrom } },
       }),
     );
   }

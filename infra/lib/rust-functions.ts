@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { EnvVar, FUNCTIONS, FunctionSpec, RegistryAccess } from './functions';
+import { EnvVar, FUNCTIONS, FunctionSpec } from './functions';
 import { Mail } from './mail';
 import { DeploymentParameters } from './parameters';
 import { ORGANIZATIONS_INDEX, Registry } from './registry';
@@ -20,19 +20,8 @@ export function crateExists(spec: FunctionSpec): boolean {
   return fs.existsSync(path.join(WORKSPACE_ROOT, 'functions', spec.name, 'Cargo.toml'));
 }
 
-const REGISTRY_ACTIONS: Record<RegistryAccess, string[]> = {
-  read: ['dynamodb:GetItem', 'dynamodb:Query'],
-  // Transactions need no action of their own: each Put/Update in TransactWriteItems is
-  // authorised as PutItem/UpdateItem.
-  write: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  'write-delete': [
-    'dynamodb:GetItem',
-    'dynamodb:Query',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
-  ],
-};
+/** The identity providers' secrets: what the settings do with them (shared::aws::secrets). */
+export const SECRET_ACTIONS = ['CreateSecret', 'PutSecretValue', 'GetSecretValue', 'DeleteSecret'] as const;
 
 export interface RustFunctionsProps {
   readonly stage: StageSettings;
@@ -146,7 +135,7 @@ export class RustFunctions extends Construct {
     const stack = Stack.of(this);
     const table = props.registry.table;
     role.addToPolicy(
-      new iam.PolicyStatement({ actions: REGISTRY_ACTIONS[spec.registry], resources: [table.tableArn] }),
+      new iam.PolicyStatement({ actions: spec.registry.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
     );
     if (spec.listsOrganizations) {
       role.addToPolicy(
@@ -175,9 +164,11 @@ export class RustFunctions extends Construct {
     if (spec.createsPools) {
       role.addToPolicy(
         new iam.PolicyStatement({
-          actions: ['cognito-idp:CreateUserPool'],
+          // CreateUserPool with tags needs TagResource as well (a dependent action in the
+          // Service Authorization Reference). A pool may be created, and tagged, only with the
+          // tags the statement above requires.
+          actions: ['cognito-idp:CreateUserPool', 'cognito-idp:TagResource'],
           resources: ['*'],
-          // A pool may be created only with the tags the statement above requires.
           conditions: {
             Null: { 'aws:RequestTag/org-id': 'false' },
             StringEquals: { 'aws:RequestTag/managed-by': 'tenantctl' },
@@ -194,7 +185,7 @@ export class RustFunctions extends Construct {
       Validations.of(role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'CreateUserPool and ListUserPools act on no existing pool, so IAM accepts only "*" for them; CreateUserPool is allowed only with the org-id and managed-by=tenantctl tags that every other pool permission requires',
+          'CreateUserPool and ListUserPools act on no existing pool, so IAM accepts only "*" for them (and for the TagResource CreateUserPool needs to tag the new pool); CreateUserPool and TagResource are allowed only with the org-id and managed-by=tenantctl tags that every other pool permission requires',
       });
     }
     if (spec.sendsMail) {
@@ -203,12 +194,7 @@ export class RustFunctions extends Construct {
     if (spec.providerSecrets) {
       role.addToPolicy(
         new iam.PolicyStatement({
-          actions: [
-            'secretsmanager:CreateSecret',
-            'secretsmanager:PutSecretValue',
-            'secretsmanager:GetSecretValue',
-            'secretsmanager:DeleteSecret',
-          ],
+          actions: SECRET_ACTIONS.map((a) => `secretsmanager:${a}`),
           // Only the suite's own names (Secrets Manager appends a random suffix to the ARN).
           resources: [
             Arn.format(

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { EnvVar, FUNCTIONS } from '../lib/functions';
+import { permissionsMarkdown } from '../lib/permissions';
 import { REPO_ROOT } from './helpers';
 
 /**
@@ -112,6 +113,15 @@ describe('the function table', () => {
       assert.ok(spec.timeoutSeconds < 5, `${spec.name}: ${spec.timeoutSeconds} s`);
       assert.ok(spec.arnVariable, `${spec.name} needs the variable its ARN is published as`);
     }
+  });
+
+  it("is what the README's deploy section says each function may do", () => {
+    const readme = read('README.md');
+    const start = readme.indexOf('<!-- permissions:begin');
+    const end = readme.indexOf('<!-- permissions:end -->');
+    assert.ok(start >= 0 && end > start, 'README.md has the permissions list between its markers');
+    const listed = readme.slice(readme.indexOf('\n', start) + 1, end).trim();
+    assert.equal(listed, permissionsMarkdown(), 'README.md: paste the output of `npm run permissions` (in infra/) between the markers');
   });
 
   it('grants Cognito actions by their API names', () => {

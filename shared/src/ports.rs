@@ -331,6 +331,11 @@ pub struct NewLogin<'a> {
 pub trait UserPools: Send + Sync {
     /// The pool with exactly this name, if there is one (crash recovery looks here).
     async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error>;
+    /// The pool's `org-id` tag: which organization it was made for (`None` when it carries
+    /// none, or its tags cannot be read because it carries none: every permission of the
+    /// functions on a pool requires the tag). Provisioning adopts a pool found by name only
+    /// when this is the organization's id.
+    async fn pool_org_tag(&self, pool_id: &str) -> Result<Option<String>, Error>;
     /// Creates the pool and returns its id. Fails at once with [`Error::QuotaExceeded`]
     /// when the account may not have more pools.
     async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error>;

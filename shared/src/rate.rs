@@ -263,6 +263,11 @@ impl<P: UserPools + ?Sized> UserPools for Paced<'_, P> {
             .paced(Pool, || self.inner.find_pool_by_name(name))
             .await
     }
+    async fn pool_org_tag(&self, pool_id: &str) -> Result<Option<String>, Error> {
+        self.limits
+            .paced(Pool, || self.inner.pool_org_tag(pool_id))
+            .await
+    }
     async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
         self.limits
             .paced(Pool, || self.inner.create_pool(spec))

@@ -701,6 +701,10 @@ impl UserPools for RecordingPools {
         self.record(format!("find_pool_by_name {name}"));
         Ok(None)
     }
+    async fn pool_org_tag(&self, pool_id: &str) -> Result<Option<String>, Error> {
+        self.record(format!("pool_org_tag {pool_id}"));
+        Ok(None)
+    }
     async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
         self.record(format!("create_pool {}", spec.name));
         Ok(format!("pool-of-{}", spec.subdomain))

@@ -691,6 +691,9 @@ impl CognitoLocal {
 /// the benchmarks report AWS calls per invocation or request with it.
 pub mod throttle;
 
+/// The functions' IAM roles against the AWS calls they make.
+pub mod iam;
+
 pub mod counting {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

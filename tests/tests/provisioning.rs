@@ -78,6 +78,10 @@ impl UserPools for CrashingPools<'_> {
         self.pace().await;
         self.real.find_pool_by_name(name).await
     }
+    async fn pool_org_tag(&self, pool_id: &str) -> Result<Option<String>, Error> {
+        self.pace().await;
+        self.real.pool_org_tag(pool_id).await
+    }
     async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
         self.pace().await;
         if self.crash == Crash::BeforePool {

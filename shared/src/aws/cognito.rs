@@ -25,6 +25,9 @@ use crate::ports::{ClientSpec, NewLogin, PoolSpec, UserPools};
 
 /// How often creating a pool is retried when Cognito throttles (TooManyRequests), and the
 /// first pause; the pause doubles each time.
+/// The tag every pool of an organization carries, with the organization's id: the functions'
+/// roles may act only on pools that carry it (infra `rust-functions.ts`).
+pub const ORG_ID_TAG: &str = "org-id";
 const CREATE_POOL_ATTEMPTS: u32 = 5;
 const CREATE_POOL_FIRST_PAUSE: Duration = Duration::from_millis(500);
 
@@ -128,6 +131,32 @@ impl UserPools for CognitoPools {
         Ok(found.into_iter().next())
     }
 
+    async fn pool_org_tag(&self, pool_id: &str) -> Result<Option<String>, Error> {
+        match self
+            .client
+            .describe_user_pool()
+            .user_pool_id(pool_id)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .user_pool()
+                .and_then(|p| p.user_pool_tags())
+                .and_then(|tags| tags.get(ORG_ID_TAG))
+                .cloned()),
+            // The roles may describe only pools tagged org-id (infra rust-functions.ts): a
+            // refusal here means the pool carries no such tag.
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|se| se.meta().code())
+                    .is_some_and(|c| c == "AccessDeniedException") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.endpoint.error("DescribeUserPool", e)),
+        }
+    }
+
     async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
         let request = self
             .client
@@ -172,7 +201,7 @@ impl UserPools for CognitoPools {
             .mfa_configuration(UserPoolMfaType::Off)
             // Pre-token-generation V2 (claims in access tokens) needs the Essentials plan.
             .user_pool_tier(UserPoolTierType::Essentials)
-            .user_pool_tags("org-id", spec.org_id.as_str())
+            .user_pool_tags(ORG_ID_TAG, spec.org_id.as_str())
             .user_pool_tags("subdomain", spec.subdomain.as_str())
             .user_pool_tags("managed-by", "tenantctl");
         let mut pause = CREATE_POOL_FIRST_PAUSE;

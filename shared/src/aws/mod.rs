@@ -1,6 +1,7 @@
 //! The AWS adapters: the one config loader, and the DynamoDB, Cognito and SES implementations
 //! of the domain's ports.
 
+pub mod calls;
 pub mod cognito;
 pub mod dynamodb;
 pub mod https;
@@ -30,7 +31,8 @@ pub enum Budget {
 /// Loads the AWS configuration once per process: the standard chain (environment, profile,
 /// role), which honours `AWS_ENDPOINT_URL` (and the per-service `AWS_ENDPOINT_URL_<SERVICE>`)
 /// for the local stack, and the suite's one HTTPS client ([`https`]). Timeouts keep an
-/// unreachable endpoint from hanging a trigger or a command.
+/// unreachable endpoint from hanging a trigger or a command. With `AWS_CALL_LOG` set, every
+/// request is also written to that file ([`calls`]), for the test of the IAM roles.
 pub async fn load_config(budget: Budget) -> Result<SdkConfig, ConfigError> {
     let timeouts = match budget {
         Budget::Operator => aws_config::timeout::TimeoutConfig::builder()
@@ -44,7 +46,7 @@ pub async fn load_config(budget: Budget) -> Result<SdkConfig, ConfigError> {
             .build(),
     };
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https::sdk_client()?)
+        .http_client(calls::recording_if_asked(https::sdk_client()?))
         .timeout_config(timeouts)
         .load()
         .await;

@@ -225,7 +225,7 @@ impl fmt::Display for Step {
                 pool_id,
                 adopted: true,
             } => {
-                write!(f, "user pool {pool_id} already there, kept")
+                write!(f, "user pool {pool_id} already there, its org-id tag names this organization: adopted")
             }
             Step::GroupsReady { groups } => write!(f, "role groups ready: {}", groups.join(", ")),
             Step::AppClientReady { client_id } => write!(f, "app client ready: {client_id}"),
@@ -642,7 +642,10 @@ impl Provisioning<'_> {
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Organization, Error> {
         let (id, adopted) = match self.pools.find_pool_by_name(&org.pool_name()).await? {
-            Some(id) => (id, true),
+            Some(id) => {
+                self.check_adoptable(org, &id).await?;
+                (id, true)
+            }
             None => (self.pools.create_pool(&self.pool_spec(org)).await?, false),
         };
         let org = self.registry.attach_pool(org, &id).await?;
@@ -651,6 +654,33 @@ impl Provisioning<'_> {
             adopted,
         });
         Ok(org)
+    }
+
+    /// A pool found by the organization's name is adopted (an earlier run created it and
+    /// died before recording it) only when its `org-id` tag names this organization: the
+    /// functions' roles act only on pools with that tag, and the tag is what shows that the
+    /// pool was made for this organization and not by hand or for another one.
+    async fn check_adoptable(&self, org: &Organization, pool_id: &str) -> Result<(), Error> {
+        let action = format!("adopt the user pool {pool_id} named {}", org.pool_name());
+        match self.pools.pool_org_tag(pool_id).await? {
+            Some(tag) if tag == org.id.as_str() => Ok(()),
+            Some(other) => Err(Error::not_allowed(
+                action,
+                format!(
+                    "it is tagged org-id={other}, another organization's: rename or delete that pool, then run again"
+                ),
+            )),
+            None => Err(Error::not_allowed(
+                action,
+                format!(
+                    "it carries no org-id tag, so nothing shows it was made for this organization and the functions may not act on it: \
+                     if it is this organization's, tag it (aws cognito-idp tag-resource --resource-arn <its ARN> --tags org-id={id},managed-by=tenantctl,subdomain={sub}); \
+                     otherwise rename or delete it; then run again",
+                    id = org.id,
+                    sub = org.subdomain
+                ),
+            )),
+        }
     }
 
     fn pool_spec(&self, org: &Organization) -> PoolSpec {
