@@ -1236,7 +1236,7 @@ mod tests {
         // Record the organization without its pool, then let "another run" hold the lease.
         let req = acme("boss@acme.example");
         let valid = req.validate().expect("valid");
-        let (org, _) = p.record(&valid).await.expect("recorded");
+        let (org, _) = p.record(&valid, None).await.expect("recorded");
         assert!(f
             .registry
             .acquire_lease(&org.id, PROVISION_LEASE, "someone-else", 3600)
