@@ -581,7 +581,11 @@ async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rol
     assert_eq!(org.seats_used, 0);
     let cognito = CognitoClient::new(&aws.sdk().await);
     let in_pool = logins(&cognito, org.cognito.user_pool_id.as_deref().expect("pool")).await;
-    assert_eq!(in_pool.len(), 80, "disabled, not deleted");
+    assert_eq!(
+        in_pool.len(),
+        PEOPLE_PER_ORG * 4 / 5,
+        "disabled, not deleted"
+    );
     assert!(in_pool.values().all(|(_, enabled)| !enabled));
     let people = all_people(&registry, &org.id).await;
     assert_eq!(people.len(), PEOPLE_PER_ORG);

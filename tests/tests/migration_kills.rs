@@ -31,9 +31,11 @@ const BAD: usize = 2;
 fn write_source(dir: &std::path::Path, tag: &str, orgs: usize, people: usize) -> String {
     let mut lines = Vec::new();
     for i in 0..orgs {
-        lines.push(serde_json::json!({"kind":"organization","id":format!("{tag}-{i}"),
+        lines.push(
+            serde_json::json!({"kind":"organization","id":format!("{tag}-{i}"),
             "name":format!("{tag} {i}"),"subdomain":format!("{tag}-org{i}"),
-            "email_domains":[format!("{tag}{i}.test")],"mfa":"off","seats":50}));
+            "email_domains":[format!("{tag}{i}.test")],"mfa":"off","seats":50}),
+        );
     }
     for j in 0..people {
         for i in 0..orgs {
@@ -42,14 +44,18 @@ fn write_source(dir: &std::path::Path, tag: &str, orgs: usize, people: usize) ->
             } else {
                 vec!["member"]
             };
-            lines.push(serde_json::json!({"kind":"person","organization":format!("{tag}-{i}"),
+            lines.push(
+                serde_json::json!({"kind":"person","organization":format!("{tag}-{i}"),
                 "username":format!("p{j}"),"email":format!("p{j}@{tag}{i}.test"),
-                "given_name":"Given","family_name":"Family","roles":roles,"active":j % 4 != 0}));
+                "given_name":"Given","family_name":"Family","roles":roles,"active":j % 4 != 0}),
+            );
         }
     }
     for i in 0..orgs {
-        lines.push(serde_json::json!({"kind":"person","organization":format!("{tag}-{i}"),
-            "username":"bad","email":"not an address","roles":["member"],"active":true}));
+        lines.push(
+            serde_json::json!({"kind":"person","organization":format!("{tag}-{i}"),
+            "username":"bad","email":"not an address","roles":["member"],"active":true}),
+        );
         lines.push(serde_json::json!({"kind":"person","organization":format!("{tag}-{i}"),
             "username":"P1","email":format!("other@{tag}{i}.test"),"roles":["member"],"active":true}));
     }
@@ -76,12 +82,19 @@ fn assert_whole(env: &[(String, String)], job: &str, orgs: usize, people: usize,
     assert_eq!(status["complete"], true, "{label}: {status}");
     assert_eq!(status["people"]["done"], valid, "{label}: {status}");
     assert_eq!(status["people"]["failed"], 0, "{label}: {status}");
-    assert_eq!(status["people"]["logins_created"], active, "{label}: {status}");
+    assert_eq!(
+        status["people"]["logins_created"], active,
+        "{label}: {status}"
+    );
     let verified = json(env, &["migrate", "verify", "--job", job], 0);
     assert_eq!(verified["clean"], true, "{label}: {verified}");
     assert_eq!(verified["source"], "read", "{label}");
     let totals = &verified["totals"];
-    assert_eq!(totals["source_people"], valid + (orgs * BAD) as u64, "{label}: {totals}");
+    assert_eq!(
+        totals["source_people"],
+        valid + (orgs * BAD) as u64,
+        "{label}: {totals}"
+    );
     assert_eq!(totals["refused"], (orgs * BAD) as u64, "{label}: {totals}");
     assert_eq!(totals["expected_people"], valid, "{label}: {totals}");
     assert_eq!(totals["registry_people"], valid, "{label}: {totals}");
@@ -213,8 +226,17 @@ async fn a_run_killed_in_any_phase_resumes_without_losing_anybody() {
             .unwrap_or_else(|p| p.into_inner())
             .wait()
             .expect("reaped");
-        assert!(tripped, "{}: the run never reached its kill point ({status})", point.phase);
-        assert_eq!(status.signal(), Some(9), "{}: killed with SIGKILL", point.phase);
+        assert!(
+            tripped,
+            "{}: the run never reached its kill point ({status})",
+            point.phase
+        );
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "{}: killed with SIGKILL",
+            point.phase
+        );
         let killed = json(&env, &["migrate", "status", "--job", &job], 1);
         assert_eq!(killed["complete"], false, "{}: {killed}", point.phase);
 
@@ -223,7 +245,11 @@ async fn a_run_killed_in_any_phase_resumes_without_losing_anybody() {
         let resumed = json(&env, &resume, 0);
         assert_eq!(resumed["complete"], true, "{}: {resumed}", point.phase);
         assert_whole(&env, &job, ORGS, PEOPLE, point.phase);
-        eprintln!("{}: killed, resumed, verified after {:?}", point.phase, started.elapsed());
+        eprintln!(
+            "{}: killed, resumed, verified after {:?}",
+            point.phase,
+            started.elapsed()
+        );
     }
 
     // verify names what is missing: a person of a finished job removed from the registry.
@@ -238,8 +264,14 @@ async fn a_run_killed_in_any_phase_resumes_without_losing_anybody() {
     aws_sdk_dynamodb::Client::new(&sdk)
         .delete_item()
         .table_name(TABLE)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org_id}")))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("PERSON#p3".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org_id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PERSON#p3".into()),
+        )
         .send()
         .await
         .expect("deleted");
@@ -255,7 +287,12 @@ async fn a_run_killed_in_any_phase_resumes_without_losing_anybody() {
         .as_array()
         .expect("differences")
         .iter()
-        .map(|d| (d["kind"].as_str().unwrap_or(""), d["username"].as_str().unwrap_or("")))
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap_or(""),
+                d["username"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert!(kinds.contains(&("missing_in_registry", "p3")), "{kinds:?}");
     assert!(kinds.contains(&("login_without_person", "p3")), "{kinds:?}");
@@ -278,7 +315,13 @@ async fn the_worker_killed_mid_organization_is_finished_by_the_retry() {
     let staged = json(
         &env,
         &[
-            "migrate", "run", "--source", &source, "--job", "wk1", "--skip-invalid",
+            "migrate",
+            "run",
+            "--source",
+            &source,
+            "--job",
+            "wk1",
+            "--skip-invalid",
             "--stage-only",
         ],
         1,
@@ -307,8 +350,7 @@ async fn the_worker_killed_mid_organization_is_finished_by_the_retry() {
     };
     let deps_at = |sdk: aws_config::SdkConfig| {
         Arc::new(
-            tenant_migration::wiring::ProvisioningDeps::new(&sdk, &Env(env.clone()))
-                .expect("deps"),
+            tenant_migration::wiring::ProvisioningDeps::new(&sdk, &Env(env.clone())).expect("deps"),
         )
     };
     let invoke = || {
@@ -330,7 +372,11 @@ async fn the_worker_killed_mid_organization_is_finished_by_the_retry() {
     let doomed = deps_at(sdk_at(tripwire.endpoint.clone()).await);
     let task = tokio::spawn({
         let event = invoke();
-        async move { tenant_migration::handler::handle(&doomed, event).await.map_err(|e| e.0) }
+        async move {
+            tenant_migration::handler::handle(&doomed, event)
+                .await
+                .map_err(|e| e.0)
+        }
     });
     tripwire.arm(
         rule("AdminAddUserToGroup", &[], 10, true),
@@ -351,7 +397,10 @@ async fn the_worker_killed_mid_organization_is_finished_by_the_retry() {
         .await
         .expect("read")
         .expect("checkpoint");
-    assert!(cp.lease_holder.is_some(), "the dead invocation's lease is left");
+    assert!(
+        cp.lease_holder.is_some(),
+        "the dead invocation's lease is left"
+    );
     assert_ne!(cp.phase, shared::domain::migration_job::OrgPhase::Switched);
 
     // The map's retry: a new invocation (another execution environment).

@@ -1115,7 +1115,8 @@ async fn what_is_left(
     job: &MigrationJob,
     checkpoints: &[OrgCheckpoint],
 ) -> Result<Left, Error> {
-    let taken_on = |c: &OrgCheckpoint| !matches!(c.phase, OrgPhase::Skipped | OrgPhase::NotSelected);
+    let taken_on =
+        |c: &OrgCheckpoint| !matches!(c.phase, OrgPhase::Skipped | OrgPhase::NotSelected);
     let organizations: Vec<OrgLeft> = checkpoints
         .iter()
         .filter(|c| {
@@ -1135,7 +1136,10 @@ async fn what_is_left(
     let people_pending = checkpoints
         .iter()
         .filter(|c| taken_on(c) && c.phase != OrgPhase::RolledBack)
-        .map(|c| c.people_total.saturating_sub(c.people_done + c.people_failed))
+        .map(|c| {
+            c.people_total
+                .saturating_sub(c.people_done + c.people_failed)
+        })
         .sum();
     let ours: std::collections::HashSet<&str> = checkpoints
         .iter()
@@ -1147,7 +1151,9 @@ async fn what_is_left(
         .iter()
         .filter(|r| {
             r.organization.as_deref().is_some_and(|o| ours.contains(o))
-                && r.problems.iter().all(|p| p.rule == "organization_not_migrated")
+                && r.problems
+                    .iter()
+                    .all(|p| p.rule == "organization_not_migrated")
         })
         .count() as u64;
     Ok(Left {

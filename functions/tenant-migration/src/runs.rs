@@ -130,9 +130,8 @@ mod tests {
         let runs = ProcessRuns::new();
         let host = runs.host.clone();
         let boot = runs.boot.clone();
-        let holder = |h: &str, b: &str, pid: u32, start: u64| {
-            format!("{PREFIX}{h}:{b}:{pid}:{start}#0190a")
-        };
+        let holder =
+            |h: &str, b: &str, pid: u32, start: u64| format!("{PREFIX}{h}:{b}:{pid}:{start}#0190a");
         let alive = |pid: u32| (pid == 4242).then_some(777);
         // Gone, or its pid reused by a process started at another moment.
         assert!(runs.dead(&holder(&host, &boot, 4343, 777), &alive));

@@ -137,7 +137,10 @@ pub fn compare(f: &OrgFacts<'_>) -> OrgVerification {
             d.push(diff(
                 "switched_but_not_migrated",
                 None,
-                format!("the organization is switched although the job's checkpoint says {}", cp.phase),
+                format!(
+                    "the organization is switched although the job's checkpoint says {}",
+                    cp.phase
+                ),
             ));
         }
         return out;
@@ -175,7 +178,8 @@ pub fn compare(f: &OrgFacts<'_>) -> OrgVerification {
         )),
         _ => {}
     }
-    let people: HashMap<&str, &Person> = f.people.iter().map(|p| (p.username.as_str(), p)).collect();
+    let people: HashMap<&str, &Person> =
+        f.people.iter().map(|p| (p.username.as_str(), p)).collect();
     let logins: HashMap<&str, &PoolLogin> =
         f.logins.iter().map(|l| (l.username.as_str(), l)).collect();
     let rolled_back = cp.phase == OrgPhase::RolledBack;
@@ -264,7 +268,11 @@ pub fn compare(f: &OrgFacts<'_>) -> OrgVerification {
                 Some(&person.username),
                 format!(
                     "the login's address differs from the registry's ({})",
-                    if l.email.is_empty() { "none" } else { "another" }
+                    if l.email.is_empty() {
+                        "none"
+                    } else {
+                        "another"
+                    }
                 ),
             )),
             Some(_) if !owed && !rolled_back && person.status == PersonStatus::Added => {
@@ -295,7 +303,9 @@ pub fn compare(f: &OrgFacts<'_>) -> OrgVerification {
         out.expected_logins = Some(
             f.people
                 .iter()
-                .filter(|p| p.status.holds_seat() || (rolled_back && p.status == PersonStatus::Deactivated))
+                .filter(|p| {
+                    p.status.holds_seat() || (rolled_back && p.status == PersonStatus::Deactivated)
+                })
                 .count() as u64,
         );
     }
@@ -370,11 +380,14 @@ async fn read_source(
     while let Some((_, record)) = reader.next().await? {
         ordinal += 1;
         if let Ok(SourceRecord::Person(p)) = record {
-            people.entry(p.organization.clone()).or_default().push(SourcePerson {
-                ordinal: Some(ordinal),
-                username: parse_username(&p.username).ok(),
-                active: p.active,
-            });
+            people
+                .entry(p.organization.clone())
+                .or_default()
+                .push(SourcePerson {
+                    ordinal: Some(ordinal),
+                    username: parse_username(&p.username).ok(),
+                    active: p.active,
+                });
         }
     }
     Ok(people)
@@ -389,7 +402,9 @@ async fn staged_people(
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = store.staged_people(job, legacy_id, after.as_deref(), 500).await?;
+        let page = store
+            .staged_people(job, legacy_id, after.as_deref(), 500)
+            .await?;
         let Some(last) = page.last().map(|p| p.username.clone()) else {
             return Ok(out);
         };
@@ -445,15 +460,12 @@ async fn organization_of(
     let Ok(sub) = shared::domain::Subdomain::parse(&cp.organization.subdomain) else {
         return Ok(None);
     };
-    Ok(store
-        .organization_by_subdomain(&sub)
-        .await?
-        .filter(|o| {
-            o.sign_in
-                .migration
-                .as_ref()
-                .is_some_and(|m| m.job == cp.job && m.legacy_id == cp.legacy_id)
-        }))
+    Ok(store.organization_by_subdomain(&sub).await?.filter(|o| {
+        o.sign_in
+            .migration
+            .as_ref()
+            .is_some_and(|m| m.job == cp.job && m.legacy_id == cp.legacy_id)
+    }))
 }
 
 pub async fn verify(
@@ -503,7 +515,10 @@ pub async fn verify(
         }
     }
     let mut orgs = Vec::new();
-    for cp in checkpoints.iter().filter(|c| c.phase != OrgPhase::NotSelected) {
+    for cp in checkpoints
+        .iter()
+        .filter(|c| c.phase != OrgPhase::NotSelected)
+    {
         let people_of_source = match &source {
             Some(s) => s.get(&cp.legacy_id).cloned().unwrap_or_default(),
             None => {
@@ -593,7 +608,11 @@ pub async fn verify(
                 o.expected_logins
                     .map(|n| format!(" of {n} expected"))
                     .unwrap_or_default(),
-                if o.differences.is_empty() { ": ok" } else { ":" }
+                if o.differences.is_empty() {
+                    ": ok"
+                } else {
+                    ":"
+                }
             );
             for d in &o.differences {
                 println!(
@@ -727,7 +746,10 @@ mod tests {
             position: "line 3".into(),
             organization: Some("7".into()),
             username: Some("cy".into()),
-            problems: vec![Problem::new(Rule::OrganizationNotMigrated, "subdomain_taken")],
+            problems: vec![Problem::new(
+                Rule::OrganizationNotMigrated,
+                "subdomain_taken",
+            )],
         };
         let skipped = HashMap::from([(3, &not_ours)]);
         let source = [src(1, "ann", true), src(2, "bob", true), src(3, "cy", true)];

@@ -352,11 +352,7 @@ async fn run_organization(
             finished: true,
         });
     }
-    let holder = format!(
-        "{}#{}",
-        deps.runs.this_run(),
-        uuid::Uuid::now_v7().simple()
-    );
+    let holder = format!("{}#{}", deps.runs.this_run(), uuid::Uuid::now_v7().simple());
     let now = now_epoch();
     // A lease still written here was not given back: its run died, or still works (a live
     // lease). A provably dead run's lease is taken over, with the provisioning lease it may
@@ -388,8 +384,16 @@ async fn run_organization(
         holder: &holder,
         dead: dead.as_deref(),
     };
-    let result =
-        migrate_leased(deps, job, &mut cp, &lease, deadline, counters, provision_only).await;
+    let result = migrate_leased(
+        deps,
+        job,
+        &mut cp,
+        &lease,
+        deadline,
+        counters,
+        provision_only,
+    )
+    .await;
     match result {
         Ok(finished) => {
             cp.lease_holder = None;

@@ -319,9 +319,7 @@ impl Provisioning<'_> {
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Provisioned, Error> {
         let req = request.validate()?;
-        let (org, created) = self
-            .record(&req, migration.map(|m| &m.mark))
-            .await?;
+        let (org, created) = self.record(&req, migration.map(|m| &m.mark)).await?;
         let lease = self.take_lease(&org, migration, progress).await?;
         let result = self.under_lease(org, created, &req, &lease, progress).await;
         if let Err(e) = self
