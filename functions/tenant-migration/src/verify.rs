@@ -79,7 +79,6 @@ pub struct OrgVerification {
 pub struct OrgFacts<'a> {
     pub checkpoint: &'a OrgCheckpoint,
     pub mode: MigrationMode,
-    pub send_invitations: bool,
     pub source: &'a [SourcePerson],
     pub skipped: &'a HashMap<u64, &'a SkippedRecord>,
     /// Usernames of the people that failed.
@@ -234,9 +233,7 @@ pub fn compare(f: &OrgFacts<'_>) -> OrgVerification {
             let expected = match (f.mode, p.active) {
                 (_, false) => &[PersonStatus::Added][..],
                 (MigrationMode::Lazy, true) => &[PersonStatus::Active][..],
-                (MigrationMode::Invite, true) if f.send_invitations => {
-                    &[PersonStatus::Invited, PersonStatus::Active][..]
-                }
+                // Invited (with --send-invitations too, once activated), or signed in since.
                 (MigrationMode::Invite, true) => &[PersonStatus::Invited, PersonStatus::Active][..],
             };
             if !expected.contains(&person.status) {
@@ -556,7 +553,6 @@ pub async fn verify(
         orgs.push(compare(&OrgFacts {
             checkpoint: cp,
             mode: job.mode,
-            send_invitations: job.send_invitations,
             source: &people_of_source,
             skipped: &skipped,
             failed: &failed,
@@ -720,7 +716,6 @@ mod tests {
         let v = compare(&OrgFacts {
             checkpoint: &cp,
             mode: MigrationMode::Invite,
-            send_invitations: false,
             source: &source,
             skipped: &skipped,
             failed: &HashSet::new(),
@@ -760,7 +755,6 @@ mod tests {
         let v = compare(&OrgFacts {
             checkpoint: &cp,
             mode: MigrationMode::Invite,
-            send_invitations: false,
             source: &source,
             skipped: &skipped,
             failed: &HashSet::new(),
@@ -797,7 +791,6 @@ mod tests {
         let v = compare(&OrgFacts {
             checkpoint: &cp,
             mode: MigrationMode::Lazy,
-            send_invitations: false,
             source: &[],
             skipped: &HashMap::new(),
             failed: &HashSet::new(),
