@@ -599,14 +599,12 @@ async fn ensure_organization(
                 m.job, m.legacy_id
             ),
         )),
-        // Found, not brought by a migration, and older than the job: someone else's (the
-        // plan refuses that; this is the race of an organization created meanwhile). One
-        // created since the job started with this subdomain and name is this job's, left by
-        // a run killed before it was marked.
-        None if !provisioned.created
-            && cp.org_id.as_ref() != Some(&org.id)
-            && org.created_at < job.created_at =>
-        {
+        // Found without a migration's mark: someone else's (the plan refuses that; this is
+        // the race of an organization created meanwhile with the same subdomain and name),
+        // unless the job's checkpoint names it. The job's own organizations carry its mark
+        // from their first write (`provision_migrated`), so an unmarked one created since
+        // the job started is not proof of being the job's: it could be anyone's.
+        None if !provisioned.created && cp.org_id.as_ref() != Some(&org.id) => {
             Err(Error::SubdomainTaken {
                 subdomain: org.subdomain.to_string(),
             })
