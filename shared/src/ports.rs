@@ -651,6 +651,43 @@ pub trait MigrationLogins: Send + Sync {
     /// Enables a disabled login; a missing one counts as done.
     async fn enable_login(&self, pool_id: &str, username: &str) -> Result<(), Error>;
     async fn login_exists(&self, pool_id: &str, username: &str) -> Result<bool, Error>;
+    /// One page (up to 60) of the pool's logins, for `tenantctl migrate verify`.
+    async fn pool_logins(
+        &self,
+        pool_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<PoolLogin>, Error>;
+}
+
+/// A login of a pool as `tenantctl migrate verify` compares it with the registry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PoolLogin {
+    pub username: String,
+    /// Lower-cased; empty when the login has none.
+    pub email: String,
+    pub enabled: bool,
+}
+
+/// Who holds a migration lease (an organization of a job), and whether that holder is
+/// provably gone, so that its lease may be taken over instead of waited out.
+pub trait LeaseHolders: Send + Sync {
+    /// This run's identity: the leases it takes are held as `<this run>#<attempt>`.
+    fn this_run(&self) -> &str;
+    /// True only when the run that wrote `holder` provably no longer runs (a process of this
+    /// machine that has ended); false when that cannot be known.
+    fn provably_dead(&self, holder: &str) -> bool;
+}
+
+/// Holders of which nothing can be proven (the Lambda worker): leases are waited out.
+pub struct UnprovenHolders;
+
+impl LeaseHolders for UnprovenHolders {
+    fn this_run(&self) -> &str {
+        "run"
+    }
+    fn provably_dead(&self, _holder: &str) -> bool {
+        false
+    }
 }
 
 /// Migration jobs and their checkpoints (DynamoDB): the job, one checkpoint per organization,
@@ -723,6 +760,9 @@ pub trait MigrationStore: Send + Sync {
         job: &str,
         failure: &crate::domain::migration_job::PersonFailure,
     ) -> Result<(), Error>;
+    /// Forgets skipped records (by ordinal) that a later staging migrates after all: their
+    /// organization became the job's.
+    async fn forget_skipped(&self, job: &str, ordinals: &[u64]) -> Result<(), Error>;
     /// Forgets a failure once a later attempt migrated the person.
     async fn clear_failure(&self, job: &str, legacy_id: &str, username: &str) -> Result<(), Error>;
     async fn failures(

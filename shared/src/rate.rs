@@ -461,6 +461,15 @@ impl<P: MigrationLogins + ?Sized> MigrationLogins for Paced<'_, P> {
             .paced(List, || self.inner.login_exists(pool_id, username))
             .await
     }
+    async fn pool_logins(
+        &self,
+        pool_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<crate::ports::Page<crate::ports::PoolLogin>, Error> {
+        self.limits
+            .paced(List, || self.inner.pool_logins(pool_id, cursor))
+            .await
+    }
 }
 
 #[cfg(test)]

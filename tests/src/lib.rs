@@ -86,6 +86,11 @@ impl LocalAws {
         false
     }
 
+    /// moto's loopback port (for a proxy in front of it).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A plain HTTP GET against moto's own API; `None` while it is not answering.
     pub fn get(&self, path: &str) -> Option<String> {
         let (status, _, body) = try_http(self.port, "GET", path, &[], "")?;
@@ -690,6 +695,7 @@ impl CognitoLocal {
 /// The SDK's default HTTPS client (rustls with aws-lc), counting every request it sends:
 /// the benchmarks report AWS calls per invocation or request with it.
 pub mod throttle;
+pub mod tripwire;
 
 /// The functions' IAM roles against the AWS calls they make.
 pub mod iam;

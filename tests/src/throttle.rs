@@ -121,7 +121,7 @@ pub async fn start(upstream_port: u16, quotas: Quotas) -> (String, Arc<Tally>) {
 }
 
 /// One HTTP/1.1 message: head lines and body.
-async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(
+pub(crate) async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(
     r: &mut R,
 ) -> std::io::Result<Option<(Vec<String>, Vec<u8>)>> {
     let mut head = Vec::new();
@@ -150,7 +150,7 @@ async fn read_message<R: tokio::io::AsyncBufRead + Unpin>(
     Ok(Some((head, body)))
 }
 
-fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
     head.iter().find_map(|h| {
         let (k, v) = h.split_once(':')?;
         k.trim().eq_ignore_ascii_case(name).then_some(v.trim())

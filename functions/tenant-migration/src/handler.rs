@@ -156,7 +156,29 @@ pub async fn migrate(
     };
     let m = MigrationDeps::over(&deps.registry, &paced, &deps.mailer, &deps.config, actor);
     let counters = Counters::default();
-    let result = migrate_organization(&m, &job, legacy_id, Some(deadline), &counters).await?;
+    // Another run holds the organization: most often an invocation that died (timed out,
+    // killed) whose lease runs out within a minute, since a retry cannot prove it dead. It is
+    // waited out here while this invocation has the time, rather than failing the map's
+    // item (whose retries are few and may come back before the lease has run out).
+    let mut waits = 0;
+    let result = loop {
+        match migrate_organization(&m, &job, legacy_id, Some(deadline), &counters).await {
+            Err(e @ Error::InProgress { .. }) => {
+                let wait = match deps.registry.checkpoint(&job.id, legacy_id).await? {
+                    Some(cp) => (cp.lease_until - shared::domain::now_epoch()).clamp(1, 65) + 1,
+                    None => 5,
+                };
+                let wait = std::time::Duration::from_secs(wait as u64);
+                waits += 1;
+                if waits > 10 || tokio::time::Instant::now() + wait >= deadline {
+                    return Err(e);
+                }
+                tracing::info!(job = %job.id, organization = %legacy_id, wait_secs = wait.as_secs(), "another run holds the organization: waiting for its lease to run out");
+                tokio::time::sleep(wait).await;
+            }
+            other => break other?,
+        }
+    };
     let cp = result.checkpoint;
     Ok(OrganizationMigrated {
         job: job.id,

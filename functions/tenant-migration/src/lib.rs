@@ -4,5 +4,7 @@
 pub mod cli;
 pub mod handler;
 pub mod migrate;
+pub mod runs;
 pub mod source;
+pub mod verify;
 pub mod wiring;

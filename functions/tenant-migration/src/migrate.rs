@@ -159,6 +159,13 @@ pub enum MigrateCommand {
         #[arg(long)]
         job: String,
     },
+    /// Reconciles the job with the source, the registry and Cognito: per organization, its
+    /// people in the source, in the registry and its logins in Cognito, naming every
+    /// difference. Exit 0 only when there is none (the check before switching DNS).
+    Verify {
+        #[arg(long)]
+        job: String,
+    },
     /// Hand a staged job (`run --stage-only`) to the migration state machine: writes the
     /// manifest of its organizations still to migrate to MIGRATION_BUCKET and starts an
     /// execution of MIGRATION_STATE_MACHINE_ARN (its Lambda workers migrate them).
@@ -212,7 +219,7 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             let spec = SourceSpec::parse(&args.source, args.org_attribute.as_deref())?;
             let pools = migration_pools(ctx.sdk);
             let limits = RateLimits::new(Rates::default());
-            let plan = plan(&spec, &pools, &limits, &registry, &[]).await?;
+            let plan = plan(&spec, &pools, &limits, &registry, &[], &[]).await?;
             print_plan(ctx.json, &plan);
             Ok(if plan.clean() { 0 } else { 1 })
         }
@@ -266,7 +273,10 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             let pools = migration_pools(ctx.sdk);
             let limits = RateLimits::new(rates);
             if !job.staged {
-                let plan = plan(&spec, &pools, &limits, &registry, &job.only).await?;
+                // A job carried on keeps the verdicts it recorded (its own half-created
+                // organizations are not "taken").
+                let kept = registry.checkpoints(&job.id).await?;
+                let plan = plan(&spec, &pools, &limits, &registry, &job.only, &kept).await?;
                 if !plan.clean() && !job.skip_invalid {
                     print_plan(ctx.json, &plan);
                     eprintln!(
@@ -321,7 +331,8 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
             let limits = RateLimits::new(rates.rates()?);
             if !job.staged {
                 let spec = SourceSpec::parse(&job.source, job.org_attribute.as_deref())?;
-                let plan = plan(&spec, &pools, &limits, &registry, &job.only).await?;
+                let kept = registry.checkpoints(&job.id).await?;
+                let plan = plan(&spec, &pools, &limits, &registry, &job.only, &kept).await?;
                 prepare(
                     ctx,
                     &spec,
@@ -374,6 +385,13 @@ pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::
         MigrateCommand::Report { job } => {
             job_id(&job)?;
             report(ctx, &registry, &job).await
+        }
+        MigrateCommand::Verify { job } => {
+            job_id(&job)?;
+            let job = find_job(&registry, &job).await?;
+            let pools = migration_pools(ctx.sdk);
+            let limits = RateLimits::new(Rates::default());
+            crate::verify::verify(ctx, &registry, &pools, &limits, &job).await
         }
     }
 }
@@ -452,7 +470,7 @@ async fn start(
     Ok(0)
 }
 
-async fn find_job(registry: &DynamoRegistry, id: &str) -> Result<MigrationJob, Error> {
+pub(crate) async fn find_job(registry: &DynamoRegistry, id: &str) -> Result<MigrationJob, Error> {
     registry.job(id).await?.ok_or_else(|| Error::NotFound {
         what: "migration job",
         key: id.to_owned(),
@@ -506,6 +524,7 @@ pub async fn plan(
     limits: &RateLimits,
     registry: &dyn Registry,
     only: &[String],
+    kept: &[OrgCheckpoint],
 ) -> Result<Plan, Error> {
     let mut planner = match spec {
         SourceSpec::File(_) => Planner::new(),
@@ -516,6 +535,7 @@ pub async fn plan(
         planner.observe(&position, &record);
     }
     planner.check_organizations(registry).await?;
+    planner.keep_verdicts(kept);
     planner.start_classifying();
     let mut records = Vec::new();
     let mut reader = SourceReader::open(spec, pools, limits)?;
@@ -667,6 +687,19 @@ async fn stage_people(
         })
         .collect();
     progress(&format!("job {}: staging people", job.id));
+    // Records skipped by an earlier staging of this job: one now staged (its organization
+    // became the job's) must leave the report.
+    let mut skipped_before: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.skipped(&job.id, cursor.as_deref(), 500).await?;
+        skipped_before.extend(page.items.iter().map(|r| r.ordinal));
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let mut no_longer_skipped: Vec<u64> = Vec::new();
     planner.start_classifying();
     let mut reader = SourceReader::open(spec, pools, limits)?;
     let mut people: HashMap<String, Vec<StagedPerson>> = HashMap::new();
@@ -688,6 +721,9 @@ async fn stage_people(
         });
         match planner.classify(&position, record) {
             Verdict::Person { legacy_id, person } if selected.get(&legacy_id) == Some(&true) => {
+                if skipped_before.contains(&ordinal) {
+                    no_longer_skipped.push(ordinal);
+                }
                 let batch = people.entry(legacy_id.clone()).or_default();
                 batch.push(*person);
                 if batch.len() >= 25 {
@@ -723,6 +759,7 @@ async fn stage_people(
     if !skipped.is_empty() {
         store.record_skipped(&job.id, &skipped).await?;
     }
+    store.forget_skipped(&job.id, &no_longer_skipped).await?;
     let mut done = job.clone();
     done.staged = true;
     store.save_job(&done).await?;
@@ -754,7 +791,8 @@ async fn prepare(
             inner: pools,
             limits,
         };
-        let deps = MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor);
+        let deps = MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor)
+            .holding_leases_as(crate::runs::this_process());
         let pending: Vec<String> = registry
             .checkpoints(&job.id)
             .await?
@@ -809,8 +847,9 @@ async fn migrate_all(
     // `concurrency` organizations' batches at Cognito at once, and as many more starting,
     // writing their records or switching meanwhile: the quota never waits for DynamoDB.
     let turns = tokio::sync::Semaphore::new(concurrency.max(1));
-    let deps =
-        MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor).taking_turns(&turns);
+    let deps = MigrationDeps::over(registry, &paced, &mailer, &config, &ctx.actor)
+        .taking_turns(&turns)
+        .holding_leases_as(crate::runs::this_process());
     let checkpoints = registry.checkpoints(&job.id).await?;
     let todo: Vec<&OrgCheckpoint> = checkpoints.iter().filter(|c| !c.phase.settled()).collect();
     let people_total: u64 = todo
@@ -965,16 +1004,13 @@ async fn status(
     let done: u64 = checkpoints.iter().map(|c| c.people_done).sum();
     let failed: u64 = checkpoints.iter().map(|c| c.people_failed).sum();
     let logins: u64 = checkpoints.iter().map(|c| c.logins_created).sum();
-    let complete = checkpoints.iter().all(|c| {
-        matches!(
-            c.phase,
-            OrgPhase::Switched | OrgPhase::Skipped | OrgPhase::NotSelected | OrgPhase::RolledBack
-        )
-    }) && failed == 0;
+    let left = what_is_left(store, &job, &checkpoints).await?;
+    let complete = left.nothing() && failed == 0;
     if ctx.json {
         print_json(&json!({
             "job": job,
             "complete": complete,
+            "left": left,
             "phases": phases,
             "people": {"total": total, "done": done, "failed": failed, "logins_created": logins},
             "organizations": checkpoints.iter().map(|c| json!({
@@ -1005,16 +1041,161 @@ async fn status(
             );
         }
         println!("  people: {done} of {total} done, {failed} failed, {logins} logins created");
-        for c in checkpoints.iter().filter(|c| c.phase == OrgPhase::Failed) {
+        if !job.staged {
+            println!("  left: the source is not fully staged yet");
+        }
+        for o in &left.organizations {
             println!(
-                "  failed: {} ({}): {}",
-                c.organization.subdomain,
-                c.legacy_id,
-                c.error.as_deref().unwrap_or("")
+                "  left: {} ({}): {}, {} of {} people migrated or refused{}",
+                o.subdomain,
+                o.legacy_id,
+                o.phase,
+                o.people_settled,
+                o.people_total,
+                o.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        if left.records_wrongly_skipped > 0 {
+            println!(
+                "  left: {} records skipped as organization_not_migrated although their organization is the job's (`migrate resume` stages them)",
+                left.records_wrongly_skipped
+            );
+        }
+        if failed > 0 {
+            println!("  {failed} people failed: `tenantctl migrate report --job {}` lists them with the reason", job.id);
+        }
+        if !complete {
+            println!(
+                "  `tenantctl migrate resume --job {}` carries on what is left",
+                job.id
             );
         }
     }
     Ok(if complete { 0 } else { 1 })
+}
+
+/// An organization whose migration is not finished.
+#[derive(Serialize)]
+struct OrgLeft {
+    legacy_id: String,
+    subdomain: String,
+    phase: OrgPhase,
+    people_total: u64,
+    /// Migrated or refused for a reason of their own.
+    people_settled: u64,
+    error: Option<String>,
+}
+
+/// What keeps a job from being complete (people who failed aside).
+#[derive(Serialize)]
+struct Left {
+    staged: bool,
+    organizations: Vec<OrgLeft>,
+    /// People of organizations taken on by the job, neither migrated nor refused yet.
+    people_pending: u64,
+    /// Records skipped because their organization "was not migrated" while it is the job's:
+    /// never a final state (a resume stages them).
+    records_wrongly_skipped: u64,
+}
+
+impl Left {
+    fn nothing(&self) -> bool {
+        self.staged
+            && self.organizations.is_empty()
+            && self.people_pending == 0
+            && self.records_wrongly_skipped == 0
+    }
+}
+
+async fn what_is_left(
+    store: &DynamoRegistry,
+    job: &MigrationJob,
+    checkpoints: &[OrgCheckpoint],
+) -> Result<Left, Error> {
+    let taken_on =
+        |c: &OrgCheckpoint| !matches!(c.phase, OrgPhase::Skipped | OrgPhase::NotSelected);
+    let organizations: Vec<OrgLeft> = checkpoints
+        .iter()
+        .filter(|c| {
+            !c.phase.settled()
+                || (c.phase == OrgPhase::Switched
+                    && c.people_done + c.people_failed != c.people_total)
+        })
+        .map(|c| OrgLeft {
+            legacy_id: c.legacy_id.clone(),
+            subdomain: c.organization.subdomain.clone(),
+            phase: c.phase,
+            people_total: c.people_total,
+            people_settled: c.people_done + c.people_failed,
+            error: c.error.clone(),
+        })
+        .collect();
+    let people_pending = checkpoints
+        .iter()
+        .filter(|c| taken_on(c) && c.phase != OrgPhase::RolledBack)
+        .map(|c| {
+            c.people_total
+                .saturating_sub(c.people_done + c.people_failed)
+        })
+        .sum();
+    let ours: std::collections::HashSet<&str> = checkpoints
+        .iter()
+        .filter(|c| taken_on(c))
+        .map(|c| c.legacy_id.as_str())
+        .collect();
+    let records_wrongly_skipped = all_skipped(store, &job.id)
+        .await?
+        .iter()
+        .filter(|r| {
+            r.organization.as_deref().is_some_and(|o| ours.contains(o))
+                && r.problems
+                    .iter()
+                    .all(|p| p.rule == "organization_not_migrated")
+        })
+        .count() as u64;
+    Ok(Left {
+        staged: job.staged,
+        organizations,
+        people_pending,
+        records_wrongly_skipped,
+    })
+}
+
+/// Every skipped record of the job.
+pub(crate) async fn all_skipped(
+    store: &DynamoRegistry,
+    id: &str,
+) -> Result<Vec<SkippedRecord>, Error> {
+    let mut skipped: Vec<SkippedRecord> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.skipped(id, cursor.as_deref(), 500).await?;
+        skipped.extend(page.items);
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return Ok(skipped),
+        }
+    }
+}
+
+/// Every person failure of the job.
+pub(crate) async fn all_failures(
+    store: &DynamoRegistry,
+    id: &str,
+) -> Result<Vec<PersonFailure>, Error> {
+    let mut failures: Vec<PersonFailure> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.failures(id, cursor.as_deref(), 500).await?;
+        failures.extend(page.items);
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return Ok(failures),
+        }
+    }
 }
 
 async fn report(
@@ -1024,26 +1205,8 @@ async fn report(
 ) -> Result<Exit, crate::cli::CliError> {
     let job = find_job(store, id).await?;
     let checkpoints = store.checkpoints(id).await?;
-    let mut skipped: Vec<SkippedRecord> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store.skipped(id, cursor.as_deref(), 500).await?;
-        skipped.extend(page.items);
-        match page.next {
-            Some(n) => cursor = Some(n),
-            None => break,
-        }
-    }
-    let mut failures: Vec<PersonFailure> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store.failures(id, cursor.as_deref(), 500).await?;
-        failures.extend(page.items);
-        match page.next {
-            Some(n) => cursor = Some(n),
-            None => break,
-        }
-    }
+    let skipped = all_skipped(store, id).await?;
+    let failures = all_failures(store, id).await?;
     let not_migrated: Vec<&OrgCheckpoint> = checkpoints
         .iter()
         .filter(|c| c.phase != OrgPhase::Switched && c.phase != OrgPhase::NotSelected)

@@ -1969,6 +1969,19 @@ impl crate::ports::MigrationStore for DynamoRegistry {
         })
     }
 
+    async fn forget_skipped(&self, job: &str, ordinals: &[u64]) -> Result<(), Error> {
+        for ordinal in ordinals {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(job_pk(job), &format!("SKIP#{ordinal:012}"))))
+                .send()
+                .await
+                .map_err(|e| self.endpoint.error("DeleteItem", e))?;
+        }
+        Ok(())
+    }
+
     async fn record_failure(&self, job: &str, failure: &PersonFailure) -> Result<(), Error> {
         let item = to_item(&FailureItem {
             pk: job_pk(job),

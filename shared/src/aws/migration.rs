@@ -7,7 +7,7 @@ use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType, U
 use super::cognito::CognitoPools;
 use crate::domain::migration::{LegacyPerson, SourceRecord};
 use crate::domain::{password, Error};
-use crate::ports::{LoginOutcome, MigratedLogin, MigrationLogins};
+use crate::ports::{LoginOutcome, MigratedLogin, MigrationLogins, Page, PoolLogin};
 use crate::rate::{Category, RateLimits};
 
 fn attribute(name: &str, value: &str) -> Result<AttributeType, Error> {
@@ -119,6 +119,41 @@ impl MigrationLogins for CognitoPools {
             }
             Err(e) => Err(self.endpoint().error("AdminGetUser", e)),
         }
+    }
+
+    async fn pool_logins(
+        &self,
+        pool_id: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<PoolLogin>, Error> {
+        let out = self
+            .client()
+            .list_users()
+            .user_pool_id(pool_id)
+            .limit(60)
+            .set_pagination_token(cursor.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| self.endpoint().error("ListUsers", e))?;
+        let items = out
+            .users()
+            .iter()
+            .map(|u| PoolLogin {
+                username: u.username().unwrap_or_default().to_owned(),
+                email: u
+                    .attributes()
+                    .iter()
+                    .find(|a| a.name() == "email")
+                    .and_then(|a| a.value())
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+                enabled: u.enabled(),
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next: out.pagination_token().map(str::to_owned),
+        })
     }
 }
 

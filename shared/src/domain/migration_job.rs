@@ -18,13 +18,13 @@ use serde::{Deserialize, Serialize};
 use super::activation::{activate_person, Activation};
 use super::migration::{LegacyHash, LegacyOrganization, MigrationMode, OrgMigration};
 use super::migration_plan::{provision_request, Problem};
-use super::provisioning::{Provisioning, Step};
+use super::provisioning::{ForMigration, Provisioning, Step};
 use super::{
     now_epoch, EmailAddress, Error, OrgId, Organization, Person, PersonId, PersonStatus, Role,
 };
 use crate::ports::{
-    AuditEvent, LegacyPasswords, LoginOutcome, Mailer, MigratedLogin, MigrationLogins,
-    MigrationStore, Registry, TriggerArns, UserPools,
+    AuditEvent, LeaseHolders, LegacyPasswords, Mailer, MigratedLogin, MigrationLogins,
+    MigrationStore, Registry, TriggerArns, UnprovenHolders, UserPools,
 };
 
 /// A migration job: what the operator asked for. Stored once; `run` with the same id and
@@ -222,6 +222,8 @@ pub struct MigrationDeps<'a> {
     /// organizations that write to DynamoDB (or switch) leave the quota to others instead of
     /// idling it. None: no turns (one organization, as in the Lambda worker).
     pub cognito_turns: Option<&'a tokio::sync::Semaphore>,
+    /// This run's identity as a lease holder, and whether another holder is provably dead.
+    pub runs: &'a dyn LeaseHolders,
 }
 
 impl<'a> MigrationDeps<'a> {
@@ -249,7 +251,14 @@ impl<'a> MigrationDeps<'a> {
             triggers: &config.triggers,
             actor,
             cognito_turns: None,
+            runs: &UnprovenHolders,
         }
+    }
+
+    /// Leases held as this run, and taken over from runs provably dead (see [`LeaseHolders`]).
+    pub fn holding_leases_as(mut self, runs: &'a dyn LeaseHolders) -> Self {
+        self.runs = runs;
+        self
     }
 
     /// Batches of several organizations take turns at Cognito (see `cognito_turns`).
@@ -343,21 +352,48 @@ async fn run_organization(
             finished: true,
         });
     }
-    let holder = uuid::Uuid::now_v7().simple().to_string();
+    let holder = format!("{}#{}", deps.runs.this_run(), uuid::Uuid::now_v7().simple());
     let now = now_epoch();
-    if cp.lease_holder.is_some() && cp.lease_until > now {
-        return Err(Error::InProgress {
-            what: format!(
-                "organization {} of job {} is being migrated by another run",
-                cp.organization.subdomain, job.id
-            ),
-        });
+    // A lease still written here was not given back: its run died, or still works (a live
+    // lease). A provably dead run's lease is taken over, with the provisioning lease it may
+    // hold; a live or unknown one is waited out (the caller tries again after a pause).
+    let dead = cp
+        .lease_holder
+        .clone()
+        .filter(|h| deps.runs.provably_dead(h));
+    if let Some(other) = cp.lease_holder.as_deref() {
+        if cp.lease_until > now && dead.is_none() {
+            return Err(Error::InProgress {
+                what: format!(
+                    "organization {} of job {} is being migrated by another run ({other}, for {} s more at most)",
+                    cp.organization.subdomain,
+                    job.id,
+                    cp.lease_until - now
+                ),
+            });
+        }
+    }
+    if let Some(dead) = &dead {
+        tracing::info!(job = %job.id, org = %cp.organization.subdomain, holder = %dead, "taking over the lease of a dead run of the job");
     }
     cp.lease_holder = Some(holder.clone());
     cp.lease_until = now + LEASE_SECS;
     cp = deps.store.save_checkpoint(&cp).await?;
 
-    let result = migrate_leased(deps, job, &mut cp, deadline, counters, provision_only).await;
+    let lease = Held {
+        holder: &holder,
+        dead: dead.as_deref(),
+    };
+    let result = migrate_leased(
+        deps,
+        job,
+        &mut cp,
+        &lease,
+        deadline,
+        counters,
+        provision_only,
+    )
+    .await;
     match result {
         Ok(finished) => {
             cp.lease_holder = None;
@@ -381,10 +417,18 @@ async fn run_organization(
     }
 }
 
+/// The organization's lease as this attempt holds it.
+struct Held<'a> {
+    holder: &'a str,
+    /// The provably dead run it was taken over from.
+    dead: Option<&'a str>,
+}
+
 async fn migrate_leased(
     deps: &MigrationDeps<'_>,
     job: &MigrationJob,
     cp: &mut OrgCheckpoint,
+    lease: &Held<'_>,
     deadline: Option<tokio::time::Instant>,
     counters: &Counters,
     provision_only: bool,
@@ -395,7 +439,7 @@ async fn migrate_leased(
     };
     let org = match known {
         Some(org) if org.sign_in.migration.is_some() && org.cognito.user_pool_id.is_some() => org,
-        _ => ensure_organization(deps, job, cp).await?,
+        _ => ensure_organization(deps, job, cp, lease).await?,
     };
     if cp.phase != OrgPhase::Provisioned {
         cp.phase = OrgPhase::Provisioned;
@@ -494,6 +538,19 @@ async fn migrate_leased(
     if !produced? {
         return Ok(false);
     }
+    // Every person of it in the source is migrated or refused for a reason of their own
+    // before its people are sent to the new pool; a count that falls short (people never
+    // staged) leaves it unswitched, and the job not complete.
+    let settled = cp.people_done + cp.people_failed;
+    if settled != cp.people_total {
+        return Err(Error::not_allowed(
+            format!("switch organization {} of job {}", cp.organization.subdomain, job.id),
+            format!(
+                "{settled} of its {} people of the source are migrated or refused; the others were not staged. Run `tenantctl migrate resume --job {}` (it stages them again from the source)",
+                cp.people_total, job.id
+            ),
+        ));
+    }
     switch(deps, job, cp, &org).await?;
     counters.orgs_done.fetch_add(1, Ordering::Relaxed);
     Ok(true)
@@ -505,6 +562,7 @@ async fn ensure_organization(
     deps: &MigrationDeps<'_>,
     job: &MigrationJob,
     cp: &OrgCheckpoint,
+    lease: &Held<'_>,
 ) -> Result<Organization, Error> {
     let request = provision_request(&cp.organization)?;
     let provisioning = Provisioning {
@@ -517,7 +575,20 @@ async fn ensure_organization(
     };
     let subdomain = cp.organization.subdomain.clone();
     let log = |step: &Step| tracing::info!(job = %job.id, %subdomain, %step, "provisioning");
-    let provisioned = provisioning.provision(&request, &log).await?;
+    let mark = OrgMigration {
+        job: job.id.clone(),
+        legacy_id: cp.legacy_id.clone(),
+        mode: job.mode,
+        switched: false,
+    };
+    let migration = ForMigration {
+        mark,
+        holder: lease.holder,
+        dead_holder: lease.dead,
+    };
+    let provisioned = provisioning
+        .provision_migrated(&request, &migration, &log)
+        .await?;
     let mut org = provisioned.organization;
     match &org.sign_in.migration {
         Some(m) if m.legacy_id == cp.legacy_id => Ok(org),
@@ -528,14 +599,12 @@ async fn ensure_organization(
                 m.job, m.legacy_id
             ),
         )),
-        // Found, not brought by a migration, and older than the job: someone else's (the
-        // plan refuses that; this is the race of an organization created meanwhile). One
-        // created since the job started with this subdomain and name is this job's, left by
-        // a run killed before it was marked.
-        None if !provisioned.created
-            && cp.org_id.as_ref() != Some(&org.id)
-            && org.created_at < job.created_at =>
-        {
+        // Found without a migration's mark: someone else's (the plan refuses that; this is
+        // the race of an organization created meanwhile with the same subdomain and name),
+        // unless the job's checkpoint names it. The job's own organizations carry its mark
+        // from their first write (`provision_migrated`), so an unmarked one created since
+        // the job started is not proof of being the job's: it could be anyone's.
+        None if !provisioned.created && cp.org_id.as_ref() != Some(&org.id) => {
             Err(Error::SubdomainTaken {
                 subdomain: org.subdomain.to_string(),
             })
@@ -785,8 +854,10 @@ async fn prepare_person(
     };
     let mut login_created = false;
     if status == PersonStatus::Invited {
-        let outcome = deps
-            .logins
+        // Created now or found (LoginOutcome::AlreadyThere): made by this job either way,
+        // the second time by an attempt killed before its checkpoint (the pool is the
+        // job's own), so the checkpoint's count of logins agrees with Cognito.
+        deps.logins
             .create_migrated_login(
                 pool_id,
                 &MigratedLogin {
@@ -797,7 +868,7 @@ async fn prepare_person(
                 },
             )
             .await?;
-        login_created = outcome == LoginOutcome::Created;
+        login_created = true;
         for role in &roles {
             deps.pools
                 .add_to_group(pool_id, &staged.username, role.as_str())

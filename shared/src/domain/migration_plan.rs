@@ -18,7 +18,7 @@ use std::hash::{Hash, Hasher};
 use serde::Serialize;
 
 use super::migration::{LegacyOrganization, LegacyPerson, SourceRecord};
-use super::migration_job::StagedPerson;
+use super::migration_job::{OrgCheckpoint, OrgPhase, StagedPerson};
 use super::people::parse_name;
 use super::person::parse_username;
 use super::provisioning::ProvisionRequest;
@@ -325,6 +325,28 @@ impl Planner {
             }
         }
         Ok(())
+    }
+
+    /// A job carried on keeps the verdicts it recorded at its start, whatever the registry
+    /// says now: an organization it took on (checkpoint not `skipped`) is the job's, even
+    /// while its own half-created organization holds the subdomain and e-mail domains, so
+    /// its people are staged and never skipped as `organization_not_migrated`; one it
+    /// skipped stays skipped, for the same reasons.
+    pub fn keep_verdicts(&mut self, checkpoints: &[OrgCheckpoint]) {
+        for cp in checkpoints {
+            let Some(entry) = self.orgs.get_mut(&cp.legacy_id) else {
+                continue;
+            };
+            match cp.phase {
+                OrgPhase::NotSelected => {}
+                OrgPhase::Skipped => {
+                    if !cp.problems.is_empty() {
+                        entry.problems = cp.problems.clone();
+                    }
+                }
+                _ => entry.problems.clear(),
+            }
+        }
     }
 
     /// Starts pass 2 (fingerprints are rebuilt in the same order as pass 1).
@@ -758,6 +780,47 @@ mod tests {
         .await;
         assert_eq!(planner.orgs["a"].problems[0].rule, "seats_exceeded");
         assert_eq!(rules(&v[1]), ["organization_not_migrated"]);
+    }
+
+    /// Issue 20: a resumed job's own half-created organization (its record written before
+    /// the job's mark) holds the subdomain and e-mail domain; the job's recorded verdict
+    /// wins, so its people are staged, not skipped as `organization_not_migrated`.
+    #[tokio::test]
+    async fn a_resumed_job_keeps_its_organizations() {
+        let registry = MemoryRegistry::default();
+        let mut half_made = crate::testing::sample_org();
+        half_made.subdomain = Subdomain::parse("acme").expect("valid");
+        registry.insert_org(half_made);
+        let lines = [
+            r#"{"kind":"organization","id":"a","name":"Acme","subdomain":"acme"}"#,
+            r#"{"kind":"person","organization":"a","username":"ann","email":"ann@a.test","roles":["member"],"active":true}"#,
+            r#"{"kind":"organization","id":"b","name":"Auth","subdomain":"auth"}"#,
+        ];
+        let mut planner = Planner::new();
+        for (i, l) in lines.iter().enumerate() {
+            planner.observe(&format!("line {}", i + 1), &rec(l));
+        }
+        planner
+            .check_organizations(&registry)
+            .await
+            .expect("checks");
+        assert_eq!(planner.orgs["a"].problems[0].rule, "subdomain_taken");
+        let org_a = planner.orgs["a"].record.clone().expect("record");
+        let org_b = planner.orgs["b"].record.clone().expect("record");
+        let mut skipped = OrgCheckpoint::new("j", &org_b, OrgPhase::Skipped, 0);
+        skipped.problems = vec![Problem::new(Rule::ReservedSubdomain, "reserved")];
+        planner.keep_verdicts(&[
+            OrgCheckpoint::new("j", &org_a, OrgPhase::Pending, 1),
+            skipped,
+        ]);
+        assert!(planner.orgs["a"].migratable());
+        assert!(!planner.orgs["b"].migratable());
+        planner.start_classifying();
+        let v = planner.classify("line 2", rec(lines[1]));
+        assert!(
+            matches!(&v, Verdict::Person { legacy_id, .. } if legacy_id == "a"),
+            "{v:?}"
+        );
     }
 
     #[tokio::test]

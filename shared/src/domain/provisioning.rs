@@ -12,6 +12,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::activation::{activate_person, Activation};
+use super::migration::OrgMigration;
 use super::person::parse_username;
 use super::{
     now_epoch, EmailAddress, EmailDomain, Error, MfaMode, OrgId, OrgStatus, Organization, Person,
@@ -263,6 +264,16 @@ impl fmt::Display for Step {
     }
 }
 
+/// What a migration job's provisioning adds (see [`Provisioning::provision_migrated`]).
+pub struct ForMigration<'a> {
+    /// Written on the organization's record when it is created.
+    pub mark: OrgMigration,
+    /// The provisioning lease's holder: the job's lease holder for the organization.
+    pub holder: &'a str,
+    /// A provably dead run of the job whose provisioning lease may be taken over.
+    pub dead_holder: Option<&'a str>,
+}
+
 /// The result: the organization as recorded, and whether this run created it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provisioned {
@@ -284,9 +295,32 @@ impl Provisioning<'_> {
         request: &ProvisionRequest,
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Provisioned, Error> {
+        self.provision_with(request, None, progress).await
+    }
+
+    /// [`Self::provision`] for a migration job: the record carries the job's mark
+    /// (`sign_in.migration`, not switched) from its first write, so a half-created
+    /// organization is provably the job's; the provisioning lease is held as `holder` (the
+    /// job's lease holder), and one left by a provably dead run of the job is taken over.
+    pub async fn provision_migrated(
+        &self,
+        request: &ProvisionRequest,
+        migration: &ForMigration<'_>,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Provisioned, Error> {
+        self.provision_with(request, Some(migration), progress)
+            .await
+    }
+
+    async fn provision_with(
+        &self,
+        request: &ProvisionRequest,
+        migration: Option<&ForMigration<'_>>,
+        progress: &(dyn Fn(&Step) + Sync),
+    ) -> Result<Provisioned, Error> {
         let req = request.validate()?;
-        let (org, created) = self.record(&req).await?;
-        let lease = self.take_lease(&org, progress).await?;
+        let (org, created) = self.record(&req, migration.map(|m| &m.mark)).await?;
+        let lease = self.take_lease(&org, migration, progress).await?;
         let result = self.under_lease(org, created, &req, &lease, progress).await;
         if let Err(e) = self
             .registry
@@ -417,11 +451,19 @@ impl Provisioning<'_> {
     }
 
     /// Finds the organization a previous run recorded for this subdomain, or records it now.
-    async fn record(&self, req: &ValidRequest) -> Result<(Organization, bool), Error> {
+    async fn record(
+        &self,
+        req: &ValidRequest,
+        mark: Option<&OrgMigration>,
+    ) -> Result<(Organization, bool), Error> {
         if let Some(existing) = self.existing(req).await? {
             return Ok((existing, false));
         }
         let now = now_epoch();
+        let sign_in = super::organization::SignInSettings {
+            migration: mark.cloned(),
+            ..Default::default()
+        };
         let org = Organization {
             id: OrgId::generate(),
             name: req.name.clone(),
@@ -433,7 +475,7 @@ impl Provisioning<'_> {
             email_domains: req.email_domains.clone(),
             admin_email: req.admin_email.clone(),
             cognito: Default::default(),
-            sign_in: Default::default(),
+            sign_in,
             roles: super::organization::default_roles(),
             branding: Default::default(),
             // The operator's word: claimed and used from the start.
@@ -586,13 +628,24 @@ impl Provisioning<'_> {
     async fn take_lease(
         &self,
         org: &Organization,
+        migration: Option<&ForMigration<'_>>,
         progress: &(dyn Fn(&Step) + Sync),
     ) -> Result<Lease, Error> {
         let lease = Lease {
             org_id: org.id.clone(),
-            holder: uuid::Uuid::now_v7().simple().to_string(),
+            holder: match migration {
+                Some(m) => m.holder.to_owned(),
+                None => uuid::Uuid::now_v7().simple().to_string(),
+            },
             subdomain: org.subdomain.to_string(),
         };
+        // A dead run of the same job cannot give its lease back: it is released for it (only
+        // if that run still holds it), instead of waiting for it to expire.
+        if let Some(dead) = migration.and_then(|m| m.dead_holder) {
+            self.registry
+                .release_lease(&lease.org_id, PROVISION_LEASE, dead)
+                .await?;
+        }
         let started = tokio::time::Instant::now();
         let mut told = false;
         while !self
@@ -1219,7 +1272,7 @@ mod tests {
         // Record the organization without its pool, then let "another run" hold the lease.
         let req = acme("boss@acme.example");
         let valid = req.validate().expect("valid");
-        let (org, _) = p.record(&valid).await.expect("recorded");
+        let (org, _) = p.record(&valid, None).await.expect("recorded");
         assert!(f
             .registry
             .acquire_lease(&org.id, PROVISION_LEASE, "someone-else", 3600)
