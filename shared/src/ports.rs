@@ -354,6 +354,10 @@ pub trait UserPools: Send + Sync {
     /// Disables the login and signs it out everywhere (its refresh tokens stop working).
     /// A login that no longer exists counts as done.
     async fn disable_login(&self, pool_id: &str, username: &str) -> Result<(), Error>;
+    /// Signs the login out everywhere: its refresh tokens stop working (access and ID tokens
+    /// run until they expire: the admin API refuses them by the person's
+    /// `sessions_revoked_at`). A login that no longer exists counts as done.
+    async fn sign_out_everywhere(&self, pool_id: &str, username: &str) -> Result<(), Error>;
     /// Removes the login. A login that no longer exists counts as done.
     async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error>;
     /// Gives an existing login a new temporary password: the old one stops working and the

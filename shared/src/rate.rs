@@ -329,6 +329,11 @@ impl<P: UserPools + ?Sized> UserPools for Paced<'_, P> {
             .paced(Update, || self.inner.disable_login(pool_id, username))
             .await
     }
+    async fn sign_out_everywhere(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        self.limits
+            .paced(Update, || self.inner.sign_out_everywhere(pool_id, username))
+            .await
+    }
     async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
         self.limits
             .paced(Update, || self.inner.delete_login(pool_id, username))

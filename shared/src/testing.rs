@@ -717,6 +717,10 @@ impl UserPools for RecordingPools {
         self.record(format!("disable_login {pool_id} {username}"));
         Ok(())
     }
+    async fn sign_out_everywhere(&self, pool_id: &str, username: &str) -> Result<(), Error> {
+        self.record(format!("sign_out_everywhere {pool_id} {username}"));
+        Ok(())
+    }
     async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
         self.record(format!("delete_login {pool_id} {username}"));
         Ok(())

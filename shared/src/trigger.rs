@@ -93,7 +93,10 @@ impl TriggerDeps {
 }
 
 impl TriggerDeps {
-    /// The person signing in, as the registry has them. A login that Cognito holds and has
+    /// The person signing in, as the registry has them: the record of the login's username,
+    /// and only when it has the login's address (or the new address it is confirming): a
+    /// record and a login that share a name but not an address are not the same person, and
+    /// the login is refused ([`Refusal::LoginMismatch`]). A login that Cognito holds and has
     /// just authenticated but the registry lacks (its post-confirmation failed for good) is
     /// recorded now, while a seat is free, with its audit event and role groups; without a
     /// free seat, or without an address to record, the sign-in is refused as having no
@@ -106,18 +109,30 @@ impl TriggerDeps {
         email: Option<&str>,
         actor: &str,
     ) -> Result<Person, TriggerError> {
+        let email = email.and_then(|e| EmailAddress::parse(e).ok());
         if let Some(person) = self.registry.person(&org.id, username).await? {
+            let same = email
+                .as_ref()
+                .is_some_and(|e| &person.email == e || person.pending_email.as_ref() == Some(e));
+            if !same {
+                tracing::warn!(
+                    org_id = %org.id,
+                    pool_id,
+                    "a login whose address is not its record's signed in: refused"
+                );
+                return Err(Refusal::LoginMismatch.into());
+            }
             return Ok(person);
         }
-        let email = email
-            .and_then(|e| EmailAddress::parse(e).ok())
-            .ok_or(Refusal::NoSeat)?;
-        let recorded =
-            match record_missing(self.registry.as_ref(), org, username, &email, actor).await {
-                Ok(recorded) => recorded,
-                Err(Error::NoSeatFree { .. }) => return Err(Refusal::NoSeat.into()),
-                Err(e) => return Err(e.into()),
-            };
+        let email = email.ok_or(Refusal::NoSeat)?;
+        let recorded = match record_missing(self.registry.as_ref(), org, username, &email, actor)
+            .await
+        {
+            Ok(recorded) => recorded,
+            Err(Error::NoSeatFree { .. }) => return Err(Refusal::NoSeat.into()),
+            Err(Error::LoginOfAnotherPerson { .. }) => return Err(Refusal::LoginMismatch.into()),
+            Err(e) => return Err(e.into()),
+        };
         tracing::warn!(
             pool_id,
             "a login without a registry record signed in: recorded now"

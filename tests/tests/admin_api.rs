@@ -684,7 +684,8 @@ async fn settings_and_microsoft_sso(aws: &LocalAws, api: &Api, acme: &Tenant, gl
         !done.body.to_string().contains(SECRET),
         "never in an answer"
     );
-    // The pool has the provider, the client offers it beside the admins' password page.
+    // The pool has the provider, the client's managed login offers it alone: no password
+    // page there, not even for the admins (their break-glass is the router's form).
     let idp = cognito
         .describe_identity_provider()
         .user_pool_id(&acme.pool_id)
@@ -716,7 +717,7 @@ async fn settings_and_microsoft_sso(aws: &LocalAws, api: &Api, acme: &Tenant, gl
         .expect("client");
     let mut offered = client.supported_identity_providers().to_vec();
     offered.sort();
-    assert_eq!(offered, ["COGNITO", "Microsoft"]);
+    assert_eq!(offered, ["Microsoft"]);
     // The secret is in Secrets Manager, and in no table item.
     let stored = aws_sdk_secretsmanager::Client::new(&sdk)
         .get_secret_value()

@@ -140,6 +140,9 @@ impl UserPools for CrashingPools<'_> {
     async fn disable_login(&self, pool: &str, user: &str) -> Result<(), Error> {
         self.real.disable_login(pool, user).await
     }
+    async fn sign_out_everywhere(&self, pool: &str, user: &str) -> Result<(), Error> {
+        self.real.sign_out_everywhere(pool, user).await
+    }
     async fn delete_login(&self, pool: &str, user: &str) -> Result<(), Error> {
         self.real.delete_login(pool, user).await
     }
@@ -857,4 +860,125 @@ async fn people_s_own_tokens_may_not_write_what_the_registry_owns() {
         !limited.contains(&"preferred_username".to_owned()),
         "{limited:?}"
     );
+}
+
+/// An activation that finds a login of the person's username already in the pool gives it the
+/// person's new password only when it is theirs: the same address, or our own disabled login
+/// (a deactivated person's) whose address is brought in step. An enabled login with another
+/// address (a stranger's self sign-up) is refused and keeps its address and password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activation_never_hands_over_a_login_that_carries_another_address() {
+    let stack = stack().await;
+    let done = stack
+        .provisioning(&stack.pools, &stack.mailer)
+        .provision(&request("umbrella"), &|_| {})
+        .await
+        .expect("provisioned");
+    let pool = done
+        .organization
+        .cognito
+        .user_pool_id
+        .clone()
+        .expect("pool");
+    let attribute = |name: &str, value: &str| {
+        aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+            .name(name)
+            .value(value)
+            .build()
+            .expect("attribute")
+    };
+    stack
+        .cognito
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("jane")
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .user_attributes(attribute("email", "stranger@elsewhere.example"))
+        .user_attributes(attribute("email_verified", "true"))
+        .send()
+        .await
+        .expect("a stranger's login");
+    stack
+        .cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool)
+        .username("jane")
+        .password("Stranger-Password-1!")
+        .permanent(true)
+        .send()
+        .await
+        .expect("the stranger's password");
+    let jane = EmailAddress::parse("jane@umbrella.example").expect("valid");
+    let login = NewLogin {
+        username: "jane",
+        email: &jane,
+        temporary_password: "Temporary-Pass-1!",
+    };
+    let read = || async {
+        let user = stack
+            .cognito
+            .admin_get_user()
+            .user_pool_id(&pool)
+            .username("jane")
+            .send()
+            .await
+            .expect("the login");
+        let value = |name: &str| {
+            user.user_attributes()
+                .iter()
+                .find(|a| a.name() == name)
+                .and_then(|a| a.value())
+                .map(str::to_owned)
+        };
+        (
+            value("email"),
+            value("email_verified"),
+            user.user_status().map(|s| s.as_str().to_owned()),
+            user.enabled(),
+        )
+    };
+    let refused = stack.pools.create_login(&pool, &login).await;
+    assert!(
+        matches!(refused, Err(Error::LoginOfAnotherPerson { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        read().await,
+        (
+            Some("stranger@elsewhere.example".into()),
+            Some("true".into()),
+            Some("CONFIRMED".into()),
+            true
+        ),
+        "the stranger's login is left as it was"
+    );
+    // Our own disabled login whose address changed meanwhile: brought in step and reset.
+    stack
+        .cognito
+        .admin_disable_user()
+        .user_pool_id(&pool)
+        .username("jane")
+        .send()
+        .await
+        .expect("disabled");
+    stack
+        .pools
+        .create_login(&pool, &login)
+        .await
+        .expect("the person's own login");
+    assert_eq!(
+        read().await,
+        (
+            Some("jane@umbrella.example".into()),
+            Some("true".into()),
+            Some("FORCE_CHANGE_PASSWORD".into()),
+            true
+        )
+    );
+    // The same address: a repeated activation, done again.
+    stack
+        .pools
+        .create_login(&pool, &login)
+        .await
+        .expect("repeated");
 }

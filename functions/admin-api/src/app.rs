@@ -1,6 +1,6 @@
 //! The admin API: who is calling (a verified token of their organization's own pool, and
-//! their person record, read on every request), what they may do (mutations need the
-//! `admin` role), idempotency keys, and the routes.
+//! their person record, read on every request), what they may do (everything but
+//! `GET /v1/me`, their own record, needs the `admin` role), idempotency keys, and the routes.
 //!
 //! The organization is the token issuer's, never taken from the path, a header or the body:
 //! every lookup below is scoped to `caller.org`, so a person id of another organization is
@@ -29,6 +29,8 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 pub struct TokenSubject {
     pub pool_id: String,
     pub username: String,
+    /// When the person signed in (the token's `auth_time`, epoch seconds).
+    pub signed_in_at: u64,
 }
 
 /// Why a token was not accepted: the reason goes to the log, never to the caller.
@@ -180,10 +182,13 @@ impl App {
             Ok(caller) => caller,
             Err(problem) => return problem.into_response(),
         };
-        let mutation = call.method != Method::GET;
-        if mutation && !caller.is_admin() {
+        // People data, settings, roles and the audit log are the administrators'; anyone
+        // else of the organization reads only their own record.
+        let own_record = call.method == Method::GET && call.segments == ["v1", "me"];
+        if !own_record && !caller.is_admin() {
             return Problem::forbidden().into_response();
         }
+        let mutation = call.method != Method::GET;
         match (
             mutation,
             call.header(header::HeaderName::from_static("idempotency-key")),
@@ -261,6 +266,15 @@ impl App {
                 tracing::info!(org_id = %org.id, reason = "no person with a login", "refused");
                 Problem::unauthorized()
             })?;
+        // A session ended since (a password reset, a deactivation): its tokens stay valid
+        // at Cognito until they expire, not here.
+        if person
+            .sessions_revoked_at
+            .is_some_and(|at| (subject.signed_in_at as i64) < at)
+        {
+            tracing::info!(org_id = %org.id, reason = "signed in before the sessions were ended", "refused");
+            return Err(Problem::unauthorized());
+        }
         Ok(Caller { org, person })
     }
 

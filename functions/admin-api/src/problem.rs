@@ -133,7 +133,7 @@ impl From<Error> for Problem {
                 "A role is needed",
                 "Assign a role to this person first, then switch the activation on.",
             ),
-            Error::NotAllowed { .. } => {
+            Error::NotAllowed { .. } | Error::LoginOfAnotherPerson { .. } => {
                 Problem::new(StatusCode::CONFLICT, "not-allowed", "Not possible now", e.to_string())
             }
             Error::PublicEmailDomain { .. } => Problem::new(
@@ -143,6 +143,12 @@ impl From<Error> for Problem {
                 e.to_string(),
             )
             .with_field("email_domains"),
+            Error::LastAdministrator { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "last-admin",
+                "Last administrator",
+                e.to_string(),
+            ),
             Error::InvalidSubdomain { .. }
             | Error::ReservedSubdomain { .. }
             | Error::SubdomainTaken { .. }

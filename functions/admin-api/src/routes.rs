@@ -18,7 +18,8 @@ use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
 /// these (a test checks both ways).
-pub const ROUTES: [(&str, &str); 17] = [
+pub const ROUTES: [(&str, &str); 18] = [
+    ("GET", "/v1/me"),
     ("GET", "/v1/organization"),
     ("PATCH", "/v1/organization"),
     ("POST", "/v1/organization/email-domains/verify"),
@@ -66,6 +67,7 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
     let fail = |e: Error| problem_in(org, e);
     let method = call.method.clone();
     match (method, &call.segments[1..]) {
+        (Method::GET, ["me"]) => Ok(person_response(StatusCode::OK, &caller.person)),
         (Method::GET, ["organization"]) => Ok(organization_response(org, app)),
         (Method::PATCH, ["organization"]) => {
             let body: PatchOrgBody = call.json()?;

@@ -14,7 +14,8 @@ use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, R
 
 use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
 
-/// Tokens are `token:<pool>:<username>`; anything else is refused.
+/// Tokens are `token:<pool>:<username>` (signed in now) or `old:<pool>:<username>` (signed
+/// in long ago); anything else is refused.
 struct FakeAuth;
 
 #[async_trait]
@@ -22,9 +23,14 @@ impl Authenticate for FakeAuth {
     async fn authenticate(&self, token: &str) -> Result<TokenSubject, NotAccepted> {
         let mut parts = token.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
-            (Some("token"), Some(pool), Some(user)) => Ok(TokenSubject {
+            (Some(age @ ("token" | "old")), Some(pool), Some(user)) => Ok(TokenSubject {
                 pool_id: pool.into(),
                 username: user.into(),
+                signed_in_at: if age == "old" {
+                    1
+                } else {
+                    shared::domain::now_epoch() as u64
+                },
             }),
             (Some("outage"), _, _) => Err(NotAccepted {
                 reason: "keys unavailable".into(),
@@ -237,14 +243,41 @@ async fn a_suspended_organization_gets_nothing() {
 }
 
 #[tokio::test]
-async fn members_read_admins_change() {
+async fn members_read_only_their_own_record_admins_everything() {
     let w = world();
     let a = w
-        .call(Method::GET, "/v1/organization", Some(MEMBER), None)
+        .call(Method::GET, "/v1/organization", Some(ADMIN), None)
         .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.body["subdomain"], "acme");
     assert_eq!(a.body["login_url"], "https://acme.app.example.com/login");
+    let hank = w.registry.stored_person("hank").expect("hank");
+    // People data, settings, roles and the audit log are the administrators' alone.
+    for path in [
+        "/v1/organization".to_owned(),
+        "/v1/users".to_owned(),
+        "/v1/users?q=hank".to_owned(),
+        format!("/v1/users/{}", hank.id),
+        "/v1/roles".to_owned(),
+        "/v1/audit".to_owned(),
+    ] {
+        let a = w.call(Method::GET, &path, Some(MEMBER), None).await;
+        problem(&a, StatusCode::FORBIDDEN, "forbidden");
+        assert!(
+            !a.body.to_string().contains("hank"),
+            "{path}: a refusal names nobody: {}",
+            a.body
+        );
+    }
+    // Their own record, and only it.
+    let me = w.call(Method::GET, "/v1/me", Some(MEMBER), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["username"], "jane");
+    assert_eq!(me.body["roles"], json!(["member"]));
+    let me = w.call(Method::GET, "/v1/me", Some(ADMIN), None).await;
+    assert_eq!(me.body["username"], "hank");
+    let a = w.call(Method::GET, "/v1/me", None, None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     let a = w
         .call(
             Method::POST,
@@ -265,12 +298,12 @@ async fn people_are_added_found_listed_and_filtered() {
     assert_eq!(sam["status"], "added");
     assert!(w.pools.calls().is_empty(), "a record only");
     let a = w
-        .call(Method::GET, &format!("/v1/users/{id}"), Some(MEMBER), None)
+        .call(Method::GET, &format!("/v1/users/{id}"), Some(ADMIN), None)
         .await;
     assert_eq!(a.body["username"], "sam");
     assert!(a.headers.get("etag").is_some());
     let a = w
-        .call(Method::GET, "/v1/users?status=added", Some(MEMBER), None)
+        .call(Method::GET, "/v1/users?status=added", Some(ADMIN), None)
         .await;
     let names: Vec<&str> = a.body["users"]
         .as_array()
@@ -280,12 +313,12 @@ async fn people_are_added_found_listed_and_filtered() {
         .collect();
     assert_eq!(names, ["sam"]);
     let a = w
-        .call(Method::GET, "/v1/users?q=JAN", Some(MEMBER), None)
+        .call(Method::GET, "/v1/users?q=JAN", Some(ADMIN), None)
         .await;
     assert_eq!(a.body["users"][0]["username"], "jane");
     // Pages: two of one, then the end.
     let first = w
-        .call(Method::GET, "/v1/users?limit=2", Some(MEMBER), None)
+        .call(Method::GET, "/v1/users?limit=2", Some(ADMIN), None)
         .await;
     assert_eq!(first.body["users"].as_array().expect("list").len(), 2);
     let cursor = first.body["next_cursor"].as_str().expect("more");
@@ -293,7 +326,7 @@ async fn people_are_added_found_listed_and_filtered() {
         .call(
             Method::GET,
             &format!("/v1/users?limit=2&cursor={cursor}"),
-            Some(MEMBER),
+            Some(ADMIN),
             None,
         )
         .await;
@@ -598,7 +631,7 @@ async fn roles_and_the_audit_log() {
         )
         .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-    let roles = w.call(Method::GET, "/v1/roles", Some(MEMBER), None).await;
+    let roles = w.call(Method::GET, "/v1/roles", Some(ADMIN), None).await;
     let listed: Vec<(String, u64)> = roles.body["roles"]
         .as_array()
         .expect("roles")
@@ -627,7 +660,7 @@ async fn roles_and_the_audit_log() {
         .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     let audit = w
-        .call(Method::GET, "/v1/audit?limit=1", Some(MEMBER), None)
+        .call(Method::GET, "/v1/audit?limit=1", Some(ADMIN), None)
         .await;
     assert_eq!(audit.body["events"][0]["action"], "role.deleted");
     assert_eq!(audit.body["events"][0]["actor"], "hank");
@@ -636,7 +669,7 @@ async fn roles_and_the_audit_log() {
         .call(
             Method::GET,
             &format!("/v1/audit?cursor={cursor}"),
-            Some(MEMBER),
+            Some(ADMIN),
             None,
         )
         .await;
@@ -675,6 +708,70 @@ async fn another_organizations_person_is_not_found() {
         w.registry.stored_person("eve").expect("there").status,
         PersonStatus::Added
     );
+}
+
+#[tokio::test]
+async fn a_password_reset_or_a_deactivation_ends_every_session() {
+    const JANE_BEFORE: &str = "old:eu-west-1_AcmePool1:jane";
+    let w = world();
+    let me = w.call(Method::GET, "/v1/me", Some(JANE_BEFORE), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let jane = w.registry.stored_person("jane").expect("jane");
+    let reset = w
+        .call(
+            Method::POST,
+            &format!("/v1/users/{}/password-reset", jane.id),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    assert!(
+        w.pools
+            .calls()
+            .contains(&"sign_out_everywhere eu-west-1_AcmePool1 jane".to_owned()),
+        "{:?}",
+        w.pools.calls()
+    );
+    // A token of a sign-in before the reset: refused, though Cognito's signature holds.
+    let me = w.call(Method::GET, "/v1/me", Some(JANE_BEFORE), None).await;
+    problem(&me, StatusCode::UNAUTHORIZED, "unauthorized");
+    let me = w.call(Method::GET, "/v1/me", Some(MEMBER), None).await;
+    assert_eq!(me.status, StatusCode::OK, "a sign-in since: {}", me.body);
+    // Deactivated and activated again: the tokens of before stay refused.
+    let hank = w.add("sam", &["admin"]).await;
+    let id = hank["id"].as_str().expect("id").to_owned();
+    for active in [true, false, true] {
+        let a = w
+            .call(
+                Method::PUT,
+                &format!("/v1/users/{id}/activation"),
+                Some(ADMIN),
+                Some(json!({ "active": active })),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let sam = w.registry.stored_person("sam").expect("sam");
+    assert!(sam.sessions_revoked_at.is_some());
+    let a = w
+        .call(
+            Method::GET,
+            "/v1/me",
+            Some("old:eu-west-1_AcmePool1:sam"),
+            None,
+        )
+        .await;
+    problem(&a, StatusCode::UNAUTHORIZED, "unauthorized");
+    let a = w
+        .call(
+            Method::GET,
+            "/v1/me",
+            Some("token:eu-west-1_AcmePool1:sam"),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
 
 #[test]
@@ -901,7 +998,7 @@ mod properties {
 async fn admins_change_their_organizations_settings_and_nobody_else_does() {
     let w = world();
     let got = w
-        .call(Method::GET, "/v1/organization", Some(MEMBER), None)
+        .call(Method::GET, "/v1/organization", Some(ADMIN), None)
         .await;
     assert_eq!(got.status, StatusCode::OK);
     assert_eq!(got.body["invitation"], "password");

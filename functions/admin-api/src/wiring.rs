@@ -21,6 +21,7 @@ impl Authenticate for TokenVerifier {
             .map(|v| TokenSubject {
                 pool_id: v.pool_id,
                 username: v.username,
+                signed_in_at: v.auth_time,
             })
             .map_err(|r| NotAccepted {
                 reason: r.to_string(),

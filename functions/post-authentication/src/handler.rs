@@ -246,6 +246,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_login_with_another_address_gets_nothing_of_the_record_of_its_name() {
+        // A lazy-migration person "hank@acme.example" with a legacy hash, and a login of the
+        // same name whose address is someone else's (a self sign-up that got through
+        // before, say): refused, the record and the legacy hash untouched.
+        use shared::domain::migration::LegacyHash;
+        use shared::ports::LegacyPasswords;
+        let mut org = sample_org();
+        lazy(&mut org);
+        let (deps, registry, pools) = TriggerDeps::in_memory(org.clone());
+        let mut theirs = sample_person(
+            "hank@acme.example",
+            "hank.real@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        );
+        theirs.version = 2;
+        registry.insert_person(theirs.clone());
+        registry
+            .put_legacy_hash(&org.id, "hank@acme.example", &LegacyHash::new("$2b$04$x"))
+            .await
+            .expect("stored");
+        assert_eq!(
+            refusal(handle(&deps, event()).await),
+            Refusal::LoginMismatch
+        );
+        assert!(registry
+            .legacy_hash(&org.id, "hank@acme.example")
+            .await
+            .expect("read")
+            .is_some());
+        assert_eq!(registry.stored_person("hank@acme.example"), Some(theirs));
+        assert!(pools.calls().is_empty());
+        assert!(registry.audit_actions().is_empty());
+        // The login without an address is no more theirs.
+        let mut event = event();
+        event["request"]["userAttributes"]
+            .as_object_mut()
+            .expect("attributes")
+            .remove("email");
+        assert_eq!(refusal(handle(&deps, event).await), Refusal::LoginMismatch);
+    }
+
+    #[tokio::test]
     async fn a_failure_to_finish_the_migration_does_not_refuse_the_sign_in() {
         let mut org = sample_org();
         lazy(&mut org);

@@ -14,8 +14,11 @@ use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPostConfirmationTriggerSource as Source,
 };
 use serde_json::Value;
-use shared::domain::signin::{record_confirmation, record_first_login};
-use shared::domain::EmailAddress;
+use shared::domain::signin::{
+    is_federated_user, record_confirmation, record_first_login, split_federated_username, Refusal,
+    SignUpKind,
+};
+use shared::domain::{EmailAddress, Error};
 use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:post-confirmation";
@@ -37,8 +40,31 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
                     expected: "PostConfirmation_ConfirmSignUp",
                     detail: "it has no valid email attribute".into(),
                 })?;
+            // A federated first sign-in (`<provider>_<subject>`, EXTERNAL_PROVIDER): the
+            // organization's `jit.role` is for its directory provider's accounts only.
+            let status = event
+                .request
+                .user_attributes
+                .get("cognito:user_status")
+                .map(String::as_str);
+            let user_name = header.user_name.as_deref().unwrap_or_default();
+            let kind = if is_federated_user(&org, user_name, status) {
+                SignUpKind::Federated {
+                    directory: split_federated_username(user_name)
+                        .is_some_and(|(provider, _)| org.sign_in.bound_to_directory(provider)),
+                }
+            } else {
+                SignUpKind::Password
+            };
             let recorded =
-                record_confirmation(deps.registry.as_ref(), &org, &username, &email, ACTOR).await?;
+                record_confirmation(deps.registry.as_ref(), &org, &username, &email, kind, ACTOR)
+                    .await
+                    .map_err(|e| match e {
+                        Error::LoginOfAnotherPerson { .. } => {
+                            TriggerError::from(Refusal::LoginMismatch)
+                        }
+                        e => e.into(),
+                    })?;
             // Groups mirror roles; adding is idempotent, so a repeated call that finds the
             // person already recorded still completes what an earlier attempt began.
             if recorded.person.status.holds_seat() {
@@ -109,6 +135,77 @@ mod tests {
             .calls()
             .iter()
             .all(|c| c == "add_to_group eu-west-1_AcmePool1 jane member"));
+    }
+
+    #[tokio::test]
+    async fn a_record_of_that_name_with_another_address_is_not_the_logins() {
+        // A login "jane" confirmed for jane@acme.example; the registry's jane (a lazy
+        // migration person, say) has another address: not bound, not activated, no roles.
+        let (deps, registry, pools) = fixture();
+        let mut theirs = sample_person(
+            "jane",
+            "jane.doe@acme.example",
+            &["admin"],
+            PersonStatus::Invited,
+        );
+        theirs.version = 3;
+        registry.insert_person(theirs.clone());
+        let result = handle(&deps, sample_event("post-confirmation", "confirm-sign-up")).await;
+        match result {
+            Err(TriggerError::Refused(Refusal::LoginMismatch)) => {}
+            other => panic!("expected LoginMismatch, got {other:?}"),
+        }
+        assert_eq!(registry.stored_person("jane"), Some(theirs), "unchanged");
+        assert!(
+            pools.calls().is_empty(),
+            "no role groups: {:?}",
+            pools.calls()
+        );
+        assert!(registry.audit_actions().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_jit_role_is_for_the_directory_providers_accounts_only() {
+        let mut org = sample_org();
+        org.roles
+            .push(shared::domain::Role::parse("staff").expect("role"));
+        org.sign_in.jit_role = Some("staff".into());
+        org.sign_in.jit_accounts = true;
+        org.sign_in.providers = vec!["Microsoft".into(), "Google".into()];
+        org.sign_in.directory_providers = vec!["Microsoft".into()];
+        let federated = |name: &str| {
+            let mut event = sample_event("post-confirmation", "confirm-sign-up");
+            event["userName"] = name.into();
+            event["request"]["userAttributes"]["cognito:user_status"] = "EXTERNAL_PROVIDER".into();
+            event["request"]["userAttributes"]["email"] =
+                format!("{}@acme.example", name.to_ascii_lowercase()).into();
+            event
+        };
+        let roles_of = |registry: &MemoryRegistry, name: &str| -> Vec<String> {
+            registry
+                .stored_person(name)
+                .expect("recorded")
+                .roles
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect()
+        };
+        let (deps, registry, _) = TriggerDeps::in_memory(org);
+        handle(&deps, federated("Microsoft_abc"))
+            .await
+            .expect("jit");
+        assert_eq!(roles_of(&registry, "microsoft_abc"), ["staff"]);
+        handle(&deps, federated("Google_def")).await.expect("jit");
+        assert_eq!(roles_of(&registry, "google_def"), ["member"]);
+        // A password sign-up named like a provider's account is a password sign-up.
+        let mut event = federated("Microsoft_ghi");
+        event["request"]["userAttributes"]["cognito:user_status"] = "CONFIRMED".into();
+        handle(&deps, event).await.expect("signed up");
+        assert_eq!(roles_of(&registry, "microsoft_ghi"), ["member"]);
+        handle(&deps, sample_event("post-confirmation", "confirm-sign-up"))
+            .await
+            .expect("signed up");
+        assert_eq!(roles_of(&registry, "jane"), ["member"]);
     }
 
     #[tokio::test]

@@ -17,12 +17,12 @@ use aws_lambda_events::event::cognito::{
 };
 use serde_json::Value;
 use shared::domain::signin::{
-    check_admin_create, check_self_signup, decide_federated_signup, split_federated_username,
-    FederatedClaim, FederatedSignUp, Refusal,
+    check_admin_create, check_self_signup, decide_federated_signup, self_signup_is_free,
+    split_federated_username, FederatedClaim, FederatedSignUp, Refusal,
 };
 use shared::domain::{EmailAddress, LinkedIdentity};
 use shared::ports::AuditEvent;
-use shared::trigger::{answer, parse, TriggerDeps, TriggerError};
+use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:pre-signup";
 
@@ -36,7 +36,20 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
         .get("email")
         .map(String::as_str);
     match header.trigger_source {
-        Some(Source::SignUp) => check_self_signup(&org, email)?,
+        Some(Source::SignUp) => {
+            check_self_signup(&org, email)?;
+            // The registry owns sign-in names: a sign-up may not bring its own alias.
+            let user_name = username(header.user_name.as_deref(), "PreSignUp_SignUp")?;
+            let alias = event
+                .request
+                .user_attributes
+                .contains_key("preferred_username");
+            if alias
+                || !self_signup_is_free(deps.registry.as_ref(), &org, &user_name, email).await?
+            {
+                return Err(Refusal::InvitationOnly.into());
+            }
+        }
         Some(Source::AdminCreateUser) => check_admin_create(&org)?,
         Some(Source::ExternalProvider) => {
             let user_name = header.user_name.as_deref().unwrap_or_default();
@@ -173,6 +186,72 @@ mod tests {
         );
         org.email_domains.clear();
         assert_eq!(refusal(run(org, "sign-up").await), Refusal::InvitationOnly);
+    }
+
+    #[tokio::test]
+    async fn a_self_sign_up_takes_no_name_and_no_address_of_anyone_in_the_registry() {
+        let mut org = sample_org();
+        org.sign_in.self_signup = true;
+        // The sample sign-up is "jane", jane@acme.example. Whoever holds either, in any
+        // state (a record only, invited, a lazy-migration person), keeps it.
+        for status in [
+            PersonStatus::Added,
+            PersonStatus::Invited,
+            PersonStatus::Active,
+            PersonStatus::Deactivated,
+            PersonStatus::Unlinked,
+        ] {
+            let f = fixture(org.clone());
+            f.registry.insert_person(sample_person(
+                "jane",
+                "jane.doe@acme.example",
+                &["admin"],
+                status,
+            ));
+            let r = refusal(handle(&f.deps, sample_event("pre-signup", "sign-up")).await);
+            assert_eq!(r, Refusal::InvitationOnly, "username of a {status} person");
+            let f = fixture(org.clone());
+            f.registry.insert_person(sample_person(
+                "jd",
+                "jane@acme.example",
+                &["member"],
+                status,
+            ));
+            let r = refusal(handle(&f.deps, sample_event("pre-signup", "sign-up")).await);
+            assert_eq!(r, Refusal::InvitationOnly, "address of a {status} person");
+        }
+        // Someone who signs in as "jane" after a username change.
+        let f = fixture(org.clone());
+        let mut renamed = sample_person("jd", "jd@acme.example", &["admin"], PersonStatus::Active);
+        renamed.preferred_username = Some("jane".into());
+        f.registry.insert_person(renamed);
+        let r = refusal(handle(&f.deps, sample_event("pre-signup", "sign-up")).await);
+        assert_eq!(r, Refusal::InvitationOnly, "a sign-in name");
+        // A sign-up that brings its own sign-in alias.
+        let f = fixture(org.clone());
+        let mut event = sample_event("pre-signup", "sign-up");
+        event["request"]["userAttributes"]["preferred_username"] = "boss".into();
+        let r = refusal(handle(&f.deps, event).await);
+        assert_eq!(r, Refusal::InvitationOnly, "preferred_username");
+        // Names and addresses nobody has pass, in any case.
+        let f = fixture(org);
+        f.registry.insert_person(sample_person(
+            "hank",
+            "hank@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        let mut event = sample_event("pre-signup", "sign-up");
+        event["userName"] = "Jane".into();
+        handle(&f.deps, event).await.expect("a free name");
+        let mut event = sample_event("pre-signup", "sign-up");
+        event["userName"] = "HANK".into();
+        event["request"]["userAttributes"]["email"] = "h2@acme.example".into();
+        assert_eq!(
+            refusal(handle(&f.deps, event).await),
+            Refusal::InvitationOnly,
+            "usernames compare without case"
+        );
     }
 
     #[tokio::test]

@@ -316,6 +316,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sso_only_with_break_glass_gives_a_password_token_to_admins_alone() {
+        let mut org = sample_org();
+        org.sign_in.sso_only = true;
+        org.sign_in.admins_keep_password = true;
+        org.sign_in.providers = vec!["Microsoft".into()];
+        let linked = vec![shared::domain::LinkedIdentity {
+            provider: "Microsoft".into(),
+            subject: "x7Kp2Qm".into(),
+        }];
+        for (roles, identities, allowed) in [
+            (&["admin"][..], Vec::new(), true),
+            (&["admin"][..], linked.clone(), true),
+            (&["member"][..], Vec::new(), false),
+            (&["member"][..], linked.clone(), false),
+        ] {
+            let (deps, registry, _) = TriggerDeps::in_memory(org.clone());
+            let mut hank = sample_person(
+                "hank@acme.example",
+                "hank@acme.example",
+                roles,
+                PersonStatus::Active,
+            );
+            hank.identities = identities.clone();
+            registry.insert_person(hank);
+            // A password, at the router's form or straight at the user pools API.
+            let got = handle(
+                &deps,
+                sample_event("pre-token-generation", "v2-authentication"),
+            )
+            .await;
+            assert_eq!(
+                got.is_ok(),
+                allowed,
+                "{roles:?}, linked {}: {got:?}",
+                !identities.is_empty()
+            );
+            // A refresh: a password sign-in from before SSO-only yields nothing more.
+            let refreshed = handle(
+                &deps,
+                sample_event("pre-token-generation", "v2-refresh-tokens"),
+            )
+            .await;
+            assert_eq!(
+                refreshed.is_ok(),
+                allowed || !identities.is_empty(),
+                "refresh {roles:?}: {refreshed:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_login_the_registry_lacks_is_recorded_before_its_token() {
         let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
         let out = handle(

@@ -113,6 +113,9 @@ pub struct Verified {
     /// `cognito:groups` (the person's roles in the pool), empty when absent.
     pub groups: Vec<String>,
     pub exp: u64,
+    /// When the person signed in (`auth_time`; `iat` where a token lacks it): a refresh
+    /// keeps it, so a session ended since is told by it.
+    pub auth_time: u64,
     /// An ID token's `nonce` (OAuth sign-ins): the caller compares it with the one it sent.
     pub nonce: Option<String>,
 }
@@ -176,6 +179,8 @@ struct Claims<'a> {
     nbf: Option<u64>,
     #[serde(default)]
     iat: Option<u64>,
+    #[serde(default)]
+    auth_time: Option<u64>,
     #[serde(default)]
     aud: Option<Audience>,
     #[serde(default, borrow)]
@@ -397,6 +402,7 @@ impl TokenVerifier {
             client_id: client,
             groups: claims.groups,
             exp,
+            auth_time: claims.auth_time.or(claims.iat).unwrap_or(0),
             nonce: claims.nonce,
         })
     }

@@ -117,6 +117,18 @@ fn with(mut claims: Value, field: &str, value: Value) -> Value {
     claims
 }
 
+#[tokio::test]
+async fn the_sign_in_time_is_auth_time_or_else_iat() {
+    let (v, _) = verifier();
+    let signed_in = now() - 600;
+    let refreshed = with(access_claims(), "auth_time", json!(signed_in));
+    let verified = v.verify(&token(&refreshed)).await.expect("valid");
+    assert_eq!(verified.auth_time, signed_in);
+    let plain = access_claims();
+    let verified = v.verify(&token(&plain)).await.expect("valid");
+    assert_eq!(Some(verified.auth_time), plain["iat"].as_u64());
+}
+
 async fn refusal(v: &TokenVerifier, token: &str) -> Refusal {
     v.verify(token).await.expect_err("refused")
 }
@@ -446,6 +458,7 @@ fn remembered(exp: u64) -> Verified {
         client_id: CLIENT.into(),
         groups: vec![],
         exp,
+        auth_time: 0,
         nonce: None,
     }
 }

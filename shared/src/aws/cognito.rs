@@ -374,6 +374,32 @@ impl UserPools for CognitoPools {
                 if e.as_service_error()
                     .is_some_and(|se| se.is_username_exists_exception()) =>
             {
+                // The login of that name must be this person's before it gets their new
+                // password: the same address, or our own disabled login (a deactivated
+                // person's) whose address a change made while it was off is brought in step.
+                // An enabled login with another address is someone else's.
+                let existing = self
+                    .client
+                    .admin_get_user()
+                    .user_pool_id(pool_id)
+                    .username(login.username)
+                    .send()
+                    .await
+                    .map_err(|e| self.endpoint.error("AdminGetUser", e))?;
+                let address = existing
+                    .user_attributes()
+                    .iter()
+                    .find(|a| a.name() == "email")
+                    .and_then(|a| a.value())
+                    .and_then(|v| crate::domain::EmailAddress::parse(v).ok());
+                if address.as_ref() != Some(login.email) {
+                    if existing.enabled() {
+                        return Err(Error::LoginOfAnotherPerson {
+                            username: login.username.to_owned(),
+                        });
+                    }
+                    self.set_email(pool_id, login.username, login.email).await?;
+                }
                 self.client
                     .admin_set_user_password()
                     .user_pool_id(pool_id)
@@ -478,6 +504,10 @@ impl UserPools for CognitoPools {
             }
             Err(e) => return Err(self.endpoint.error("AdminDisableUser", e)),
         }
+        self.sign_out_everywhere(pool_id, username).await
+    }
+
+    async fn sign_out_everywhere(&self, pool_id: &str, username: &str) -> Result<(), Error> {
         match self
             .client
             .admin_user_global_sign_out()
@@ -687,8 +717,12 @@ impl UserPools for CognitoPools {
             None => Vec::new(),
         };
         let mut offered: Vec<String> = Vec::new();
-        // The password page stays for everyone unless SSO-only, and for the admins' break-glass.
-        if !settings.sso_only || settings.admins_keep_password {
+        // Managed login's password page, unless SSO-only. Not for the admins' break-glass
+        // either: on that page a person linked to a provider could sign in with a password
+        // and pre-token-generation could not tell it from a provider sign-in (both are
+        // `TokenGeneration_HostedAuth`). The break-glass is the router's password form,
+        // which signs in through the user pools API, open whatever this list says.
+        if !settings.sso_only {
             offered.push("COGNITO".into());
         }
         let mut missing = Vec::new();

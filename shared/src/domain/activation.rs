@@ -163,6 +163,13 @@ pub async fn send_temporary_password(
         deps.pools
             .set_temporary_password(pool_id, &person.username, &temporary_password)
             .await?;
+        if matches!(kind, WelcomeKind::PasswordReset) {
+            // Whoever had the password (the reason for a reset, often) is signed out
+            // everywhere, as a deactivation signs out.
+            deps.pools
+                .sign_out_everywhere(pool_id, &person.username)
+                .await?;
+        }
     }
     let audit = AuditEvent::now(&org.id, deps.actor, action, &person.username, None);
     mail_and_record(deps, org, person, &temporary_password, kind, Some(&audit)).await
@@ -220,6 +227,9 @@ async fn mail_and_record(
     .render()?;
     deps.mailer.send(&person.email, &mail).await?;
     sent.welcome_sent_at = Some(now_epoch());
+    if matches!(kind, WelcomeKind::PasswordReset) {
+        sent.sessions_revoked_at = sent.welcome_sent_at;
+    }
     deps.registry.save_person(&person, &sent, audit).await
 }
 

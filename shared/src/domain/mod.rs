@@ -78,6 +78,13 @@ pub enum Error {
     },
     #[error("the {what} could not be rendered: {detail}")]
     Render { what: &'static str, detail: String },
+    /// A registry record and a Cognito login share a username but not an address: they are
+    /// not the same person, and neither is bound to the other.
+    #[error("the login {username:?} carries another e-mail address than the person of that name: it is not theirs, and nothing binds them")]
+    LoginOfAnotherPerson { username: String },
+    /// The change would leave the organization without an active administrator.
+    #[error("cannot {action}: they are the organization's last active administrator; make someone else an administrator first")]
+    LastAdministrator { action: String },
     #[error("{service} refused {operation}: {detail}")]
     Aws {
         service: &'static str,
@@ -107,6 +114,8 @@ impl Error {
             Error::QuotaExceeded(_) => "QuotaExceeded",
             Error::Unreachable { .. } => "Unreachable",
             Error::Render { .. } => "RenderFailed",
+            Error::LoginOfAnotherPerson { .. } => "LoginOfAnotherPerson",
+            Error::LastAdministrator { .. } => "LastAdministrator",
             Error::Aws { .. } => "AwsError",
         }
     }

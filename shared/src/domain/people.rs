@@ -215,6 +215,7 @@ impl Admin<'_> {
             PersonStatus::Invited | PersonStatus::Active => {
                 let mut off = person.clone();
                 off.status = PersonStatus::Deactivated;
+                off.sessions_revoked_at = Some(super::now_epoch());
                 let audit = self.audit(org, "person.deactivated", &person, None);
                 self.registry
                     .save_person(&person, &off, Some(&audit))
@@ -649,9 +650,14 @@ mod tests {
             .await
             .expect("migrated");
         admin.reset_password(&org, migrated).await.expect("reset");
+        let calls = w.pools.calls();
         assert_eq!(
-            w.pools.calls().last().map(String::as_str),
-            Some(format!("set_temporary_password {pool} jane").as_str())
+            calls[calls.len() - 2..],
+            [
+                format!("set_temporary_password {pool} jane"),
+                format!("sign_out_everywhere {pool} jane"),
+            ],
+            "a plain reset, and every session of the login ended"
         );
     }
 

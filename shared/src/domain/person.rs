@@ -232,6 +232,11 @@ pub struct Person {
     /// the legacy hash deleted (epoch seconds). `None`: not migrated that way, or not yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lazy_migrated_at: Option<i64>,
+    /// When the person's sessions were last ended: an administrator's password reset or a
+    /// deactivation (epoch seconds). Cognito then refuses their refresh tokens; our API
+    /// refuses tokens of a sign-in before it (their `auth_time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_revoked_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
@@ -289,6 +294,7 @@ impl Person {
             email_link: None,
             identities: Vec::new(),
             lazy_migrated_at: None,
+            sessions_revoked_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -406,6 +412,7 @@ mod tests {
             email_link: None,
             identities: Vec::new(),
             lazy_migrated_at: None,
+            sessions_revoked_at: None,
             created_at: 0,
             updated_at: 0,
             version: 1,

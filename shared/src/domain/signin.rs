@@ -48,6 +48,9 @@ pub enum Refusal {
     /// that may not sign in): one answer for all, Cognito's own words for a wrong password,
     /// so that it tells a stranger nothing about who exists.
     IncorrectCredentials,
+    /// A login whose address is not the address of the registry's person of that username:
+    /// not the same person, so it gets nothing of theirs.
+    LoginMismatch,
 }
 
 impl Refusal {
@@ -68,6 +71,7 @@ impl Refusal {
             Refusal::UnverifiedEmail { .. } => "UnverifiedEmail",
             Refusal::IdentityConflict { .. } => "IdentityConflict",
             Refusal::IncorrectCredentials => "IncorrectCredentials",
+            Refusal::LoginMismatch => "LoginMismatch",
         }
     }
 }
@@ -116,6 +120,9 @@ impl fmt::Display for Refusal {
                 "This account is already linked to another {provider} sign-in: ask your administrator"
             ),
             Refusal::IncorrectCredentials => f.write_str("Incorrect username or password"),
+            Refusal::LoginMismatch => f.write_str(
+                "This login does not match this organization's record of that name: ask your administrator",
+            ),
         }
     }
 }
@@ -133,6 +140,33 @@ pub fn check_self_signup(org: &Organization, email: Option<&str>) -> Result<(), 
         Ok(())
     } else {
         Err(Refusal::InvitationOnly)
+    }
+}
+
+/// PreSignUp_SignUp, after [`check_self_signup`]: a self sign-up may take no name and no
+/// address that anyone of the registry has: not a person's username, nor a sign-in name
+/// (`preferred_username`, pending ones too), nor a person's address. Otherwise the new login
+/// would later be bound to that person's record, roles and legacy password. `Ok(false)`:
+/// refuse it (with the same [`Refusal::InvitationOnly`], which tells nothing more).
+pub async fn self_signup_is_free(
+    registry: &dyn Registry,
+    org: &Organization,
+    username: &str,
+    email: Option<&str>,
+) -> Result<bool, Error> {
+    let username = username.to_ascii_lowercase();
+    if registry.person(&org.id, &username).await?.is_some()
+        || registry
+            .person_by_sign_in_name(&org.id, &username)
+            .await?
+            .is_some()
+    {
+        return Ok(false);
+    }
+    match email.map(EmailAddress::parse) {
+        Some(Ok(address)) => Ok(registry.person_by_email(&org.id, &address).await?.is_none()),
+        // No valid address: check_self_signup refuses it already.
+        _ => Ok(false),
     }
 }
 
@@ -287,10 +321,19 @@ impl TokenSource {
     }
 }
 
-/// SSO-only organizations: no token for a sign-in with a password. Checked when the token is
-/// issued, after Cognito verified the password, so that it tells nothing to someone who does
-/// not know it; and by the token's source, which Cognito sets, so that a native login linked
-/// to a provider is refused with its password and accepted through the provider.
+/// SSO-only organizations: no token for a sign-in with a password, but the administrators'
+/// break-glass where the organization keeps it. Checked when the token is issued, after
+/// Cognito verified the password, so that it tells nothing to someone who does not know it;
+/// and by the token's source, which Cognito sets, so that a native login linked to a
+/// provider is refused with its password and accepted through the provider.
+///
+/// - API sign-in (the router's password form, or anyone calling InitiateAuth with the
+///   public client id): a password, so only a break-glass administrator.
+/// - Managed login: the app client of an SSO-only organization offers no `COGNITO` password
+///   page there (see `apply_sign_in`), so a native login arrives only through a provider
+///   linked to it.
+/// - Refresh: continues a sign-in that one of the two allowed; a refresh token from a
+///   password sign-in before the organization became SSO-only yields nothing more.
 pub fn check_sign_in_method(
     org: &Organization,
     source: TokenSource,
@@ -300,18 +343,18 @@ pub fn check_sign_in_method(
     if !org.sign_in.sso_only || federated_user {
         return Ok(());
     }
-    // Break-glass: the organization's admins keep their password.
-    if org.sign_in.admins_keep_password
-        && person.is_some_and(|p| p.roles.iter().any(|r| r.as_str() == "admin"))
-    {
-        return Ok(());
-    }
-    match source {
-        TokenSource::Refresh => Ok(()),
-        TokenSource::ApiSignIn => Err(Refusal::SsoOnly),
-        // A native login at the managed login page: only one linked to a provider.
-        TokenSource::HostedSignIn if person.is_some_and(|p| !p.identities.is_empty()) => Ok(()),
-        TokenSource::HostedSignIn => Err(Refusal::SsoOnly),
+    let break_glass = org.sign_in.admins_keep_password
+        && person.is_some_and(|p| p.roles.iter().any(|r| r.as_str() == "admin"));
+    let linked = person.is_some_and(|p| !p.identities.is_empty());
+    let allowed = match source {
+        TokenSource::ApiSignIn => break_glass,
+        TokenSource::HostedSignIn => linked,
+        TokenSource::Refresh => linked || break_glass,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Refusal::SsoOnly)
     }
 }
 
@@ -383,29 +426,65 @@ impl Recorded {
     }
 }
 
+/// How a confirmed sign-up came about, which decides the role a new person gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpKind {
+    /// A self sign-up with a password.
+    Password,
+    /// A first sign-in through a federated provider (just in time).
+    Federated {
+        /// The provider is bound to the organization's own directory: the organization's
+        /// `jit.role` applies (its directory vouches for the person).
+        directory: bool,
+    },
+}
+
 /// PostConfirmation_ConfirmSignUp: a person who signed up (or came through SSO just in time)
-/// is recorded as active with the `member` role and a seat; an invited person becomes
-/// active. Safe to repeat: Cognito may call it three times.
+/// is recorded as active with a seat and the `member` role (just-in-time accounts of the
+/// organization's directory provider: its `jit.role`); an invited person becomes active.
+/// A record of that username is the login's only when it has the login's confirmed address
+/// ([`Error::LoginOfAnotherPerson`] otherwise: nothing of theirs is given to the login).
+/// Safe to repeat: Cognito may call it three times.
 pub async fn record_confirmation(
     registry: &dyn Registry,
     org: &Organization,
     username: &str,
     email: &EmailAddress,
+    kind: SignUpKind,
     actor: &str,
 ) -> Result<Recorded, Error> {
     if let Some(person) = registry.person(&org.id, username).await? {
+        if &person.email != email {
+            return Err(Error::LoginOfAnotherPerson {
+                username: username.to_owned(),
+            });
+        }
         return record_first_login(registry, org, person, actor).await;
     }
+    let role = match kind {
+        SignUpKind::Federated { directory: true } => jit_role(org)?,
+        SignUpKind::Federated { directory: false } | SignUpKind::Password => Role::parse("member")?,
+    };
     create_member(
         registry,
         org,
         username,
         email,
+        role,
         actor,
         "person.signed_up",
         None,
     )
     .await
+}
+
+/// The role of a just-in-time account of the organization's directory provider.
+fn jit_role(org: &Organization) -> Result<Role, Error> {
+    org.sign_in
+        .jit_role
+        .as_deref()
+        .and_then(|r| org.role(r).ok())
+        .map_or_else(|| Role::parse("member"), Ok)
 }
 
 /// A login that Cognito holds and has just let sign in, but that the registry lacks: its
@@ -423,6 +502,7 @@ pub async fn record_missing(
         org,
         username,
         email,
+        Role::parse("member")?,
         actor,
         "person.recorded_at_sign_in",
         Some("the login existed in Cognito without a record".into()),
@@ -430,11 +510,13 @@ pub async fn record_missing(
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn create_member(
     registry: &dyn Registry,
     org: &Organization,
     username: &str,
     email: &EmailAddress,
+    role: Role,
     actor: &str,
     action: &str,
     detail: Option<String>,
@@ -443,20 +525,21 @@ async fn create_member(
         org.id.clone(),
         username.to_owned(),
         email.clone(),
-        vec![org
-            .sign_in
-            .jit_role
-            .as_deref()
-            .and_then(|r| org.role(r).ok())
-            .map_or_else(|| Role::parse("member"), Ok)?],
+        vec![role],
         PersonStatus::Active,
     );
     let audit = AuditEvent::now(&org.id, actor, action, username, detail);
     match registry.create_person(&person, &audit).await {
         Ok(()) => Ok(Recorded::new(person, Change::Created)),
-        // A concurrent attempt of the same call got there first.
+        // A concurrent attempt of the same call got there first; a record of that name
+        // with another address is someone else's.
         Err(e) => match registry.person(&org.id, username).await? {
-            Some(existing) => Ok(Recorded::new(existing, Change::Unchanged)),
+            Some(existing) if &existing.email == email => {
+                Ok(Recorded::new(existing, Change::Unchanged))
+            }
+            Some(_) => Err(Error::LoginOfAnotherPerson {
+                username: username.to_owned(),
+            }),
             None => Err(e),
         },
     }
@@ -791,20 +874,40 @@ mod tests {
             Err(Refusal::SsoOnly)
         );
         assert_eq!(check_sign_in_method(&org, hosted, true, None), Ok(()));
+        // A refresh token from a password sign-in before the switch to SSO-only.
         assert_eq!(
             check_sign_in_method(&org, refresh, false, Some(&native)),
+            Err(Refusal::SsoOnly)
+        );
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&linked)),
             Ok(())
         );
-        // Break-glass: admins keep their password, nobody else.
+        // Break-glass: admins keep their password, nobody else, linked or not.
         org.sign_in.admins_keep_password = true;
         assert_eq!(
             check_sign_in_method(&org, api, false, Some(&native)),
+            Ok(())
+        );
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&native)),
             Ok(())
         );
         let mut member = person(PersonStatus::Active);
         member.roles = vec![Role::parse("member").expect("role")];
         assert_eq!(
             check_sign_in_method(&org, api, false, Some(&member)),
+            Err(Refusal::SsoOnly)
+        );
+        let mut linked_member = linked.clone();
+        linked_member.roles = member.roles.clone();
+        assert_eq!(
+            check_sign_in_method(&org, api, false, Some(&linked_member)),
+            Err(Refusal::SsoOnly),
+            "a linked member's password, on any page or API"
+        );
+        assert_eq!(
+            check_sign_in_method(&org, refresh, false, Some(&member)),
             Err(Refusal::SsoOnly)
         );
         assert_eq!(
