@@ -249,6 +249,7 @@ async fn handler_rates() {
             Ok(admin_api::TokenSubject {
                 pool_id: self.0.clone(),
                 username: "hank@acme.example".into(),
+                signed_in_at: shared::domain::now_epoch() as u64,
             })
         }
     }
