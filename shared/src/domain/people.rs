@@ -344,7 +344,7 @@ pub(crate) async fn save_keeping_an_admin(
     audit: Option<&AuditEvent>,
     action: &str,
 ) -> Result<Person, Error> {
-    if !(before.is_active_admin() && !after.is_active_admin()) {
+    if !before.is_active_admin() || after.is_active_admin() {
         return registry.save_person(before, after, audit).await;
     }
     for _ in 0..ADMIN_GUARD_ATTEMPTS {
