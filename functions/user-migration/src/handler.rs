@@ -394,6 +394,12 @@ mod tests {
             ) -> Result<(), Error> {
                 Ok(())
             }
+            async fn sample_legacy_hash(
+                &self,
+                _: &shared::domain::OrgId,
+            ) -> Result<Option<LegacyHash>, Error> {
+                Ok(None)
+            }
         }
         let (mut deps, _) = deps_with(lazy_org(), Some(ann(PersonStatus::Active)), None).await;
         deps.legacy_passwords = Arc::new(Failing);
