@@ -247,7 +247,8 @@ mod tests {
                     "put_legacy_hash",
                     "organization_by_pool",
                     "person",
-                    "legacy_hash"
+                    "legacy_hash",
+                    "sample_legacy_hash"
                 ]
             );
             assert!(registry
