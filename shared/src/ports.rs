@@ -226,27 +226,37 @@ pub trait Registry: Send + Sync {
         limit: u32,
     ) -> Result<Page<AuditEvent>, Error>;
 
-    /// Claims an idempotency key for a request whose fingerprint is `fingerprint`: the first
-    /// claim wins ([`IdempotentClaim::New`]); a later one gets the stored answer, or learns
-    /// that the first is still running or that the key came with another request. Keys
-    /// expire after `ttl_secs`.
+    /// Claims an idempotency key for a request: the first claim wins
+    /// ([`IdempotentClaim::New`]); a later one gets the stored answer, or learns that the
+    /// first is still running or that the key came with another request. A running claim
+    /// holds the key for `lease_secs` only: a request that crashed or timed out leaves it
+    /// running, and the next claim with the same request after the lease takes it over
+    /// (also [`IdempotentClaim::New`]). Keys and answers expire after `ttl_secs`.
     async fn claim_idempotency_key(
         &self,
         org: &OrgId,
         key: &str,
-        fingerprint: &str,
-        ttl_secs: i64,
+        claim: &KeyClaim<'_>,
     ) -> Result<IdempotentClaim, Error>;
-    /// Stores the answer given under a claimed key.
+    /// Stores the answer given under a claimed key, if `holder` still holds it. Returns
+    /// whether it did (false: the lease ran out and another request took the key over, whose
+    /// answer counts). Answers of any size are kept (compressed, split over items within
+    /// DynamoDB's 400 KB item limit).
     async fn store_idempotent_answer(
         &self,
         org: &OrgId,
         key: &str,
+        holder: &str,
         answer: &StoredAnswer,
-    ) -> Result<(), Error>;
+    ) -> Result<bool, Error>;
     /// Gives up a claimed key whose request failed without changing anything, so that it
-    /// can be sent again.
-    async fn release_idempotency_key(&self, org: &OrgId, key: &str) -> Result<(), Error>;
+    /// can be sent again (only while `holder` holds it).
+    async fn release_idempotency_key(
+        &self,
+        org: &OrgId,
+        key: &str,
+        holder: &str,
+    ) -> Result<(), Error>;
 
     /// Takes the organization's lease `name` for `ttl_secs` unless another holder has it (an
     /// expired lease is free; the same holder may take it again). Returns whether it did.
@@ -275,10 +285,24 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
+/// A request's claim on an idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyClaim<'a> {
+    /// The request's fingerprint: a key sent again with another request is refused.
+    pub fingerprint: &'a str,
+    /// Names this request while it holds the key (unique per request).
+    pub holder: &'a str,
+    /// How long the key and its answer are kept.
+    pub ttl_secs: i64,
+    /// How long a running request holds the key (longer than a request can run).
+    pub lease_secs: i64,
+}
+
 /// What claiming an idempotency key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotentClaim {
-    /// Nobody used the key: run the request, then store its answer.
+    /// Nobody used the key (or the request holding it outlived its lease): run the
+    /// request, then store its answer.
     New,
     /// The request ran already: this was its answer.
     Done(StoredAnswer),
@@ -499,6 +523,11 @@ pub enum SignInRefusal {
     /// The challenge took too long: sign in again.
     #[error("the sign-in session expired")]
     SessionExpired,
+    /// The login waits for a password reset (PasswordResetRequiredException): a lazy
+    /// person's login that a forgotten-password request created, which anyone can start
+    /// for any username. To the person, like [`SignInRefusal::Credentials`].
+    #[error("a password reset is required")]
+    ResetRequired,
     #[error("too many attempts")]
     TooManyAttempts,
     /// A trigger refused after the password was verified (or for the whole organization):
@@ -509,15 +538,41 @@ pub enum SignInRefusal {
     Failed(#[from] Error),
 }
 
+/// Who is at the other end of a sign-in or a password reset, for Cognito's threat
+/// protection (`UserContextData`): the browser's address as API Gateway saw it, and the
+/// device data of Cognito's context-data collection script when the page sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserContext {
+    pub ip_address: Option<String>,
+    pub encoded_data: Option<String>,
+}
+
+/// Counts attempts in fixed windows shared by every execution environment (the registry
+/// table): the router's limits per address and per organization.
+#[async_trait]
+pub trait AttemptCounter: Send + Sync {
+    /// Counts one attempt of `scope` in the window starting at `window_start` (epoch
+    /// seconds, `window_secs` long) and returns the window's count with this one.
+    async fn count_attempt(
+        &self,
+        scope: &str,
+        window_start: i64,
+        window_secs: i64,
+    ) -> Result<u64, Error>;
+}
+
 /// The person-facing Cognito calls of an organization's app client (the router's login
 /// pages): USER_PASSWORD_AUTH and its challenges, TOTP set-up, forgotten passwords, sign-out.
 #[async_trait]
 pub trait UserSignIn: Send + Sync {
+    /// `context` goes to Cognito as `UserContextData`, so that its threat protection sees
+    /// the person, not the router.
     async fn password_sign_in(
         &self,
         client_id: &str,
         username: &str,
         password: &str,
+        context: &UserContext,
     ) -> Result<SignInStep, SignInRefusal>;
     async fn answer_new_password(
         &self,
@@ -545,7 +600,12 @@ pub trait UserSignIn: Send + Sync {
     ) -> Result<SignInStep, SignInRefusal>;
     /// Sends a code to the person's address, if there is such a person (the answer is the
     /// same either way).
-    async fn forgot_password(&self, client_id: &str, username: &str) -> Result<(), SignInRefusal>;
+    async fn forgot_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        context: &UserContext,
+    ) -> Result<(), SignInRefusal>;
     async fn confirm_forgot_password(
         &self,
         client_id: &str,
@@ -609,6 +669,12 @@ pub trait LegacyPasswords: Send + Sync {
     ) -> Result<Option<crate::domain::migration::LegacyHash>, Error>;
     /// Deletes it; a hash that is not there counts as done.
     async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error>;
+    /// One of the organization's legacy hashes, any (none left: `None`): its scheme and
+    /// costs are the organization's, for a stand-in check that takes as long as a real one.
+    async fn sample_legacy_hash(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error>;
 }
 
 /// DNS TXT records: the proofs of organizations' e-mail domains.

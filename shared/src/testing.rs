@@ -25,10 +25,21 @@ struct State {
     audit: Vec<AuditEvent>,
     /// (org, name) -> (holder, expires at).
     leases: BTreeMap<(String, String), (String, i64)>,
-    /// (org, key) -> (fingerprint, answer once stored).
-    idempotency: BTreeMap<(String, String), (String, Option<StoredAnswer>)>,
+    /// (scope, window start) -> attempts counted.
+    attempts: BTreeMap<(String, i64), u64>,
+    /// (org, key) -> the key's record.
+    idempotency: BTreeMap<(String, String), KeyRecord>,
     /// (org, username) -> legacy password hash.
     legacy: BTreeMap<(String, String), crate::domain::migration::LegacyHash>,
+}
+
+/// An idempotency key as the memory registry keeps it.
+#[derive(Debug, Clone)]
+struct KeyRecord {
+    fingerprint: String,
+    holder: String,
+    lease_until: i64,
+    answer: Option<StoredAnswer>,
 }
 
 /// The registry in memory, with the same conditions as the DynamoDB one (versions, seats,
@@ -96,6 +107,14 @@ impl MemoryRegistry {
 
     pub fn audit_events(&self) -> Vec<AuditEvent> {
         self.lock().audit.clone()
+    }
+
+    /// Ends the lease of every running idempotency key, as if its request had crashed
+    /// longer ago than the lease.
+    pub fn expire_idempotency_leases(&self) {
+        for record in self.lock().idempotency.values_mut() {
+            record.lease_until = i64::MIN;
+        }
     }
 
     /// The actions of the audit events so far, oldest first.
@@ -598,22 +617,34 @@ impl Registry for MemoryRegistry {
         &self,
         org: &OrgId,
         key: &str,
-        fingerprint: &str,
-        _ttl_secs: i64,
+        claim: &crate::ports::KeyClaim<'_>,
     ) -> Result<IdempotentClaim, Error> {
         self.call("claim_idempotency_key");
+        let now = crate::domain::now_epoch();
         let mut state = self.lock();
         let slot = (org.to_string(), key.to_owned());
+        let new = KeyRecord {
+            fingerprint: claim.fingerprint.to_owned(),
+            holder: claim.holder.to_owned(),
+            lease_until: now + claim.lease_secs,
+            answer: None,
+        };
         Ok(match state.idempotency.get(&slot) {
             None => {
-                state
-                    .idempotency
-                    .insert(slot, (fingerprint.to_owned(), None));
+                state.idempotency.insert(slot, new);
                 IdempotentClaim::New
             }
-            Some((f, _)) if f != fingerprint => IdempotentClaim::Mismatch,
-            Some((_, Some(answer))) => IdempotentClaim::Done(answer.clone()),
-            Some((_, None)) => IdempotentClaim::InProgress,
+            Some(r) if r.fingerprint != claim.fingerprint => IdempotentClaim::Mismatch,
+            Some(KeyRecord {
+                answer: Some(answer),
+                ..
+            }) => IdempotentClaim::Done(answer.clone()),
+            // Running past its lease: taken over, as the DynamoDB registry does.
+            Some(r) if r.lease_until < now => {
+                state.idempotency.insert(slot, new);
+                IdempotentClaim::New
+            }
+            Some(_) => IdempotentClaim::InProgress,
         })
     }
 
@@ -621,17 +652,21 @@ impl Registry for MemoryRegistry {
         &self,
         org: &OrgId,
         key: &str,
+        holder: &str,
         answer: &StoredAnswer,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         self.call("store_idempotent_answer");
-        if let Some(entry) = self
+        match self
             .lock()
             .idempotency
             .get_mut(&(org.to_string(), key.to_owned()))
         {
-            entry.1 = Some(answer.clone());
+            Some(record) if record.holder == holder => {
+                record.answer = Some(answer.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
         }
-        Ok(())
     }
 
     async fn acquire_lease(
@@ -666,12 +701,42 @@ impl Registry for MemoryRegistry {
         Ok(())
     }
 
-    async fn release_idempotency_key(&self, org: &OrgId, key: &str) -> Result<(), Error> {
+    async fn release_idempotency_key(
+        &self,
+        org: &OrgId,
+        key: &str,
+        holder: &str,
+    ) -> Result<(), Error> {
         self.call("release_idempotency_key");
-        self.lock()
+        let mut state = self.lock();
+        let slot = (org.to_string(), key.to_owned());
+        if state
             .idempotency
-            .remove(&(org.to_string(), key.to_owned()));
+            .get(&slot)
+            .is_some_and(|r| r.holder == holder)
+        {
+            state.idempotency.remove(&slot);
+        }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::ports::AttemptCounter for MemoryRegistry {
+    async fn count_attempt(
+        &self,
+        scope: &str,
+        window_start: i64,
+        _window_secs: i64,
+    ) -> Result<u64, Error> {
+        self.call("count_attempt");
+        let mut state = self.lock();
+        let count = state
+            .attempts
+            .entry((scope.to_owned(), window_start))
+            .or_default();
+        *count += 1;
+        Ok(*count)
     }
 }
 
@@ -1019,6 +1084,19 @@ impl crate::ports::LegacyPasswords for MemoryRegistry {
             .legacy
             .insert((org.to_string(), username.to_owned()), hash.clone());
         Ok(())
+    }
+
+    async fn sample_legacy_hash(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
+        self.call("sample_legacy_hash");
+        Ok(self
+            .lock()
+            .legacy
+            .iter()
+            .find(|((o, _), _)| o == org.as_str())
+            .map(|(_, hash)| hash.clone()))
     }
 
     async fn legacy_hash(

@@ -104,7 +104,7 @@ async fn main() {
         cognito: Arc::new(CognitoPools::new(&sdk)),
         pools: Arc::new(CognitoPools::new(&sdk)),
         identify: Arc::new(
-            shared::auth::verifier(&sdk, &env, registry)
+            shared::auth::verifier(&sdk, &env, registry.clone())
                 .expect("verifier")
                 .accepting(&[shared::auth::TokenUse::Id]),
         ),
@@ -117,6 +117,22 @@ async fn main() {
             product: "Sign in".into(),
         },
         orgs: OrgCache::new(Duration::from_secs(3600)),
+        // The counters are written as in production; the limits are above what one
+        // benchmark sends from one place.
+        attempts: registry.clone(),
+        legacy: registry.clone(),
+        limits: {
+            let unlimited = shared::domain::attempts::Limit {
+                per_address: u64::MAX,
+                per_organization: u64::MAX,
+            };
+            shared::domain::attempts::AttemptLimits {
+                window_secs: 60,
+                password: unlimited,
+                forgot_password: unlimited,
+                discovery: unlimited,
+            }
+        },
     };
     let host = "acme.app.example.test";
 

@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use shared::domain::{Organization, Person, PersonStatus, Role};
-use shared::ports::{IdempotentClaim, Mailer, Registry, StoredAnswer, UserPools};
+use shared::ports::{IdempotentClaim, KeyClaim, Mailer, Registry, StoredAnswer, UserPools};
 
 use crate::problem::Problem;
 use crate::routes;
@@ -23,6 +23,27 @@ use crate::routes;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+/// How long a running request holds its idempotency key: longer than the function may run
+/// (29 s, within API Gateway's 30 s), so a live request is never taken over; a crashed or
+/// timed-out one frees its key for the same request after this.
+pub const IDEMPOTENCY_LEASE_SECS: i64 = 60;
+
+/// A request's fingerprint for its idempotency key: method, path, caller and body.
+pub fn request_fingerprint(method: &str, segments: &[&str], username: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method);
+    hasher.update([0]);
+    hasher.update(segments.join("/"));
+    hasher.update([0]);
+    hasher.update(username.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Who a verified token names: the pool that issued it and the person's username in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,9 +299,11 @@ impl App {
         Ok(Caller { org, person })
     }
 
-    /// A mutation with an `Idempotency-Key`: the first request runs and its answer is kept;
-    /// a repeat gets the same answer and changes nothing. A failure of ours (5xx) frees the
-    /// key, so the same request can be sent again to finish.
+    /// A mutation with an `Idempotency-Key`: the first request runs and its answer is kept
+    /// (any size); a repeat gets the same answer and changes nothing. A failure of ours (5xx)
+    /// frees the key, so the same request can be sent again to finish; a request that never
+    /// answered (crashed, timed out) holds the key for [`IDEMPOTENCY_LEASE_SECS`], after which
+    /// the same request takes it over.
     async fn idempotent(&self, caller: &Caller, call: &Call<'_>, key: String) -> Response<Body> {
         let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
         if !valid {
@@ -290,22 +313,25 @@ impl App {
             )
             .into_response();
         }
-        let mut hasher = Sha256::new();
-        hasher.update(call.method.as_str());
-        hasher.update([0]);
-        hasher.update(call.segments.join("/"));
-        hasher.update([0]);
-        hasher.update(caller.person.username.as_bytes());
-        hasher.update([0]);
-        hasher.update(call.body);
-        let fingerprint: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let fingerprint = request_fingerprint(
+            call.method.as_str(),
+            &call.segments,
+            &caller.person.username,
+            call.body,
+        );
+        let holder = uuid::Uuid::now_v7().to_string();
         let claim = self
             .registry
-            .claim_idempotency_key(&caller.org.id, &key, &fingerprint, IDEMPOTENCY_TTL_SECS)
+            .claim_idempotency_key(
+                &caller.org.id,
+                &key,
+                &KeyClaim {
+                    fingerprint: &fingerprint,
+                    holder: &holder,
+                    ttl_secs: IDEMPOTENCY_TTL_SECS,
+                    lease_secs: IDEMPOTENCY_LEASE_SECS,
+                },
+            )
             .await;
         match claim {
             Err(e) => return Problem::from(e).into_response(),
@@ -335,7 +361,7 @@ impl App {
         let status = response.status();
         let outcome = if status.is_server_error() {
             self.registry
-                .release_idempotency_key(&caller.org.id, &key)
+                .release_idempotency_key(&caller.org.id, &key, &holder)
                 .await
         } else {
             let body = match response.body() {
@@ -347,12 +373,21 @@ impl App {
                 .store_idempotent_answer(
                     &caller.org.id,
                     &key,
+                    &holder,
                     &StoredAnswer {
                         status: status.as_u16(),
                         body,
                     },
                 )
                 .await
+                .map(|stored| {
+                    if !stored {
+                        tracing::warn!(
+                            org_id = %caller.org.id,
+                            "idempotency key taken over by a later request: its answer is kept"
+                        );
+                    }
+                })
         };
         if let Err(e) = outcome {
             tracing::error!(code = e.code(), error = %e, "idempotency record not updated");

@@ -620,6 +620,84 @@ async fn an_idempotency_key_gives_the_first_answer_again_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_key_left_running_by_a_crashed_request_is_taken_over_after_its_lease() {
+    use shared::ports::{KeyClaim, Registry, StoredAnswer};
+    let w = world();
+    let body =
+        json!({"username": "sam", "email": "sam@acme.example", "roles": ["member"]}).to_string();
+    // A request with this key and body claimed it and crashed before answering.
+    let fingerprint =
+        crate::app::request_fingerprint("POST", &["v1", "users"], "hank", body.as_bytes());
+    let crashed = KeyClaim {
+        fingerprint: &fingerprint,
+        holder: "crashed-request",
+        ttl_secs: crate::app::IDEMPOTENCY_TTL_SECS,
+        lease_secs: crate::app::IDEMPOTENCY_LEASE_SECS,
+    };
+    let claimed = w
+        .registry
+        .claim_idempotency_key(&w.org.id, "k-crash", &crashed)
+        .await
+        .expect("claimed");
+    assert_eq!(claimed, shared::ports::IdempotentClaim::New);
+    let send = || {
+        w.send(
+            Method::POST,
+            "/v1/users",
+            Some(ADMIN),
+            Some(body.clone()),
+            "application/json",
+            &[("idempotency-key", "k-crash")],
+        )
+    };
+    // Within the lease the first request may still be running.
+    problem(&send().await, StatusCode::CONFLICT, "request-in-progress");
+    assert!(w.registry.stored_person("sam").is_none());
+    // After it, the same request takes the key over and runs.
+    w.registry.expire_idempotency_leases();
+    let taken = send().await;
+    assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.body);
+    // The crashed request's late answer does not replace the one given.
+    let late = w
+        .registry
+        .store_idempotent_answer(
+            &w.org.id,
+            "k-crash",
+            "crashed-request",
+            &StoredAnswer {
+                status: 500,
+                body: String::new(),
+            },
+        )
+        .await
+        .expect("answered");
+    assert!(!late, "the crashed holder no longer holds the key");
+    let again = send().await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body["id"], taken.body["id"]);
+    assert!(again.headers.contains_key("idempotent-replay"));
+    assert_eq!(w.registry.audit_actions(), ["person.added"], "changed once");
+    // Another body under a running key past its lease is still another request.
+    let other = json!({"username": "tom", "email": "tom@acme.example"}).to_string();
+    w.registry.expire_idempotency_leases();
+    let reused = w
+        .send(
+            Method::POST,
+            "/v1/users",
+            Some(ADMIN),
+            Some(other),
+            "application/json",
+            &[("idempotency-key", "k-crash")],
+        )
+        .await;
+    problem(
+        &reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    );
+}
+
+#[tokio::test]
 async fn roles_and_the_audit_log() {
     let w = world();
     let a = w

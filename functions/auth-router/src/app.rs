@@ -13,17 +13,23 @@ use std::time::Duration;
 use askama::Template;
 use async_trait::async_trait;
 use lambda_http::http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use shared::auth::oauth::{self, CodeExchange};
 use shared::aws::signin::trigger_message;
 use shared::cache::OrgCache;
 use shared::domain::activation::{activation_link_state, use_activation_link, LinkState};
+use shared::domain::attempts::{check_attempt, Attempt, AttemptLimits, TooManyAttempts};
 use shared::domain::email_change::{confirm_email_change, email_link_state};
+use shared::domain::lazy_migration::restore_legacy_password;
 use shared::domain::signin::record_first_login;
 use shared::domain::{
     password, EmailAddress, EmailDomain, MfaMode, OrgStatus, Organization, PersonStatus, Subdomain,
 };
-use shared::ports::{Registry, SignInRefusal, SignInStep, SignInTokens, UserPools, UserSignIn};
+use shared::ports::{
+    AttemptCounter, LegacyPasswords, Registry, SignInRefusal, SignInStep, SignInTokens,
+    UserContext, UserPools, UserSignIn,
+};
 
 use crate::host::{site, Site};
 use crate::pages::{self, Shell};
@@ -92,6 +98,8 @@ const ACTOR: &str = "auth-router";
 const MAX_USERNAME: usize = 256;
 const MAX_PASSWORD: usize = 256;
 const MAX_SESSION: usize = 4096;
+/// Cognito's encoded device data (its own limit is 128 KiB; the script's is a few KiB).
+const MAX_CONTEXT_DATA: usize = 16 * 1024;
 
 const INCORRECT: &str = "Incorrect username or password.";
 const TOO_MANY: &str = "Too many attempts. Wait a few minutes, then try again.";
@@ -107,6 +115,11 @@ pub struct App {
     pub oauth: Arc<dyn CodeExchange>,
     pub settings: Settings,
     pub orgs: OrgCache,
+    /// Counts password, forgotten-password and discovery attempts (the registry table).
+    pub attempts: Arc<dyn AttemptCounter>,
+    /// Legacy password hashes of lazily migrated people (the registry table).
+    pub legacy: Arc<dyn LegacyPasswords>,
+    pub limits: AttemptLimits,
 }
 
 /// One request, read once.
@@ -116,10 +129,17 @@ struct Call {
     query: Option<String>,
     headers: lambda_http::http::HeaderMap,
     body: Vec<u8>,
+    /// The browser's address as API Gateway saw it (never from a header).
+    source_ip: Option<String>,
 }
 
 impl Call {
     fn of(request: Request) -> Self {
+        let source_ip = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
         let (parts, body) = request.into_parts();
         let body = match body {
             Body::Empty => Vec::new(),
@@ -133,6 +153,18 @@ impl Call {
             query: parts.uri.query().map(str::to_owned),
             headers: parts.headers,
             body,
+            source_ip,
+        }
+    }
+
+    /// Who is asking, for Cognito's threat protection: the address, and the device data
+    /// of Cognito's collection script when the form carries it.
+    fn user_context(&self, form: &Form) -> UserContext {
+        UserContext {
+            ip_address: self.source_ip.clone(),
+            encoded_data: form
+                .text("user_context_data", MAX_CONTEXT_DATA)
+                .map(str::to_owned),
         }
     }
 
@@ -329,6 +361,17 @@ impl App {
                         return_to,
                     );
                 };
+                if let Err(too_many) = self.allowed(call, Attempt::Discovery, None).await {
+                    return with_retry_after(
+                        page(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            Some(TOO_MANY),
+                            identifier.to_owned(),
+                            return_to,
+                        ),
+                        too_many,
+                    );
+                }
                 match self.discover(identifier).await {
                     Ok(Some((org, hint))) => {
                         let mut url = format!("{}/login", self.settings.origin(&org.subdomain));
@@ -472,7 +515,7 @@ impl App {
         ) {
             (_, true, "/", _) => self.home(&ctx, call).await,
             (_, true, "/login", _) => self.login_page(&ctx, call).await,
-            (true, _, "/login", Some(form)) => self.password(&ctx, &form).await,
+            (true, _, "/login", Some(form)) => self.password(&ctx, call, &form).await,
             (true, _, "/login/new-password", Some(form)) => self.new_password(&ctx, &form).await,
             (true, _, "/login/mfa", Some(form)) => self.mfa_code(&ctx, &form).await,
             (true, _, "/login/mfa-setup", Some(form)) => self.mfa_setup(&ctx, &form).await,
@@ -483,7 +526,7 @@ impl App {
                     .unwrap_or_default();
                 self.forgot_page(&ctx, StatusCode::OK, None, username)
             }
-            (true, _, "/forgot-password", Some(form)) => self.forgot(&ctx, &form).await,
+            (true, _, "/forgot-password", Some(form)) => self.forgot(&ctx, call, &form).await,
             (true, _, "/forgot-password/confirm", Some(form)) => {
                 self.forgot_confirm(&ctx, &form).await
             }
@@ -670,7 +713,7 @@ impl App {
         };
         match self
             .cognito
-            .password_sign_in(client, &person.username, &new)
+            .password_sign_in(client, &person.username, &new, &UserContext::default())
             .await
         {
             Ok(step) => {
@@ -992,9 +1035,10 @@ impl App {
         return_to: String,
     ) -> Response<Body> {
         let (status, error) = match refusal {
-            SignInRefusal::Credentials | SignInRefusal::Code | SignInRefusal::PasswordPolicy(_) => {
-                (StatusCode::UNAUTHORIZED, INCORRECT.to_owned())
-            }
+            SignInRefusal::Credentials
+            | SignInRefusal::Code
+            | SignInRefusal::PasswordPolicy(_)
+            | SignInRefusal::ResetRequired => (StatusCode::UNAUTHORIZED, INCORRECT.to_owned()),
             SignInRefusal::SessionExpired => (StatusCode::UNAUTHORIZED, EXPIRED.to_owned()),
             SignInRefusal::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, TOO_MANY.to_owned()),
             SignInRefusal::Refused(text) => (StatusCode::FORBIDDEN, text),
@@ -1006,11 +1050,39 @@ impl App {
         self.login_form(ctx, status, None, Some(error), username, return_to)
     }
 
+    /// Counts the attempt against the address's and the organization's limits
+    /// ([`shared::domain::attempts`]).
+    async fn allowed(
+        &self,
+        call: &Call,
+        attempt: Attempt,
+        org: Option<&shared::domain::OrgId>,
+    ) -> Result<(), TooManyAttempts> {
+        let outcome = check_attempt(
+            self.attempts.as_ref(),
+            &self.limits,
+            attempt,
+            call.source_ip.as_deref(),
+            org,
+            shared::domain::now_epoch(),
+        )
+        .await;
+        if let Err(too_many) = &outcome {
+            tracing::warn!(
+                org_id = org.map(|o| o.to_string()),
+                attempt = ?attempt,
+                limit = too_many.scope,
+                "too many attempts"
+            );
+        }
+        outcome
+    }
+
     fn app_client<'o>(&self, org: &'o Organization) -> Option<&'o str> {
         org.cognito.app_client_id.as_deref()
     }
 
-    async fn password(&self, ctx: &Ctx<'_>, form: &Form) -> Response<Body> {
+    async fn password(&self, ctx: &Ctx<'_>, call: &Call, form: &Form) -> Response<Body> {
         let return_to = form.get("return_to").unwrap_or_default().to_owned();
         if ctx.org.sign_in.sso_only && !ctx.org.sign_in.admins_keep_password {
             return self.login_form(
@@ -1042,12 +1114,53 @@ impl App {
         let Some(client) = self.app_client(ctx.org) else {
             return unavailable();
         };
-        let login = self.login_name(ctx, &username).await;
-        match self
-            .cognito
-            .password_sign_in(client, &login, password)
+        if let Err(too_many) = self
+            .allowed(call, Attempt::Password, Some(&ctx.org.id))
             .await
         {
+            return with_retry_after(
+                self.login_form(
+                    ctx,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    None,
+                    Some(TOO_MANY.into()),
+                    username,
+                    return_to,
+                ),
+                too_many,
+            );
+        }
+        let login = self.login_name(ctx, &username).await;
+        let context = call.user_context(form);
+        let mut attempt = self
+            .cognito
+            .password_sign_in(client, &login, password, &context)
+            .await;
+        if matches!(attempt, Err(SignInRefusal::ResetRequired)) {
+            // A lazy person's login that a forgotten-password request made (anyone's): their
+            // legacy password still lets them in (shared::domain::lazy_migration).
+            match restore_legacy_password(
+                self.registry.as_ref(),
+                self.legacy.as_ref(),
+                self.pools.as_ref(),
+                ctx.org,
+                &login,
+                password,
+            )
+            .await
+            {
+                Ok(true) => {
+                    tracing::info!(org_id = %ctx.org.id, "legacy password restored at a login waiting for a reset");
+                    attempt = self
+                        .cognito
+                        .password_sign_in(client, &login, password, &context)
+                        .await;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "restoring a legacy password failed"),
+            }
+        }
+        match attempt {
             Ok(step) => self.next_step(ctx, step, login, return_to).await,
             Err(refusal) => self.refused(ctx, refusal, username, return_to),
         }
@@ -1388,7 +1501,7 @@ impl App {
         ctx.page(status, html, Vec::new())
     }
 
-    async fn forgot(&self, ctx: &Ctx<'_>, form: &Form) -> Response<Body> {
+    async fn forgot(&self, ctx: &Ctx<'_>, call: &Call, form: &Form) -> Response<Body> {
         let Some(username) = form.text("username", MAX_USERNAME).map(str::to_owned) else {
             return self.forgot_page(
                 ctx,
@@ -1400,8 +1513,26 @@ impl App {
         let Some(client) = self.app_client(ctx.org) else {
             return unavailable();
         };
+        if let Err(too_many) = self
+            .allowed(call, Attempt::ForgotPassword, Some(&ctx.org.id))
+            .await
+        {
+            return with_retry_after(
+                self.forgot_page(
+                    ctx,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(TOO_MANY.into()),
+                    username,
+                ),
+                too_many,
+            );
+        }
         let login = self.login_name(ctx, &username).await;
-        match self.cognito.forgot_password(client, &login).await {
+        match self
+            .cognito
+            .forgot_password(client, &login, &call.user_context(form))
+            .await
+        {
             Ok(()) => self.forgot_confirm_page(
                 ctx,
                 StatusCode::OK,
@@ -1559,6 +1690,16 @@ fn on_color(color: &str) -> &'static str {
     } else {
         "#ffffff"
     }
+}
+
+/// A 429 page with `Retry-After`: when the window of the limit reached ends.
+fn with_retry_after(mut response: Response<Body>, too_many: TooManyAttempts) -> Response<Body> {
+    if let Ok(value) =
+        lambda_http::http::HeaderValue::from_str(&too_many.retry_after_secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn unavailable() -> Response<Body> {

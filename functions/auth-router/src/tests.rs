@@ -9,7 +9,7 @@ use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request};
 use shared::cache::OrgCache;
 use shared::domain::{OrgId, OrgStatus, Organization, PersonStatus, Subdomain};
-use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserSignIn};
+use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 use shared::testing::{sample_org, sample_person, MemoryRegistry, RecordingPools, SAMPLE_POOL};
 
 use crate::app::{App, Identify, Identity, Settings, ORG_TTL};
@@ -54,6 +54,10 @@ fn answer(username: &str, password: &str) -> Result<SignInStep, SignInRefusal> {
 #[derive(Default)]
 struct FakeCognito {
     calls: Mutex<Vec<String>>,
+    /// The `UserContextData` of each sign-in and reset.
+    contexts: Mutex<Vec<UserContext>>,
+    /// Where passwords are set (a login waiting for a reset takes one from there).
+    pools: Mutex<Option<Arc<RecordingPools>>>,
 }
 
 impl FakeCognito {
@@ -81,8 +85,33 @@ impl UserSignIn for FakeCognito {
         client: &str,
         u: &str,
         p: &str,
+        context: &UserContext,
     ) -> Result<SignInStep, SignInRefusal> {
         self.call(format!("password {client} {u}"));
+        self.contexts
+            .lock()
+            .expect("contexts")
+            .push(context.clone());
+        // leo's login was made by someone's forgotten-password request: it waits for a
+        // reset until a password is set (the router restores the legacy one).
+        if u == "leo" {
+            let password_set = self
+                .pools
+                .lock()
+                .expect("pools")
+                .as_ref()
+                .is_some_and(|pools| {
+                    pools
+                        .calls()
+                        .iter()
+                        .any(|c| c.starts_with("set_password") && c.ends_with(" leo"))
+                });
+            return match (password_set, p) {
+                (true, shared::testing::legacy_hashes::PASSWORD) => Ok(done("leo")),
+                (true, _) => Err(SignInRefusal::Credentials),
+                (false, _) => Err(SignInRefusal::ResetRequired),
+            };
+        }
         answer(u, p)
     }
     async fn answer_new_password(
@@ -128,8 +157,17 @@ impl UserSignIn for FakeCognito {
             _ => Err(SignInRefusal::Code),
         }
     }
-    async fn forgot_password(&self, _: &str, u: &str) -> Result<(), SignInRefusal> {
+    async fn forgot_password(
+        &self,
+        _: &str,
+        u: &str,
+        context: &UserContext,
+    ) -> Result<(), SignInRefusal> {
         self.call(format!("forgot {u}"));
+        self.contexts
+            .lock()
+            .expect("contexts")
+            .push(context.clone());
         Ok(())
     }
     async fn confirm_forgot_password(
@@ -266,6 +304,7 @@ fn world() -> World {
     let cognito = Arc::new(FakeCognito::default());
     let exchange = Arc::new(FakeExchange::default());
     let pools = Arc::new(RecordingPools::default());
+    *cognito.pools.lock().expect("pools") = Some(pools.clone());
     let app = App {
         registry: registry.clone(),
         cognito: cognito.clone(),
@@ -280,6 +319,9 @@ fn world() -> World {
             product: "Sign in".into(),
         },
         orgs: OrgCache::new(ORG_TTL),
+        attempts: registry.clone(),
+        legacy: registry.clone(),
+        limits: shared::domain::attempts::AttemptLimits::default(),
     };
     World {
         app,
@@ -380,6 +422,40 @@ impl World {
 
     async fn get(&self, host: &str, path: &str) -> Answer {
         self.call(Method::GET, host, path, &[], None).await
+    }
+
+    /// A form posted with a valid CSRF pair from `ip` (as API Gateway reports it).
+    async fn post_from(&self, ip: &str, host: &str, path: &str, fields: &[(&str, &str)]) -> Answer {
+        use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+        use lambda_http::request::RequestContext;
+        use lambda_http::RequestExt;
+        let mut all = vec![("csrf", CSRF)];
+        all.extend_from_slice(fields);
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &all {
+            s.append_pair(k, v);
+        }
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(ip.to_owned());
+        let request: Request = lambda_http::http::Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, host)
+            .header(header::COOKIE, format!("__Host-csrf={CSRF}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::Text(s.finish()))
+            .expect("request")
+            .with_request_context(RequestContext::ApiGatewayV2(context));
+        let response = self.app.handle(request).await;
+        let (parts, body) = response.into_parts();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: match body {
+                Body::Text(t) => t,
+                _ => String::new(),
+            },
+        }
     }
 
     /// A form posted with a valid CSRF pair.
@@ -1972,4 +2048,224 @@ mod properties {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn passwords_resets_and_discovery_are_limited_per_address_and_organization() {
+    let w = world();
+    let limits = w.app.limits;
+    let retry_after = |a: &Answer| {
+        a.headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    // One address guessing passwords: Cognito sees each attempt with the person's address,
+    // until the address's limit; then a page that says so, and no Cognito call.
+    for _ in 0..limits.password.per_address {
+        let a = w
+            .post_from(
+                "203.0.113.5",
+                ACME,
+                "/login",
+                &[("username", "hank"), ("password", "wrong")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let before = w.cognito.calls().len();
+    let limited = w
+        .post_from(
+            "203.0.113.5",
+            ACME,
+            "/login",
+            &[("username", "hank"), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.body.contains("Too many attempts"),
+        "{}",
+        limited.body
+    );
+    assert!(limited.body.contains("name=\"password\""), "the form again");
+    let wait = retry_after(&limited).expect("Retry-After");
+    assert!((1..=limits.window_secs).contains(&wait), "{wait}");
+    assert_eq!(w.cognito.calls().len(), before, "Cognito not asked");
+    let contexts = w.cognito.contexts.lock().expect("contexts").clone();
+    assert!(contexts
+        .iter()
+        .all(|c| c.ip_address.as_deref() == Some("203.0.113.5")));
+    // Another address of the same organization still signs in; an IPv6 neighbour in the
+    // same /64 counts as the same address.
+    let other = w
+        .post_from(
+            "198.51.100.7",
+            ACME,
+            "/login",
+            &[("username", "hank"), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED);
+    for i in 0..=limits.password.per_address {
+        let a = w
+            .post_from(
+                &format!("2001:db8:0:1::{i:x}"),
+                ACME,
+                "/login",
+                &[("username", "hank"), ("password", "wrong")],
+            )
+            .await;
+        let expected = if i < limits.password.per_address {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(a.status, expected, "attempt {i}");
+    }
+
+    // Reset codes are mail: fewer per address, with the device data when the page sent it.
+    for _ in 0..limits.forgot_password.per_address {
+        let a = w
+            .post_from(
+                "203.0.113.6",
+                ACME,
+                "/forgot-password",
+                &[("username", "hank"), ("user_context_data", "device")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    let last = w.cognito.contexts.lock().expect("contexts").last().cloned();
+    assert_eq!(
+        last,
+        Some(UserContext {
+            ip_address: Some("203.0.113.6".into()),
+            encoded_data: Some("device".into())
+        })
+    );
+    let limited = w
+        .post_from(
+            "203.0.113.6",
+            ACME,
+            "/forgot-password",
+            &[("username", "hank")],
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&limited).is_some());
+    assert!(
+        limited.body.contains("Too many attempts"),
+        "{}",
+        limited.body
+    );
+
+    // Discovery on the main domain.
+    for _ in 0..limits.discovery.per_address {
+        let a = w
+            .post_from(
+                "203.0.113.8",
+                "app.example.com",
+                "/",
+                &[("identifier", "nobody@unknown.example")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    let limited = w
+        .post_from(
+            "203.0.113.8",
+            "app.example.com",
+            "/",
+            &[("identifier", "nobody@unknown.example")],
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&limited).is_some());
+}
+
+#[tokio::test]
+async fn an_organization_under_attack_does_not_take_the_others_quota() {
+    let mut w = world();
+    w.app.limits.password.per_organization = 5;
+    for i in 0..5 {
+        let a = w
+            .post_from(
+                &format!("198.51.100.{i}"),
+                ACME,
+                "/login",
+                &[("username", "hank"), ("password", "wrong")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = w
+        .post_from(
+            "198.51.100.99",
+            ACME,
+            "/login",
+            &[("username", "hank"), ("password", "wrong")],
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    // The organization's counter is its own: another organization's people are not limited.
+    let other = w
+        .post_from(
+            "198.51.100.99",
+            "globex.app.example.com",
+            "/login",
+            &[("username", "hank"), ("password", "wrong")],
+        )
+        .await;
+    assert_ne!(
+        other.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        other.body
+    );
+}
+
+#[tokio::test]
+async fn a_strangers_reset_request_does_not_lock_a_lazy_person_out() {
+    use shared::domain::migration::LegacyHash;
+    use shared::ports::LegacyPasswords;
+    use shared::testing::legacy_hashes::{BCRYPT, PASSWORD};
+    let w = world();
+    w.registry.insert_org(shared::testing::sample_lazy_org());
+    let leo = sample_person("leo", "leo@acme.example", &["member"], PersonStatus::Active);
+    w.registry
+        .put_legacy_hash(&leo.org_id, "leo", &LegacyHash::new(BCRYPT))
+        .await
+        .expect("stored");
+    w.registry.insert_person(leo);
+    // A wrong password at the waiting login: the one answer, nothing set.
+    let wrong = w
+        .post(
+            ACME,
+            "/login",
+            &[("username", "leo"), ("password", "not-it")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Incorrect username or password."));
+    assert!(!w
+        .pools
+        .calls()
+        .iter()
+        .any(|c| c.starts_with("set_password")));
+    // The legacy password: it becomes the login's, and leo is signed in.
+    let right = w
+        .post(
+            ACME,
+            "/login",
+            &[("username", "leo"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.body);
+    assert!(right.cookie("__Host-session").is_some());
+    assert!(w
+        .pools
+        .calls()
+        .iter()
+        .any(|c| c == &format!("set_password {SAMPLE_POOL} leo")));
 }

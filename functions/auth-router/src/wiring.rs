@@ -10,6 +10,7 @@ use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::cache::OrgCache;
 use shared::config::{self, ConfigError, Source};
+use shared::domain::attempts::AttemptLimits;
 use shared::ports::Registry;
 
 use crate::app::{App, Identify, Identity, Settings};
@@ -66,7 +67,8 @@ pub fn settings(src: &dyn Source, region: String) -> Result<Settings, ConfigErro
 }
 
 pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
-    let registry: Arc<dyn Registry> = Arc::new(DynamoRegistry::new(sdk, config::table_name(src)?));
+    let table = Arc::new(DynamoRegistry::new(sdk, config::table_name(src)?));
+    let registry: Arc<dyn Registry> = table.clone();
     let region = shared::aws::region(sdk)?;
     // Session cookies hold ID tokens: only those are accepted.
     let identify = verifier(sdk, src, registry.clone())?.accepting(&[TokenUse::Id]);
@@ -81,6 +83,9 @@ pub fn app(sdk: &SdkConfig, src: &dyn Source) -> Result<App, ConfigError> {
         settings: settings(src, region)?,
         orgs: OrgCache::new(config::org_cache_ttl(src)?),
         registry,
+        attempts: table.clone(),
+        legacy: table,
+        limits: AttemptLimits::default(),
     })
 }
 

@@ -247,7 +247,8 @@ mod tests {
                     "put_legacy_hash",
                     "organization_by_pool",
                     "person",
-                    "legacy_hash"
+                    "legacy_hash",
+                    "sample_legacy_hash"
                 ]
             );
             assert!(registry
@@ -393,6 +394,12 @@ mod tests {
                 _: &str,
             ) -> Result<(), Error> {
                 Ok(())
+            }
+            async fn sample_legacy_hash(
+                &self,
+                _: &shared::domain::OrgId,
+            ) -> Result<Option<LegacyHash>, Error> {
+                Ok(None)
             }
         }
         let (mut deps, _) = deps_with(lazy_org(), Some(ann(PersonStatus::Active)), None).await;

@@ -11,6 +11,8 @@
 //! | sign-in name claim      | `ORG#<id>`              | `NAME#<name>`          |                     |
 //! | person id claim         | `ORG#<id>`              | `PERSONID#<person id>` |                     |
 //! | idempotency record (TTL)| `ORG#<id>`              | `IDEMPOTENCY#<key>`    |                     |
+//! | stored answer's part (TTL) | `ORG#<id>`           | `IDEMPOTENCYPART#<holder>#<n>` |             |
+//! | attempt counter (TTL)   | `RATE#<scope>`          | `WINDOW#<start>`       |                     |
 //! | lease (TTL)             | `ORG#<id>`              | `LEASE#<name>`         |                     |
 //! | linked identity claim   | `ORG#<id>`              | `IDENTITY#<provider>#<subject>` |            |
 //! | audit event             | `ORG#<id>`              | `AUDIT#<time>#<uuid>`  |                     |
@@ -46,7 +48,10 @@ use crate::domain::{
     now_epoch, EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person,
     PersonId, Subdomain,
 };
-use crate::ports::{AuditEvent, IdempotentClaim, Page, Registry, StoredAnswer};
+use crate::ports::{AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, StoredAnswer};
+
+mod attempts;
+mod idempotency;
 
 const GSI1: &str = "gsi1";
 const TTL_ATTRIBUTE: &str = "expires_at";
@@ -1416,90 +1421,28 @@ impl Registry for DynamoRegistry {
         &self,
         org: &OrgId,
         key_value: &str,
-        fingerprint: &str,
-        ttl_secs: i64,
+        claim: &KeyClaim<'_>,
     ) -> Result<IdempotentClaim, Error> {
-        let now = now_epoch();
-        let mut item = key(org_pk(org), &format!("IDEMPOTENCY#{key_value}"));
-        item.insert("fingerprint".into(), s(fingerprint));
-        item.insert("state".into(), s("running"));
-        item.insert(TTL_ATTRIBUTE.into(), n(now + ttl_secs));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            // A key whose record expired (TTL removes it later) is free again.
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match put {
-            Ok(_) => return Ok(IdempotentClaim::New),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(self.endpoint.error("PutItem", e)),
-        }
-        #[derive(Deserialize)]
-        struct Record {
-            fingerprint: String,
-            state: String,
-            #[serde(default)]
-            status: Option<u16>,
-            #[serde(default)]
-            body: Option<String>,
-        }
-        let Some(record) = self
-            .get::<Record>(org_pk(org), &format!("IDEMPOTENCY#{key_value}"))
-            .await?
-        else {
-            // Released meanwhile: the caller may try again.
-            return Ok(IdempotentClaim::InProgress);
-        };
-        Ok(if record.fingerprint != fingerprint {
-            IdempotentClaim::Mismatch
-        } else if record.state == "done" {
-            IdempotentClaim::Done(StoredAnswer {
-                status: record.status.unwrap_or(200),
-                body: record.body.unwrap_or_default(),
-            })
-        } else {
-            IdempotentClaim::InProgress
-        })
+        self.claim_key(org, key_value, claim).await
     }
 
     async fn store_idempotent_answer(
         &self,
         org: &OrgId,
         key_value: &str,
+        holder: &str,
         answer: &StoredAnswer,
-    ) -> Result<(), Error> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org), &format!("IDEMPOTENCY#{key_value}"))))
-            .update_expression("SET #state = :done, #status = :status, body = :body")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":status", n(answer.status))
-            .expression_attribute_values(":body", s(&answer.body))
-            .send()
-            .await
-            .map_err(|e| self.endpoint.error("UpdateItem", e))?;
-        Ok(())
+    ) -> Result<bool, Error> {
+        self.store_answer(org, key_value, holder, answer).await
     }
 
-    async fn release_idempotency_key(&self, org: &OrgId, key_value: &str) -> Result<(), Error> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org), &format!("IDEMPOTENCY#{key_value}"))))
-            .send()
-            .await
-            .map_err(|e| self.endpoint.error("DeleteItem", e))?;
-        Ok(())
+    async fn release_idempotency_key(
+        &self,
+        org: &OrgId,
+        key_value: &str,
+        holder: &str,
+    ) -> Result<(), Error> {
+        self.release_key(org, key_value, holder).await
     }
 
     async fn acquire_lease(
@@ -1605,6 +1548,33 @@ impl crate::ports::LegacyPasswords for DynamoRegistry {
             .await
             .map_err(|e| self.endpoint.error("PutItem", e))?;
         Ok(())
+    }
+
+    async fn sample_legacy_hash(
+        &self,
+        org: &OrgId,
+    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
+        #[derive(Deserialize)]
+        struct LegacyItem {
+            hash: crate::domain::migration::LegacyHash,
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :legacy)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":legacy", s("LEGACY#"))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| self.endpoint.error("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(|item| from_item::<LegacyItem>(item).map(|i| i.hash))
+            .transpose()
     }
 
     async fn legacy_hash(

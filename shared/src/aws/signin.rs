@@ -5,11 +5,11 @@ use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::initiate_auth::InitiateAuthOutput;
 use aws_sdk_cognitoidentityprovider::operation::respond_to_auth_challenge::RespondToAuthChallengeOutput;
 use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, AuthenticationResultType, ChallengeNameType,
+    AuthFlowType, AuthenticationResultType, ChallengeNameType, UserContextDataType,
 };
 
 use super::cognito::CognitoPools;
-use crate::ports::{SignInRefusal, SignInStep, SignInTokens, UserSignIn};
+use crate::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 
 /// Which call an error came from: the same Cognito code means different things in each.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,11 +70,9 @@ where
             None => SignInRefusal::Credentials,
         },
         ("NotAuthorizedException", Stage::Challenge) => SignInRefusal::SessionExpired,
+        ("PasswordResetRequiredException", Stage::Password) => SignInRefusal::ResetRequired,
         (
-            "NotAuthorizedException"
-            | "UserNotFoundException"
-            | "PasswordResetRequiredException"
-            | "UserNotConfirmedException",
+            "NotAuthorizedException" | "UserNotFoundException" | "UserNotConfirmedException",
             Stage::Password,
         ) => SignInRefusal::Credentials,
         ("InvalidPasswordException", _) => SignInRefusal::PasswordPolicy(message),
@@ -100,6 +98,22 @@ where
         ) => SignInRefusal::TooManyAttempts,
         _ => SignInRefusal::Failed(pools.endpoint().error(operation, err)),
     }
+}
+
+/// `UserContextData` for Cognito's threat protection: the person's address and device data,
+/// instead of the router's own address that Cognito would otherwise see. (Cognito uses the
+/// address only on an app client with EnablePropagateAdditionalUserContextData, which needs
+/// a client secret; the device data always.)
+fn user_context_data(context: &UserContext) -> Option<UserContextDataType> {
+    if context.ip_address.is_none() && context.encoded_data.is_none() {
+        return None;
+    }
+    Some(
+        UserContextDataType::builder()
+            .set_ip_address(context.ip_address.clone())
+            .set_encoded_data(context.encoded_data.clone())
+            .build(),
+    )
 }
 
 fn tokens(result: &AuthenticationResultType) -> Result<SignInTokens, SignInRefusal> {
@@ -165,6 +179,7 @@ impl UserSignIn for CognitoPools {
         client_id: &str,
         username: &str,
         password: &str,
+        context: &UserContext,
     ) -> Result<SignInStep, SignInRefusal> {
         let out = self
             .client()
@@ -173,6 +188,7 @@ impl UserSignIn for CognitoPools {
             .auth_flow(AuthFlowType::UserPasswordAuth)
             .auth_parameters("USERNAME", username)
             .auth_parameters("PASSWORD", password)
+            .set_user_context_data(user_context_data(context))
             .send()
             .await
             .map_err(|e| refusal(self, "InitiateAuth", Stage::Password, e))?;
@@ -269,12 +285,18 @@ impl UserSignIn for CognitoPools {
         from_respond(out)
     }
 
-    async fn forgot_password(&self, client_id: &str, username: &str) -> Result<(), SignInRefusal> {
+    async fn forgot_password(
+        &self,
+        client_id: &str,
+        username: &str,
+        context: &UserContext,
+    ) -> Result<(), SignInRefusal> {
         match self
             .client()
             .forgot_password()
             .client_id(client_id)
             .username(username)
+            .set_user_context_data(user_context_data(context))
             .send()
             .await
         {
@@ -321,6 +343,66 @@ impl UserSignIn for CognitoPools {
 #[cfg(test)]
 mod tests {
     use super::trigger_message;
+    use crate::aws::cognito::CognitoPools;
+    use crate::ports::{UserContext, UserSignIn};
+
+    fn request_bodies(
+        http: &aws_smithy_http_client::test_util::StaticReplayClient,
+    ) -> Vec<serde_json::Value> {
+        http.actual_requests()
+            .map(|r| {
+                serde_json::from_slice(r.body().bytes().unwrap_or_default()).unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sign_ins_and_resets_tell_cognito_who_is_asking() {
+        let (sdk, http) = crate::aws::scripted(
+            "https://cognito-idp.eu-west-1.amazonaws.com/",
+            vec![
+                (
+                    400,
+                    r#"{"__type":"NotAuthorizedException","message":"Incorrect username or password."}"#
+                        .to_owned(),
+                ),
+                (200, r#"{"CodeDeliveryDetails":{}}"#.to_owned()),
+                (
+                    400,
+                    r#"{"__type":"NotAuthorizedException","message":"Incorrect username or password."}"#
+                        .to_owned(),
+                ),
+            ],
+        );
+        let pools = CognitoPools::new(&sdk);
+        let person = UserContext {
+            ip_address: Some("203.0.113.9".into()),
+            encoded_data: Some("device-data".into()),
+        };
+        let _ = pools
+            .password_sign_in("client", "hank", "wrong", &person)
+            .await;
+        pools
+            .forgot_password("client", "hank", &person)
+            .await
+            .expect("sent");
+        let _ = pools
+            .password_sign_in("client", "hank", "wrong", &UserContext::default())
+            .await;
+        let bodies = request_bodies(&http);
+        assert_eq!(bodies.len(), 3);
+        for body in &bodies[..2] {
+            assert_eq!(
+                body["UserContextData"],
+                serde_json::json!({"IpAddress": "203.0.113.9", "EncodedData": "device-data"}),
+                "{body}"
+            );
+        }
+        assert!(
+            bodies[2].get("UserContextData").is_none(),
+            "nothing to tell"
+        );
+    }
 
     #[test]
     fn only_messages_of_triggers_past_the_password_reach_the_person() {

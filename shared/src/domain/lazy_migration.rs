@@ -7,7 +7,14 @@
 //!
 //! Every refusal reads the same to the person ([`super::signin::Refusal::IncorrectCredentials`]),
 //! and a person-level refusal takes as long as a wrong password: the password is checked
-//! against a stand-in hash when the person or their hash is unknown.
+//! against a stand-in hash when the person or their hash is unknown. The stand-in is one of
+//! the organization's own legacy hashes (a sample read on every attempt, known username or
+//! not, so that the reads are the same too): an organization whose legacy store used Argon2id
+//! or PBKDF2 answers a stranger in the time of its own scheme and costs, not bcrypt's. The
+//! sample's result is never used, only its time. The organization's hashes were written by
+//! one legacy store, so they share their scheme and costs; where a store changed its costs
+//! over the years, a stranger can tell at most "some person with those costs exists", never
+//! which username.
 
 use super::migration::{LegacyHash, MigrationMode};
 use super::signin::{check_person, check_sign_in_method, TokenSource};
@@ -15,9 +22,16 @@ use super::{now_epoch, EmailAddress, Error, OrgStatus, Organization, Person};
 use crate::ports::{AuditEvent, LegacyPasswords, Registry, UserPools};
 
 /// A bcrypt hash (cost 12, the legacy store's usual cost) of a random secret that nobody
-/// knows: checked in place of a missing hash, so that an unknown username costs the same
-/// time as a known one with a wrong password.
+/// knows: checked in place of a missing hash when the organization has no legacy hash left
+/// to take as a sample.
 const STAND_IN_HASH: &str = "$2b$12$B0Avh67WXRh9k4DmfGIGHeTYicLMM/9MbWLf46TX2TwSVuxDKZjOi";
+
+/// The hash a password is checked against: the person's own, else the organization's
+/// sample (its scheme and costs), else the bcrypt stand-in.
+fn hash_to_check(own: Option<LegacyHash>, sample: Option<LegacyHash>) -> LegacyHash {
+    own.or(sample)
+        .unwrap_or_else(|| LegacyHash::new(STAND_IN_HASH))
+}
 
 /// How the person proves who they are.
 #[derive(Clone, Copy)]
@@ -115,12 +129,26 @@ pub fn check_lazy_organization(org: &Organization) -> Result<(), NotMigrated> {
 }
 
 /// Whether `password` matches `hash`, off the async runtime: bcrypt at cost 12 or Argon2id
-/// keep a core busy for a few hundred milliseconds.
+/// keep a core busy for a few hundred milliseconds. When the invocation's deadline passes
+/// (the trigger's answer is dropped), a check that has not started yet is not started; one
+/// that has is bounded by the costs' caps (`legacy_password::over_cap`, about 1 s).
 async fn verify_off_runtime(hash: LegacyHash, password: &str) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    struct CancelOnDrop(Arc<AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancelled.clone());
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash.verify(&password))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        !cancelled.load(Ordering::Relaxed) && hash.verify(&password)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// UserMigration: the login to create for `username` of `org`, or why none.
@@ -140,17 +168,23 @@ pub async fn migrate_login(
     proof: LegacyProof<'_>,
 ) -> Result<LegacyLogin, MigrationFailure> {
     check_lazy_organization(org).map_err(MigrationFailure::Refused)?;
-    let person = registry.person(&org.id, username).await?;
+    // The same three reads whoever the username is (a stranger's cost no less).
+    let (person, hash, sample) = futures_util::future::join3(
+        registry.person(&org.id, username),
+        legacy.legacy_hash(&org.id, username),
+        legacy.sample_legacy_hash(&org.id),
+    )
+    .await;
+    let (person, sample) = (person?, sample?);
     let hash = match &person {
-        Some(_) => legacy.legacy_hash(&org.id, username).await?,
+        Some(_) => hash?,
         None => None,
     };
     if let LegacyProof::Password(password) = proof {
-        // Checked before anything about the person is decided, against a stand-in when the
-        // person or their hash is unknown: every refusal costs the time of a wrong password.
-        let checked = hash
-            .clone()
-            .unwrap_or_else(|| LegacyHash::new(STAND_IN_HASH));
+        // Checked before anything about the person is decided, against a stand-in of the
+        // organization's own scheme and costs when the person or their hash is unknown:
+        // every refusal costs the time of a wrong password.
+        let checked = hash_to_check(hash.clone(), sample);
         let matches = verify_off_runtime(checked, password).await;
         let refused = match (&person, &hash) {
             (None, _) => Some(NotMigrated::UnknownPerson),
@@ -174,6 +208,52 @@ pub async fn migrate_login(
         given_name: non_empty(person.given_name.as_deref()),
         family_name: non_empty(person.family_name.as_deref()),
     })
+}
+
+/// A lazy person's legacy password at a login that waits for a password reset.
+///
+/// A forgotten-password request for a username without a login runs the user-migration
+/// trigger (`UserMigration_ForgotPassword`), and Cognito then creates the login in
+/// `RESET_REQUIRED`, without a password, and mails a code. Anyone may start that for any
+/// username; from then on Cognito asks the trigger nothing more, and answers the person's
+/// sign-in with PasswordResetRequiredException. So that a stranger's request does not lock
+/// the person out, the router checks the typed password against the legacy hash that is
+/// still kept (it goes only once the login has been used), and if it matches, it becomes the
+/// login's permanent password and the sign-in goes on; the mailed code keeps working too.
+/// Returns whether the password was restored; every refusal is `Ok(false)` (one answer to
+/// the person, as for any wrong password).
+pub async fn restore_legacy_password(
+    registry: &dyn Registry,
+    legacy: &dyn LegacyPasswords,
+    pools: &dyn UserPools,
+    org: &Organization,
+    username: &str,
+    password: &str,
+) -> Result<bool, Error> {
+    let Some(pool_id) = org.cognito.user_pool_id.as_deref() else {
+        return Ok(false);
+    };
+    if check_lazy_organization(org).is_err() {
+        return Ok(false);
+    }
+    let Some(person) = registry.person(&org.id, username).await? else {
+        return Ok(false);
+    };
+    if check_person(Some(&person)).is_err()
+        || check_sign_in_method(org, TokenSource::ApiSignIn, false, Some(&person)).is_err()
+    {
+        return Ok(false);
+    }
+    let Some(hash) = legacy.legacy_hash(&org.id, &person.username).await? else {
+        return Ok(false);
+    };
+    if !verify_off_runtime(hash, password).await {
+        return Ok(false);
+    }
+    pools
+        .set_password(pool_id, &person.username, password)
+        .await?;
+    Ok(true)
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
@@ -309,8 +389,53 @@ mod tests {
         // Nothing is written: Cognito may call again, or fail after the answer.
         assert_eq!(
             registry.calls(),
-            ["put_legacy_hash", "person", "legacy_hash"]
+            [
+                "put_legacy_hash",
+                "person",
+                "legacy_hash",
+                "sample_legacy_hash"
+            ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_stranger_is_checked_against_the_organizations_own_scheme() {
+        use crate::testing::legacy_hashes::{ARGON2ID, PBKDF2};
+        for scheme_hash in [ARGON2ID, PBKDF2, BCRYPT] {
+            let registry = registry_with(Some(ann(PersonStatus::Active)), Some(scheme_hash)).await;
+            let sample = registry
+                .sample_legacy_hash(&lazy_org().id)
+                .await
+                .expect("read");
+            // The stranger's and a hashless person's check: the organization's scheme.
+            assert_eq!(hash_to_check(None, sample.clone()).expose(), scheme_hash);
+            // A known person's own hash always.
+            assert_eq!(
+                hash_to_check(Some(LegacyHash::new(BCRYPT)), sample).expose(),
+                BCRYPT
+            );
+            // The same reads for a stranger as for a person.
+            let before = registry.calls().len();
+            let refused = migrate_login(
+                &registry,
+                &registry,
+                &lazy_org(),
+                "stranger",
+                LegacyProof::Password(PASSWORD),
+            )
+            .await;
+            assert_eq!(
+                refused,
+                Err(MigrationFailure::Refused(NotMigrated::UnknownPerson)),
+                "the sample's own password opens nothing for a stranger"
+            );
+            assert_eq!(
+                registry.calls()[before..],
+                ["person", "legacy_hash", "sample_legacy_hash"]
+            );
+        }
+        // An organization without hashes left: the bcrypt stand-in.
+        assert_eq!(hash_to_check(None, None).expose(), STAND_IN_HASH);
     }
 
     /// The organization, the person and their hash, the password typed, the reason expected.

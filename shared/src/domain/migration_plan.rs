@@ -56,6 +56,9 @@ pub enum Rule {
     RoleRequired,
     SeatsExceeded,
     UnsupportedPasswordHash,
+    /// A password hash whose cost is above the caps that the user-migration trigger checks
+    /// within Cognito's 5 s (`legacy_password::over_cap`): it would never match.
+    PasswordHashOverCap,
     /// The person is fine, their organization is not migrated.
     OrganizationNotMigrated,
 }
@@ -497,6 +500,11 @@ impl Planner {
                     Rule::UnsupportedPasswordHash,
                     "the password hash is none of bcrypt ($2a$/$2b$/$2y$), argon2id ($argon2id$) or pbkdf2_sha256$ (leave it null: the person then sets a password with \"forgot password\")",
                 ));
+            } else if let Some(why) = super::legacy_password::over_cap(hash.expose()) {
+                problems.push(Problem::new(
+                    Rule::PasswordHashOverCap,
+                    format!("{why}: such a hash is never checked at sign-in (leave it null: the person then sets a password with \"forgot password\")"),
+                ));
             }
         }
         // Duplicates only among records that are otherwise valid, the first one wins.
@@ -738,6 +746,7 @@ mod tests {
             r#"{"kind":"person","organization":1,"username":"gus","email":"gus@a.test","roles":["member"],"active":true,"password_hash":"md5$x"}"#,
             r#"{"kind":"organization","id":1,"name":"Acme again","subdomain":"acme2"}"#,
             r#"not json"#,
+            r#"{"kind":"person","organization":1,"username":"hal","email":"hal@a.test","roles":["member"],"active":true,"password_hash":"$2b$16$B0Avh67WXRh9k4DmfGIGHeTYicLMM/9MbWLf46TX2TwSVuxDKZjOi"}"#,
         ])
         .await;
         assert!(matches!(&v[0], Verdict::Person { legacy_id, .. } if legacy_id == "1"));
@@ -761,6 +770,7 @@ mod tests {
         assert_eq!(rules(&v[9]), ["unsupported_password_hash"]);
         assert_eq!(rules(&v[10]), ["duplicate_organization"]);
         assert_eq!(rules(&v[11]), ["unreadable_record"]);
+        assert_eq!(rules(&v[12]), ["password_hash_over_cap"]);
         let auth = &planner.orgs["2"].problems;
         assert_eq!(auth[0].rule, "reserved_subdomain");
         assert_eq!(auth[0].suggestion.as_deref(), Some("auth-org"));

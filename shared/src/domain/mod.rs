@@ -3,6 +3,7 @@
 //! [`crate::ports`].
 
 pub mod activation;
+pub mod attempts;
 pub mod email;
 pub mod email_change;
 pub mod lazy_migration;
