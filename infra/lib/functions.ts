@@ -223,8 +223,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
     why: 'Everything an organization\'s admins do: people (create_person, save_person, imports), roles, e-mail and username changes, settings, the audit log and people lists (Query), idempotency keys (Put, Update, Delete); the person\'s Cognito login and the pool\'s settings (UpdateUserPool sends the pool\'s tags back: TagResource and UntagResource); welcome mails from MAIL_FROM; the identity providers\' secrets under signin/*.',
     poolActions: [
-      // activation on, resend, password reset (shared::domain::activation)
+      // activation on, resend, password reset (shared::domain::activation); a login of the
+      // person's name found already is read before it is reset (AdminGetUser: whose is it?)
       'AdminCreateUser',
+      'AdminGetUser',
       'AdminSetUserPassword',
       'AdminEnableUser',
       // roles, activation off, delete (shared::domain::people)
@@ -268,9 +270,9 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // A sign-in waits for Cognito, which runs up to three triggers of 5 s each in turn.
     timeoutSeconds: 20,
     env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME'],
-    // First logins and spent activation links are saved.
-    registry: ['GetItem', 'PutItem', 'DeleteItem', 'ConditionCheckItem'],
-    why: 'Records first logins and spent activation links (save_person: Puts); confirms e-mail and username changes (transactions with the old claim\'s Delete and the new name\'s ConditionCheck) and applies them to the login (AdminUpdateUserAttributes, AdminDeleteUserAttributes); sets the password an activation link\'s person chose (AdminSetUserPassword). Its sign-in calls are Cognito\'s public API, not governed by IAM.',
+    // First logins and spent activation links are saved; attempts are counted.
+    registry: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    why: 'Counts sign-in, reset and discovery attempts per address and organization (one-minute windows: UpdateItem with ADD); records first logins and spent activation links (save_person: Puts); confirms e-mail and username changes (transactions with the old claim\'s Delete and the new name\'s ConditionCheck) and applies them to the login (AdminUpdateUserAttributes, AdminDeleteUserAttributes); sets the password an activation link\'s person chose (AdminSetUserPassword). Its sign-in calls are Cognito\'s public API, not governed by IAM.',
     // An activation link sets the password the person chose; a confirmed e-mail address or
     // username becomes the login's (shared::domain::email_change; back to the login's own
     // name deletes the alias).
