@@ -101,9 +101,11 @@ export class Migration extends Construct {
     migrateOrganization.addRetry({
       // The worker's transient failures (its errorType is the domain error's code): AWS
       // unreachable or failing, another run holding the organization's lease, a record
-      // changed by someone else meanwhile, or the invocation timing out; every step is
-      // checkpointed, so a retry resumes.
-      errors: ['Unreachable', 'AwsError', 'InProgress', 'Conflict', 'Sandbox.Timedout'],
+      // changed by someone else meanwhile, or the invocation timing out or dying (a timeout or
+      // an out-of-memory reaches Step Functions as Lambda.Unknown: "Handle Lambda service
+      // exceptions" in the Step Functions developer guide); every step is checkpointed, so a
+      // retry resumes.
+      errors: ['Unreachable', 'AwsError', 'InProgress', 'Conflict', 'Sandbox.Timedout', 'Lambda.Unknown'],
       interval: Duration.seconds(30),
       backoffRate: 2,
       maxAttempts: 3,

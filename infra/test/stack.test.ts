@@ -480,7 +480,7 @@ describe('migration state machine', () => {
     const processor = definition.States[definition.StartAt].ItemProcessor;
     const task = processor.States[processor.StartAt];
     const retried = task.Retry.flatMap((r: any) => r.ErrorEquals);
-    for (const error of ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Unreachable', 'InProgress', 'Conflict', 'Sandbox.Timedout']) {
+    for (const error of ['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'Unreachable', 'InProgress', 'Conflict', 'Sandbox.Timedout', 'Lambda.Unknown']) {
       assert.ok(retried.includes(error), error);
     }
     const choice = processor.States[task.Next];

@@ -426,6 +426,8 @@ async fn cognito_really_invokes_the_triggers() {
     );
     linked["request"]["userAttributes"]["identities"] =
         r#"[{"providerName":"Microsoft","userId":"x7Kp2Qm"}]"#.into();
+    // kim's own login: her address (a login with another one is not hers at all).
+    linked["request"]["userAttributes"]["email"] = "kim@acme.example".into();
     let err = functions
         .invoke("pre-token-generation", &linked)
         .expect_err("password refused");

@@ -83,15 +83,10 @@ impl Admin<'_> {
             &person.username,
             Some("a confirmation link went to the new address".into()),
         );
-        // Sign-in is refused until it is confirmed: not for the last administrator.
-        let saved = super::people::save_keeping_an_admin(
-            self.registry,
-            person,
-            &next,
-            Some(&audit),
-            "change the e-mail address of",
-        )
-        .await?;
+        let saved = self
+            .registry
+            .save_person(person, &next, Some(&audit))
+            .await?;
         let url = format!(
             "{}/confirm-email/{token}",
             org.subdomain.origin(self.base_domain)
@@ -193,14 +188,10 @@ impl Admin<'_> {
             &person.username,
             Some(format!("to sign in as {new}, once confirmed by the link")),
         );
-        let saved = super::people::save_keeping_an_admin(
-            self.registry,
-            person,
-            &next,
-            Some(&audit),
-            "rename",
-        )
-        .await?;
+        let saved = self
+            .registry
+            .save_person(person, &next, Some(&audit))
+            .await?;
         let url = format!(
             "{}/confirm-email/{token}",
             org.subdomain.origin(self.base_domain)

@@ -301,13 +301,12 @@ impl Person {
         }
     }
 
-    /// An administrator who can sign in now: a login, the `admin` role, and no change of
-    /// address or name waiting for its confirmation (which refuses their sign-in).
+    /// An active administrator: a login and the `admin` role. A change of address or name
+    /// waiting for its confirmation pauses their sign-in but takes nothing away: the link
+    /// mailed to them restores it, and an operator may have to fix the only administrator's
+    /// wrong address that way.
     pub fn is_active_admin(&self) -> bool {
-        self.status.holds_seat()
-            && self.roles.iter().any(|r| r.as_str() == "admin")
-            && self.pending_email.is_none()
-            && self.pending_username.is_none()
+        self.status.holds_seat() && self.roles.iter().any(|r| r.as_str() == "admin")
     }
 
     /// The name the person signs in with and is shown under.
