@@ -207,8 +207,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     env: TRIGGER_ENV,
     // Reads the organization, the person and their legacy hash; writes nothing (Cognito may
     // call it three times, or fail after its answer): post-authentication deletes the hash.
-    registry: ['GetItem'],
-    why: 'Reads the organization, the person and their legacy hash; writes nothing (post-authentication deletes the hash) and calls no Cognito API (Cognito creates the login from its answer).',
+    registry: ['GetItem', 'Query'],
+    why: 'Reads the organization, the person and their legacy hash, and one of the organization\'s legacy hashes (Query, one item) whose scheme times the answer for an unknown username like a wrong password; writes nothing (post-authentication deletes the hash) and calls no Cognito API (Cognito creates the login from its answer).',
     // No Cognito call: the login does not exist until Cognito creates it from the answer.
   },
   {
