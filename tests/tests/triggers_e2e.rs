@@ -475,7 +475,8 @@ async fn cognito_really_invokes_the_triggers() {
         .expect("no person-level refusal before the password");
     // After it, post-authentication refuses (cognito-local ignores its errors; Cognito
     // fails the sign-in).
-    let post_auth = event_for("post-authentication", "authentication", &acme_pool, "jane");
+    let mut post_auth = event_for("post-authentication", "authentication", &acme_pool, "jane");
+    post_auth["request"]["userAttributes"]["email"] = "jane@acme.example".into();
     let err = functions
         .invoke("post-authentication", &post_auth)
         .expect_err("refused");
@@ -494,12 +495,13 @@ async fn cognito_really_invokes_the_triggers() {
         .await
         .expect_err("no token for a deactivated person");
     refused_by_trigger(refused, "This account is deactivated");
-    let token_event = event_for(
+    let mut token_event = event_for(
         "pre-token-generation",
         "v1-authentication",
         &acme_pool,
         "jane",
     );
+    token_event["request"]["userAttributes"]["email"] = "jane@acme.example".into();
     let err = functions
         .invoke("pre-token-generation", &token_event)
         .expect_err("refused");
