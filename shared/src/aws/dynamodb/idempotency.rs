@@ -327,10 +327,10 @@ mod tests {
         );
         assert_eq!(
             decode_answer(
-                &encode_answer("", PART_BYTES).unwrap().parts,
+                &encode_answer("", PART_BYTES).expect("encoded").parts,
                 &hex_digest(b"")
             )
-            .unwrap(),
+            .expect("decoded"),
             ""
         );
     }
