@@ -559,6 +559,35 @@ impl DynamoRegistry {
         }
     }
 
+    /// Deletes the item `sk` of the organization if `holder` still holds it (a lease, an
+    /// idempotency key); one that another holder took meanwhile is theirs, and left alone.
+    pub(crate) async fn delete_if_held(
+        &self,
+        org: &OrgId,
+        sk: &str,
+        holder: &str,
+    ) -> Result<(), Error> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(org_pk(org), sk)))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.endpoint.error("DeleteItem", e)),
+        }
+    }
+
     async fn save_person_plain(
         &self,
         before: &Person,
@@ -1479,26 +1508,9 @@ impl Registry for DynamoRegistry {
     }
 
     async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error> {
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org), &format!("LEASE#{name}"))))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(holder))
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            // Expired and taken by another run meanwhile: theirs now.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.endpoint.error("DeleteItem", e)),
-        }
+        // Expired and taken by another run meanwhile: theirs now.
+        self.delete_if_held(org, &format!("LEASE#{name}"), holder)
+            .await
     }
 
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error> {

@@ -261,26 +261,8 @@ impl DynamoRegistry {
         key_value: &str,
         holder: &str,
     ) -> Result<(), Error> {
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(org_pk(org), &key_sk(key_value))))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(holder))
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            // Another request holds it now: it is not ours to free.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.endpoint.error("DeleteItem", e)),
-        }
+        // Another request holds it now: it is not ours to free.
+        self.delete_if_held(org, &key_sk(key_value), holder).await
     }
 }
 
