@@ -2,6 +2,7 @@
 //! environment), the organization lookup by `userPoolId` through a short-lived cache, event
 //! parsing that never panics, and errors with a stable `errorType`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,7 +97,10 @@ impl TriggerDeps {
     /// The person signing in, as the registry has them: the record of the login's username,
     /// and only when it has the login's address (or the new address it is confirming): a
     /// record and a login that share a name but not an address are not the same person, and
-    /// the login is refused ([`Refusal::LoginMismatch`]). A login that Cognito holds and has
+    /// the login is refused ([`Refusal::LoginMismatch`]). A federated login
+    /// (`EXTERNAL_PROVIDER`) is named `<provider>_<subject>` by Cognito, which nobody else
+    /// can sign up under (pre-signup refuses a name the registry holds): its name is proof
+    /// enough, and its address may follow the provider's since (attribute mapping). A login that Cognito holds and has
     /// just authenticated but the registry lacks (its post-confirmation failed for good) is
     /// recorded now, while a seat is free, with its audit event and role groups; without a
     /// free seat, or without an address to record, the sign-in is refused as having no
@@ -106,14 +110,19 @@ impl TriggerDeps {
         org: &Organization,
         pool_id: &str,
         username: &str,
-        email: Option<&str>,
+        attributes: &HashMap<String, String>,
         actor: &str,
     ) -> Result<Person, TriggerError> {
-        let email = email.and_then(|e| EmailAddress::parse(e).ok());
+        let email = attributes
+            .get("email")
+            .and_then(|e| EmailAddress::parse(e).ok());
+        let federated =
+            attributes.get("cognito:user_status").map(String::as_str) == Some("EXTERNAL_PROVIDER");
         if let Some(person) = self.registry.person(&org.id, username).await? {
-            let same = email
-                .as_ref()
-                .is_some_and(|e| &person.email == e || person.pending_email.as_ref() == Some(e));
+            let same = federated
+                || email.as_ref().is_some_and(|e| {
+                    &person.email == e || person.pending_email.as_ref() == Some(e)
+                });
             if !same {
                 tracing::warn!(
                     org_id = %org.id,

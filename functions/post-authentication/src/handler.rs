@@ -62,13 +62,7 @@ pub async fn handle(deps: &TriggerDeps, event: Value) -> Result<Value, TriggerEr
     let username = username(view.user_name.as_deref(), "PostAuthentication")?;
     let attributes = view.request.user_attributes.unwrap_or_default();
     let person = deps
-        .person_or_repair(
-            &org,
-            pool_id,
-            &username,
-            attributes.get("email").map(String::as_str),
-            ACTOR,
-        )
+        .person_or_repair(&org, pool_id, &username, &attributes, ACTOR)
         .await?;
     check_person(Some(&person))?;
     // An invited person whose Cognito login is CONFIRMED has chosen their own password:
@@ -286,6 +280,31 @@ mod tests {
             .expect("attributes")
             .remove("email");
         assert_eq!(refusal(handle(&deps, event).await), Refusal::LoginMismatch);
+    }
+
+    #[tokio::test]
+    async fn a_federated_login_whose_provider_changed_its_address_is_still_its_persons() {
+        // Cognito names the login `<provider>_<subject>` and maps the provider's address on
+        // every sign-in: the name, which nobody else can sign up under, identifies them.
+        let (deps, registry, _) = TriggerDeps::in_memory(sample_org());
+        registry.insert_person(sample_person(
+            "microsoft_x7kp2qm",
+            "old@acme.example",
+            &["member"],
+            PersonStatus::Active,
+        ));
+        let mut federated = event();
+        federated["userName"] = "Microsoft_x7Kp2Qm".into();
+        federated["request"]["userAttributes"]["cognito:user_status"] = "EXTERNAL_PROVIDER".into();
+        handle(&deps, federated.clone())
+            .await
+            .expect("their own login");
+        // The same name as a native login with another address is not theirs.
+        federated["request"]["userAttributes"]["cognito:user_status"] = "CONFIRMED".into();
+        assert_eq!(
+            refusal(handle(&deps, federated).await),
+            Refusal::LoginMismatch
+        );
     }
 
     #[tokio::test]

@@ -79,7 +79,7 @@ pub async fn handle(deps: &TriggerDeps, mut event: Value) -> Result<Value, Trigg
             &org,
             view.user_pool_id.as_deref().unwrap_or_default(),
             &username,
-            attributes.get("email").map(String::as_str),
+            &attributes,
             ACTOR,
         )
         .await?;
