@@ -4,13 +4,11 @@
 //! Exit codes: 0 done; 1 failed (AWS refused or could not be reached, a conflict); 2 bad
 //! input or configuration (nothing was changed).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::Serialize;
 use serde_json::{json, Value};
-use shared::config::{ConfigError, ProcessEnv};
+use shared::config::ProcessEnv;
 use shared::domain::provisioning::{
     find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
@@ -18,6 +16,7 @@ use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, Sett
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Provider, Subdomain};
 use shared::ports::{AuditEvent, Registry};
 
+use crate::output::{print_json, progress, CliError, Context};
 use crate::wiring::{self, ProvisioningDeps};
 
 #[derive(Debug, Parser)]
@@ -256,42 +255,6 @@ fn mfa_modes() -> impl clap::builder::TypedValueParser<Value = MfaMode> {
         .try_map(|s| s.parse::<MfaMode>())
 }
 
-/// Why a command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Domain(#[from] Error),
-    /// The command printed its own answer and ends with this code.
-    #[error("exit {0}")]
-    Exit(u8),
-}
-
-impl CliError {
-    fn code(&self) -> &'static str {
-        match self {
-            CliError::Config(_) => "Configuration",
-            CliError::Domain(e) => e.code(),
-            CliError::Exit(_) => "Exit",
-        }
-    }
-
-    fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Config(_) => 2,
-            CliError::Exit(code) => *code,
-            CliError::Domain(
-                Error::InvalidSubdomain { .. }
-                | Error::ReservedSubdomain { .. }
-                | Error::InvalidInput { .. }
-                | Error::PublicEmailDomain { .. },
-            ) => 2,
-            CliError::Domain(_) => 1,
-        }
-    }
-}
-
 /// Parses the command line, runs the command, prints, and says how to exit.
 pub async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -351,7 +314,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let sdk = shared::aws::load_config(shared::aws::Budget::Operator).await?;
     match cli.command {
         Command::Migrate(cmd) => {
-            let ctx = crate::migrate::Context {
+            let ctx = Context {
                 sdk: &sdk,
                 json: output == Output::Json,
                 actor: actor(),
@@ -709,20 +672,6 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         OrgCommand::Lookup { .. } | OrgCommand::List => {}
     }
     Ok(())
-}
-
-/// One line of progress on stderr.
-pub(crate) fn progress(message: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "  - {message}");
-}
-
-/// The result as pretty JSON on stdout.
-pub(crate) fn print_json(value: &impl Serialize) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: could not encode the result as JSON: {e}"),
-    }
 }
 
 fn when(epoch: i64) -> String {

@@ -3,7 +3,9 @@
 
 pub mod cli;
 pub mod handler;
+pub mod job;
 pub mod migrate;
+pub mod output;
 pub mod runs;
 pub mod source;
 pub mod verify;

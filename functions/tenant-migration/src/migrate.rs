@@ -21,16 +21,17 @@ use shared::config::Source;
 use shared::domain::migration::{MigrationMode, SourceRecord};
 use shared::domain::migration_job::{
     migrate_organization, provision_organization, rollback_organization, transient, Counters,
-    MigrationDeps, MigrationJob, OrgCheckpoint, OrgPhase, PersonFailure, SkippedRecord,
-    StagedPerson,
+    MigrationDeps, MigrationJob, OrgCheckpoint, OrgPhase, SkippedRecord, StagedPerson,
 };
 use shared::domain::migration_plan::{PlanSummary, Planner, RecordProblem, Verdict};
 use shared::domain::{now_epoch, Error};
 use shared::ports::{MigrationStore, Registry};
 use shared::rate::{Paced, RateLimits, Rates};
 
-use crate::cli::{print_json, progress};
+use crate::job::{all_failures, all_skipped, find_job};
+use crate::output::{print_json, progress, CliError, Context, Exit};
 use crate::source::{SourceReader, SourceSpec};
+use crate::wiring::migration_pools;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -175,16 +176,6 @@ pub enum MigrateCommand {
     },
 }
 
-/// What `migrate` needs from the CLI around it.
-pub struct Context<'a> {
-    pub sdk: &'a aws_config::SdkConfig,
-    pub json: bool,
-    pub actor: String,
-}
-
-/// How the command ended: the exit code (0 clean, 1 something not migrated, 2 refused).
-pub type Exit = u8;
-
 fn job_id(id: &str) -> Result<(), Error> {
     let ok = (1..=64).contains(&id.len())
         && id
@@ -201,17 +192,7 @@ fn job_id(id: &str) -> Result<(), Error> {
     }
 }
 
-/// The Cognito client of a migration: without the SDK's own retries, so that throttling
-/// reaches the rate limiter (which waits it out) instead of failing after three attempts.
-pub fn migration_pools(sdk: &aws_config::SdkConfig) -> CognitoPools {
-    let config = sdk
-        .to_builder()
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .build();
-    CognitoPools::new(&config)
-}
-
-pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, crate::cli::CliError> {
+pub async fn run(ctx: &Context<'_>, cmd: MigrateCommand) -> Result<Exit, CliError> {
     let env = &shared::config::ProcessEnv;
     let registry = crate::wiring::registry(ctx.sdk, env)?;
     match cmd {
@@ -413,11 +394,7 @@ async fn write_manifest(
 }
 
 /// `migrate start`: the manifest afresh, then an execution over it, unless one is running.
-async fn start(
-    ctx: &Context<'_>,
-    registry: &DynamoRegistry,
-    id: &str,
-) -> Result<Exit, crate::cli::CliError> {
+async fn start(ctx: &Context<'_>, registry: &DynamoRegistry, id: &str) -> Result<Exit, CliError> {
     let env = &shared::config::ProcessEnv;
     let bucket = manifest_bucket(env).ok_or(shared::config::ConfigError::Missing {
         name: "MIGRATION_BUCKET",
@@ -468,13 +445,6 @@ async fn start(
         }
     }
     Ok(0)
-}
-
-pub(crate) async fn find_job(registry: &DynamoRegistry, id: &str) -> Result<MigrationJob, Error> {
-    registry.job(id).await?.ok_or_else(|| Error::NotFound {
-        what: "migration job",
-        key: id.to_owned(),
-    })
 }
 
 /// A checked source.
@@ -781,7 +751,7 @@ async fn prepare(
     planner: Planner,
     provision: bool,
     concurrency: usize,
-) -> Result<(), crate::cli::CliError> {
+) -> Result<(), CliError> {
     record_job(registry, job, &planner).await?;
     if provision {
         let env = &shared::config::ProcessEnv;
@@ -836,7 +806,7 @@ async fn migrate_all(
     limits: &RateLimits,
     job: &MigrationJob,
     concurrency: usize,
-) -> Result<Exit, crate::cli::CliError> {
+) -> Result<Exit, CliError> {
     let env = &shared::config::ProcessEnv;
     let config = shared::config::ProvisioningConfig::from_env(env)?;
     let mailer = crate::wiring::mailer(ctx.sdk, env)?;
@@ -979,11 +949,7 @@ struct PhaseCount {
 
 /// Exit 0 when every organization of the job that can be migrated is switched and nobody
 /// failed; 1 otherwise.
-async fn status(
-    ctx: &Context<'_>,
-    store: &DynamoRegistry,
-    id: &str,
-) -> Result<Exit, crate::cli::CliError> {
+async fn status(ctx: &Context<'_>, store: &DynamoRegistry, id: &str) -> Result<Exit, CliError> {
     let job = find_job(store, id).await?;
     let checkpoints = store.checkpoints(id).await?;
     let mut phases: Vec<PhaseCount> = Vec::new();
@@ -1164,45 +1130,7 @@ async fn what_is_left(
     })
 }
 
-/// Every skipped record of the job.
-pub(crate) async fn all_skipped(
-    store: &DynamoRegistry,
-    id: &str,
-) -> Result<Vec<SkippedRecord>, Error> {
-    let mut skipped: Vec<SkippedRecord> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store.skipped(id, cursor.as_deref(), 500).await?;
-        skipped.extend(page.items);
-        match page.next {
-            Some(n) => cursor = Some(n),
-            None => return Ok(skipped),
-        }
-    }
-}
-
-/// Every person failure of the job.
-pub(crate) async fn all_failures(
-    store: &DynamoRegistry,
-    id: &str,
-) -> Result<Vec<PersonFailure>, Error> {
-    let mut failures: Vec<PersonFailure> = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store.failures(id, cursor.as_deref(), 500).await?;
-        failures.extend(page.items);
-        match page.next {
-            Some(n) => cursor = Some(n),
-            None => return Ok(failures),
-        }
-    }
-}
-
-async fn report(
-    ctx: &Context<'_>,
-    store: &DynamoRegistry,
-    id: &str,
-) -> Result<Exit, crate::cli::CliError> {
+async fn report(ctx: &Context<'_>, store: &DynamoRegistry, id: &str) -> Result<Exit, CliError> {
     let job = find_job(store, id).await?;
     let checkpoints = store.checkpoints(id).await?;
     let skipped = all_skipped(store, id).await?;

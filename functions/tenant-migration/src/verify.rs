@@ -23,8 +23,8 @@ use shared::domain::{Error, Organization, Person, PersonStatus};
 use shared::ports::{MigrationLogins, MigrationStore, PoolLogin, Registry};
 use shared::rate::{Paced, RateLimits};
 
-use crate::cli::print_json;
-use crate::migrate::{all_failures, all_skipped, Context, Exit};
+use crate::job::{all_failures, all_skipped};
+use crate::output::{print_json, CliError, Context, Exit};
 use crate::source::{SourceReader, SourceSpec};
 
 /// A person record of the source, as verify needs it.
@@ -471,7 +471,7 @@ pub async fn verify(
     pools: &CognitoPools,
     limits: &RateLimits,
     job: &MigrationJob,
-) -> Result<Exit, crate::cli::CliError> {
+) -> Result<Exit, CliError> {
     let checkpoints = store.checkpoints(&job.id).await?;
     let skipped_records = all_skipped(store, &job.id).await?;
     let skipped: HashMap<u64, &SkippedRecord> =

@@ -30,6 +30,16 @@ pub fn migration_workers(src: &dyn Source) -> Result<u32, ConfigError> {
     }
 }
 
+/// The Cognito client of a migration: without the SDK's own retries, so that throttling
+/// reaches the rate limiter (which waits it out) instead of failing after three attempts.
+pub fn migration_pools(sdk: &aws_config::SdkConfig) -> CognitoPools {
+    let config = sdk
+        .to_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    CognitoPools::new(&config)
+}
+
 /// Everything `org create` and the worker need.
 pub struct ProvisioningDeps {
     pub config: ProvisioningConfig,
@@ -47,7 +57,7 @@ impl ProvisioningDeps {
         let config = ProvisioningConfig::from_env(src)?;
         let workers = migration_workers(src)?;
         Ok(Self {
-            migration_pools: crate::migrate::migration_pools(sdk),
+            migration_pools: migration_pools(sdk),
             limits: RateLimits::new(Rates::default().share(workers)),
             registry: DynamoRegistry::new(sdk, &config.table_name),
             pools: CognitoPools::new(sdk),
