@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::domain::people::{Admin, NewPerson};
 use shared::domain::{Error, Organization};
 
-use crate::app::Call;
+use crate::context::Call;
 use crate::problem::Problem;
 
 /// Most rows in one request.

@@ -13,7 +13,7 @@ use shared::domain::settings::{
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
 use shared::ports::AuditEvent;
 
-use crate::app::{App, Call, Caller};
+use crate::context::{App, Call, Caller};
 use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly

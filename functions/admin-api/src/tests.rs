@@ -12,7 +12,7 @@ use shared::domain::{OrgId, Organization, PersonStatus};
 use shared::ports::Registry as _;
 use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
 
-use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
+use crate::context::{App, Authenticate, NotAccepted, TokenSubject};
 
 /// Tokens are `token:<pool>:<username>` (signed in now) or `old:<pool>:<username>` (signed
 /// in long ago); anything else is refused.

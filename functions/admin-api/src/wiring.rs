@@ -11,7 +11,7 @@ use shared::aws::ses::SesMailer;
 use shared::config::{self, ConfigError, Source};
 use shared::ports::Registry;
 
-use crate::app::{App, Authenticate, NotAccepted, TokenSubject};
+use crate::context::{App, Authenticate, NotAccepted, TokenSubject};
 
 #[async_trait]
 impl Authenticate for TokenVerifier {
