@@ -2,12 +2,18 @@
 //! login pages on its own subdomain.
 
 pub mod app;
+mod common;
+mod discovery;
 pub mod host;
+mod links;
 pub mod pages;
+mod password;
+mod session;
+mod sso;
 pub mod web;
 pub mod wiring;
 
-pub use app::{App, Identify, Identity, Settings};
+pub use common::{App, Identify, Identity, Settings, ORG_TTL};
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use shared::domain::{OrgId, OrgStatus, Organization, PersonStatus, Subdomain};
 use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 use shared::testing::{sample_org, sample_person, MemoryRegistry, RecordingPools, SAMPLE_POOL};
 
-use crate::app::{App, Identify, Identity, Settings, ORG_TTL};
+use crate::common::{App, Identify, Identity, Settings, ORG_TTL};
 use shared::auth::oauth::{pkce_challenge, CodeExchange};
 
 const BASE: &str = "app.example.com";

@@ -13,7 +13,7 @@ use shared::config::{self, ConfigError, Source};
 use shared::domain::attempts::AttemptLimits;
 use shared::ports::Registry;
 
-use crate::app::{App, Identify, Identity, Settings};
+use crate::common::{App, Identify, Identity, Settings};
 
 #[async_trait]
 impl Identify for TokenVerifier {
