@@ -2,6 +2,7 @@
 //! may call and `routes.rs` for the routes; `openapi.json` describes them.
 
 pub mod app;
+pub mod cors;
 pub mod import;
 pub mod problem;
 pub mod routes;
