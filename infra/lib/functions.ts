@@ -17,7 +17,7 @@
 export type FunctionKind =
   /** A Cognito user pool trigger, attached to every organization's pool. */
   | 'trigger'
-  /** lambda_http behind an API Gateway HTTP API. */
+  /** lambda_http behind an API Gateway REST API (Lambda proxy integration) and AWS WAF. */
   | 'http'
   /** Invoked by Step Functions (and by operators with `aws lambda invoke`). */
   | 'worker';
@@ -53,7 +53,14 @@ export type EnvVar =
   /** Every trigger's `*_ARN` (the `ProvisioningConfig` of `org create`). */
   | 'TRIGGER_ARNS'
   /** The migration map's MaxConcurrency, so that a worker can take its share of each quota. */
-  | 'MIGRATION_MAX_CONCURRENCY';
+  | 'MIGRATION_MAX_CONCURRENCY'
+  /** The admin UI's origin: the CORS headers of admin-api's answers (a REST API leaves them to the function). */
+  | 'ADMIN_UI_ORIGIN'
+  /**
+   * `true` for lambda_http behind a REST API stage: lambda_http would otherwise put the stage's
+   * name in front of every path (`/live/login`). Read by lambda_http, not by our code.
+   */
+  | 'AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH';
 
 export interface FunctionSpec {
   /** The crate under `functions/`, and the construct id. */
@@ -216,9 +223,9 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     kind: 'http',
     description: "The admin API behind the organizations' admin UI",
     memoryMb: 512,
-    // An HTTP API integration waits 30 s at most.
+    // A REST API integration waits 29 s by default.
     timeoutSeconds: 29,
-    env: ['TABLE_NAME', 'BASE_DOMAIN', 'MAIL_FROM', 'SES_CONFIGURATION_SET'],
+    env: ['TABLE_NAME', 'BASE_DOMAIN', 'MAIL_FROM', 'SES_CONFIGURATION_SET', 'ADMIN_UI_ORIGIN', 'AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH'],
     // Idempotency keys are deleted when a request of ours fails, so the same key can finish it.
     registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
     why: 'Everything an organization\'s admins do: people (create_person, save_person, imports), roles, e-mail and username changes, settings, the audit log and people lists (Query), idempotency keys (Put, Update, Delete); the person\'s Cognito login and the pool\'s settings (UpdateUserPool sends the pool\'s tags back: TagResource and UntagResource); welcome mails from MAIL_FROM; the identity providers\' secrets under signin/*.',
@@ -269,7 +276,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     memoryMb: 512,
     // A sign-in waits for Cognito, which runs up to three triggers of 5 s each in turn.
     timeoutSeconds: 20,
-    env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME'],
+    env: ['TABLE_NAME', 'BASE_DOMAIN', 'PRODUCT_NAME', 'AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH'],
     // First logins and spent activation links are saved; attempts are counted.
     registry: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
     why: 'Counts sign-in, reset and discovery attempts per address and organization (one-minute windows: UpdateItem with ADD); records first logins and spent activation links (save_person: Puts); confirms e-mail and username changes (transactions with the old claim\'s Delete and the new name\'s ConditionCheck) and applies them to the login (AdminUpdateUserAttributes, AdminDeleteUserAttributes); sets the password an activation link\'s person chose (AdminSetUserPassword). Its sign-in calls are Cognito\'s public API, not governed by IAM.',

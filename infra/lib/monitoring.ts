@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { LambdaHttpApi } from './http-api';
+import { LambdaRestApi } from './rest-api';
 import { RustFunctions } from './rust-functions';
 import { StageSettings } from './stage';
 
@@ -16,7 +16,7 @@ export interface MonitoringProps {
   readonly stage: StageSettings;
   readonly alarmTopicArn: string;
   readonly functions: RustFunctions;
-  readonly apis: Record<string, LambdaHttpApi>;
+  readonly apis: Record<string, LambdaRestApi>;
   readonly migration: sfn.StateMachine;
 }
 

@@ -4,7 +4,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { Construct } from 'constructs';
-import { LambdaHttpApi } from './http-api';
+import { LambdaRestApi } from './rest-api';
 import { DeploymentParameters } from './parameters';
 import { StageSettings } from './stage';
 
@@ -14,22 +14,28 @@ export interface RouterSiteProps {
   readonly params: DeploymentParameters;
 }
 
+/** What a client blocked by the web ACL's rate rules reads: a page like the router's own. */
+const TOO_MANY_REQUESTS_PAGE =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
+  '<title>Too many requests</title></head><body style="font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto;padding:0 1rem">' +
+  '<h1>Too many requests</h1><p>Too many requests came from your network. Wait a few minutes, then try again.</p></body></html>';
+
 /**
  * `auth-router` on `BASE_DOMAIN` (discovery) and `*.BASE_DOMAIN` (each organization's login
- * pages): an HTTP API reachable only through these two custom domains (its execute-api
- * endpoint is disabled, so every request carries one of our hosts), A and AAAA alias records
+ * pages): a REST API behind AWS WAF, reachable only through these two custom domains (its
+ * execute-api endpoint is disabled, so every request carries one of our hosts), A and AAAA alias records
  * in the hosted zone, and the certificate given as a parameter or requested here and
  * validated through the same zone. Cognito's own custom domains are not used (4 per account):
  * each pool has a prefix domain for OAuth only.
  */
 export class RouterSite extends Construct {
-  readonly http: LambdaHttpApi;
+  readonly http: LambdaRestApi;
   readonly domains: apigwv2.DomainName[] = [];
 
   constructor(scope: Construct, id: string, props: RouterSiteProps) {
     super(scope, id);
     const { params } = props;
-    this.http = new LambdaHttpApi(this, 'Http', {
+    this.http = new LambdaRestApi(this, 'Http', {
       stage: props.stage,
       name: 'auth-router',
       handler: props.handler,
@@ -37,12 +43,16 @@ export class RouterSite extends Construct {
       disableExecuteApiEndpoint: true,
       // `/activate/<person id>.<secret>` is a single-use credential: never in a log.
       logPath: false,
+      rateRules: props.stage.routerRateRules,
+      blockedBody: { contentType: 'TEXT_HTML', content: TOO_MANY_REQUESTS_PAGE },
     });
-    Validations.of(this.http.api).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'The login pages are public by nature: the router signs people in itself (Cognito USER_PASSWORD_AUTH, session cookies verified on every request, CSRF tokens on every form)',
-    });
+    for (const method of this.http.api.methods) {
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The login pages are public by nature: the router signs people in itself (Cognito USER_PASSWORD_AUTH, session cookies verified on every request, CSRF tokens on every form)',
+      });
+    }
 
     const wildcard = `*.${params.baseDomain}`;
     const createCertificate = new CfnCondition(this, 'CreateCertificate', {
@@ -76,11 +86,14 @@ export class RouterSite extends Construct {
         ipAddressType: apigwv2.IpAddressType.DUAL_STACK,
       });
       this.domains.push(domain);
-      new apigwv2.ApiMapping(this, `${name}Mapping`, {
-        api: this.http.api,
-        domainName: domain,
-        stage: this.http.stage,
+      // The v2 API maps REST API stages to regional custom domains too (and keeps the
+      // domain dual-stack); an empty key maps every path.
+      const mapping = new apigwv2.CfnApiMapping(this, `${name}Mapping`, {
+        apiId: this.http.api.restApiId,
+        domainName: domain.name,
+        stage: this.http.stage.stageName,
       });
+      mapping.node.addDependency(this.http.stage);
       for (const type of ['A', 'AAAA']) {
         new route53.CfnRecordSet(this, `${name}${type}`, {
           hostedZoneId: params.hostedZoneId,

@@ -110,6 +110,8 @@ export class RustFunctions extends Construct {
       SES_CONFIGURATION_SET: () => props.mail.configurationSet.configurationSetName,
       PRODUCT_NAME: () => props.params.productName,
       MIGRATION_MAX_CONCURRENCY: () => String(props.migrationMaxConcurrency),
+      ADMIN_UI_ORIGIN: () => props.params.adminUiOrigin,
+      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: () => 'true',
     };
     for (const name of spec.env) {
       if (name === 'TRIGGER_ARNS') {

@@ -1,6 +1,19 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
+/**
+ * AWS WAF rate-based rules per client address, counted over 5 minutes (the web ACL in front
+ * of an API's stage). Far above what the functions' own limits let through (the router's
+ * DynamoDB windows answer first, with their own page); WAF is for floods, which it stops
+ * before they cost a Lambda invocation. AWS WAF's lowest limit is 10.
+ */
+export interface RateRules {
+  /** Every request from one address. */
+  readonly perAddress: number;
+  /** POST requests from one address (the router's password, reset and discovery forms). */
+  readonly postsPerAddress?: number;
+}
+
 /** What differs between the stages, chosen with `-c stage=dev|prod` (default dev). */
 export interface StageSettings {
   readonly name: 'dev' | 'prod';
@@ -14,9 +27,12 @@ export interface StageSettings {
   /** For logs and other things that can be rebuilt. */
   readonly logRemoval: RemovalPolicy;
   readonly logRetention: RetentionDays;
-  /** HTTP API throttling of the default route (steady requests/s, burst). */
+  /** REST API stage throttling (steady requests/s, burst) for every method. */
   readonly adminApiThrottle: { rate: number; burst: number };
   readonly routerThrottle: { rate: number; burst: number };
+  /** The web ACLs' rate-based rules (AWS WAF), per API. */
+  readonly adminApiRateRules: RateRules;
+  readonly routerRateRules: RateRules;
   /** How long an alarm's metric is looked at. */
   readonly alarmPeriod: Duration;
 }
@@ -30,6 +46,8 @@ const STAGES: Record<string, StageSettings> = {
     logRetention: RetentionDays.TWO_WEEKS,
     adminApiThrottle: { rate: 10, burst: 20 },
     routerThrottle: { rate: 20, burst: 40 },
+    adminApiRateRules: { perAddress: 6000 },
+    routerRateRules: { perAddress: 3000, postsPerAddress: 600 },
     alarmPeriod: Duration.minutes(5),
   },
   prod: {
@@ -44,6 +62,12 @@ const STAGES: Record<string, StageSettings> = {
     // Page views cost no AWS call with a warm cache; a sign-in costs one InitiateAuth of the
     // account's 120/s UserAuthentication quota. 200/s of pages leaves room for both.
     routerThrottle: { rate: 200, burst: 400 },
+    // 20 requests/s from one address for 5 minutes: several admins behind one NAT, an import.
+    adminApiRateRules: { perAddress: 6000 },
+    // 10 pages/s and 2 posts/s from one address for 5 minutes: an office behind one NAT at
+    // nine stays under; the router's own limits (30 passwords a minute per address) answer
+    // first, so WAF only meets floods.
+    routerRateRules: { perAddress: 3000, postsPerAddress: 600 },
     alarmPeriod: Duration.minutes(5),
   },
 };

@@ -87,7 +87,7 @@ export class SuiteStack extends Stack {
       description: "SSM path of tenantctl's environment: the trigger ARNs, TABLE_NAME, BASE_DOMAIN, MAIL_FROM, ...",
     });
     new CfnOutput(this, 'AdminApiUrl', {
-      value: adminApi.http.stage.url,
+      value: adminApi.http.api.url,
       description: "The admin API's base URL (routes under /v1/)",
     });
     new CfnOutput(this, 'LoginUrl', {

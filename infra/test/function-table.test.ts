@@ -52,6 +52,8 @@ function rustSources(crate: string): string {
  */
 const SET_AHEAD: Partial<Record<EnvVar, string>> = {
   MIGRATION_MAX_CONCURRENCY: "issue 10: each worker's share of the Cognito quotas",
+  // Read by lambda_http (request.rs, apigw_path_with_stage), not by our sources.
+  AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: 'lambda_http keeps the REST stage out of the path',
 };
 
 describe('the function table', () => {

@@ -293,33 +293,57 @@ describe('registry table', () => {
   });
 });
 
-describe('admin API', () => {
-  const api = () => logicalIdAt(dev, 'AdminApi/Http/Api/Resource');
+/** The methods of a REST API, by `<METHOD> <path>`. */
+function methodsOf(s: Synthesized, apiPath: string): Map<string, any> {
+  const apiId = logicalIdAt(s, apiPath);
+  const resources = new Map(resourcesOfType(s, 'AWS::ApiGateway::Resource'));
+  const pathOf = (ref: any): string => {
+    if (ref['Fn::GetAtt']) return '';
+    const r = resources.get(ref.Ref)!;
+    return `${pathOf(r.Properties.ParentId)}/${r.Properties.PathPart}`;
+  };
+  const methods = new Map<string, any>();
+  for (const [, m] of resourcesOfType(s, 'AWS::ApiGateway::Method')) {
+    if (m.Properties.RestApiId.Ref !== apiId) continue;
+    methods.set(`${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId) || '/'}`, m);
+  }
+  return methods;
+}
 
-  it('is an HTTP API with CORS for the admin UI origin only', () => {
-    dev.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      ProtocolType: 'HTTP',
-      CorsConfiguration: {
-        AllowOrigins: [{ Ref: 'AdminUiOrigin' }],
-        AllowCredentials: false,
-        AllowHeaders: Match.arrayWith(['authorization', 'if-match', 'idempotency-key']),
-        AllowMethods: Match.arrayWith(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
-        ExposeHeaders: Match.arrayWith(['etag', 'location', 'idempotent-replay']),
-      },
+/** The web ACL associated with an API's stage, and its rules by name. */
+function webAclOf(s: Synthesized, construct: string) {
+  const association = s.json.Resources[logicalIdAt(s, `${construct}/WebAclAssociation`)];
+  assert.deepEqual(association.Properties.WebACLArn, { 'Fn::GetAtt': [logicalIdAt(s, `${construct}/WebAcl`), 'Arn'] });
+  const acl = s.json.Resources[logicalIdAt(s, `${construct}/WebAcl`)];
+  const rules = new Map<string, any>(acl.Properties.Rules.map((r: any) => [r.Name, r]));
+  return { association, acl, rules };
+}
+
+describe('admin API', () => {
+  it('is a regional REST API with CORS preflights for the admin UI origin only', () => {
+    dev.template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['REGIONAL'], IpAddressType: 'dualstack' },
     });
+    const preflight = methodsOf(dev, 'AdminApi/Http/Api/Resource').get('OPTIONS /v1/{proxy+}');
+    assert.ok(preflight, 'OPTIONS /v1/{proxy+}');
+    const headers = preflight.Properties.Integration.IntegrationResponses[0].ResponseParameters;
+    assert.deepEqual(headers['method.response.header.Access-Control-Allow-Origin'], { 'Fn::Join': ['', ["'", { Ref: 'AdminUiOrigin' }, "'"]] });
+    for (const h of ['authorization', 'if-match', 'idempotency-key']) {
+      assert.ok(headers['method.response.header.Access-Control-Allow-Headers'].includes(h), h);
+    }
   });
 
   it('sends /v1/... to admin-api, with no API Gateway authorizer (the function verifies tokens)', () => {
     const admin = FUNCTIONS.find((f) => f.name === 'admin-api')!;
-    const routes = resourcesOfType(dev, 'AWS::ApiGatewayV2::Route').filter(([, r]) => r.Properties.ApiId.Ref === api());
-    assert.deepEqual(routes.map(([, r]) => r.Properties.RouteKey), ['ANY /v1/{proxy+}']);
-    assert.equal(routes[0][1].Properties.AuthorizationType, 'NONE');
-    dev.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
-      ApiId: { Ref: api() },
-      IntegrationType: 'AWS_PROXY',
-      IntegrationUri: fnArn(dev, admin),
-      PayloadFormatVersion: '2.0',
-    });
+    const methods = methodsOf(dev, 'AdminApi/Http/Api/Resource');
+    assert.deepEqual([...methods.keys()].filter((k) => !k.startsWith('OPTIONS')).sort(), ['ANY /v1/{proxy+}']);
+    const method = methods.get('ANY /v1/{proxy+}');
+    assert.equal(method.Properties.AuthorizationType, 'NONE');
+    assert.equal(method.Properties.Integration.Type, 'AWS_PROXY');
+    assert.ok(JSON.stringify(method.Properties.Integration.Uri).includes(fnId(dev, admin)));
+    const env = dev.json.Resources[fnId(dev, admin)].Properties.Environment.Variables;
+    assert.equal(env.AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH, 'true');
+    assert.deepEqual(env.ADMIN_UI_ORIGIN, { Ref: 'AdminUiOrigin' });
   });
 
   it('is throttled and writes JSON access logs, by stage', () => {
@@ -327,15 +351,38 @@ describe('admin API', () => {
       [dev, { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 }],
       [prod, { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 }],
     ] as const) {
-      const stage = s.json.Resources[logicalIdAt(s, 'AdminApi/Http/Api/Stage/Resource')];
-      assert.equal(stage.Properties.StageName, '$default');
-      assert.deepEqual(stage.Properties.DefaultRouteSettings, throttle);
-      assert.deepEqual(stage.Properties.AccessLogSettings.DestinationArn, {
-        'Fn::GetAtt': [logicalIdAt(s, 'AdminApi/Http/AccessLogs/Resource'), 'Arn'],
-      });
-      const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
+      const stage = s.json.Resources[logicalIdAt(s, 'AdminApi/Http/Api/DeploymentStage.live')];
+      assert.equal(stage.Properties.StageName, 'live');
+      assert.deepEqual(stage.Properties.MethodSettings, [
+        { DataTraceEnabled: false, HttpMethod: '*', ResourcePath: '/*', ...throttle },
+      ]);
+      assert.ok(JSON.stringify(stage.Properties.AccessLogSetting.DestinationArn).includes(`{"Ref":"${logicalIdAt(s, 'AdminApi/Http/AccessLogs/Resource')}"}`));
+      const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
       assert.equal(format.requestId, '$context.requestId');
       assert.equal(format.status, '$context.status');
+      assert.equal(format.wafStatus, '$context.waf.status');
+    }
+  });
+
+  it('is behind an AWS WAF web ACL that blocks one address above 6,000 requests in 5 minutes with a 429 problem', () => {
+    for (const s of [dev, prod]) {
+      const { association, acl, rules } = webAclOf(s, 'AdminApi/Http');
+      assert.equal(acl.Properties.Scope, 'REGIONAL');
+      assert.deepEqual(acl.Properties.DefaultAction, { Allow: {} });
+      assert.ok(JSON.stringify(association.Properties.ResourceArn).includes(logicalIdAt(s, 'AdminApi/Http/Api/Resource')));
+      assert.ok(JSON.stringify(association.Properties.ResourceArn).includes('/stages/'));
+      const rule = rules.get('PerAddress');
+      assert.deepEqual(rule.Statement.RateBasedStatement, { AggregateKeyType: 'IP', Limit: 6000, EvaluationWindowSec: 300 });
+      assert.equal(rule.Action.Block.CustomResponse.ResponseCode, 429);
+      assert.deepEqual(rule.Action.Block.CustomResponse.ResponseHeaders, [
+        { Name: 'retry-after', Value: '60' },
+        { Name: 'access-control-allow-origin', Value: { Ref: 'AdminUiOrigin' } },
+        { Name: 'vary', Value: 'origin' },
+      ]);
+      const body = acl.Properties.CustomResponseBodies['too-many-requests'];
+      assert.equal(body.ContentType, 'APPLICATION_JSON');
+      assert.equal(JSON.parse(body.Content).status, 429);
+      assert.equal(rules.size, 1);
     }
   });
 });
@@ -347,13 +394,14 @@ describe('router', () => {
     const router = FUNCTIONS.find((f) => f.name === 'auth-router')!;
     const apiResource = dev.json.Resources[api()];
     assert.equal(apiResource.Properties.DisableExecuteApiEndpoint, true);
-    const routes = resourcesOfType(dev, 'AWS::ApiGatewayV2::Route').filter(([, r]) => r.Properties.ApiId.Ref === api());
-    assert.deepEqual(routes.map(([, r]) => r.Properties.RouteKey), ['$default']);
-    dev.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
-      ApiId: { Ref: api() },
-      IntegrationUri: fnArn(dev, router),
-      PayloadFormatVersion: '2.0',
-    });
+    const methods = methodsOf(dev, 'Router/Http/Api/Resource');
+    assert.deepEqual([...methods.keys()].sort(), ['ANY /', 'ANY /{proxy+}']);
+    for (const m of methods.values()) {
+      assert.equal(m.Properties.Integration.Type, 'AWS_PROXY');
+      assert.ok(JSON.stringify(m.Properties.Integration.Uri).includes(fnId(dev, router)));
+    }
+    const env = dev.json.Resources[fnId(dev, router)].Properties.Environment.Variables;
+    assert.equal(env.AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH, 'true');
   });
 
   it('answers on BASE_DOMAIN and *.BASE_DOMAIN with the given or a requested certificate', () => {
@@ -371,6 +419,7 @@ describe('router', () => {
     dev.template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 2);
     for (const [, mapping] of resourcesOfType(dev, 'AWS::ApiGatewayV2::ApiMapping')) {
       assert.deepEqual(mapping.Properties.ApiId, { Ref: api() });
+      assert.deepEqual(mapping.Properties.Stage, { Ref: logicalIdAt(dev, 'Router/Http/Api/DeploymentStage.live') });
     }
     const requested = dev.json.Resources[logicalIdAt(dev, 'Router/Certificate')];
     assert.equal(requested.Condition, logicalIdAt(dev, 'Router/CreateCertificate'));
@@ -388,11 +437,33 @@ describe('router', () => {
   });
 
   it('is throttled, and its access log never holds a path (activation links are secrets)', () => {
-    const stage = prod.json.Resources[logicalIdAt(prod, 'Router/Http/Api/Stage/Resource')];
-    assert.deepEqual(stage.Properties.DefaultRouteSettings, { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 });
-    const format: string = stage.Properties.AccessLogSettings.Format;
+    const stage = prod.json.Resources[logicalIdAt(prod, 'Router/Http/Api/DeploymentStage.live')];
+    assert.deepEqual(stage.Properties.MethodSettings, [
+      { DataTraceEnabled: false, HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 },
+    ]);
+    const format: string = stage.Properties.AccessLogSetting.Format;
     assert.ok(!format.includes('$context.path'), format);
     assert.ok(format.includes('$context.requestId'));
+  });
+
+  it('is behind an AWS WAF web ACL: 3,000 requests and 600 posts per address in 5 minutes, then a 429 page', () => {
+    for (const s of [dev, prod]) {
+      const { acl, rules } = webAclOf(s, 'Router/Http');
+      assert.equal(acl.Properties.Scope, 'REGIONAL');
+      assert.deepEqual(rules.get('PerAddress').Statement.RateBasedStatement, { AggregateKeyType: 'IP', Limit: 3000, EvaluationWindowSec: 300 });
+      const posts = rules.get('PostsPerAddress').Statement.RateBasedStatement;
+      assert.equal(posts.Limit, 600);
+      assert.equal(posts.AggregateKeyType, 'IP');
+      assert.deepEqual(posts.ScopeDownStatement.ByteMatchStatement.FieldToMatch, { Method: {} });
+      assert.equal(posts.ScopeDownStatement.ByteMatchStatement.SearchString, 'POST');
+      for (const rule of rules.values()) {
+        assert.equal(rule.Action.Block.CustomResponse.ResponseCode, 429);
+        assert.equal(rule.VisibilityConfig.CloudWatchMetricsEnabled, true);
+      }
+      const body = acl.Properties.CustomResponseBodies['too-many-requests'];
+      assert.equal(body.ContentType, 'TEXT_HTML');
+      assert.ok(body.Content.includes('Too many requests'));
+    }
   });
 });
 
@@ -547,7 +618,7 @@ describe('alarms', () => {
   });
 
   it("watch both APIs' 5xx answers, the state machine's failures, and SES bounces", () => {
-    assert.equal(alarms().filter(([, a]) => a.Properties.MetricName === '5xx').length, 2);
+    assert.equal(alarms().filter(([, a]) => a.Properties.MetricName === '5XXError').length, 2);
     const sm = alarms().filter(([, a]) => JSON.stringify(a.Properties.Metrics ?? []).includes('ExecutionsFailed'));
     assert.equal(sm.length, 1);
     assert.match(JSON.stringify(sm[0][1].Properties.Metrics), /ExecutionsTimedOut/);

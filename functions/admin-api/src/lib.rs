@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod context;
+pub mod cors;
 pub mod import;
 pub mod problem;
 pub mod routes;

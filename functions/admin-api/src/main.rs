@@ -1,4 +1,5 @@
-//! The `admin-api` function: API Gateway (HTTP API) requests through `App::handle`.
+//! The `admin-api` function: API Gateway (REST API) requests through `App::handle`, with the
+//! admin UI's CORS headers on every answer.
 
 use lambda_http::{service_fn, Request};
 use shared::config::ProcessEnv;
@@ -10,8 +11,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     // Lives as long as the execution environment.
     let app: &'static admin_api::App =
         Box::leak(Box::new(admin_api::wiring::app(&sdk, &ProcessEnv)?));
+    let cors: &'static admin_api::cors::Cors =
+        Box::leak(Box::new(admin_api::cors::Cors::from_env(&ProcessEnv)));
     lambda_http::run_concurrent(service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(app.handle(request).await)
+        let headers = request.headers().clone();
+        let mut response = app.handle(request).await;
+        cors.apply(&headers, &mut response);
+        Ok::<_, std::convert::Infallible>(response)
     }))
     .await
 }

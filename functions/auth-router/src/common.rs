@@ -127,6 +127,8 @@ impl Call {
     pub(crate) fn of(request: Request) -> Self {
         let source_ip = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+            // The deployed router sits behind a REST API (AWS WAF): payload 1.0.
+            Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
             #[allow(unreachable_patterns)]
             _ => None,
         };

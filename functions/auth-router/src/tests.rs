@@ -2269,3 +2269,81 @@ async fn a_strangers_reset_request_does_not_lock_a_lazy_person_out() {
         .iter()
         .any(|c| c == &format!("set_password {SAMPLE_POOL} leo")));
 }
+
+/// The deployed router sits behind a REST API (AWS WAF), which sends payload 1.0 through the
+/// custom domain: the path without the stage (`AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`, set by
+/// the CDK app) and the address in `requestContext.identity.sourceIp`.
+#[tokio::test]
+async fn a_rest_api_event_reaches_its_route_and_counts_against_the_address_api_gateway_saw() {
+    // SAFETY: set before any REST event of this process is read; the HTTP API's events
+    // (every other test) ignore it.
+    unsafe { std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true") };
+    let w = world();
+    let limits = w.app.limits;
+    let event = |ip: &str| {
+        let body = format!("csrf={CSRF}&username=hank&password=wrong");
+        let headers = serde_json::json!({
+            "Host": ACME,
+            "Cookie": format!("__Host-csrf={CSRF}"),
+            "Content-Type": "application/x-www-form-urlencoded",
+            // A forged address header is never the address.
+            "X-Forwarded-For": "192.0.2.99",
+        });
+        let multi: serde_json::Map<String, serde_json::Value> = headers
+            .as_object()
+            .expect("headers")
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!([v])))
+            .collect();
+        serde_json::json!({
+            "resource": "/{proxy+}",
+            "path": "/login",
+            "httpMethod": "POST",
+            "headers": headers,
+            "multiValueHeaders": multi,
+            "queryStringParameters": null,
+            "multiValueQueryStringParameters": null,
+            "pathParameters": { "proxy": "login" },
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012",
+                "resourceId": "abc123",
+                "stage": "live",
+                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                "requestTime": "02/Dec/2026:15:00:00 +0000",
+                "requestTimeEpoch": 1796223600000i64,
+                "path": "/login",
+                "resourcePath": "/{proxy+}",
+                "httpMethod": "POST",
+                "apiId": "a1b2c3d4e5",
+                "protocol": "HTTP/1.1",
+                "domainName": ACME,
+                "identity": { "sourceIp": ip, "userAgent": "Mozilla/5.0" },
+            },
+            "body": body,
+            "isBase64Encoded": false,
+        })
+        .to_string()
+    };
+    for _ in 0..limits.password.per_address {
+        let request = lambda_http::request::from_str(&event("203.0.113.77")).expect("a REST event");
+        assert_eq!(request.uri().path(), "/login", "no stage in the path");
+        let response = w.app.handle(request).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let contexts = w.cognito.contexts.lock().expect("contexts").clone();
+    assert_eq!(contexts.len() as u64, limits.password.per_address);
+    assert!(contexts
+        .iter()
+        .all(|c| c.ip_address.as_deref() == Some("203.0.113.77")));
+    let request = lambda_http::request::from_str(&event("203.0.113.77")).expect("a REST event");
+    assert_eq!(
+        w.app.handle(request).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let request = lambda_http::request::from_str(&event("198.51.100.77")).expect("a REST event");
+    assert_eq!(
+        w.app.handle(request).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
