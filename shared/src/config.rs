@@ -2,7 +2,7 @@
 //! stops the program at once with its name.
 
 use crate::domain::EmailAddress;
-use crate::ports::TriggerArns;
+use crate::domain::ports::TriggerArns;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

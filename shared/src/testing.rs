@@ -8,15 +8,15 @@ use async_trait::async_trait;
 
 use crate::domain::mail::MailContent;
 use crate::domain::organization::{CognitoResources, SignInSettings};
+use crate::domain::ports::{
+    AuditEvent, ClientSpec, IdempotentClaim, Mailer, NewLogin, Page, PoolSpec, Registry,
+    StoredAnswer, UserPools,
+};
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
     PersonId, Subdomain,
 };
 use crate::domain::{OrgStatus, PersonStatus, Role};
-use crate::ports::{
-    AuditEvent, ClientSpec, IdempotentClaim, Mailer, NewLogin, Page, PoolSpec, Registry,
-    StoredAnswer, UserPools,
-};
 
 #[derive(Default)]
 struct State {
@@ -617,7 +617,7 @@ impl Registry for MemoryRegistry {
         &self,
         org: &OrgId,
         key: &str,
-        claim: &crate::ports::KeyClaim<'_>,
+        claim: &crate::domain::ports::KeyClaim<'_>,
     ) -> Result<IdempotentClaim, Error> {
         self.call("claim_idempotency_key");
         let now = crate::domain::now_epoch();
@@ -722,7 +722,7 @@ impl Registry for MemoryRegistry {
 }
 
 #[async_trait]
-impl crate::ports::AttemptCounter for MemoryRegistry {
+impl crate::domain::ports::AttemptCounter for MemoryRegistry {
     async fn count_attempt(
         &self,
         scope: &str,
@@ -852,7 +852,7 @@ impl UserPools for RecordingPools {
     async fn ensure_identity_provider(
         &self,
         pool_id: &str,
-        spec: &crate::ports::IdentityProviderSpec,
+        spec: &crate::domain::ports::IdentityProviderSpec,
     ) -> Result<(), Error> {
         self.record(format!(
             "ensure_identity_provider {pool_id} {} {}",
@@ -1051,7 +1051,7 @@ impl MemorySecrets {
 }
 
 #[async_trait]
-impl crate::ports::Secrets for MemorySecrets {
+impl crate::domain::ports::Secrets for MemorySecrets {
     async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error> {
         self.values
             .lock()
@@ -1072,7 +1072,7 @@ impl crate::ports::Secrets for MemorySecrets {
 }
 
 #[async_trait]
-impl crate::ports::LegacyPasswords for MemoryRegistry {
+impl crate::domain::ports::LegacyPasswords for MemoryRegistry {
     async fn put_legacy_hash(
         &self,
         org: &OrgId,
@@ -1141,7 +1141,7 @@ impl MemoryDns {
 }
 
 #[async_trait]
-impl crate::ports::TxtRecords for MemoryDns {
+impl crate::domain::ports::TxtRecords for MemoryDns {
     async fn txt(&self, name: &str) -> Result<Vec<String>, Error> {
         Ok(self
             .records

@@ -9,7 +9,7 @@ use integration_tests::{http_with, prepared_adapters, provisioned, Functions, Lo
 use serde_json::{json, Value};
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::{Organization, PersonStatus};
-use shared::ports::Registry;
+use shared::domain::ports::Registry;
 
 const TABLE: &str = "signin";
 const NEW_PASSWORD: &str = "N3w-Passw0rd!x";

@@ -38,7 +38,7 @@ use shared::domain::{
     EmailAddress, EmailDomain, MfaMode, OrgId, OrgStatus, Organization, Person, PersonStatus, Role,
     Subdomain,
 };
-use shared::ports::{AuditEvent, LegacyPasswords, Registry};
+use shared::domain::ports::{AuditEvent, LegacyPasswords, Registry};
 use shared::testing::sample_event;
 
 const TABLE: &str = "signin";

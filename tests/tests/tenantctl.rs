@@ -1026,7 +1026,7 @@ async fn email_domain_proofs_are_checked_in_dns() {
     use shared::aws::{cognito::CognitoPools, dynamodb::DynamoRegistry, secrets::SecretsManager};
     use shared::domain::settings::{apply_settings, SettingsDeps, SettingsPatch};
     use shared::domain::Subdomain;
-    use shared::ports::Registry;
+    use shared::domain::ports::Registry;
 
     let aws = LocalAws::start();
     let mut env = aws.env(TABLE);

@@ -15,7 +15,7 @@ use shared::domain::organization::{CognitoResources, SignInSettings};
 use shared::domain::{
     EmailDomain, MfaMode, OrgId, OrgStatus, Organization, PersonStatus, Subdomain,
 };
-use shared::ports::{AuditEvent, Registry};
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::testing::sample_event;
 
 const TABLE: &str = "signin";

@@ -14,7 +14,7 @@ use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use shared::domain::{Organization, Person, PersonStatus, Role};
-use shared::ports::{IdempotentClaim, KeyClaim, Mailer, Registry, StoredAnswer, UserPools};
+use shared::domain::ports::{IdempotentClaim, KeyClaim, Mailer, Registry, StoredAnswer, UserPools};
 
 use crate::problem::Problem;
 use crate::routes;
@@ -85,9 +85,9 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub auth: Arc<dyn Authenticate>,
     /// The identity providers' client secrets (organization settings).
-    pub secrets: Arc<dyn shared::ports::Secrets>,
+    pub secrets: Arc<dyn shared::domain::ports::Secrets>,
     /// DNS, for the TXT proofs of the organization's e-mail domains.
-    pub dns: Arc<dyn shared::ports::TxtRecords>,
+    pub dns: Arc<dyn shared::domain::ports::TxtRecords>,
     pub base_domain: String,
     /// The suite's Region: the pools' Cognito domains are in it.
     pub region: String,

@@ -11,7 +11,7 @@ use shared::domain::settings::{
     ProviderInput, SettingsDeps, SettingsPatch,
 };
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
-use shared::ports::AuditEvent;
+use shared::domain::ports::AuditEvent;
 
 use crate::app::{App, Call, Caller};
 use crate::problem::{json, Problem};

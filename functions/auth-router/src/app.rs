@@ -26,7 +26,7 @@ use shared::domain::signin::record_first_login;
 use shared::domain::{
     password, EmailAddress, EmailDomain, MfaMode, OrgStatus, Organization, PersonStatus, Subdomain,
 };
-use shared::ports::{
+use shared::domain::ports::{
     AttemptCounter, LegacyPasswords, Registry, SignInRefusal, SignInStep, SignInTokens,
     UserContext, UserPools, UserSignIn,
 };

@@ -9,7 +9,7 @@ use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request};
 use shared::cache::OrgCache;
 use shared::domain::{OrgId, OrgStatus, Organization, PersonStatus, Subdomain};
-use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
+use shared::domain::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 use shared::testing::{sample_org, sample_person, MemoryRegistry, RecordingPools, SAMPLE_POOL};
 
 use crate::app::{App, Identify, Identity, Settings, ORG_TTL};
@@ -2228,7 +2228,7 @@ async fn an_organization_under_attack_does_not_take_the_others_quota() {
 #[tokio::test]
 async fn a_strangers_reset_request_does_not_lock_a_lazy_person_out() {
     use shared::domain::migration::LegacyHash;
-    use shared::ports::LegacyPasswords;
+    use shared::domain::ports::LegacyPasswords;
     use shared::testing::legacy_hashes::{BCRYPT, PASSWORD};
     let w = world();
     w.registry.insert_org(shared::testing::sample_lazy_org());

@@ -21,7 +21,7 @@ use shared::domain::signin::{
     split_federated_username, FederatedClaim, FederatedSignUp, Refusal,
 };
 use shared::domain::{EmailAddress, LinkedIdentity};
-use shared::ports::AuditEvent;
+use shared::domain::ports::AuditEvent;
 use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:pre-signup";

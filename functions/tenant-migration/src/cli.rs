@@ -16,7 +16,7 @@ use shared::domain::provisioning::{
 };
 use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Provider, Subdomain};
-use shared::ports::{AuditEvent, Registry};
+use shared::domain::ports::{AuditEvent, Registry};
 
 use crate::wiring::{self, ProvisioningDeps};
 

@@ -26,7 +26,7 @@ use shared::domain::migration_job::{
 };
 use shared::domain::migration_plan::{PlanSummary, Planner, RecordProblem, Verdict};
 use shared::domain::{now_epoch, Error};
-use shared::ports::{MigrationStore, Registry};
+use shared::domain::ports::{MigrationStore, Registry};
 use shared::rate::{Paced, RateLimits, Rates};
 
 use crate::cli::{print_json, progress};

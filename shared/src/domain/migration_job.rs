@@ -22,7 +22,7 @@ use super::provisioning::{ForMigration, Provisioning, Step};
 use super::{
     now_epoch, EmailAddress, Error, OrgId, Organization, Person, PersonId, PersonStatus, Role,
 };
-use crate::ports::{
+use crate::domain::ports::{
     AuditEvent, LeaseHolders, LegacyPasswords, Mailer, MigratedLogin, MigrationLogins,
     MigrationStore, Registry, TriggerArns, UnprovenHolders, UserPools,
 };

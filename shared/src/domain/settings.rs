@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use super::organization::{DomainProof, Invitation, Provider, ProviderSetup};
 use super::{EmailDomain, Error, MfaMode, Organization};
-use crate::ports::{AuditEvent, IdentityProviderSpec, Registry, Secrets, UserPools};
+use crate::domain::ports::{AuditEvent, IdentityProviderSpec, Registry, Secrets, UserPools};
 
 /// What a settings change needs.
 pub struct SettingsDeps<'a> {
@@ -625,7 +625,7 @@ pub struct DomainCheck {
 /// look-up failed, stays pending and says why; the others go on.
 pub async fn verify_email_domains(
     registry: &dyn Registry,
-    dns: &dyn crate::ports::TxtRecords,
+    dns: &dyn crate::domain::ports::TxtRecords,
     org: &Organization,
     actor: &str,
 ) -> Result<(Organization, Vec<DomainCheck>), Error> {
@@ -1297,7 +1297,7 @@ mod tests {
     struct FixedDns(Vec<(String, Option<Vec<String>>)>);
 
     #[async_trait::async_trait]
-    impl crate::ports::TxtRecords for FixedDns {
+    impl crate::domain::ports::TxtRecords for FixedDns {
         async fn txt(&self, name: &str) -> Result<Vec<String>, Error> {
             match self.0.iter().find(|(n, _)| n == name) {
                 Some((_, Some(records))) => Ok(records.clone()),

@@ -9,8 +9,8 @@ use super::{
     from_item, in_transaction, key, org_pk, s, to_item, AuditItem, DynamoRegistry,
     AUDIT_RETENTION_SECS,
 };
+use crate::domain::ports::{AuditEvent, Page};
 use crate::domain::{Error, OrgId};
-use crate::ports::{AuditEvent, Page};
 
 impl DynamoRegistry {
     /// An audit event's item.

@@ -12,7 +12,7 @@ fn legacy_sk(username: &str) -> String {
 }
 
 #[async_trait]
-impl crate::ports::LegacyPasswords for DynamoRegistry {
+impl crate::domain::ports::LegacyPasswords for DynamoRegistry {
     async fn put_legacy_hash(
         &self,
         org: &OrgId,

@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::Put;
 use super::{
     failed, in_transaction, key, n, org_pk, s, to_item, DynamoRegistry, PersonItem, TransactFailure,
 };
+use crate::domain::ports::AuditEvent;
 use crate::domain::{now_epoch, Error, LinkedIdentity, OrgId, Person};
-use crate::ports::AuditEvent;
 
 /// A linked identity's claim: provider names compare without case, as Cognito's do.
 fn identity_sk(provider: &str, subject: &str) -> String {

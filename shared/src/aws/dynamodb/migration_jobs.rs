@@ -8,8 +8,8 @@ use super::{from_item, key, n, s, to_item, DynamoRegistry};
 use crate::domain::migration_job::{
     MigrationJob, OrgCheckpoint, PersonFailure, SkippedRecord, StagedPerson,
 };
+use crate::domain::ports::Page;
 use crate::domain::{now_epoch, Error};
-use crate::ports::Page;
 
 /// Staged people carry legacy password hashes: DynamoDB removes them 30 days after staging.
 const STAGED_RETENTION_SECS: i64 = 30 * 24 * 3600;
@@ -64,7 +64,7 @@ struct FailureItem {
 }
 
 #[async_trait]
-impl crate::ports::MigrationStore for DynamoRegistry {
+impl crate::domain::ports::MigrationStore for DynamoRegistry {
     async fn create_job(&self, job: &MigrationJob) -> Result<Option<MigrationJob>, Error> {
         let item = to_item(&JobItem {
             pk: job_pk(&job.id),

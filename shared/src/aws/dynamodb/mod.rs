@@ -29,7 +29,7 @@
 //! One file per aggregate, each adding its own methods to [`DynamoRegistry`]:
 //! `organizations` (and their claims), `people`, `links` (linked identities), `audit`,
 //! `leases`, `idempotency`, `attempts`, `legacy_passwords`, `migration_jobs`; `registry`
-//! implements the [`Registry`](crate::ports::Registry) port with them. This file keeps the
+//! implements the [`Registry`](crate::domain::ports::Registry) port with them. This file keeps the
 //! client, the table, the transaction and paging helpers and the item codecs that several
 //! aggregates share.
 
@@ -47,8 +47,8 @@ use aws_sdk_dynamodb::Client;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::Endpoint;
+use crate::domain::ports::AuditEvent;
 use crate::domain::{Error, OrgId, Person};
-use crate::ports::AuditEvent;
 
 mod attempts;
 mod audit;

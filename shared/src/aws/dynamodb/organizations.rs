@@ -9,8 +9,8 @@ use super::{
     failed, from_item, in_transaction, key, n, org_pk, s, to_item, DynamoRegistry, TransactFailure,
     GSI1,
 };
+use crate::domain::ports::AuditEvent;
 use crate::domain::{now_epoch, EmailDomain, Error, OrgId, Organization, Subdomain};
-use crate::ports::AuditEvent;
 
 #[derive(Serialize, Deserialize)]
 struct OrgItem {

@@ -8,8 +8,8 @@ use super::{
     failed, from_item, in_transaction, key, n, org_pk, s, to_item, unexpected_condition, AuditItem,
     DynamoRegistry, PersonItem, TransactFailure, AUDIT_RETENTION_SECS,
 };
+use crate::domain::ports::{AuditEvent, Page};
 use crate::domain::{now_epoch, EmailAddress, Error, OrgId, Person, PersonId};
-use crate::ports::{AuditEvent, Page};
 
 /// A sign-in name claim (a person's `preferred_username`).
 fn name_sk(name: &str) -> String {

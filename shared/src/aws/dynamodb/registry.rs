@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 
 use super::DynamoRegistry;
+use crate::domain::ports::{AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, StoredAnswer};
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person, PersonId,
     Subdomain,
 };
-use crate::ports::{AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, StoredAnswer};
 
 #[async_trait]
 impl Registry for DynamoRegistry {
