@@ -1,6 +1,6 @@
 //! The business: organizations, their subdomains, people and their lifecycle, provisioning.
 //! Nothing here knows about Lambda, HTTP or the AWS SDK, nor reads configuration; it talks to
-//! the traits in [`ports`], which the adapters (`crate::aws`, the fakes in `crate::testing`)
+//! the traits in [`ports`], which the adapters (the `aws` module, the fakes in `testing`)
 //! implement. The domain is the bottom layer: nothing in it imports from the rest of the crate.
 
 pub mod activation;
