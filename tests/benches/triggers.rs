@@ -23,9 +23,9 @@ use serde_json::Value;
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::cache::OrgCache;
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{EmailAddress, MfaMode, PersonStatus, Role};
-use shared::domain::ports::{AuditEvent, Registry};
 use shared::testing::sample_event;
 use shared::trigger::{TriggerDeps, TriggerError};
 

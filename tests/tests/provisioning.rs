@@ -12,11 +12,11 @@ use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::aws::ses::SesMailer;
 use shared::domain::mail::MailContent;
-use shared::domain::provisioning::{ProvisionRequest, Provisioning};
-use shared::domain::{EmailAddress, Error, MfaMode, OrgStatus, PersonStatus};
 use shared::domain::ports::{
     AuditEvent, ClientSpec, Mailer, NewLogin, PoolSpec, Registry, TriggerArns, UserPools,
 };
+use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+use shared::domain::{EmailAddress, Error, MfaMode, OrgStatus, PersonStatus};
 
 const BASE_DOMAIN: &str = "app.example.test";
 

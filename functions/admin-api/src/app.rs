@@ -13,8 +13,8 @@ use lambda_http::http::{header, HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use shared::domain::{Organization, Person, PersonStatus, Role};
 use shared::domain::ports::{IdempotentClaim, KeyClaim, Mailer, Registry, StoredAnswer, UserPools};
+use shared::domain::{Organization, Person, PersonStatus, Role};
 
 use crate::problem::Problem;
 use crate::routes;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use lambda_http::http::{Method, Request, StatusCode};
 use lambda_http::Body;
 use serde_json::{json, Value};
-use shared::domain::{OrgId, Organization, PersonStatus};
 use shared::domain::ports::Registry as _;
+use shared::domain::{OrgId, Organization, PersonStatus};
 use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
 
 use crate::app::{App, Authenticate, NotAccepted, TokenSubject};

@@ -22,13 +22,13 @@ use shared::domain::activation::{activation_link_state, use_activation_link, Lin
 use shared::domain::attempts::{check_attempt, Attempt, AttemptLimits, TooManyAttempts};
 use shared::domain::email_change::{confirm_email_change, email_link_state};
 use shared::domain::lazy_migration::restore_legacy_password;
-use shared::domain::signin::record_first_login;
-use shared::domain::{
-    password, EmailAddress, EmailDomain, MfaMode, OrgStatus, Organization, PersonStatus, Subdomain,
-};
 use shared::domain::ports::{
     AttemptCounter, LegacyPasswords, Registry, SignInRefusal, SignInStep, SignInTokens,
     UserContext, UserPools, UserSignIn,
+};
+use shared::domain::signin::record_first_login;
+use shared::domain::{
+    password, EmailAddress, EmailDomain, MfaMode, OrgStatus, Organization, PersonStatus, Subdomain,
 };
 
 use crate::host::{site, Site};

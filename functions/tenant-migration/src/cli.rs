@@ -11,12 +11,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::{json, Value};
 use shared::config::{ConfigError, ProcessEnv};
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::domain::provisioning::{
     find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
 use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Provider, Subdomain};
-use shared::domain::ports::{AuditEvent, Registry};
 
 use crate::wiring::{self, ProvisioningDeps};
 

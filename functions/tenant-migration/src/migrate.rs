@@ -25,8 +25,8 @@ use shared::domain::migration_job::{
     StagedPerson,
 };
 use shared::domain::migration_plan::{PlanSummary, Planner, RecordProblem, Verdict};
-use shared::domain::{now_epoch, Error};
 use shared::domain::ports::{MigrationStore, Registry};
+use shared::domain::{now_epoch, Error};
 use shared::rate::{Paced, RateLimits, Rates};
 
 use crate::cli::{print_json, progress};

@@ -1,8 +1,8 @@
 //! The outside capabilities the domain needs, one small trait each, defined here so that the
-//! domain is the bottom layer: the AWS adapters (the `aws` module) implement these traits (and
-//! depend on the domain), unit tests implement them in memory (the `testing` module). One file per
-//! port, with the types that travel through it; everything is re-exported here, so callers
-//! write `domain::ports::Registry`.
+//! domain is the bottom layer: the AWS adapters (the `aws` module) implement these traits and
+//! depend on the domain; unit tests implement them in memory (the `testing` module). One file
+//! per port, with the types that travel through it; everything is re-exported here, so
+//! callers write `domain::ports::Registry`.
 
 mod attempts;
 mod legacy_passwords;
