@@ -1,8 +1,9 @@
 //! Typed configuration from the environment, read once at start. A missing or bad variable
 //! stops the program at once with its name.
 
+use crate::domain::migration_job::PoolSetup;
+use crate::domain::ports::TriggerArns;
 use crate::domain::EmailAddress;
-use crate::ports::TriggerArns;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -135,6 +136,16 @@ impl ProvisioningConfig {
                 custom_message: arn("CUSTOM_MESSAGE_ARN")?,
             },
         })
+    }
+}
+
+/// The values the domain needs of this configuration to set up an organization's pool.
+impl<'a> From<&'a ProvisioningConfig> for PoolSetup<'a> {
+    fn from(config: &'a ProvisioningConfig) -> Self {
+        PoolSetup {
+            base_domain: &config.base_domain,
+            triggers: &config.triggers,
+        }
     }
 }
 

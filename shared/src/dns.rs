@@ -9,8 +9,8 @@ use hickory_resolver::proto::rr::RData;
 use hickory_resolver::Resolver;
 
 use crate::config::{ConfigError, Source};
+use crate::domain::ports::TxtRecords;
 use crate::domain::Error;
-use crate::ports::TxtRecords;
 
 /// The system's resolver, or the one `DNS_RESOLVER` names (`<ip>:<port>`, such as a
 /// company's own resolver, or a local one). A system configuration that cannot be read does

@@ -1,5 +1,7 @@
-//! The suite's library: the business ([`domain`]), the capabilities it needs ([`ports`]),
-//! their AWS implementations ([`aws`]) and typed configuration ([`config`]).
+//! The suite's library: the business ([`domain`], with the capabilities it needs as traits in
+//! [`domain::ports`]), their AWS implementations ([`aws`]) and typed configuration
+//! ([`config`]). Dependencies point one way: functions -> `auth`, `trigger`, `aws`, `config`
+//! -> `domain`; the domain imports none of them.
 
 #[cfg(feature = "auth")]
 pub mod auth;
@@ -8,7 +10,6 @@ pub mod cache;
 pub mod config;
 pub mod dns;
 pub mod domain;
-pub mod ports;
 pub mod rate;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

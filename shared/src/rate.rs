@@ -15,11 +15,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use crate::domain::{EmailAddress, Error, MfaMode, SignInSettings};
-use crate::ports::{
+use crate::domain::ports::{
     ClientSpec, IdentityProviderSpec, LoginOutcome, MigratedLogin, MigrationLogins, NewLogin,
     PoolSpec, UserPools,
 };
+use crate::domain::{EmailAddress, Error, MfaMode, SignInSettings};
 
 /// Cognito's quota categories that a migration uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -465,7 +465,7 @@ impl<P: MigrationLogins + ?Sized> MigrationLogins for Paced<'_, P> {
         &self,
         pool_id: &str,
         cursor: Option<&str>,
-    ) -> Result<crate::ports::Page<crate::ports::PoolLogin>, Error> {
+    ) -> Result<crate::domain::ports::Page<crate::domain::ports::PoolLogin>, Error> {
         self.limits
             .paced(List, || self.inner.pool_logins(pool_id, cursor))
             .await

@@ -17,9 +17,9 @@ use crate::aws::dynamodb::DynamoRegistry;
 use crate::cache::OrgCache;
 use crate::config::{self, ConfigError, ProcessEnv, Source};
 use crate::domain::lazy_migration::{complete_lazy_migration, migration_pending};
+use crate::domain::ports::{LegacyPasswords, Registry, UserPools};
 use crate::domain::signin::{record_first_login, record_missing, Refusal};
 use crate::domain::{EmailAddress, Error, Organization, Person, PersonStatus};
-use crate::ports::{LegacyPasswords, Registry, UserPools};
 
 /// Built once per execution environment; shared by every invocation.
 pub struct TriggerDeps {

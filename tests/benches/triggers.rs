@@ -23,9 +23,9 @@ use serde_json::Value;
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::cache::OrgCache;
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{EmailAddress, MfaMode, PersonStatus, Role};
-use shared::ports::{AuditEvent, Registry};
 use shared::testing::sample_event;
 use shared::trigger::{TriggerDeps, TriggerError};
 
@@ -117,12 +117,12 @@ async fn main() {
     );
     let audit = AuditEvent::now(&org.id, "bench", "person.added", "jane", None);
     registry.create_person(&jane, &audit).await.expect("jane");
-    let login = shared::ports::NewLogin {
+    let login = shared::domain::ports::NewLogin {
         username: "jane",
         email: &jane.email,
         temporary_password: "Bench-Passw0rd!x",
     };
-    shared::ports::UserPools::create_login(&pools, &pool_id, &login)
+    shared::domain::ports::UserPools::create_login(&pools, &pool_id, &login)
         .await
         .expect("jane's login");
 

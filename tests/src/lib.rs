@@ -268,8 +268,8 @@ pub fn trigger_arn(name: &str) -> String {
 }
 
 /// The seven trigger ARNs, as provisioning takes them.
-pub fn trigger_arns() -> shared::ports::TriggerArns {
-    shared::ports::TriggerArns {
+pub fn trigger_arns() -> shared::domain::ports::TriggerArns {
+    shared::domain::ports::TriggerArns {
         pre_signup: trigger_arn("pre-signup"),
         post_confirmation: trigger_arn("post-confirmation"),
         pre_authentication: trigger_arn("pre-authentication"),

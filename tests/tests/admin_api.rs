@@ -8,8 +8,8 @@ use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
 use integration_tests::{http_with, prepared_adapters, provisioned, Functions, LocalAws};
 use serde_json::{json, Value};
 use shared::aws::dynamodb::DynamoRegistry;
+use shared::domain::ports::Registry;
 use shared::domain::{Organization, PersonStatus};
-use shared::ports::Registry;
 
 const TABLE: &str = "signin";
 const NEW_PASSWORD: &str = "N3w-Passw0rd!x";

@@ -4,8 +4,8 @@
 
 use integration_tests::{prepared_adapters, LocalAws};
 use shared::domain::attempts::{check_attempt, Attempt, AttemptLimits};
+use shared::domain::ports::AttemptCounter;
 use shared::domain::OrgId;
-use shared::ports::AttemptCounter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_are_shared_atomic_and_limit_the_next_attempt() {

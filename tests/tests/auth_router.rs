@@ -14,10 +14,10 @@ use integration_tests::{
 };
 use shared::aws::cognito::CognitoPools;
 use shared::domain::people::{Admin, NewPerson};
+use shared::domain::ports::Registry;
 use shared::domain::provisioning::{configure_sign_in, SignInChanges};
 use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{Invitation, Organization, PersonStatus};
-use shared::ports::Registry;
 
 const TABLE: &str = "router";
 const BASE: &str = "app.localhost";

@@ -31,8 +31,8 @@ use integration_tests::{
 };
 use serde_json::{json, Value};
 use shared::domain::migration::{LegacyHash, MigrationMode, OrgMigration};
+use shared::domain::ports::{AuditEvent, LegacyPasswords, MigrationStore, Registry};
 use shared::domain::{OrgId, Person, PersonStatus, Role};
-use shared::ports::{AuditEvent, LegacyPasswords, MigrationStore, Registry};
 
 const TABLE: &str = "iam";
 const MAIL_FROM: &str = "No-Reply@app.example.test";

@@ -13,7 +13,7 @@ use integration_tests::{prepared_adapters, provisioned, LocalAws};
 use lambda_http::http::Request;
 use lambda_http::Body;
 use serde_json::{json, Value};
-use shared::ports::{IdempotentClaim, KeyClaim, Registry, StoredAnswer};
+use shared::domain::ports::{IdempotentClaim, KeyClaim, Registry, StoredAnswer};
 
 const TABLE: &str = "signin";
 

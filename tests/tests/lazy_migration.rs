@@ -34,11 +34,11 @@ use serde_json::Value;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::migration::{LegacyHash, MigrationMode, OrgMigration};
 use shared::domain::organization::{CognitoResources, SignInSettings};
+use shared::domain::ports::{AuditEvent, LegacyPasswords, Registry};
 use shared::domain::{
     EmailAddress, EmailDomain, MfaMode, OrgId, OrgStatus, Organization, Person, PersonStatus, Role,
     Subdomain,
 };
-use shared::ports::{AuditEvent, LegacyPasswords, Registry};
 use shared::testing::sample_event;
 
 const TABLE: &str = "signin";

@@ -16,8 +16,8 @@ use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
 use integration_tests::{tenantctl_path, LocalAws, TempDir};
 use serde_json::Value;
 use shared::aws::dynamodb::DynamoRegistry;
+use shared::domain::ports::{LegacyPasswords, MigrationStore, Registry};
 use shared::domain::{OrgId, Person, PersonStatus, Subdomain};
-use shared::ports::{LegacyPasswords, MigrationStore, Registry};
 
 const TABLE: &str = "signin";
 // Enough for several batches in flight at once (8 organizations at Cognito) and every kind

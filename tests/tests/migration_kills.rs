@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use integration_tests::tripwire::{Rule, Tripwire, Victim};
 use integration_tests::{tenantctl_json as json, tenantctl_path, LocalAws, TempDir};
 use serde_json::Value;
-use shared::ports::MigrationStore;
+use shared::domain::ports::MigrationStore;
 
 const TABLE: &str = "signin";
 const ORGS: usize = 3;

@@ -12,11 +12,11 @@ use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::aws::ses::SesMailer;
 use shared::domain::mail::MailContent;
-use shared::domain::provisioning::{ProvisionRequest, Provisioning};
-use shared::domain::{EmailAddress, Error, MfaMode, OrgStatus, PersonStatus};
-use shared::ports::{
+use shared::domain::ports::{
     AuditEvent, ClientSpec, Mailer, NewLogin, PoolSpec, Registry, TriggerArns, UserPools,
 };
+use shared::domain::provisioning::{ProvisionRequest, Provisioning};
+use shared::domain::{EmailAddress, Error, MfaMode, OrgStatus, PersonStatus};
 
 const BASE_DOMAIN: &str = "app.example.test";
 
@@ -164,7 +164,7 @@ impl UserPools for CrashingPools<'_> {
     async fn ensure_identity_provider(
         &self,
         pool: &str,
-        spec: &shared::ports::IdentityProviderSpec,
+        spec: &shared::domain::ports::IdentityProviderSpec,
     ) -> Result<(), Error> {
         self.real.ensure_identity_provider(pool, spec).await
     }
@@ -953,7 +953,7 @@ async fn two_admins_deactivating_each_other_at_once_leave_one() {
 /// (no WriteAttributes: every standard attribute) is brought to that when found again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_s_own_tokens_may_not_write_what_the_registry_owns() {
-    use shared::ports::IdentityProviderSpec;
+    use shared::domain::ports::IdentityProviderSpec;
     let stack = stack().await;
     let done = stack
         .provisioning(&stack.pools, &stack.mailer)
@@ -1052,7 +1052,7 @@ async fn people_s_own_tokens_may_not_write_what_the_registry_owns() {
         .pools
         .ensure_app_client(
             &pool,
-            &shared::ports::ClientSpec {
+            &shared::domain::ports::ClientSpec {
                 name: "legacy-login".into(),
                 callback_urls: vec![],
                 logout_urls: vec![],

@@ -1024,9 +1024,9 @@ async fn configure_changes_the_pool_and_client_in_what_it_names_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_domain_proofs_are_checked_in_dns() {
     use shared::aws::{cognito::CognitoPools, dynamodb::DynamoRegistry, secrets::SecretsManager};
+    use shared::domain::ports::Registry;
     use shared::domain::settings::{apply_settings, SettingsDeps, SettingsPatch};
     use shared::domain::Subdomain;
-    use shared::ports::Registry;
 
     let aws = LocalAws::start();
     let mut env = aws.env(TABLE);

@@ -12,10 +12,10 @@ use integration_tests::{free_port, CognitoLocal, Functions, LocalAws};
 use serde_json::{json, Value};
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::organization::{CognitoResources, SignInSettings};
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::domain::{
     EmailDomain, MfaMode, OrgId, OrgStatus, Organization, PersonStatus, Subdomain,
 };
-use shared::ports::{AuditEvent, Registry};
 use shared::testing::sample_event;
 
 const TABLE: &str = "signin";

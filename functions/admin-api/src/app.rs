@@ -9,8 +9,8 @@
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
+use shared::domain::ports::{IdempotentClaim, KeyClaim, StoredAnswer};
 use shared::domain::PersonStatus;
-use shared::ports::{IdempotentClaim, KeyClaim, StoredAnswer};
 
 use crate::context::{App, Call, Caller};
 use crate::problem::Problem;

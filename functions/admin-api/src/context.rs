@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lambda_http::http::{header, HeaderMap, Method, StatusCode};
 use serde::de::DeserializeOwned;
+use shared::domain::ports::{Mailer, Registry, UserPools};
 use shared::domain::{Organization, Person, Role};
-use shared::ports::{Mailer, Registry, UserPools};
 
 use crate::problem::Problem;
 
@@ -52,9 +52,9 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub auth: Arc<dyn Authenticate>,
     /// The identity providers' client secrets (organization settings).
-    pub secrets: Arc<dyn shared::ports::Secrets>,
+    pub secrets: Arc<dyn shared::domain::ports::Secrets>,
     /// DNS, for the TXT proofs of the organization's e-mail domains.
-    pub dns: Arc<dyn shared::ports::TxtRecords>,
+    pub dns: Arc<dyn shared::domain::ports::TxtRecords>,
     pub base_domain: String,
     /// The suite's Region: the pools' Cognito domains are in it.
     pub region: String,

@@ -6,12 +6,12 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::domain::people::{Admin, NewPerson, PersonChanges};
+use shared::domain::ports::AuditEvent;
 use shared::domain::settings::{
     apply_settings, idp_redirect_uri, microsoft_admin_consent_url, verify_email_domains,
     ProviderInput, SettingsDeps, SettingsPatch,
 };
 use shared::domain::{Error, Organization, Person, PersonId, PersonStatus, Role};
-use shared::ports::AuditEvent;
 
 use crate::context::{App, Call, Caller};
 use crate::problem::{json, Problem};

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use lambda_http::http::{Method, Request, StatusCode};
 use lambda_http::Body;
 use serde_json::{json, Value};
+use shared::domain::ports::Registry as _;
 use shared::domain::{OrgId, Organization, PersonStatus};
-use shared::ports::Registry as _;
 use shared::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
 
 use crate::context::{App, Authenticate, NotAccepted, TokenSubject};
@@ -621,7 +621,7 @@ async fn an_idempotency_key_gives_the_first_answer_again_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_key_left_running_by_a_crashed_request_is_taken_over_after_its_lease() {
-    use shared::ports::{KeyClaim, Registry, StoredAnswer};
+    use shared::domain::ports::{KeyClaim, Registry, StoredAnswer};
     let w = world();
     let body =
         json!({"username": "sam", "email": "sam@acme.example", "roles": ["member"]}).to_string();
@@ -639,7 +639,7 @@ async fn a_key_left_running_by_a_crashed_request_is_taken_over_after_its_lease()
         .claim_idempotency_key(&w.org.id, "k-crash", &crashed)
         .await
         .expect("claimed");
-    assert_eq!(claimed, shared::ports::IdempotentClaim::New);
+    assert_eq!(claimed, shared::domain::ports::IdempotentClaim::New);
     let send = || {
         w.send(
             Method::POST,

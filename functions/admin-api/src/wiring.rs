@@ -9,7 +9,7 @@ use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::aws::ses::SesMailer;
 use shared::config::{self, ConfigError, Source};
-use shared::ports::Registry;
+use shared::domain::ports::Registry;
 
 use crate::context::{App, Authenticate, NotAccepted, TokenSubject};
 

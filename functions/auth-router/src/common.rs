@@ -17,10 +17,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use shared::auth::oauth::CodeExchange;
 use shared::cache::OrgCache;
 use shared::domain::attempts::{check_attempt, Attempt, AttemptLimits, TooManyAttempts};
-use shared::domain::{Organization, Subdomain};
-use shared::ports::{
+use shared::domain::ports::{
     AttemptCounter, LegacyPasswords, Registry, UserContext, UserPools, UserSignIn,
 };
+use shared::domain::{Organization, Subdomain};
 
 use crate::pages::{self, Shell};
 use crate::web::{self, Form, Page};

@@ -7,7 +7,7 @@ use lambda_http::{Body, Response};
 use shared::domain::activation::{activation_link_state, use_activation_link, LinkState};
 use shared::domain::email_change::{confirm_email_change, email_link_state};
 use shared::domain::password;
-use shared::ports::UserContext;
+use shared::domain::ports::UserContext;
 
 use crate::common::{render, unavailable, App, Ctx};
 use crate::pages;

@@ -12,7 +12,7 @@ use lambda_http::{Body, Response};
 use shared::domain::attempts::Attempt;
 use shared::domain::lazy_migration::restore_legacy_password;
 use shared::domain::password;
-use shared::ports::{SignInRefusal, SignInStep};
+use shared::domain::ports::{SignInRefusal, SignInStep};
 
 use crate::common::{
     brand_name, render, unavailable, with_retry_after, App, Call, Ctx, EXPIRED, INCORRECT,

@@ -4,9 +4,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
+use shared::domain::ports::SignInTokens;
 use shared::domain::signin::record_first_login;
 use shared::domain::{Organization, PersonStatus};
-use shared::ports::SignInTokens;
 
 use crate::common::{app_urls, render, unavailable, App, Call, Ctx, Identity, ACTOR};
 use crate::pages;

@@ -11,7 +11,7 @@ use shared::aws::dynamodb::DynamoRegistry;
 use shared::cache::OrgCache;
 use shared::config::{self, ConfigError, Source};
 use shared::domain::attempts::AttemptLimits;
-use shared::ports::Registry;
+use shared::domain::ports::Registry;
 
 use crate::common::{App, Identify, Identity, Settings};
 

@@ -208,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_sign_in_of_a_lazily_migrated_person_finishes_the_migration() {
         use shared::domain::migration::LegacyHash;
-        use shared::ports::LegacyPasswords;
+        use shared::domain::ports::LegacyPasswords;
         let mut org = sample_org();
         lazy(&mut org);
         let (deps, registry, pools) = TriggerDeps::in_memory(org.clone());
@@ -245,7 +245,7 @@ mod tests {
         // same name whose address is someone else's (a self sign-up that got through
         // before, say): refused, the record and the legacy hash untouched.
         use shared::domain::migration::LegacyHash;
-        use shared::ports::LegacyPasswords;
+        use shared::domain::ports::LegacyPasswords;
         let mut org = sample_org();
         lazy(&mut org);
         let (deps, registry, pools) = TriggerDeps::in_memory(org.clone());

@@ -16,12 +16,12 @@ use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPreSignup, CognitoEventUserPoolsPreSignupTriggerSource as Source,
 };
 use serde_json::Value;
+use shared::domain::ports::AuditEvent;
 use shared::domain::signin::{
     check_admin_create, check_self_signup, decide_federated_signup, self_signup_is_free,
     split_federated_username, FederatedClaim, FederatedSignUp, Refusal,
 };
 use shared::domain::{EmailAddress, LinkedIdentity};
-use shared::ports::AuditEvent;
 use shared::trigger::{answer, parse, username, TriggerDeps, TriggerError};
 
 const ACTOR: &str = "cognito:pre-signup";

@@ -9,12 +9,12 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use shared::config::ProcessEnv;
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::domain::provisioning::{
     find_organization, set_suspended, ProvisionRequest, Provisioned, Step,
 };
 use shared::domain::settings::{apply_settings, ProviderInput, SettingsDeps, SettingsPatch};
 use shared::domain::{EmailDomain, Error, MfaMode, Organization, Provider, Subdomain};
-use shared::ports::{AuditEvent, Registry};
 
 use crate::output::{print_json, progress, CliError, Context};
 use crate::wiring::{self, ProvisioningDeps};

@@ -9,7 +9,7 @@ use shared::domain::Error;
 use shared::domain::migration_job::{
     migrate_organization, Counters, MigrationDeps, OrgPhase, WORKER_MARGIN,
 };
-use shared::ports::MigrationStore;
+use shared::domain::ports::MigrationStore;
 use shared::rate::Paced;
 
 use crate::wiring::ProvisioningDeps;

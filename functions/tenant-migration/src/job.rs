@@ -2,8 +2,8 @@
 
 use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::migration_job::{MigrationJob, PersonFailure, SkippedRecord};
+use shared::domain::ports::MigrationStore;
 use shared::domain::Error;
-use shared::ports::MigrationStore;
 
 /// The job of that id, or `NotFound`.
 pub(crate) async fn find_job(registry: &DynamoRegistry, id: &str) -> Result<MigrationJob, Error> {

@@ -24,8 +24,8 @@ use shared::domain::migration_job::{
     MigrationDeps, MigrationJob, OrgCheckpoint, OrgPhase, SkippedRecord, StagedPerson,
 };
 use shared::domain::migration_plan::{PlanSummary, Planner, RecordProblem, Verdict};
+use shared::domain::ports::{MigrationStore, Registry};
 use shared::domain::{now_epoch, Error};
-use shared::ports::{MigrationStore, Registry};
 use shared::rate::{Paced, RateLimits, Rates};
 
 use crate::job::{all_failures, all_skipped, find_job};

@@ -5,7 +5,7 @@
 //! else (another machine, the Lambda worker, this very process) proves nothing: its lease
 //! is waited out.
 
-use shared::ports::LeaseHolders;
+use shared::domain::ports::LeaseHolders;
 
 const PREFIX: &str = "tenantctl@";
 

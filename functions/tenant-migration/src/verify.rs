@@ -19,8 +19,8 @@ use shared::aws::dynamodb::DynamoRegistry;
 use shared::domain::migration::{MigrationMode, SourceRecord};
 use shared::domain::migration_job::{MigrationJob, OrgCheckpoint, OrgPhase, SkippedRecord};
 use shared::domain::person::parse_username;
+use shared::domain::ports::{MigrationLogins, MigrationStore, PoolLogin, Registry};
 use shared::domain::{Error, Organization, Person, PersonStatus};
-use shared::ports::{MigrationLogins, MigrationStore, PoolLogin, Registry};
 use shared::rate::{Paced, RateLimits};
 
 use crate::job::{all_failures, all_skipped};

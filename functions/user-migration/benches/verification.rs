@@ -18,8 +18,8 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use base64::Engine;
 use serde_json::Value;
 use shared::domain::migration::{LegacyHash, MigrationMode, OrgMigration};
+use shared::domain::ports::LegacyPasswords;
 use shared::domain::PersonStatus;
-use shared::ports::LegacyPasswords;
 use shared::testing::{sample_event, sample_org, sample_person};
 use shared::trigger::TriggerDeps;
 

@@ -125,8 +125,8 @@ fn attributes(login: &LegacyLogin) -> std::collections::HashMap<String, String> 
 mod tests {
     use super::*;
     use shared::domain::migration::{LegacyHash, MigrationMode};
+    use shared::domain::ports::LegacyPasswords;
     use shared::domain::{Error, OrgStatus, Organization, Person, PersonStatus, Role};
-    use shared::ports::LegacyPasswords;
     use shared::testing::legacy_hashes::{ARGON2ID, BCRYPT, PASSWORD, PBKDF2};
     use shared::testing::{
         sample_event, sample_event_names, sample_lazy_org as lazy_org, sample_org, sample_person,

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::Https;
-use crate::ports::SignInTokens;
+use crate::domain::ports::SignInTokens;
 
 /// The origin of a pool's Cognito prefix domain.
 pub fn domain_origin(prefix: &str, region: &str) -> String {

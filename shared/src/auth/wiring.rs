@@ -9,8 +9,8 @@ use aws_config::SdkConfig;
 
 use super::{HttpJwks, PoolDirectory, TokenVerifier};
 use crate::config::{ConfigError, Source};
+use crate::domain::ports::Registry;
 use crate::domain::Error;
-use crate::ports::Registry;
 
 /// A pool's app client, from the registry, kept once read (it never changes for a pool).
 pub struct RegistryPools {

@@ -19,9 +19,9 @@ use aws_sdk_cognitoidentityprovider::types::{
 use aws_sdk_cognitoidentityprovider::{config, Client};
 
 use super::Endpoint;
+use crate::domain::ports::{ClientSpec, NewLogin, PoolSpec, UserPools};
 use crate::domain::settings::client_write_attributes;
 use crate::domain::{password, Error, MfaMode, SignInSettings};
-use crate::ports::{ClientSpec, NewLogin, PoolSpec, UserPools};
 
 /// How often creating a pool is retried when Cognito throttles (TooManyRequests), and the
 /// first pause; the pause doubles each time.
@@ -615,7 +615,7 @@ impl UserPools for CognitoPools {
     async fn ensure_identity_provider(
         &self,
         pool_id: &str,
-        spec: &crate::ports::IdentityProviderSpec,
+        spec: &crate::domain::ports::IdentityProviderSpec,
     ) -> Result<(), Error> {
         use std::collections::HashMap;
         let details: HashMap<String, String> = spec.details.iter().cloned().collect();
@@ -1055,8 +1055,8 @@ impl CognitoPools {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ports::TriggerArns;
     use crate::domain::{OrgId, Subdomain};
-    use crate::ports::TriggerArns;
     use aws_smithy_http_client::test_util::StaticReplayClient;
 
     fn spec() -> PoolSpec {

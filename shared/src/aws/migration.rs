@@ -6,8 +6,8 @@ use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType, U
 
 use super::cognito::CognitoPools;
 use crate::domain::migration::{LegacyPerson, SourceRecord};
+use crate::domain::ports::{LoginOutcome, MigratedLogin, MigrationLogins, Page, PoolLogin};
 use crate::domain::{password, Error};
-use crate::ports::{LoginOutcome, MigratedLogin, MigrationLogins, Page, PoolLogin};
 use crate::rate::{Category, RateLimits};
 
 fn attribute(name: &str, value: &str) -> Result<AttributeType, Error> {

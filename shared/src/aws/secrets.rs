@@ -5,8 +5,8 @@ use aws_config::SdkConfig;
 use aws_sdk_secretsmanager::Client;
 
 use super::Endpoint;
+use crate::domain::ports::Secrets;
 use crate::domain::Error;
-use crate::ports::Secrets;
 
 pub struct SecretsManager {
     client: Client,

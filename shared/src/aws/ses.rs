@@ -7,8 +7,8 @@ use aws_sdk_sesv2::Client;
 
 use super::Endpoint;
 use crate::domain::mail::MailContent;
+use crate::domain::ports::Mailer;
 use crate::domain::{EmailAddress, Error};
-use crate::ports::Mailer;
 
 pub struct SesMailer {
     client: Client,

@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 
 use super::cognito::CognitoPools;
-use crate::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
+use crate::domain::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 
 /// Which call an error came from: the same Cognito code means different things in each.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -344,7 +344,7 @@ impl UserSignIn for CognitoPools {
 mod tests {
     use super::trigger_message;
     use crate::aws::cognito::CognitoPools;
-    use crate::ports::{UserContext, UserSignIn};
+    use crate::domain::ports::{UserContext, UserSignIn};
 
     fn request_bodies(
         http: &aws_smithy_http_client::test_util::StaticReplayClient,

@@ -8,7 +8,7 @@ use super::links;
 pub use super::links::LinkState;
 use super::mail::{Access, Welcome, WelcomeKind};
 use super::{now_epoch, password, Error, Invitation, Organization, Person, PersonStatus};
-use crate::ports::{AuditEvent, Mailer, NewLogin, Registry, UserPools};
+use crate::domain::ports::{AuditEvent, Mailer, NewLogin, Registry, UserPools};
 
 /// What activation needs.
 pub struct Activation<'a> {

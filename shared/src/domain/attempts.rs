@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 
 use super::{Error, OrgId};
-use crate::ports::AttemptCounter;
+use crate::domain::ports::AttemptCounter;
 
 /// What is being attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

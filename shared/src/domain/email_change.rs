@@ -14,7 +14,7 @@ use super::mail::EmailChange;
 use super::people::Admin;
 use super::person::parse_username;
 use super::{EmailAddress, Error, Organization, Person, PersonStatus};
-use crate::ports::{AuditEvent, Registry, UserPools};
+use crate::domain::ports::{AuditEvent, Registry, UserPools};
 
 /// Hours a confirmation link stays valid.
 pub const EMAIL_LINK_HOURS: i64 = 72;

@@ -1,7 +1,7 @@
 //! Lazy migration: a migrated organization in `lazy` mode has its people recorded but no
 //! Cognito logins; the user-migration trigger creates each person's login at their first
 //! sign-in here, with the password they had in the legacy store (checked against the hash the
-//! migration kept, [`crate::ports::LegacyPasswords`]), or at their first forgotten-password
+//! migration kept, [`crate::domain::ports::LegacyPasswords`]), or at their first forgotten-password
 //! request. Post-authentication then finishes the move at the first sign-in with that login
 //! ([`complete_lazy_migration`]).
 //!
@@ -19,7 +19,7 @@
 use super::migration::{LegacyHash, MigrationMode};
 use super::signin::{check_person, check_sign_in_method, TokenSource};
 use super::{now_epoch, EmailAddress, Error, OrgStatus, Organization, Person};
-use crate::ports::{AuditEvent, LegacyPasswords, Registry, UserPools};
+use crate::domain::ports::{AuditEvent, LegacyPasswords, Registry, UserPools};
 
 /// A bcrypt hash (cost 12, the legacy store's usual cost) of a random secret that nobody
 /// knows: checked in place of a missing hash when the organization has no legacy hash left

@@ -3,7 +3,7 @@
 //! with its expiry. The organization is the one whose subdomain the link is opened on.
 
 use super::{now_epoch, Error, LinkToken, Organization, Person, PersonId};
-use crate::ports::Registry;
+use crate::domain::ports::Registry;
 
 /// What a link is, looked at on an organization's subdomain.
 #[derive(Debug, Clone, PartialEq, Eq)]

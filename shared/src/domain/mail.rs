@@ -4,7 +4,7 @@ use askama::Template;
 
 use super::{password, Error};
 
-/// A rendered mail, ready for any [`crate::ports::Mailer`].
+/// A rendered mail, ready for any [`crate::domain::ports::Mailer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailContent {
     pub subject: String,

@@ -22,7 +22,7 @@ use super::provisioning::{ForMigration, Provisioning, Step};
 use super::{
     now_epoch, EmailAddress, Error, OrgId, Organization, Person, PersonId, PersonStatus, Role,
 };
-use crate::ports::{
+use crate::domain::ports::{
     AuditEvent, LeaseHolders, LegacyPasswords, Mailer, MigratedLogin, MigrationLogins,
     MigrationStore, Registry, TriggerArns, UnprovenHolders, UserPools,
 };
@@ -205,10 +205,20 @@ pub struct PersonFailure {
     pub at: i64,
 }
 
+/// What every organization's new pool is set up with, as values: the wildcard domain its
+/// login pages live under (`<subdomain>.<base_domain>`) and the trigger ARNs attached to it.
+/// The caller builds it from its configuration (`config::ProvisioningConfig` converts into
+/// it); the domain reads no configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSetup<'a> {
+    pub base_domain: &'a str,
+    pub triggers: &'a TriggerArns,
+}
+
 /// What migrating an organization needs.
 pub struct MigrationDeps<'a> {
     pub registry: &'a dyn Registry,
-    /// Paced (see [`crate::rate`]).
+    /// Paced by the caller (the `rate` module's limits).
     pub pools: &'a dyn UserPools,
     pub logins: &'a dyn MigrationLogins,
     pub legacy: &'a dyn LegacyPasswords,
@@ -228,18 +238,20 @@ pub struct MigrationDeps<'a> {
 
 impl<'a> MigrationDeps<'a> {
     /// One store for the registry, the legacy hashes and the job, one (paced) Cognito for the
-    /// pools and the logins, and the provisioning configuration.
+    /// pools and the logins, and what new pools are set up with (built by the caller from its
+    /// configuration: `&ProvisioningConfig` converts).
     pub fn over<S, C>(
         store: &'a S,
         cognito: &'a C,
         mailer: &'a dyn Mailer,
-        config: &'a crate::config::ProvisioningConfig,
+        setup: impl Into<PoolSetup<'a>>,
         actor: &'a str,
     ) -> Self
     where
         S: Registry + LegacyPasswords + MigrationStore,
         C: UserPools + MigrationLogins,
     {
+        let setup = setup.into();
         Self {
             registry: store,
             pools: cognito,
@@ -247,8 +259,8 @@ impl<'a> MigrationDeps<'a> {
             legacy: store,
             store,
             mailer,
-            base_domain: &config.base_domain,
-            triggers: &config.triggers,
+            base_domain: setup.base_domain,
+            triggers: setup.triggers,
             actor,
             cognito_turns: None,
             runs: &UnprovenHolders,

@@ -24,7 +24,7 @@ use super::person::parse_username;
 use super::provisioning::ProvisionRequest;
 use super::subdomain::RESERVED_SUBDOMAINS;
 use super::{EmailAddress, EmailDomain, Error, MfaMode, Role, Subdomain};
-use crate::ports::Registry;
+use crate::domain::ports::Registry;
 
 /// A rule of the source, by its stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

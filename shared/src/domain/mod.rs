@@ -1,6 +1,7 @@
 //! The business: organizations, their subdomains, people and their lifecycle, provisioning.
-//! Nothing here knows about Lambda, HTTP or the AWS SDK; it talks to the traits in
-//! [`crate::ports`].
+//! Nothing here knows about Lambda, HTTP or the AWS SDK, nor reads configuration; it talks to
+//! the traits in [`ports`], which the adapters (the `aws` module, the fakes in `testing`)
+//! implement. The domain is the bottom layer: nothing in it imports from the rest of the crate.
 
 pub mod activation;
 pub mod attempts;
@@ -17,6 +18,7 @@ pub mod organization;
 pub mod password;
 pub mod people;
 pub mod person;
+pub mod ports;
 pub mod provisioning;
 pub mod settings;
 pub mod signin;

@@ -10,7 +10,7 @@ use super::activation::{activate_person, send_temporary_password, Activated, Act
 use super::mail::WelcomeKind;
 use super::person::parse_username;
 use super::{EmailAddress, Error, Organization, Person, PersonStatus, Role};
-use crate::ports::{AuditEvent, Mailer, Registry, UserPools};
+use crate::domain::ports::{AuditEvent, Mailer, Registry, UserPools};
 
 /// Longest name part we keep (given or family name).
 pub const MAX_NAME_CHARS: usize = 100;

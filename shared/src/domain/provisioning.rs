@@ -18,7 +18,9 @@ use super::{
     now_epoch, EmailAddress, EmailDomain, Error, MfaMode, OrgId, OrgStatus, Organization, Person,
     PersonStatus, Role, Subdomain,
 };
-use crate::ports::{AuditEvent, ClientSpec, Mailer, PoolSpec, Registry, TriggerArns, UserPools};
+use crate::domain::ports::{
+    AuditEvent, ClientSpec, Mailer, PoolSpec, Registry, TriggerArns, UserPools,
+};
 
 /// What a run did about the first administrator.
 enum AdminOutcome {
@@ -902,7 +904,7 @@ pub async fn configure_sign_in(
 struct NoSecrets;
 
 #[async_trait::async_trait]
-impl crate::ports::Secrets for NoSecrets {
+impl crate::domain::ports::Secrets for NoSecrets {
     async fn put_secret(&self, _: &str, _: &str) -> Result<(), Error> {
         Err(Error::not_allowed("store a secret", "no secret store here"))
     }

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::{EmailAddress, Error, OrgStatus, Organization, Person, PersonStatus, Role};
-use crate::ports::{AuditEvent, Registry};
+use crate::domain::ports::{AuditEvent, Registry};
 
 /// Why someone may not get in, as the person reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]

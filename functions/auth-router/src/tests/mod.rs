@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request};
 use shared::cache::OrgCache;
+use shared::domain::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 use shared::domain::{OrgId, OrgStatus, Organization, PersonStatus, Subdomain};
-use shared::ports::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 use shared::testing::{sample_org, sample_person, MemoryRegistry, RecordingPools, SAMPLE_POOL};
 
 use crate::common::{App, Identify, Identity, Settings, ORG_TTL};

@@ -311,7 +311,7 @@ async fn a_forgotten_password_gets_the_same_answer_for_anyone() {
 #[tokio::test]
 async fn a_strangers_reset_request_does_not_lock_a_lazy_person_out() {
     use shared::domain::migration::LegacyHash;
-    use shared::ports::LegacyPasswords;
+    use shared::domain::ports::LegacyPasswords;
     use shared::testing::legacy_hashes::{BCRYPT, PASSWORD};
     let w = world();
     w.registry.insert_org(shared::testing::sample_lazy_org());

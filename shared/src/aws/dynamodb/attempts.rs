@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{key, n, DynamoRegistry, TTL_ATTRIBUTE};
+use crate::domain::ports::AttemptCounter;
 use crate::domain::Error;
-use crate::ports::AttemptCounter;
 
 #[async_trait]
 impl AttemptCounter for DynamoRegistry {

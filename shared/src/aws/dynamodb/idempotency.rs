@@ -23,8 +23,8 @@ use aws_smithy_types::Blob;
 use sha2::{Digest, Sha256};
 
 use super::{key, n, org_pk, s, DynamoRegistry, TTL_ATTRIBUTE};
+use crate::domain::ports::{IdempotentClaim, KeyClaim, StoredAnswer};
 use crate::domain::{now_epoch, Error, OrgId};
-use crate::ports::{IdempotentClaim, KeyClaim, StoredAnswer};
 
 /// Largest part of a stored answer (compressed bytes), well inside the 400 KB item limit
 /// with the key's other attributes.

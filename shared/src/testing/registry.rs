@@ -1,36 +1,29 @@
-//! Small in-memory fakes of our own ports, for unit tests of handlers and domain code.
-//! Integration tests never use them: they run against the local AWS stack.
+//! The registry in memory ([`Registry`](crate::domain::ports::Registry)).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::mail::MailContent;
-use crate::domain::organization::{CognitoResources, SignInSettings};
+use crate::domain::ports::{AuditEvent, IdempotentClaim, Page, Registry, StoredAnswer};
 use crate::domain::{
-    EmailAddress, EmailDomain, Error, LinkedIdentity, MfaMode, OrgId, Organization, Person,
-    PersonId, Subdomain,
-};
-use crate::domain::{OrgStatus, PersonStatus, Role};
-use crate::ports::{
-    AuditEvent, ClientSpec, IdempotentClaim, Mailer, NewLogin, Page, PoolSpec, Registry,
-    StoredAnswer, UserPools,
+    EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person, PersonId,
+    Subdomain,
 };
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     orgs: BTreeMap<String, Organization>,
     people: BTreeMap<(String, String), Person>,
     audit: Vec<AuditEvent>,
     /// (org, name) -> (holder, expires at).
     leases: BTreeMap<(String, String), (String, i64)>,
     /// (scope, window start) -> attempts counted.
-    attempts: BTreeMap<(String, i64), u64>,
+    pub(super) attempts: BTreeMap<(String, i64), u64>,
     /// (org, key) -> the key's record.
     idempotency: BTreeMap<(String, String), KeyRecord>,
     /// (org, username) -> legacy password hash.
-    legacy: BTreeMap<(String, String), crate::domain::migration::LegacyHash>,
+    pub(super) legacy: BTreeMap<(String, String), crate::domain::migration::LegacyHash>,
 }
 
 /// An idempotency key as the memory registry keeps it.
@@ -59,11 +52,11 @@ impl MemoryRegistry {
         registry
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn call(&self, name: &'static str) {
+    pub(super) fn call(&self, name: &'static str) {
         self.calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -617,7 +610,7 @@ impl Registry for MemoryRegistry {
         &self,
         org: &OrgId,
         key: &str,
-        claim: &crate::ports::KeyClaim<'_>,
+        claim: &crate::domain::ports::KeyClaim<'_>,
     ) -> Result<IdempotentClaim, Error> {
         self.call("claim_idempotency_key");
         let now = crate::domain::now_epoch();
@@ -718,437 +711,5 @@ impl Registry for MemoryRegistry {
             state.idempotency.remove(&slot);
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl crate::ports::AttemptCounter for MemoryRegistry {
-    async fn count_attempt(
-        &self,
-        scope: &str,
-        window_start: i64,
-        _window_secs: i64,
-    ) -> Result<u64, Error> {
-        self.call("count_attempt");
-        let mut state = self.lock();
-        let count = state
-            .attempts
-            .entry((scope.to_owned(), window_start))
-            .or_default();
-        *count += 1;
-        Ok(*count)
-    }
-}
-
-/// Cognito calls, recorded instead of made.
-#[derive(Default)]
-pub struct RecordingPools {
-    calls: Mutex<Vec<String>>,
-}
-
-impl RecordingPools {
-    /// Each call as `operation arg1 arg2 ...`.
-    pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn record(&self, call: String) {
-        self.calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(call);
-    }
-}
-
-#[async_trait]
-impl UserPools for RecordingPools {
-    async fn find_pool_by_name(&self, name: &str) -> Result<Option<String>, Error> {
-        self.record(format!("find_pool_by_name {name}"));
-        Ok(None)
-    }
-    async fn pool_org_tag(&self, pool_id: &str) -> Result<Option<String>, Error> {
-        self.record(format!("pool_org_tag {pool_id}"));
-        Ok(None)
-    }
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<String, Error> {
-        self.record(format!("create_pool {}", spec.name));
-        Ok(format!("pool-of-{}", spec.subdomain))
-    }
-    async fn ensure_mfa(&self, pool_id: &str, mfa: MfaMode) -> Result<(), Error> {
-        self.record(format!("ensure_mfa {pool_id} {mfa}"));
-        Ok(())
-    }
-    async fn ensure_groups(&self, pool_id: &str, groups: &[&str]) -> Result<(), Error> {
-        self.record(format!("ensure_groups {pool_id} {}", groups.join(",")));
-        Ok(())
-    }
-    async fn ensure_app_client(&self, pool_id: &str, spec: &ClientSpec) -> Result<String, Error> {
-        self.record(format!("ensure_app_client {pool_id} {}", spec.name));
-        Ok("client-1".into())
-    }
-    async fn ensure_domain(&self, pool_id: &str, prefix: &str) -> Result<String, Error> {
-        self.record(format!("ensure_domain {pool_id} {prefix}"));
-        Ok(prefix.to_owned())
-    }
-    async fn create_login(&self, pool_id: &str, login: &NewLogin<'_>) -> Result<(), Error> {
-        self.record(format!("create_login {pool_id} {}", login.username));
-        Ok(())
-    }
-    async fn add_to_group(&self, pool_id: &str, username: &str, group: &str) -> Result<(), Error> {
-        self.record(format!("add_to_group {pool_id} {username} {group}"));
-        Ok(())
-    }
-    async fn link_provider(
-        &self,
-        pool_id: &str,
-        username: &str,
-        provider: &str,
-        subject: &str,
-    ) -> Result<(), Error> {
-        self.record(format!(
-            "link_provider {pool_id} {username} {provider} {subject}"
-        ));
-        Ok(())
-    }
-    async fn remove_from_group(
-        &self,
-        pool_id: &str,
-        username: &str,
-        group: &str,
-    ) -> Result<(), Error> {
-        self.record(format!("remove_from_group {pool_id} {username} {group}"));
-        Ok(())
-    }
-    async fn disable_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
-        self.record(format!("disable_login {pool_id} {username}"));
-        Ok(())
-    }
-    async fn sign_out_everywhere(&self, pool_id: &str, username: &str) -> Result<(), Error> {
-        self.record(format!("sign_out_everywhere {pool_id} {username}"));
-        Ok(())
-    }
-    async fn delete_login(&self, pool_id: &str, username: &str) -> Result<(), Error> {
-        self.record(format!("delete_login {pool_id} {username}"));
-        Ok(())
-    }
-    async fn set_temporary_password(
-        &self,
-        pool_id: &str,
-        username: &str,
-        _temporary_password: &str,
-    ) -> Result<(), Error> {
-        self.record(format!("set_temporary_password {pool_id} {username}"));
-        Ok(())
-    }
-    async fn set_password(
-        &self,
-        pool_id: &str,
-        username: &str,
-        _password: &str,
-    ) -> Result<(), Error> {
-        self.record(format!("set_password {pool_id} {username}"));
-        Ok(())
-    }
-    async fn ensure_identity_provider(
-        &self,
-        pool_id: &str,
-        spec: &crate::ports::IdentityProviderSpec,
-    ) -> Result<(), Error> {
-        self.record(format!(
-            "ensure_identity_provider {pool_id} {} {}",
-            spec.name, spec.provider_type
-        ));
-        Ok(())
-    }
-    async fn delete_identity_provider(&self, pool_id: &str, name: &str) -> Result<(), Error> {
-        self.record(format!("delete_identity_provider {pool_id} {name}"));
-        Ok(())
-    }
-    async fn set_client_urls(
-        &self,
-        pool_id: &str,
-        client_id: &str,
-        callback_urls: &[String],
-        logout_urls: &[String],
-    ) -> Result<(), Error> {
-        self.record(format!(
-            "set_client_urls {pool_id} {client_id} {} | {}",
-            callback_urls.join(" "),
-            logout_urls.join(" ")
-        ));
-        Ok(())
-    }
-    async fn set_email(
-        &self,
-        pool_id: &str,
-        username: &str,
-        email: &EmailAddress,
-    ) -> Result<(), Error> {
-        self.record(format!("set_email {pool_id} {username} {email}"));
-        Ok(())
-    }
-    async fn set_preferred_username(
-        &self,
-        pool_id: &str,
-        username: &str,
-        name: &str,
-    ) -> Result<(), Error> {
-        self.record(format!(
-            "set_preferred_username {pool_id} {username} {name}"
-        ));
-        Ok(())
-    }
-    async fn delete_group(&self, pool_id: &str, group: &str) -> Result<(), Error> {
-        self.record(format!("delete_group {pool_id} {group}"));
-        Ok(())
-    }
-    async fn apply_sign_in(
-        &self,
-        pool_id: &str,
-        client_id: Option<&str>,
-        settings: &SignInSettings,
-    ) -> Result<Vec<String>, Error> {
-        self.record(format!(
-            "apply_sign_in {pool_id} {} self_signup={} sso_only={} providers={}",
-            client_id.unwrap_or("-"),
-            settings.self_signup,
-            settings.sso_only,
-            settings.providers.join(",")
-        ));
-        Ok(Vec::new())
-    }
-}
-
-/// Mail, kept instead of sent.
-#[derive(Default)]
-pub struct MemoryMailer {
-    sent: Mutex<Vec<(EmailAddress, MailContent)>>,
-}
-
-impl MemoryMailer {
-    pub fn sent(&self) -> Vec<(EmailAddress, MailContent)> {
-        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-#[async_trait]
-impl Mailer for MemoryMailer {
-    async fn send(&self, to: &EmailAddress, mail: &MailContent) -> Result<String, Error> {
-        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        sent.push((to.clone(), mail.clone()));
-        Ok(format!("message-{}", sent.len()))
-    }
-}
-
-/// Legacy password hashes of one password, made independently with Python (bcrypt,
-/// argon2-cffi, hashlib.pbkdf2_hmac): bcrypt cost 4 and a small Argon2id, so tests run fast.
-pub mod legacy_hashes {
-    pub const PASSWORD: &str = "Legacy-Passw0rd!";
-    pub const BCRYPT: &str = "$2b$04$71WuvCQWPAynfhlj2qe5Ne9qaf5OvlWf0Q73PpyY3sU7Dvl9N2eCq";
-    pub const ARGON2ID: &str = "$argon2id$v=19$m=8192,t=1,p=1$DO7UFf0suVUYxZLy8sREWw$WMnfU5TwMAkCJLueUXpJnSUcTGxzhi62Xtnr6tRAXtY";
-    pub const PBKDF2: &str =
-        "pbkdf2_sha256$1000$s4ltS4lt$Oi178muyMHa0EEnSkr2Q/o0rHNGpR7AlESBGAAQIafI=";
-}
-
-/// [`sample_org`] brought by a lazy-mode migration (job `job-1`, legacy id 17), switched.
-pub fn sample_lazy_org() -> Organization {
-    let mut org = sample_org();
-    org.sign_in.migration = Some(crate::domain::migration::OrgMigration {
-        job: "job-1".into(),
-        legacy_id: "17".into(),
-        mode: crate::domain::migration::MigrationMode::Lazy,
-        switched: true,
-    });
-    org
-}
-
-/// The pool id of the sample events in `events/`.
-pub const SAMPLE_POOL: &str = "eu-west-1_AcmePool1";
-
-/// The organization the sample events belong to: `acme`, active, 10 seats, `acme.example`.
-pub fn sample_org() -> Organization {
-    Organization {
-        id: OrgId::from("org-0192f0c4d5e67a8b9c0d1e2f3a4b5c6d".to_owned()),
-        name: "Acme Corporation".into(),
-        subdomain: Subdomain::parse("acme").expect("valid subdomain"),
-        status: OrgStatus::Active,
-        mfa: MfaMode::Off,
-        seats: Some(10),
-        seats_used: 0,
-        email_domains: vec![EmailDomain::parse("acme.example").expect("valid domain")],
-        admin_email: None,
-        cognito: CognitoResources {
-            user_pool_id: Some(SAMPLE_POOL.into()),
-            app_client_id: Some("5a1b2c3d4e5f6g7h8i9j0k1l2m".into()),
-            domain_prefix: Some("acme-3a4b5c6d".into()),
-        },
-        sign_in: SignInSettings::default(),
-        roles: crate::domain::organization::default_roles(),
-        branding: Default::default(),
-        domain_proofs: Vec::new(),
-        created_at: 0,
-        updated_at: 0,
-        version: 1,
-    }
-}
-
-/// A person of [`sample_org`].
-pub fn sample_person(username: &str, email: &str, roles: &[&str], status: PersonStatus) -> Person {
-    Person::new(
-        sample_org().id,
-        username.into(),
-        EmailAddress::parse(email).expect("valid address"),
-        roles
-            .iter()
-            .map(|r| Role::parse(r).expect("valid role"))
-            .collect(),
-        status,
-    )
-}
-
-/// A sample event from `events/<function>/<name>.json`, as Cognito sends it.
-pub fn sample_event(function: &str, name: &str) -> serde_json::Value {
-    let path = format!(
-        "{}/../events/{function}/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The names of every sample event of `function`.
-pub fn sample_event_names(function: &str) -> Vec<String> {
-    let dir = format!("{}/../events/{function}", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{dir}: {e}"))
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| {
-            entry
-                .file_name()
-                .to_str()?
-                .strip_suffix(".json")
-                .map(str::to_owned)
-        })
-        .collect();
-    names.sort();
-    names
-}
-
-/// Secrets in memory.
-#[derive(Default)]
-pub struct MemorySecrets {
-    values: Mutex<std::collections::HashMap<String, String>>,
-}
-
-impl MemorySecrets {
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
-    }
-}
-
-#[async_trait]
-impl crate::ports::Secrets for MemorySecrets {
-    async fn put_secret(&self, name: &str, value: &str) -> Result<(), Error> {
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.into(), value.into());
-        Ok(())
-    }
-    async fn get_secret(&self, name: &str) -> Result<Option<String>, Error> {
-        Ok(self.get(name))
-    }
-    async fn delete_secret(&self, name: &str) -> Result<(), Error> {
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl crate::ports::LegacyPasswords for MemoryRegistry {
-    async fn put_legacy_hash(
-        &self,
-        org: &OrgId,
-        username: &str,
-        hash: &crate::domain::migration::LegacyHash,
-    ) -> Result<(), Error> {
-        self.call("put_legacy_hash");
-        self.lock()
-            .legacy
-            .insert((org.to_string(), username.to_owned()), hash.clone());
-        Ok(())
-    }
-
-    async fn sample_legacy_hash(
-        &self,
-        org: &OrgId,
-    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
-        self.call("sample_legacy_hash");
-        Ok(self
-            .lock()
-            .legacy
-            .iter()
-            .find(|((o, _), _)| o == org.as_str())
-            .map(|(_, hash)| hash.clone()))
-    }
-
-    async fn legacy_hash(
-        &self,
-        org: &OrgId,
-        username: &str,
-    ) -> Result<Option<crate::domain::migration::LegacyHash>, Error> {
-        self.call("legacy_hash");
-        Ok(self
-            .lock()
-            .legacy
-            .get(&(org.to_string(), username.to_owned()))
-            .cloned())
-    }
-
-    async fn delete_legacy_hash(&self, org: &OrgId, username: &str) -> Result<(), Error> {
-        self.call("delete_legacy_hash");
-        self.lock()
-            .legacy
-            .remove(&(org.to_string(), username.to_owned()));
-        Ok(())
-    }
-}
-
-/// DNS in memory: TXT records by name.
-#[derive(Default)]
-pub struct MemoryDns {
-    records: Mutex<BTreeMap<String, Vec<String>>>,
-}
-
-impl MemoryDns {
-    /// Publishes `values` as the TXT records of `name`.
-    pub fn set(&self, name: &str, values: &[&str]) {
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                name.to_owned(),
-                values.iter().map(|v| (*v).to_owned()).collect(),
-            );
-    }
-}
-
-#[async_trait]
-impl crate::ports::TxtRecords for MemoryDns {
-    async fn txt(&self, name: &str) -> Result<Vec<String>, Error> {
-        Ok(self
-            .records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
-            .unwrap_or_default())
     }
 }
