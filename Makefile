@@ -10,12 +10,17 @@ STAMP  := $(VENV)/.installed-$(shell cksum < tests/local/requirements.txt | cut 
 NODE_STAMP := tests/local/node_modules/.installed
 INFRA_STAMP := infra/node_modules/.installed
 
-.PHONY: dev test bench bench-packages venv node infra infra-test browser build lint clean
+# The functions' binaries are built with the features `cargo test` turns on through
+# dev-dependencies (tests/Cargo.toml, `test-features`): one build of every crate serves the
+# binaries, `cargo lambda watch` and the tests. Deployments build without it.
+FEATURES := --features integration-tests/test-features
+
+.PHONY: dev test test-long test-prepare bench bench-packages venv node infra infra-test browser build build-tests lint clean
 
 $(STAMP): tests/local/requirements.txt
 	@echo "==> installing the local AWS stack (moto server), cargo-lambda and cfn-lint into $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r tests/local/requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -r tests/local/requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -64,13 +69,28 @@ browser:
 	fi
 
 build:
-	cargo build --workspace --bins
+	cargo build --workspace --bins $(FEATURES)
+
+# The binaries and every test target in one cargo run (no second feature set, no barrier
+# between the two).
+build-tests:
+	cargo build --workspace --bins --tests $(FEATURES)
 
 dev: venv build
 	@bash tests/local/dev.sh
 
-test: venv node browser infra-test build
-	CHROMIUM=$(CHROMIUM) cargo test --workspace --no-fail-fast
+# What the tests need, side by side: the downloads (pip, npm, apt) and the CDK app's tests
+# wait on the network and on node while cargo compiles on every core.
+test-prepare:
+	@$(MAKE) --no-print-directory -j5 --output-sync=line venv node browser infra-test build-tests
+
+test: test-prepare
+	CHROMIUM=$(CHROMIUM) cargo test --workspace --no-fail-fast $(FEATURES)
+
+# The long soak, not part of `make test`: the kill-and-resume migration at 5,000 people
+# (about 7 minutes). `make test` keeps the same test at 500 people.
+test-long: venv build
+	cargo test --workspace $(FEATURES) --test it -- --ignored --exact migration::soak_of_5000_people_killed_and_resumed
 
 bench: venv node
 	cargo bench -p integration-tests --bench triggers

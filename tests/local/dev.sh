@@ -132,13 +132,16 @@ and the venv's python the ones of this project):
 Ctrl-C stops moto and the functions.
 INFO
 
-setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+# With the features `make build` built them with (integration-tests/test-features), so that
+# `cargo lambda watch` runs those binaries instead of building the functions again.
+features="${CARGO_FEATURES:-integration-tests/test-features}"
+setsid cargo lambda watch --features "$features" --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-file "$state/dev.env" >"$state/functions.log" 2>&1 &
 pids+=($!)
 # The router alone on its own port, so that every path reaches it with the browser's Host
 # (as behind the wildcard domain); plain http on *.localhost, with the port in its links.
 { cat "$state/dev.env"; echo "ROUTER_SCHEME=http"; echo "ROUTER_PORT=$router_port"; } >"$state/router.env"
-setsid cargo lambda watch --bin auth-router --invoke-address 127.0.0.1 --invoke-port "$router_port" \
+setsid cargo lambda watch --features "$features" --bin auth-router --invoke-address 127.0.0.1 --invoke-port "$router_port" \
   --env-file "$state/router.env" >"$state/router.log" 2>&1 &
 pids+=($!)
 echo "  (function logs: .local/functions.log, the router's: .local/router.log)"

@@ -508,6 +508,10 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
+/// The cargo feature `make build` and `make test` build with (see `tests/Cargo.toml`): the
+/// functions run under `cargo lambda watch` with it, so its `cargo run` finds them built.
+pub const TEST_FEATURES: &str = "integration-tests/test-features";
+
 /// The functions under `cargo lambda watch` (the real Lambda runtime API), with an Invoke
 /// endpoint on a free loopback port.
 pub struct Functions {
@@ -560,6 +564,8 @@ impl Functions {
                 .arg(port.to_string())
                 .arg("--env-file")
                 .arg(&env_file)
+                // The features `make test` built the binaries with: `cargo run` reuses them.
+                .args(["--features", TEST_FEATURES])
                 .args(args)
                 .current_dir(workspace_root())
                 .stdout(log.try_clone().expect("log"))

@@ -2,17 +2,21 @@
 //! people with bad records mixed in, a run killed with SIGKILL half-way through its people
 //! and resumed, the same run again (nothing changes), a rollback; the Lambda worker's item
 //! event for one organization; a legacy shared pool as the source. A kill in every other
-//! phase, and of the worker, is in `migration_kills.rs`.
+//! phase, and of the worker, is in `migration_kills.rs`. The same kill-and-resume at 5,000
+//! people is the long soak, `make test-long` (ignored by `make test`).
 //!
 //! moto never throttles: throttling is covered by `shared::rate`'s tests and measured by the
 //! `migration` benchmark (a throttling proxy in front of moto).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
+use integration_tests::tripwire::{Rule, Tripwire, Victim};
 use integration_tests::{tenantctl_path, LocalAws, TempDir};
 use serde_json::Value;
 use shared::aws::dynamodb::DynamoRegistry;
@@ -20,11 +24,27 @@ use shared::domain::ports::{LegacyPasswords, MigrationStore, Registry};
 use shared::domain::{OrgId, Person, PersonStatus, Subdomain};
 
 const TABLE: &str = "signin";
-// Enough for several batches in flight at once (8 organizations at Cognito) and every kind
-// of bad record; kills in each phase are in `migration_kills.rs` (issue 21: this test took
-// 420-465 s with 50 organizations of 100).
-const VALID_ORGS: usize = 10;
-const PEOPLE_PER_ORG: usize = 50;
+
+/// How much the generator writes: valid organizations (at least 10: the bad records name the
+/// first ten, the rollback `legacy-07`) and people in each.
+#[derive(Clone, Copy)]
+struct Size {
+    orgs: usize,
+    people_per_org: usize,
+}
+
+/// `make test`: enough for several batches in flight at once (8 organizations at Cognito)
+/// and every kind of bad record; kills in each phase are in `migration_kills.rs`.
+const SMALL: Size = Size {
+    orgs: 10,
+    people_per_org: 50,
+};
+
+/// The long soak (`make test-long`): 50 organizations of 100, 420-465 s here (issue 21).
+const SOAK: Size = Size {
+    orgs: 50,
+    people_per_org: 100,
+};
 
 use integration_tests::{tenantctl_json as json, tenantctl_run as run};
 
@@ -48,11 +68,11 @@ fn person_line(org: &Value, username: &str, email: &str, roles: &[&str], active:
     .to_string()
 }
 
-/// 10 valid organizations of 50 people (40 active), their records interleaved over the
-/// file; two invalid organizations (a reserved subdomain, more active people than seats) with
+/// `size.orgs` valid organizations of `size.people_per_org` people (four in five active),
+/// their records interleaved over the file; two invalid organizations (a reserved subdomain, more active people than seats) with
 /// 10 people each; and bad records: invalid e-mails, duplicate usernames and e-mails, unknown
 /// organizations, unknown roles, unreadable lines, a duplicate organization record.
-fn generate(path: &std::path::Path, gzip: bool) -> Generated {
+fn generate(path: &std::path::Path, gzip: bool, size: Size) -> Generated {
     let mut lines: Vec<(String, bool)> = Vec::new();
     let mut valid = BTreeMap::new();
     let id = |i: usize| -> Value {
@@ -67,7 +87,7 @@ fn generate(path: &std::path::Path, gzip: bool) -> Generated {
         other => other.to_string(),
     };
     // The first half of the organizations up front, the other half at the end.
-    for i in 0..VALID_ORGS / 2 {
+    for i in 0..size.orgs / 2 {
         lines.push((
             org_line(
                 &id(i),
@@ -86,8 +106,8 @@ fn generate(path: &std::path::Path, gzip: bool) -> Generated {
         org_line(&Value::from("bad-seats"), "too-few-seats", "Few Seats", 5),
         false,
     ));
-    for j in 0..PEOPLE_PER_ORG {
-        for i in 0..VALID_ORGS {
+    for j in 0..size.people_per_org {
+        for i in 0..size.orgs {
             let username = format!("user{j:03}.o{i}");
             let active = j % 5 != 0;
             let roles: &[&str] = if j % 10 == 0 {
@@ -186,7 +206,7 @@ fn generate(path: &std::path::Path, gzip: bool) -> Generated {
             lines.push((format!("{{not json {j}"), true));
         }
     }
-    for i in VALID_ORGS / 2..VALID_ORGS {
+    for i in size.orgs / 2..size.orgs {
         lines.push((
             org_line(
                 &id(i),
@@ -368,21 +388,36 @@ fn status(env: &[(String, String)], job: &str) -> Option<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rolled_back() {
+    killed_resumed_rerun_and_rolled_back(SMALL).await;
+}
+
+/// The long soak: the same at 5,000 people. `make test-long` (about 7 minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the long soak (about 7 minutes): make test-long"]
+async fn soak_of_5000_people_killed_and_resumed() {
+    killed_resumed_rerun_and_rolled_back(SOAK).await;
+}
+
+async fn killed_resumed_rerun_and_rolled_back(size: Size) {
+    let Size {
+        orgs,
+        people_per_org,
+    } = size;
     let started = Instant::now();
     let aws = LocalAws::start();
     let env = aws.env(TABLE);
     json(&env, &["setup"], 0);
     let dir = TempDir::new("migration");
     let source = dir.0.join("legacy.jsonl.gz");
-    let generated = generate(&source, true);
+    let generated = generate(&source, true, size);
     let source = source.to_str().expect("utf-8").to_owned();
     let valid_people: usize = generated.valid.values().map(|(_, p)| p.len()).sum();
-    assert_eq!(valid_people, VALID_ORGS * PEOPLE_PER_ORG);
+    assert_eq!(valid_people, orgs * people_per_org);
 
     // The plan names every problem and its rule; exit 1 (not clean).
     let plan = json(&env, &["migrate", "plan", "--source", &source], 1);
     assert_eq!(plan["clean"], false);
-    assert_eq!(plan["summary"]["organizations_valid"], VALID_ORGS as u64);
+    assert_eq!(plan["summary"]["organizations_valid"], orgs as u64);
     assert_eq!(plan["summary"]["people_valid"], valid_people as u64);
     let org_rules: BTreeSet<String> = plan["organizations"]
         .as_array()
@@ -434,7 +469,10 @@ async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rol
     assert!(status(&env, "j1").is_some_and(|s| s.get("error").is_some()));
     assert_eq!(aws.pool_count().await, 0);
 
-    // Killed with SIGKILL once a good part of the people is done.
+    // Killed with SIGKILL mid-batch, when a fifth of the people's logins exist: tenantctl
+    // reaches moto through the tripwire proxy (`integration_tests::tripwire`), which kills it
+    // as the n-th AdminCreateUser returns, inside a batch whose Cognito steps are half done
+    // and whose records and checkpoint are not written yet.
     let args = [
         "migrate",
         "run",
@@ -452,36 +490,85 @@ async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rol
         "--concurrency",
         "8",
     ];
-    let mut child = Command::new(tenantctl_path())
+    let tripwire = Tripwire::start(aws.port()).await;
+    let through_proxy: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT_URL" => (k.clone(), tripwire.endpoint.clone()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let child = Command::new(tenantctl_path())
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(through_proxy.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("tenantctl runs");
-    let killed_at = loop {
-        std::thread::sleep(Duration::from_millis(1000));
-        if let Ok(Some(code)) = child.try_wait() {
-            panic!("the run ended ({code}) before it could be killed");
-        }
-        if let Some(done) = status(&env, "j1")
-            .and_then(|s| s["people"]["done"].as_u64())
-            .filter(|d| *d >= (VALID_ORGS * PEOPLE_PER_ORG / 5) as u64)
-        {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-            break done;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(900),
-            "the run is too slow"
-        );
-    };
+    let child = Arc::new(Mutex::new(child));
+    let nth = (orgs * people_per_org / 5) as u64;
+    tripwire.arm(
+        Rule {
+            operation: "AdminCreateUser",
+            body: Vec::new(),
+            nth,
+            after: true,
+        },
+        Victim::Process(child.clone()),
+    );
+    let tripped = tripwire.tripped_within(Duration::from_secs(900)).await;
+    tripwire.disarm();
+    let exit = child
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .wait()
+        .expect("reaped");
+    assert!(tripped, "the run never created {nth} logins ({exit})");
+    assert_eq!(exit.signal(), Some(9), "killed with SIGKILL");
     let killed = status(&env, "j1").expect("status");
     assert_eq!(killed["complete"], false, "killed half-way: {killed}");
-    eprintln!("killed at {killed_at} people after {:?}", started.elapsed());
+    // Killed mid-batch: some organization's pool holds logins its checkpoint does not count
+    // yet (a batch's Cognito steps done, its records not written), which the resume must
+    // take over without a second login.
+    let mid_batch = {
+        let registry = registry(&aws).await;
+        let cognito = CognitoClient::new(&aws.sdk().await);
+        let mut mid_batch = Vec::new();
+        for o in killed["organizations"].as_array().expect("organizations") {
+            let Some(name) = o["subdomain"].as_str() else {
+                continue;
+            };
+            let Ok(sub) = Subdomain::parse(name) else {
+                continue;
+            };
+            let pool = registry
+                .organization_by_subdomain(&sub)
+                .await
+                .expect("read")
+                .and_then(|org| org.cognito.user_pool_id);
+            let Some(pool) = pool else { continue };
+            let in_pool = logins(&cognito, &pool).await.len() as u64;
+            if in_pool > o["logins_created"].as_u64().unwrap_or_default() {
+                mid_batch.push(format!(
+                    "{name}: {in_pool} logins, {} counted",
+                    o["logins_created"]
+                ));
+            }
+        }
+        mid_batch
+    };
+    eprintln!("killed mid-batch in {mid_batch:?}");
+    assert!(
+        !mid_batch.is_empty(),
+        "killed with no batch half-done: {killed}"
+    );
+    eprintln!(
+        "killed at login {nth}, {} people recorded, after {:?}",
+        killed["people"]["done"],
+        started.elapsed()
+    );
 
     // Resumed: every valid person exactly once, every bad record in the report.
     let resumed = run(
@@ -570,7 +657,7 @@ async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rol
         &["migrate", "rollback", "--job", "j1", "--org", "legacy-07"],
         0,
     );
-    assert_eq!(rolled["logins_disabled"], (PEOPLE_PER_ORG * 4 / 5) as u64);
+    assert_eq!(rolled["logins_disabled"], (people_per_org * 4 / 5) as u64);
     let registry = registry(&aws).await;
     let org = registry
         .organization_by_subdomain(&Subdomain::parse("legacy-07").expect("valid"))
@@ -583,12 +670,12 @@ async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rol
     let in_pool = logins(&cognito, org.cognito.user_pool_id.as_deref().expect("pool")).await;
     assert_eq!(
         in_pool.len(),
-        PEOPLE_PER_ORG * 4 / 5,
+        people_per_org * 4 / 5,
         "disabled, not deleted"
     );
     assert!(in_pool.values().all(|(_, enabled)| !enabled));
     let people = all_people(&registry, &org.id).await;
-    assert_eq!(people.len(), PEOPLE_PER_ORG);
+    assert_eq!(people.len(), people_per_org);
     assert!(people
         .iter()
         .all(|p| matches!(p.status, PersonStatus::Added | PersonStatus::Deactivated)));
