@@ -28,7 +28,7 @@ trap 'exit 130' INT TERM
 moto_port=$(free_port)
 endpoint="http://127.0.0.1:$moto_port"
 echo "==> starting the local AWS (moto) on $endpoint"
-setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+setsid "$venv/bin/python" tests/local/moto_server.py -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/data.json', timeout=1)" 2>/dev/null; then break; fi

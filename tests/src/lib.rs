@@ -17,18 +17,23 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `MOTO_SERVER`, or the one `make test` installs into the project's `.venv`.
-fn moto_server() -> PathBuf {
-    let path = std::env::var_os("MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv/bin/moto_server"));
+/// How to start moto: `MOTO_SERVER` (a moto_server executable), or moto from the project's
+/// `.venv` (`make test` installs it) through `tests/local/moto_server.py`, which gives its
+/// DynamoDB the isolation between concurrent requests that DynamoDB has (see that file).
+fn moto_server() -> Command {
+    if let Some(path) = std::env::var_os("MOTO_SERVER") {
+        return Command::new(path);
+    }
+    let python = workspace_root().join(".venv/bin/python");
     assert!(
-        path.exists(),
-        "moto server not found at {}: run the tests with `make test`, which installs it into .venv \
+        python.exists(),
+        "moto not found in {}: run the tests with `make test`, which installs it into .venv \
          (or point MOTO_SERVER at a moto_server executable)",
-        path.display()
+        python.display()
     );
-    path
+    let mut command = Command::new(python);
+    command.arg(workspace_root().join("tests/local/moto_server.py"));
+    command
 }
 
 pub fn free_port() -> u16 {
@@ -49,16 +54,16 @@ pub const REGION: &str = "us-east-1";
 
 impl LocalAws {
     pub fn start() -> Self {
-        let bin = moto_server();
         for _ in 0..3 {
             let port = free_port();
-            let child = Command::new(&bin)
+            let mut command = moto_server();
+            let child = command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+                .unwrap_or_else(|e| panic!("cannot start moto ({command:?}): {e}"));
             let mut aws = LocalAws {
                 child,
                 endpoint: format!("http://127.0.0.1:{port}"),
