@@ -18,6 +18,7 @@ pub mod password;
 pub mod people;
 pub mod person;
 pub mod provisioning;
+pub mod search;
 pub mod settings;
 pub mod signin;
 pub mod subdomain;
