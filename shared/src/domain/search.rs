@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use super::{Error, Person, PersonStatus, Role};
-use crate::ports::Page;
+use super::{Error, OrgId, Person, PersonStatus, Role};
+use crate::ports::{Page, Registry};
 
 /// Longest search term kept, in folded characters (ASCII: bytes). DynamoDB's sort keys
 /// hold 1,024 bytes; a query is cut to the same length, so a long name still matches.
@@ -91,7 +91,11 @@ pub fn terms(person: &Person) -> Vec<String> {
     sorted
         .iter()
         .enumerate()
-        .filter(|(i, term)| sorted.get(i + 1).is_none_or(|next| !next.starts_with(*term)))
+        .filter(|(i, term)| {
+            sorted
+                .get(i + 1)
+                .is_none_or(|next| !next.starts_with(*term))
+        })
         .map(|(_, term)| term.clone())
         .collect()
 }
@@ -266,9 +270,11 @@ pub fn decode_cursor(query: &PeopleQuery, cursor: &str) -> Result<String, Error>
     }
 }
 
-/// The counters of an organization's people: people per status (`status_<status>`), holders
-/// of each role among the people not unlinked (`role_<role>`), and administrators holding a
-/// login (`admins_with_login`). A counter nobody moved is absent (zero).
+/// The counters of an organization's people: people per status (`status_<status>`), members
+/// of each role, its holders among the people not unlinked (`role_<role>`), every record
+/// holding it, unlinked ones too (`held_<role>`: a role still held cannot be deleted), and
+/// administrators holding a login (`admins_with_login`). A counter nobody moved is absent
+/// (zero).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeopleCounts(pub BTreeMap<String, i64>);
 
@@ -280,6 +286,10 @@ pub fn status_counter(status: PersonStatus) -> String {
 
 pub fn role_counter(role: &Role) -> String {
     format!("role_{}", role.as_str())
+}
+
+pub fn held_counter(role: &Role) -> String {
+    format!("held_{}", role.as_str())
 }
 
 impl PeopleCounts {
@@ -294,6 +304,11 @@ impl PeopleCounts {
     /// Members of a role: its holders among the people not unlinked.
     pub fn role(&self, role: &Role) -> i64 {
         self.get(&role_counter(role))
+    }
+
+    /// Records holding a role, unlinked ones too.
+    pub fn held(&self, role: &Role) -> i64 {
+        self.get(&held_counter(role))
     }
 
     pub fn admins_with_login(&self) -> i64 {
@@ -318,10 +333,11 @@ impl PeopleCounts {
 /// What one person adds to the counters.
 pub fn contribution(person: &Person) -> Vec<String> {
     let mut counters = vec![status_counter(person.status)];
+    let mut roles: Vec<&Role> = person.roles.iter().collect();
+    roles.sort();
+    roles.dedup();
+    counters.extend(roles.iter().copied().map(held_counter));
     if person.status != PersonStatus::Unlinked {
-        let mut roles: Vec<&Role> = person.roles.iter().collect();
-        roles.sort();
-        roles.dedup();
         counters.extend(roles.into_iter().map(role_counter));
     }
     if person.is_active_admin() {
@@ -343,6 +359,31 @@ pub fn counter_deltas(before: Option<&Person>, after: Option<&Person>) -> Vec<(S
     net.nonzero().into_iter().collect()
 }
 
+/// The organization's counters: the registry's when they are complete, else counted from
+/// the records (every person read: an organization whose counters were not built yet).
+pub async fn people_counts(registry: &dyn Registry, org: &OrgId) -> Result<PeopleCounts, Error> {
+    if let Some(counts) = registry.people_counts(org).await? {
+        return Ok(counts);
+    }
+    tracing::warn!(org_id = %org, "people counters incomplete: counting from the records; run `tenantctl org reindex`");
+    let mut counts = PeopleCounts::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = registry
+            .people(org, &|_: &Person| true, cursor.as_deref(), 1000)
+            .await?;
+        for person in &page.items {
+            for counter in contribution(person) {
+                counts.add(counter, 1);
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(counts),
+        }
+    }
+}
+
 /// The counters of these people, counted one by one.
 pub fn recount<'a>(people: impl IntoIterator<Item = &'a Person>) -> PeopleCounts {
     let mut counts = PeopleCounts::default();
@@ -357,7 +398,7 @@ pub fn recount<'a>(people: impl IntoIterator<Item = &'a Person>) -> PeopleCounts
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EmailAddress, OrgId, PersonStatus::*};
+    use crate::domain::{EmailAddress, PersonStatus::*};
 
     fn person(username: &str, email: &str, given: Option<&str>, family: Option<&str>) -> Person {
         let mut p = Person::new(
@@ -433,14 +474,26 @@ mod tests {
 
     #[test]
     fn queries_match_prefixes_of_each_field_with_accents_folded() {
-        let p = person("jdoe", "john.doe@acme.com", Some("Jöhn"), Some("Müller-Lüdenscheidt"));
+        let p = person(
+            "jdoe",
+            "john.doe@acme.com",
+            Some("Jöhn"),
+            Some("Müller-Lüdenscheidt"),
+        );
         let matches = |q: &str| {
             PeopleQuery::new(Some(q), None, None)
                 .expect("valid")
                 .matches(&p)
         };
         for q in [
-            "jd", "JOHN", "john.d", "müller", "MULLER", "ludensch", "john muller", "Jöhn Mü",
+            "jd",
+            "JOHN",
+            "john.d",
+            "müller",
+            "MULLER",
+            "ludensch",
+            "john muller",
+            "Jöhn Mü",
         ] {
             assert!(matches(q), "{q}");
         }
@@ -576,6 +629,8 @@ mod tests {
         assert_eq!(
             counter_deltas(None, Some(&p)),
             vec![
+                ("held_admin".into(), 1),
+                ("held_member".into(), 1),
                 ("role_admin".into(), 1),
                 ("role_member".into(), 1),
                 ("status_added".into(), 1)

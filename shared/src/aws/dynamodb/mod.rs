@@ -59,6 +59,7 @@ mod links;
 mod migration_jobs;
 mod organizations;
 mod people;
+mod people_index;
 mod registry;
 
 const GSI1: &str = "gsi1";
