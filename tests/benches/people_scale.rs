@@ -70,7 +70,7 @@ fn person(org: &OrgId, i: usize) -> Person {
     };
     let roles = match i % 10 {
         3 => vec!["member", "billing"],
-        _ if i % 1_000 == 0 => vec!["member", "admin"],
+        _ if i.is_multiple_of(1_000) => vec!["member", "admin"],
         _ => vec!["member"],
     };
     let status = match i % 10 {
@@ -306,7 +306,8 @@ async fn one_size(size: usize, before_max: usize) {
     println!("Before (main's code: the registry's filtered scan the old routes called; add the caller's 3 GetItem):\n");
     println!("| route | people returned | DynamoDB requests / call | items read / call | calls/s (moto) |");
     println!("|---|---|---|---|---|");
-    let before: [(&str, Option<&str>, Option<PersonStatus>, Option<Role>); 5] = [
+    type Filters<'a> = (&'a str, Option<&'a str>, Option<PersonStatus>, Option<Role>);
+    let before: [Filters; 5] = [
         ("list", None, None, None),
         (
             "list, status filter",
