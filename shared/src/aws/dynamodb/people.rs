@@ -86,7 +86,12 @@ impl DynamoRegistry {
         }
         let (put, next) = self.person_put(before, after)?;
         let mut items = vec![in_transaction(put)];
-        // The organization's update (a seat, the guard), when there is one, is item 1.
+        // The people counters before the organization's record: who reads the record's new
+        // version finds the counters moved too (moto applies the items one by one).
+        let (counters, entries) = self.index_writes_split(before, &next)?;
+        items.extend(counters);
+        // The organization's update (a seat, the guard), when there is one, is item `org`.
+        let org = items.len();
         let seat = match (before.status.holds_seat(), after.status.holds_seat()) {
             (false, true) => Some(true),
             (true, false) => Some(false),
@@ -99,17 +104,17 @@ impl DynamoRegistry {
         if let Some(event) = audit {
             items.push(self.audit_put(event)?);
         }
-        items.extend(self.index_writes(Some(before), &next)?);
+        items.extend(entries);
         match self.transact(items).await {
             Ok(()) => Ok(next),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
                 what: "person",
                 key: before.username.clone(),
             }),
-            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, 1) => {
+            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, org) => {
                 Err(no_seat(&before.username))
             }
-            Err(TransactFailure::Cancelled(codes)) if guard.is_some() && failed(&codes, 1) => {
+            Err(TransactFailure::Cancelled(codes)) if guard.is_some() && failed(&codes, org) => {
                 Err(Error::Conflict {
                     what: "organization",
                     key: before.org_id.to_string(),

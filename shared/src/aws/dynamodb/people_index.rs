@@ -86,12 +86,35 @@ impl DynamoRegistry {
                 .map_err(|e| self.build_error(e))?;
             items.push(in_transaction(put));
         }
-        if let Some(update) =
-            self.counters_update(&after.org_id, &counter_deltas(before, Some(after)))?
-        {
+        if let Some(update) = self.counters_move(before, after)? {
             items.push(update);
         }
         Ok(items)
+    }
+
+    /// [`Self::index_writes`] in two parts, for a transaction that must move the counters
+    /// before another item (the last-administrator guard reads the organization's record,
+    /// then the counters: moto applies a transaction's items one by one, so the counters go
+    /// first): the counters' update, and the entries.
+    pub(super) fn index_writes_split(
+        &self,
+        before: &Person,
+        after: &Person,
+    ) -> Result<(Option<TransactWriteItem>, Vec<TransactWriteItem>), Error> {
+        let mut entries = self.index_writes(Some(before), after)?;
+        let counters = self.counters_move(Some(before), after)?;
+        if counters.is_some() {
+            entries.pop();
+        }
+        Ok((counters, entries))
+    }
+
+    fn counters_move(
+        &self,
+        before: Option<&Person>,
+        after: &Person,
+    ) -> Result<Option<TransactWriteItem>, Error> {
+        self.counters_update(&after.org_id, &counter_deltas(before, Some(after)))
     }
 
     /// The one update of the counters item in a transaction: `ADD` of each counter's change
