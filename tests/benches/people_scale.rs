@@ -293,7 +293,7 @@ async fn one_size(size: usize, before_max: usize) {
         })
         .await;
         println!(
-            "| {name} `GET {path}` | {} | {:.1} | {:.1} | {:.1} |",
+            "| {name} `GET {path}` | {} | {:.1} | {:.1} | {:.3} |",
             m.returned, m.requests, m.items, m.per_second
         );
     }
