@@ -30,6 +30,10 @@ export type FunctionKind =
  * - create_person: Put (person, e-mail and id claims, audit), Update (the seat counter, for a
  *   person who holds a seat), ConditionCheck (nobody signs in under the username);
  * - save_person: Put, and Update when the seat changes hands;
+ * - every write of a person also puts its search entries (Put), deletes the entries of
+ *   terms it no longer has (Delete: only where names, addresses or usernames change) and
+ *   adds to the people counters (Update) when a status or role moves (docs/design.md,
+ *   "Admin API at scale");
  * - change_email: Put (new claim) and Delete (old claim); change_username: Put, Delete (the old
  *   alias claim) and ConditionCheck (the new name is free);
  * - leases, idempotency keys, legacy hashes: PutItem/UpdateItem/DeleteItem on one item.
@@ -302,9 +306,10 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       'TRIGGER_ARNS',
       'MIGRATION_MAX_CONCURRENCY',
     ],
-    // The provisioning lease is released with a conditional delete.
-    registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
-    why: 'Provisions organizations (CreateUserPool with the org-id, subdomain and managed-by tags: TagResource; adopts a pool found by name only when its org-id tag is the organization\'s) and migrates their people (AdminCreateUser; AdminGetUser when a resumed run finds the login made), the first administrator with a welcome mail, jobs and checkpoints in the registry, the provisioning lease released with a conditional delete.',
+    // The provisioning lease is released with a conditional delete; an organization's search
+    // entries are written in batches before its switch (reindex_people, owned).
+    registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem', 'BatchWriteItem'],
+    why: 'Provisions organizations (CreateUserPool with the org-id, subdomain and managed-by tags: TagResource; adopts a pool found by name only when its org-id tag is the organization\'s) and migrates their people (AdminCreateUser; AdminGetUser when a resumed run finds the login made), the first administrator with a welcome mail, jobs and checkpoints in the registry, the provisioning lease released with a conditional delete, the search entries and people counters of a migrated organization built before its switch (BatchWriteItem).',
     listsOrganizations: true,
     createsPools: true,
     poolActions: [

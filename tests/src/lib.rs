@@ -703,6 +703,8 @@ impl CognitoLocal {
     }
 }
 
+/// DynamoDB requests and items read, for the people-at-scale benchmark.
+pub mod reads;
 /// The SDK's default HTTPS client (rustls with aws-lc), counting every request it sends:
 /// the benchmarks report AWS calls per invocation or request with it.
 pub mod throttle;

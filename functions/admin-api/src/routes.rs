@@ -7,6 +7,9 @@ use lambda_http::{Body, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::domain::people::{Admin, NewPerson, PersonChanges};
 use shared::domain::ports::AuditEvent;
+use shared::domain::search::{
+    decode_cursor, encode_cursor as encode_people_cursor, people_counts, PeopleQuery,
+};
 use shared::domain::settings::{
     apply_settings, idp_redirect_uri, microsoft_admin_consent_url, verify_email_domains,
     ProviderInput, SettingsDeps, SettingsPatch,
@@ -719,13 +722,15 @@ struct UsersPage {
     next_cursor: Option<String>,
 }
 
+/// `GET /v1/users`: one read of at most 2 x `limit` entries (docs/design.md, "Admin API at
+/// scale"); `q` is a prefix of a username, sign-in name, e-mail address, given or family
+/// name, without case or accents.
 async fn list_users(
     app: &App,
     org: &Organization,
     call: &Call<'_>,
 ) -> Result<Response<Body>, Problem> {
     let limit = limit_of(call)?;
-    let cursor = cursor_of(call)?;
     let status = call
         .query("status")
         .map(|s| s.parse::<PersonStatus>())
@@ -736,70 +741,44 @@ async fn list_users(
         .map(Role::parse)
         .transpose()
         .map_err(|e| Problem::invalid("role", e.to_string()))?;
-    let q = call.query("q").map(|q| q.trim().to_lowercase());
-    if q.as_ref()
-        .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
-    {
+    let q = call.query("q");
+    if q.is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
         return Err(Problem::invalid(
             "q",
             format!("q must be at most {MAX_QUERY_CHARS} characters."),
         ));
     }
-    let filter = |p: &Person| {
-        status.is_none_or(|s| p.status == s)
-            && role.as_ref().is_none_or(|r| p.roles.contains(r))
-            && q.as_deref().is_none_or(|q| {
-                q.is_empty()
-                    || p.username.contains(q)
-                    || p.email.as_str().contains(q)
-                    || p.given_name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase().contains(q))
-                    || p.family_name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase().contains(q))
-            })
-    };
+    let query =
+        PeopleQuery::new(q, status, role).map_err(|e| Problem::invalid("q", e.to_string()))?;
+    let after = call
+        .query("cursor")
+        .map(|c| decode_cursor(&query, c))
+        .transpose()
+        .map_err(|_| {
+            Problem::invalid(
+                "cursor",
+                "cursor must be the next_cursor of an earlier page of the same query.",
+            )
+        })?;
     let page = app
         .registry
-        .people(&org.id, &filter, cursor.as_deref(), limit)
+        .find_people(&org.id, &query, after.as_deref(), limit)
         .await
         .map_err(|e| problem_in(org, e))?;
     Ok(json(
         StatusCode::OK,
         &UsersPage {
             users: page.items.iter().map(PersonView::of).collect(),
-            next_cursor: encode_cursor(page.next),
+            next_cursor: page.next.map(|next| encode_people_cursor(&query, &next)),
         },
     ))
 }
 
+/// `GET /v1/roles`: the members of each role from the people counters (one read).
 async fn list_roles(app: &App, org: &Organization) -> Result<Response<Body>, Problem> {
-    let mut counts = vec![0u32; org.roles.len()];
-    let mut cursor = None;
-    loop {
-        let page = app
-            .registry
-            .people(
-                &org.id,
-                &|p: &Person| p.status != PersonStatus::Unlinked,
-                cursor.as_deref(),
-                1000,
-            )
-            .await
-            .map_err(Problem::from)?;
-        for person in &page.items {
-            for (i, role) in org.roles.iter().enumerate() {
-                if person.roles.contains(role) {
-                    counts[i] += 1;
-                }
-            }
-        }
-        cursor = page.next;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let counts = people_counts(app.registry.as_ref(), &org.id)
+        .await
+        .map_err(Problem::from)?;
     #[derive(Serialize)]
     struct Roles {
         roles: Vec<RoleView>,
@@ -807,10 +786,9 @@ async fn list_roles(app: &App, org: &Organization) -> Result<Response<Body>, Pro
     let roles = org
         .roles
         .iter()
-        .zip(counts)
-        .map(|(role, members)| RoleView {
+        .map(|role| RoleView {
             name: role.as_str().to_owned(),
-            members,
+            members: u32::try_from(counts.role(role).max(0)).unwrap_or(u32::MAX),
             permanent: Organization::permanent_role(role),
         })
         .collect();

@@ -197,6 +197,10 @@ pub enum OrgCommand {
     /// Check the DNS TXT proofs of an organization's e-mail domains and record the ones
     /// published (as the admin API's POST /v1/organization/email-domains/verify).
     VerifyDomains { subdomain: String },
+    /// Build an organization's search entries and people counters from its records (the
+    /// backfill for organizations made before them; safe to run again, and while the
+    /// organization is in use).
+    Reindex { subdomain: String },
     /// Show an organization's audit log, newest first.
     Audit {
         subdomain: String,
@@ -517,6 +521,28 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             print_org(output, &done.organization);
         }
+        Command::Org(OrgCommand::Reindex { subdomain }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let org = find_organization(&registry, &subdomain).await?;
+            let done = registry.reindex_people(&org.id, false).await?;
+            match output {
+                Output::Json => print_json(&done),
+                Output::Text => println!(
+                    "{}: {} people, {} search entries written, {} deleted, counters set in {} pass(es): {}",
+                    org.subdomain.as_str(),
+                    done.people,
+                    done.entries_written,
+                    done.entries_deleted,
+                    done.passes,
+                    done.counts
+                        .nonzero()
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
         Command::Org(OrgCommand::Audit { subdomain, limit }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let org = find_organization(&registry, &subdomain).await?;
@@ -650,6 +676,7 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         | OrgCommand::Suspend { subdomain }
         | OrgCommand::Resume { subdomain }
         | OrgCommand::Audit { subdomain, .. }
+        | OrgCommand::Reindex { subdomain }
         | OrgCommand::VerifyDomains { subdomain } => {
             Subdomain::parse(subdomain)?;
         }

@@ -658,6 +658,9 @@ async fn switch(
     let switched = org.sign_in.migration.as_ref().is_some_and(|m| m.switched);
     if !switched {
         org.seats_used = seats_held(deps, &org).await?;
+        // The bulk import wrote records only: their search entries and the people counters
+        // are built now, before anyone else can change them.
+        deps.registry.reindex_people(&org.id, true).await?;
         org.sign_in.migration = Some(OrgMigration {
             job: job.id.clone(),
             legacy_id: cp.legacy_id.clone(),
@@ -1061,6 +1064,7 @@ pub async fn rollback_organization(
         }
     }
     let fresh = deps.registry.organization(&org.id).await?.unwrap_or(org);
+    deps.registry.reindex_people(&fresh.id, true).await?;
     count_seats(deps, &fresh).await?;
     cp.phase = OrgPhase::RolledBack;
     cp.error = None;

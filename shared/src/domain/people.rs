@@ -306,11 +306,10 @@ impl Admin<'_> {
                 "admin and member are every organization's own roles and stay",
             ));
         }
-        let holders = self
-            .registry
-            .people(&org.id, &|p: &Person| p.roles.contains(&role), None, 1)
-            .await?;
-        if !holders.items.is_empty() {
+        let held = super::search::people_counts(self.registry, &org.id)
+            .await?
+            .held(&role);
+        if held > 0 {
             return Err(Error::not_allowed(
                 format!("delete the role {}", role.as_str()),
                 "people still hold it; take it from them first",
@@ -355,15 +354,13 @@ pub(crate) async fn save_keeping_an_admin(
                 what: "organization",
                 key: before.org_id.to_string(),
             })?;
-        let others = registry
-            .people(
-                &before.org_id,
-                &|p: &Person| p.username != before.username && p.is_active_admin(),
-                None,
-                1,
-            )
-            .await?;
-        if others.items.is_empty() {
+        // `before` is one of them: the others are the rest (read after the organization's
+        // record, whose version the write checks).
+        let others = super::search::people_counts(registry, &before.org_id)
+            .await?
+            .admins_with_login()
+            - 1;
+        if others <= 0 {
             return Err(Error::LastAdministrator {
                 action: format!("{action} {}", before.sign_in_name()),
             });

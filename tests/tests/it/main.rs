@@ -19,6 +19,7 @@ mod idempotency;
 mod lazy_migration;
 mod migration;
 mod migration_kills;
+mod people_index;
 mod pool_adoption;
 mod provisioning;
 mod tenantctl;

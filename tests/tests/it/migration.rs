@@ -357,6 +357,31 @@ async fn check_everyone(aws: &LocalAws, generated: &Generated) -> (usize, usize)
         }
         let active = people.values().filter(|a| **a).count() as u32;
         assert_eq!(org.seats_used, active, "{sub}: seats of the active people");
+        // The switch built the search entries and people counters (issue 26).
+        let counts = registry
+            .people_counts(&org.id)
+            .await
+            .expect("read")
+            .unwrap_or_else(|| panic!("{sub}: counters complete after the switch"));
+        assert_eq!(
+            counts.nonzero(),
+            shared::domain::search::recount(&stored).nonzero(),
+            "{sub}: counters as the records"
+        );
+        if let Some(someone) = stored.first() {
+            let query =
+                shared::domain::search::PeopleQuery::new(Some(someone.email.as_str()), None, None)
+                    .expect("query");
+            let found = registry
+                .find_people(&org.id, &query, None, 10)
+                .await
+                .expect("search");
+            assert!(
+                found.items.iter().any(|p| p.username == someone.username),
+                "{sub}: {} found by address",
+                someone.username
+            );
+        }
         let pool = org.cognito.user_pool_id.as_deref().expect("pool");
         let in_pool = logins(&cognito, pool).await;
         let expected: BTreeSet<&str> = people

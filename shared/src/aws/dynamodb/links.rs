@@ -57,11 +57,12 @@ impl DynamoRegistry {
             .expression_attribute_values(":u", s(&person.username))
             .build()
             .map_err(|e| self.build_error(e))?;
-        let items = vec![
+        let mut items = vec![
             in_transaction(person_put),
             in_transaction(claim_put),
             self.audit_put(audit)?,
         ];
+        items.extend(self.index_writes(Some(person), &next)?);
         match self.transact(items).await {
             Ok(()) => Ok(next),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 1) => Err(Error::not_allowed(

@@ -59,6 +59,7 @@ mod links;
 mod migration_jobs;
 mod organizations;
 mod people;
+mod people_index;
 mod registry;
 
 const GSI1: &str = "gsi1";
@@ -699,14 +700,23 @@ mod tests {
 
     #[tokio::test]
     async fn only_a_failed_seat_condition_is_no_seat() {
+        // The activation's items: the person, the people counters, the organization's seat.
         let (registry, _) =
-            registry_answering(vec![cancelled(&["None", "ConditionalCheckFailed"])]);
+            registry_answering(vec![cancelled(&["None", "None", "ConditionalCheckFailed"])]);
         let (before, after) = activation();
         let err = registry
             .save_person(&before, &after, None)
             .await
             .expect_err("no seat");
         assert_eq!(err.code(), "NoSeatFree");
+
+        let (registry, _) =
+            registry_answering(vec![cancelled(&["None", "ConditionalCheckFailed", "None"])]);
+        let err = registry
+            .save_person(&before, &after, None)
+            .await
+            .expect_err("not the seat");
+        assert_eq!(err.code(), "AwsError", "{err}");
 
         let (registry, _) =
             registry_answering(vec![cancelled(&["ConditionalCheckFailed", "None"])]);

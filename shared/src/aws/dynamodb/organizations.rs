@@ -136,6 +136,8 @@ impl DynamoRegistry {
             items.push(self.claim_put(format!("EMAILDOMAIN#{domain}"), &org.id)?);
         }
         items.push(self.audit_put(audit)?);
+        // Its people counters, complete at zero (docs/design.md, "Admin API at scale").
+        items.push(self.counters_start(&org.id)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes)) => {

@@ -86,7 +86,12 @@ impl DynamoRegistry {
         }
         let (put, next) = self.person_put(before, after)?;
         let mut items = vec![in_transaction(put)];
-        // The organization's update (a seat, the guard), when there is one, is item 1.
+        // The people counters before the organization's record: who reads the record's new
+        // version finds the counters moved too (moto applies the items one by one).
+        let (counters, entries) = self.index_writes_split(before, &next)?;
+        items.extend(counters);
+        // The organization's update (a seat, the guard), when there is one, is item `org`.
+        let org = items.len();
         let seat = match (before.status.holds_seat(), after.status.holds_seat()) {
             (false, true) => Some(true),
             (true, false) => Some(false),
@@ -99,16 +104,17 @@ impl DynamoRegistry {
         if let Some(event) = audit {
             items.push(self.audit_put(event)?);
         }
+        items.extend(entries);
         match self.transact(items).await {
             Ok(()) => Ok(next),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
                 what: "person",
                 key: before.username.clone(),
             }),
-            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, 1) => {
+            Err(TransactFailure::Cancelled(codes)) if takes_seat && failed(&codes, org) => {
                 Err(no_seat(&before.username))
             }
-            Err(TransactFailure::Cancelled(codes)) if guard.is_some() && failed(&codes, 1) => {
+            Err(TransactFailure::Cancelled(codes)) if guard.is_some() && failed(&codes, org) => {
                 Err(Error::Conflict {
                     what: "organization",
                     key: before.org_id.to_string(),
@@ -256,6 +262,7 @@ impl DynamoRegistry {
         // Nobody signs in with this username as their new name.
         let name_free = items.len();
         items.push(self.absent(pk.clone(), &name_sk(&person.username))?);
+        items.extend(self.index_writes(None, person)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Cancelled(codes))
@@ -292,6 +299,13 @@ impl DynamoRegistry {
     ) -> Vec<Result<(), Error>> {
         let _ = seats;
         let mut results = Vec::with_capacity(people.len());
+        // Written without their search entries and counts: the counters are incomplete
+        // until the migration reindexes the organization (before its switch).
+        if let Some((first, _)) = people.first() {
+            if let Err(e) = self.mark_counts_incomplete(&first.org_id).await {
+                return people.iter().map(|_| Err(e.clone())).collect();
+            }
+        }
         for chunk in people.chunks(8) {
             let mut writes = Vec::with_capacity(chunk.len());
             for (person, audit) in chunk {
@@ -309,6 +323,12 @@ impl DynamoRegistry {
         changes: &[(Person, Person, AuditEvent)],
     ) -> Vec<Result<Person, Error>> {
         let mut results = Vec::with_capacity(changes.len());
+        // As for `create_people`: the rollback reindexes the organization when it is done.
+        if let Some((first, _, _)) = changes.first() {
+            if let Err(e) = self.mark_counts_incomplete(&first.org_id).await {
+                return changes.iter().map(|_| Err(e.clone())).collect();
+            }
+        }
         for chunk in changes.chunks(8) {
             let mut writes = Vec::with_capacity(chunk.len());
             for (before, after, audit) in chunk {
@@ -387,12 +407,13 @@ impl DynamoRegistry {
             .expression_attribute_values(":u", s(&before.username))
             .build()
             .map_err(|e| self.build_error(e))?;
-        let items = vec![
+        let mut items = vec![
             in_transaction(put),
             in_transaction(claim_new),
             TransactWriteItem::builder().delete(free_old).build(),
             self.audit_put(audit)?,
         ];
+        items.extend(self.index_writes(Some(before), &next)?);
         match self.transact(items).await {
             Ok(()) => Ok(next),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {
@@ -455,6 +476,7 @@ impl DynamoRegistry {
                 items.push(TransactWriteItem::builder().delete(free_old).build());
             }
         }
+        items.extend(self.index_writes(Some(before), &next)?);
         match self.transact(items).await {
             Ok(()) => Ok(next),
             Err(TransactFailure::Cancelled(codes)) if failed(&codes, 0) => Err(Error::Conflict {

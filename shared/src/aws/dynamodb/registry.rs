@@ -3,7 +3,10 @@
 use async_trait::async_trait;
 
 use super::DynamoRegistry;
-use crate::domain::ports::{AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, StoredAnswer};
+use crate::domain::ports::{
+    AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, Reindexed, StoredAnswer,
+};
+use crate::domain::search::{PeopleCounts, PeopleQuery};
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person, PersonId,
     Subdomain,
@@ -180,6 +183,24 @@ impl Registry for DynamoRegistry {
         limit: u32,
     ) -> Result<Page<Person>, Error> {
         DynamoRegistry::people(self, org, filter, cursor, limit).await
+    }
+
+    async fn find_people(
+        &self,
+        org: &OrgId,
+        query: &PeopleQuery,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Person>, Error> {
+        DynamoRegistry::find_people(self, org, query, after, limit).await
+    }
+
+    async fn people_counts(&self, org: &OrgId) -> Result<Option<PeopleCounts>, Error> {
+        DynamoRegistry::people_counts(self, org).await
+    }
+
+    async fn reindex_people(&self, org: &OrgId, owned: bool) -> Result<Reindexed, Error> {
+        DynamoRegistry::reindex_people(self, org, owned).await
     }
 
     async fn audit_page(

@@ -21,7 +21,9 @@ pub use migration::{
     LeaseHolders, LoginOutcome, MigratedLogin, MigrationLogins, MigrationStore, PoolLogin,
     UnprovenHolders,
 };
-pub use registry::{AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, StoredAnswer};
+pub use registry::{
+    AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, Reindexed, StoredAnswer,
+};
 pub use secrets::Secrets;
 pub use sign_in::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};
 pub use txt_records::TxtRecords;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::domain::search::{Entry, PeopleCounts, PeopleQuery};
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person, PersonId,
     Subdomain,
@@ -216,6 +217,57 @@ pub trait Registry: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Person>, Error>;
+    /// One page of the people `query` asks for (see `domain::search`): up to `limit`, each
+    /// once, starting after `after` (the `next` of an earlier page of the same query). Reads
+    /// at most `query.read_budget(limit)` entries, in one request for the registry table.
+    /// By default from [`Registry::people`] (every person read: for small fakes only).
+    async fn find_people(
+        &self,
+        org: &OrgId,
+        query: &PeopleQuery,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Person>, Error> {
+        let everyone = all_people(self, org).await?;
+        let mut entries: Vec<Entry> = everyone
+            .into_iter()
+            .filter_map(|person| {
+                let key = query.position(&person)?;
+                Some(Entry { key, person })
+            })
+            .filter(|e| after.is_none_or(|a| e.key.as_str() > a))
+            .collect();
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        let budget = query.read_budget(limit) as usize;
+        let read_on = (entries.len() > budget).then(|| entries[budget - 1].key.clone());
+        entries.truncate(budget);
+        Ok(crate::domain::search::select(
+            query,
+            entries,
+            limit as usize,
+            read_on,
+        ))
+    }
+    /// The organization's people counters, when they are complete (`None`: not built yet, or
+    /// a bulk writer changed people without them: count from the records, and run
+    /// [`Registry::reindex_people`]). By default counted from the records.
+    async fn people_counts(&self, org: &OrgId) -> Result<Option<PeopleCounts>, Error> {
+        let everyone = all_people(self, org).await?;
+        Ok(Some(crate::domain::search::recount(&everyone)))
+    }
+    /// Builds the organization's search entries and counters from its people (the backfill
+    /// of `tenantctl org reindex`): safe to repeat, and while the organization is in use.
+    /// `owned`: the caller owns the organization meanwhile (a migration): plain writes.
+    /// By default there is nothing to build.
+    async fn reindex_people(&self, org: &OrgId, owned: bool) -> Result<Reindexed, Error> {
+        let _ = owned;
+        let everyone = all_people(self, org).await?;
+        Ok(Reindexed {
+            people: everyone.len() as u64,
+            counts: crate::domain::search::recount(&everyone),
+            ..Reindexed::default()
+        })
+    }
     /// A page of the audit log, newest first, starting after `cursor`.
     async fn audit_page(
         &self,
@@ -267,6 +319,44 @@ pub trait Registry: Send + Sync {
     ) -> Result<bool, Error>;
     /// Gives the lease back, if `holder` still has it.
     async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error>;
+}
+
+/// Every person of an organization, page by page (for fakes and recounts).
+async fn all_people<R: Registry + ?Sized>(registry: &R, org: &OrgId) -> Result<Vec<Person>, Error> {
+    let mut everyone = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = registry
+            .people(org, &|_: &Person| true, cursor.as_deref(), 1000)
+            .await?;
+        everyone.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(everyone),
+        }
+    }
+}
+
+/// What a reindex did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Reindexed {
+    /// People read.
+    pub people: u64,
+    /// Search entries written (missing or out of date).
+    pub entries_written: u64,
+    /// Search entries deleted (no current record has them).
+    pub entries_deleted: u64,
+    /// People whose record changed while they were indexed (their own write indexed them).
+    pub changed_meanwhile: u64,
+    /// The counters as set.
+    #[serde(serialize_with = "counts_as_map")]
+    pub counts: PeopleCounts,
+    /// How many times the people were read and counted (a change meanwhile: again).
+    pub passes: u32,
+}
+
+fn counts_as_map<S: serde::Serializer>(counts: &PeopleCounts, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&counts.0, s)
 }
 
 /// One page of a listing and where the next one starts (`None`: this was the last).
