@@ -18,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::{Error, OrgId, Person, PersonStatus, Role};
-use crate::ports::{Page, Registry};
+use crate::domain::ports::{Page, Registry};
 
 /// Longest search term kept, in folded characters (ASCII: bytes). DynamoDB's sort keys
 /// hold 1,024 bytes; a query is cut to the same length, so a long name still matches.

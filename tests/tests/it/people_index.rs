@@ -10,9 +10,9 @@ use integration_tests::{prepared_adapters, provisioned, LocalAws};
 use lambda_http::Body;
 use serde_json::Value;
 use shared::aws::dynamodb::DynamoRegistry;
+use shared::domain::ports::{AuditEvent, Registry};
 use shared::domain::search::{recount, PeopleCounts, PeopleQuery};
 use shared::domain::{EmailAddress, Organization, Person, PersonStatus, Role};
-use shared::domain::ports::{AuditEvent, Registry};
 
 const TABLE: &str = "signin";
 

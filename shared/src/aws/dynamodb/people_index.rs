@@ -20,11 +20,11 @@ use super::{
     from_item, in_transaction, jittered, key, n, org_pk, s, to_item, DynamoRegistry, PersonItem,
     TransactFailure, TRANSACT_FIRST_PAUSE,
 };
+use crate::domain::ports::{Page, Reindexed};
 use crate::domain::search::{
     counter_deltas, index_keys, recount, select, Entry, PeopleCounts, PeopleQuery,
 };
 use crate::domain::{Error, OrgId, Person};
-use crate::ports::{Page, Reindexed};
 
 const COUNTS_SK: &str = "COUNTS";
 const SEARCH: &str = "SEARCH#";
