@@ -8,6 +8,8 @@
 //! with the old infix filter, and the old roles count over everyone), measured up to
 //! `PEOPLE_SCALE_BEFORE_MAX` people (1,000 by default: it reads every person per call, and
 //! moto takes seconds per Query of a large table).
+//! First, the operator's view with 1,000 organizations (`PEOPLE_SCALE_ORGANIZATIONS`, 0 to skip):
+//! what `tenantctl org list` reads.
 //! Prints Markdown tables. moto sorts the whole table for every Query: its timings grow with
 //! the table, whatever the request reads; the counts are what DynamoDB would read.
 
@@ -21,9 +23,9 @@ use integration_tests::{prepared_adapters, reads, trigger_arns, LocalAws};
 use lambda_http::Body;
 use shared::aws::cognito::CognitoPools;
 use shared::aws::dynamodb::DynamoRegistry;
+use shared::domain::ports::Registry;
 use shared::domain::provisioning::{ProvisionRequest, Provisioning};
 use shared::domain::{EmailAddress, OrgId, Person, PersonStatus, Role};
-use shared::ports::Registry;
 
 const TABLE: &str = "signin";
 const PAGE: u32 = 50;
@@ -370,6 +372,47 @@ async fn one_size(size: usize, before_max: usize) {
     let _ = tally.all_requests.load(Ordering::SeqCst);
 }
 
+/// The operator's view with many organizations (the account's default quota is 1,000 user
+/// pools): `tenantctl org list` reads them with `Registry::list_organizations`, one Query of
+/// the `gsi1` index paged by DynamoDB's 1 MB, no read per organization. Organizations are
+/// written through the registry (no pools: Cognito is not what is measured).
+async fn organizations(count: usize) {
+    let aws = LocalAws::start();
+    let (sdk, tally) = reads::counted(aws.sdk().await);
+    let (registry, _mailer) = prepared_adapters(&sdk, TABLE).await;
+    let start = Instant::now();
+    for i in 0..count {
+        let mut org = shared::testing::sample_org();
+        org.id = OrgId::generate();
+        org.name = format!("Organization {i}");
+        org.subdomain = shared::domain::Subdomain::parse(&format!("org{i:04}")).expect("subdomain");
+        org.email_domains = Vec::new();
+        org.cognito = Default::default();
+        let audit = shared::domain::ports::AuditEvent::now(
+            &org.id,
+            "bench",
+            "org.created",
+            org.subdomain.as_str(),
+            None,
+        );
+        registry
+            .create_organization(&org, &audit)
+            .await
+            .expect("created");
+    }
+    let created = start.elapsed().as_secs_f64();
+    let listed = measure(&tally, 5, || async {
+        let orgs = registry.list_organizations().await.expect("listed");
+        assert_eq!(orgs.len(), count, "every organization listed");
+        orgs.len().to_string()
+    })
+    .await;
+    println!(
+        "### {count} organizations\n\nCreated through the registry in {created:.0} s.\n\n         | view | requests/call | items read/call | calls/s (moto) | organizations |\n|---|---|---|---|---|\n         | `tenantctl org list` (`list_organizations`) | {:.1} | {:.0} | {:.1} | {} |\n",
+        listed.requests, listed.items, listed.per_second, listed.returned
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sizes: Vec<usize> = std::env::var("PEOPLE_SCALE_SIZES")
@@ -381,6 +424,13 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     println!("## The admin API at scale (page size {PAGE})\n");
+    let organizations_count: usize = std::env::var("PEOPLE_SCALE_ORGANIZATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    if organizations_count > 0 {
+        organizations(organizations_count).await;
+    }
     for size in sizes {
         one_size(size, before_max).await;
     }
