@@ -98,6 +98,7 @@ bench: venv node
 	cargo bench -p integration-tests --bench people_scale
 	cargo bench -p integration-tests --bench auth_router
 	cargo bench -p user-migration --bench verification
+	$(MAKE) --no-print-directory test-long
 
 # Every function's release package: size, gzip size and start-up (to the first poll of a stub
 # of the Lambda runtime API) beside a bare lambda_runtime function built in the same run.
