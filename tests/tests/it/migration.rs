@@ -416,9 +416,9 @@ async fn a_run_killed_among_its_people_is_resumed_rerun_and_one_organization_rol
     killed_resumed_rerun_and_rolled_back(SMALL).await;
 }
 
-/// The long soak: the same at 5,000 people. `make test-long` (about 7 minutes).
+/// The long soak: the same at 5,000 people. `make test-long` (about 18 minutes, moto-bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the long soak (about 7 minutes): make test-long"]
+#[ignore = "the long soak (about 18 minutes): make test-long"]
 async fn soak_of_5000_people_killed_and_resumed() {
     killed_resumed_rerun_and_rolled_back(SOAK).await;
 }
