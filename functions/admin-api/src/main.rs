@@ -14,9 +14,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cors: &'static admin_api::cors::Cors =
         Box::leak(Box::new(admin_api::cors::Cors::from_env(&ProcessEnv)));
     lambda_http::run_concurrent(service_fn(move |request: Request| async move {
-        let headers = request.headers().clone();
+        // Only the Origin header is kept past the handler, not the whole request's headers.
+        let origin = request
+            .headers()
+            .get(lambda_http::http::header::ORIGIN)
+            .cloned();
         let mut response = app.handle(request).await;
-        cors.apply(&headers, &mut response);
+        cors.apply(origin.as_ref(), &mut response);
         Ok::<_, std::convert::Infallible>(response)
     }))
     .await
