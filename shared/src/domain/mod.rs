@@ -20,6 +20,7 @@ pub mod people;
 pub mod person;
 pub mod ports;
 pub mod provisioning;
+pub mod scim;
 pub mod search;
 pub mod settings;
 pub mod signin;

@@ -489,6 +489,9 @@ pub struct Organization {
     /// `tenantctl` or a migration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domain_proofs: Vec<DomainProof>,
+    /// The SCIM bearer tokens of its directory (digests only); `None`: SCIM is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<super::scim::ScimCredentials>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Optimistic-concurrency counter: every save checks and bumps it.
@@ -656,6 +659,7 @@ pub(crate) mod tests {
             roles: default_roles(),
             branding: Default::default(),
             domain_proofs: Vec::new(),
+            scim: None,
             created_at: 0,
             updated_at: 0,
             version: 1,

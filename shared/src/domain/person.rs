@@ -237,6 +237,10 @@ pub struct Person {
     /// refuses tokens of a sign-in before it (their `auth_time`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_revoked_at: Option<i64>,
+    /// What the organization's directory (SCIM) keeps about the person: its id for them,
+    /// enterprise attributes, whether it deleted them. `None`: never sent by a directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<super::scim::DirectoryRecord>,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
@@ -295,6 +299,7 @@ impl Person {
             identities: Vec::new(),
             lazy_migrated_at: None,
             sessions_revoked_at: None,
+            directory: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -421,6 +426,7 @@ mod tests {
             identities: Vec::new(),
             lazy_migrated_at: None,
             sessions_revoked_at: None,
+            directory: None,
             created_at: 0,
             updated_at: 0,
             version: 1,

@@ -486,6 +486,7 @@ impl Provisioning<'_> {
                 .iter()
                 .map(|d| super::organization::DomainProof::operator(d, now))
                 .collect(),
+            scim: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -42,6 +42,7 @@ pub fn sample_org() -> Organization {
         roles: crate::domain::organization::default_roles(),
         branding: Default::default(),
         domain_proofs: Vec::new(),
+        scim: None,
         created_at: 0,
         updated_at: 0,
         version: 1,

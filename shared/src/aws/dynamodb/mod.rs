@@ -55,6 +55,7 @@ mod audit;
 mod idempotency;
 mod leases;
 mod legacy_passwords;
+mod directory;
 mod links;
 mod migration_jobs;
 mod organizations;

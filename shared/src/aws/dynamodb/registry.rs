@@ -171,6 +171,23 @@ impl Registry for DynamoRegistry {
         DynamoRegistry::link_identity(self, person, identity, audit).await
     }
 
+    async fn person_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &str,
+    ) -> Result<Option<Person>, Error> {
+        DynamoRegistry::person_by_external_id(self, org, external_id).await
+    }
+
+    async fn save_directory(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        DynamoRegistry::save_directory(self, before, after, audit).await
+    }
+
     async fn person_by_id(&self, org: &OrgId, id: &PersonId) -> Result<Option<Person>, Error> {
         DynamoRegistry::person_by_id(self, org, id).await
     }

@@ -22,7 +22,8 @@ pub use migration::{
     UnprovenHolders,
 };
 pub use registry::{
-    AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, Reindexed, StoredAnswer,
+    external_id_taken, AuditEvent, IdempotentClaim, KeyClaim, Page, Registry, Reindexed,
+    StoredAnswer,
 };
 pub use secrets::Secrets;
 pub use sign_in::{SignInRefusal, SignInStep, SignInTokens, UserContext, UserSignIn};

@@ -202,6 +202,39 @@ pub trait Registry: Send + Sync {
         audit: &AuditEvent,
     ) -> Result<Person, Error>;
 
+    /// The person the organization's directory (SCIM) knows by `external_id`. By default
+    /// from every person (for small fakes only).
+    async fn person_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &str,
+    ) -> Result<Option<Person>, Error> {
+        let everyone = all_people(self, org).await?;
+        Ok(everyone.into_iter().find(|p| {
+            p.directory.as_ref().and_then(|d| d.external_id.as_deref()) == Some(external_id)
+        }))
+    }
+    /// Saves `after`, whose directory record differs from `before`'s (checked against its
+    /// version), with its audit event; its external id is claimed for this person only (the
+    /// previous one freed) in the same write. By default checked against every person, then
+    /// [`Registry::save_person`] (for small fakes only).
+    async fn save_directory(
+        &self,
+        before: &Person,
+        after: &Person,
+        audit: &AuditEvent,
+    ) -> Result<Person, Error> {
+        let external = after.directory.as_ref().and_then(|d| d.external_id.clone());
+        if let Some(external) = external {
+            if let Some(holder) = self.person_by_external_id(&after.org_id, &external).await? {
+                if holder.id != after.id {
+                    return Err(external_id_taken(&after.username));
+                }
+            }
+        }
+        self.save_person(before, after, Some(audit)).await
+    }
+
     /// The newest `limit` events of an organization, newest first.
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error>;
 
@@ -319,6 +352,14 @@ pub trait Registry: Send + Sync {
     ) -> Result<bool, Error>;
     /// Gives the lease back, if `holder` still has it.
     async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error>;
+}
+
+/// The refusal of an external id that another person of the organization holds.
+pub fn external_id_taken(username: &str) -> Error {
+    Error::not_allowed(
+        format!("record the directory's id of {username}"),
+        "another person of this organization already has that externalId",
+    )
 }
 
 /// Every person of an organization, page by page (for fakes and recounts).

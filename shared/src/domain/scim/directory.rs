@@ -1,0 +1,231 @@
+//! What a directory's SCIM request does to an organization's people, through the admin
+//! API's own domain rules ([`Admin`]): adding (a record, then the activation toggle), names,
+//! the username and e-mail change rules, activation on and off. The actor of every audit
+//! event is `scim:<token id>`.
+//!
+//! Matching people made by hand: by `externalId` first, then by the e-mail address, and
+//! only when the address is in one of the organization's proven e-mail domains; never by
+//! display name. A DELETE deactivates the person and hides them from SCIM; their record and
+//! audit history stay, and a later create with the same `externalId` takes them back.
+
+use super::user::{is_active, DesiredUser, DirectoryRecord};
+use super::ScimError;
+use crate::domain::people::{Admin, NewPerson, PersonChanges};
+use crate::domain::person::parse_username;
+use crate::domain::ports::AuditEvent;
+use crate::domain::{now_epoch, Error, Organization, Person, PersonId};
+
+/// The role a person made by the directory starts with.
+pub const DEFAULT_ROLE: &str = "member";
+
+/// The SCIM side of [`Admin`]: `admin.actor` is `scim:<token id>`.
+pub struct Directory<'a> {
+    pub admin: Admin<'a>,
+}
+
+fn external_of(person: &Person) -> Option<&str> {
+    person.directory.as_ref()?.external_id.as_deref()
+}
+
+fn is_deleted(person: &Person) -> bool {
+    person
+        .directory
+        .as_ref()
+        .is_some_and(|d| d.deleted_at.is_some())
+}
+
+/// The name the person signs in with now.
+fn sign_in_name(person: &Person) -> &str {
+    person
+        .preferred_username
+        .as_deref()
+        .unwrap_or(&person.username)
+}
+
+impl Directory<'_> {
+    fn audit(&self, org: &Organization, action: &str, person: &Person, detail: Option<String>) -> AuditEvent {
+        AuditEvent::now(&org.id, self.admin.actor, action, &person.username, detail)
+    }
+
+    /// The person with this SCIM id (their person id), unless the directory deleted them.
+    pub async fn get(&self, org: &Organization, id: &str) -> Result<Person, ScimError> {
+        let id = PersonId::parse(id).map_err(|_| ScimError::not_found())?;
+        match self.admin.registry.person_by_id(&org.id, &id).await? {
+            Some(person) if !is_deleted(&person) => Ok(person),
+            _ => Err(ScimError::not_found()),
+        }
+    }
+
+    /// Whether a person found by name or address may become the directory's: nobody's in a
+    /// directory yet (or deleted by it), and their address, the same as the directory's, is
+    /// in one of the organization's proven domains.
+    fn adoptable(org: &Organization, person: &Person, desired: &DesiredUser) -> bool {
+        (external_of(person).is_none() || is_deleted(person))
+            && person.email == desired.email
+            && org.uses_domain(person.email.domain())
+    }
+
+    /// POST /Users.
+    pub async fn create(&self, org: &Organization, desired: &DesiredUser) -> Result<Person, ScimError> {
+        let registry = self.admin.registry;
+        if let Some(external) = &desired.directory.external_id {
+            if let Some(person) = registry.person_by_external_id(&org.id, external).await? {
+                if is_deleted(&person) {
+                    return self.update(org, person, desired).await;
+                }
+                return Err(ScimError::uniqueness(
+                    "a user with this externalId exists already",
+                ));
+            }
+        }
+        let username =
+            parse_username(&desired.user_name).map_err(|e| ScimError::invalid_value(&e.to_string()))?;
+        let by_name = match registry.person(&org.id, &username).await? {
+            Some(person) => Some(person),
+            None => registry.person_by_sign_in_name(&org.id, &username).await?,
+        };
+        let by_email = match &by_name {
+            Some(_) => None,
+            None => registry.person_by_email(&org.id, &desired.email).await?,
+        };
+        if let Some(person) = by_name.or(by_email) {
+            if Self::adoptable(org, &person, desired) {
+                return self.update(org, person, desired).await;
+            }
+            return Err(ScimError::uniqueness(
+                "a user with this userName or e-mail address exists already",
+            ));
+        }
+        let new = NewPerson {
+            username,
+            email: desired.email.as_str().to_owned(),
+            given_name: desired.given_name.clone(),
+            family_name: desired.family_name.clone(),
+            roles: vec![DEFAULT_ROLE.to_owned()],
+        };
+        let person = self.admin.add_person(org, &new).await?;
+        self.update(org, person, desired).await
+    }
+
+    /// PUT /Users/{id}, and PATCH once applied: the person becomes what `desired` says.
+    /// Changing nothing writes nothing; a retry finishes what a failure left.
+    pub async fn update(
+        &self,
+        org: &Organization,
+        person: Person,
+        desired: &DesiredUser,
+    ) -> Result<Person, ScimError> {
+        let mut person = self.save_record(org, person, desired).await?;
+        let changes = PersonChanges {
+            given_name: Some(desired.given_name.clone()),
+            family_name: Some(desired.family_name.clone()),
+            roles: None,
+        };
+        person = self.admin.update_person(org, &person, &changes).await?;
+        let name = parse_username(&desired.user_name)
+            .map_err(|e| ScimError::invalid_value(&e.to_string()))?;
+        if name != sign_in_name(&person) && person.pending_username.as_deref() != Some(&name) {
+            person = self.admin.change_username(org, &person, &name).await?;
+        }
+        if desired.email != person.email && person.pending_email.as_ref() != Some(&desired.email) {
+            person = self
+                .admin
+                .change_email(org, &person, desired.email.as_str())
+                .await?;
+        }
+        if desired.active != is_active(&person) {
+            person = self.set_active(org, person, desired.active).await?;
+        }
+        Ok(person)
+    }
+
+    /// The directory's record of the person (external id, enterprise attributes), saved
+    /// when it changed; a deleted person comes back.
+    async fn save_record(
+        &self,
+        org: &Organization,
+        person: Person,
+        desired: &DesiredUser,
+    ) -> Result<Person, ScimError> {
+        let current = person.directory.clone().unwrap_or_default();
+        let mut next = DirectoryRecord {
+            deleted_at: None,
+            ..desired.directory.clone()
+        };
+        match (&current.external_id, &next.external_id) {
+            (Some(old), Some(new)) if old != new => {
+                return Err(ScimError::new(
+                    400,
+                    Some("mutability"),
+                    "externalId cannot change once set: delete the user and create it again",
+                ))
+            }
+            // A PUT without externalId keeps the one we know.
+            (Some(old), None) => next.external_id = Some(old.clone()),
+            _ => {}
+        }
+        if person.directory.as_ref() == Some(&next) {
+            return Ok(person);
+        }
+        let action = if person.directory.is_none() {
+            "person.directory_linked"
+        } else {
+            "person.directory_updated"
+        };
+        let mut after = person.clone();
+        after.directory = Some(next);
+        let audit = self.audit(org, action, &person, None);
+        Ok(self.admin.registry.save_directory(&person, &after, &audit).await?)
+    }
+
+    /// The activation toggle; a refusal for want of a seat is written to the audit log
+    /// (the directory only shows its own log), then answered.
+    async fn set_active(
+        &self,
+        org: &Organization,
+        person: Person,
+        active: bool,
+    ) -> Result<Person, ScimError> {
+        match self.admin.set_activation(org, person.clone(), active).await {
+            Ok(done) => Ok(done.person),
+            Err(Error::NoSeatFree { username }) => {
+                let detail = match org.seats {
+                    Some(limit) => format!("no licence seat free: {limit} of {limit} used"),
+                    None => "no licence seat free".to_owned(),
+                };
+                let audit = self.audit(org, "person.activation_refused", &person, Some(detail));
+                // The same record again, for its audit event: a failure here loses only the
+                // entry, never the answer.
+                if let Err(e) = self
+                    .admin
+                    .registry
+                    .save_directory(&person, &person, &audit)
+                    .await
+                {
+                    tracing::warn!(error = %e, "the refused activation was not audited");
+                }
+                Err(Error::NoSeatFree { username }.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// DELETE /Users/{id}: deactivated, kept, and no longer a SCIM resource.
+    pub async fn delete(&self, org: &Organization, person: Person) -> Result<(), ScimError> {
+        let person = if is_active(&person) {
+            self.set_active(org, person, false).await?
+        } else {
+            person
+        };
+        let mut after = person.clone();
+        let mut record = person.directory.clone().unwrap_or_default();
+        record.deleted_at = Some(now_epoch());
+        after.directory = Some(record);
+        let audit = self.audit(org, "person.directory_deleted", &person, None);
+        self.admin
+            .registry
+            .save_directory(&person, &after, &audit)
+            .await?;
+        Ok(())
+    }
+}
