@@ -229,3 +229,182 @@ impl Directory<'_> {
         Ok(())
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::PersonStatus;
+    use crate::testing::{sample_org, sample_person, MemoryMailer, MemoryRegistry, RecordingPools};
+
+    struct World {
+        registry: MemoryRegistry,
+        pools: RecordingPools,
+        mailer: MemoryMailer,
+    }
+
+    impl World {
+        fn new(org: &Organization) -> Self {
+            Self {
+                registry: MemoryRegistry::with_org(org.clone()),
+                pools: RecordingPools::default(),
+                mailer: MemoryMailer::default(),
+            }
+        }
+
+        fn directory(&self) -> Directory<'_> {
+            Directory {
+                admin: Admin {
+                    registry: &self.registry,
+                    pools: &self.pools,
+                    mailer: &self.mailer,
+                    base_domain: "app.example.com",
+                    actor: "scim:sct-000000000001",
+                },
+            }
+        }
+
+        fn org(&self, org: &Organization) -> Organization {
+            self.registry.org(&org.id).expect("org")
+        }
+    }
+
+    fn desired(value: serde_json::Value) -> DesiredUser {
+        DesiredUser::read(&value).expect("valid user")
+    }
+
+    fn alice(active: bool) -> DesiredUser {
+        desired(json!({
+            "userName": "alice@acme.example",
+            "externalId": "E-alice",
+            "active": active,
+            "name": {"givenName": "Alice", "familyName": "Doe"},
+            "emails": [{"value": "alice@acme.example", "type": "work", "primary": true}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Finance"}
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_directorys_user_gets_a_login_and_repeats_change_nothing() {
+        let org = sample_org();
+        let w = World::new(&org);
+        let dir = w.directory();
+        let person = dir.create(&org, &alice(true)).await.expect("created");
+        assert_eq!(person.status, PersonStatus::Invited);
+        assert_eq!(person.roles[0].as_str(), DEFAULT_ROLE);
+        let record = person.directory.clone().expect("directory record");
+        assert_eq!(record.external_id.as_deref(), Some("E-alice"));
+        assert_eq!(record.department.as_deref(), Some("Finance"));
+        assert_eq!(w.mailer.sent().len(), 1, "one welcome mail");
+        assert_eq!(w.org(&org).seats_used, 1);
+        let events = w.registry.audit_events();
+        assert!(events.iter().all(|e| e.actor == "scim:sct-000000000001"));
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        assert!(actions.contains(&"person.added"), "{actions:?}");
+        assert!(actions.contains(&"person.directory_linked"), "{actions:?}");
+
+        // The directory's retry of the create: 409 uniqueness, nothing changed.
+        let again = dir.create(&org, &alice(true)).await.expect_err("exists");
+        assert_eq!((again.status, again.scim_type), (409, Some("uniqueness")));
+        // The same state twice: nothing written the second time.
+        let same = dir.update(&org, person.clone(), &alice(true)).await.expect("same");
+        assert_eq!(same.version, person.version);
+        assert_eq!(w.registry.audit_events().len(), events.len());
+        assert_eq!(w.mailer.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn active_false_frees_the_seat_and_true_reenables_the_same_login() {
+        let org = sample_org();
+        let w = World::new(&org);
+        let dir = w.directory();
+        let person = dir.create(&org, &alice(true)).await.expect("created");
+        let off = dir.update(&w.org(&org), person, &alice(false)).await.expect("off");
+        assert_eq!(off.status, PersonStatus::Deactivated);
+        assert_eq!(w.org(&org).seats_used, 0);
+        assert!(w.pools.calls().iter().any(|c| c.starts_with("disable_login")), "{:?}", w.pools.calls());
+        let on = dir.update(&w.org(&org), off, &alice(true)).await.expect("on");
+        assert_eq!(on.status, PersonStatus::Invited);
+        assert_eq!(w.org(&org).seats_used, 1);
+        assert_eq!(on.username, "alice@acme.example");
+    }
+
+    #[tokio::test]
+    async fn hand_made_people_are_matched_only_by_a_proven_domains_address() {
+        let org = sample_org();
+        let w = World::new(&org);
+        // Made by hand as "alice", same address in the proven acme.example.
+        w.registry
+            .insert_person(sample_person("alice", "alice@acme.example", &["member"], PersonStatus::Added));
+        let dir = w.directory();
+        let adopted = dir.create(&org, &alice(false)).await.expect("adopted");
+        assert_eq!(adopted.username, "alice");
+        assert_eq!(
+            adopted.directory.and_then(|d| d.external_id).as_deref(),
+            Some("E-alice")
+        );
+        // An address outside the proven domains is never matched.
+        w.registry
+            .insert_person(sample_person("bob", "bob@elsewhere.example", &["member"], PersonStatus::Added));
+        let bob = desired(json!({"userName": "bob@elsewhere.example", "externalId": "E-bob"}));
+        let err = dir.create(&org, &bob).await.expect_err("not adopted");
+        assert_eq!(err.scim_type, Some("uniqueness"));
+        // Nor is a person whose name matches but whose address differs.
+        let imposter = desired(json!({"userName": "alice", "externalId": "E-x",
+            "emails": [{"value": "mallory@acme.example"}]}));
+        assert_eq!(dir.create(&org, &imposter).await.expect_err("taken").status, 409);
+    }
+
+    #[tokio::test]
+    async fn no_free_seat_is_an_error_the_audit_log_explains() {
+        let mut org = sample_org();
+        org.seats = Some(1);
+        let w = World::new(&org);
+        let dir = w.directory();
+        dir.create(&org, &alice(true)).await.expect("first");
+        let bob = desired(json!({"userName": "bob@acme.example", "externalId": "E-bob", "active": true}));
+        let err = dir.create(&w.org(&org), &bob).await.expect_err("no seat");
+        assert_eq!(err.status, 403);
+        assert!(err.detail.contains("no licence seat"), "{}", err.detail);
+        let stored = w.registry.stored_person("bob@acme.example").expect("recorded");
+        assert_eq!(stored.status, PersonStatus::Added);
+        let refused = w
+            .registry
+            .audit_events()
+            .into_iter()
+            .find(|e| e.action == "person.activation_refused")
+            .expect("audited");
+        assert_eq!(refused.detail.as_deref(), Some("no licence seat free: 1 of 1 used"));
+    }
+
+    #[tokio::test]
+    async fn delete_deactivates_keeps_the_record_and_a_new_create_takes_it_back() {
+        let org = sample_org();
+        let w = World::new(&org);
+        let dir = w.directory();
+        let person = dir.create(&org, &alice(true)).await.expect("created");
+        dir.delete(&w.org(&org), person.clone()).await.expect("deleted");
+        let kept = w.registry.stored_person("alice@acme.example").expect("kept");
+        assert_eq!(kept.status, PersonStatus::Deactivated);
+        assert_eq!(dir.get(&org, person.id.as_str()).await.expect_err("gone").status, 404);
+        let back = dir.create(&w.org(&org), &alice(true)).await.expect("back");
+        assert_eq!(back.id, person.id);
+        assert_eq!(back.status, PersonStatus::Invited);
+        assert!(dir.get(&org, person.id.as_str()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_external_id_never_changes_and_is_one_persons() {
+        let org = sample_org();
+        let w = World::new(&org);
+        let dir = w.directory();
+        let person = dir.create(&org, &alice(false)).await.expect("created");
+        let mut changed = alice(false);
+        changed.directory.external_id = Some("E-other".into());
+        let err = dir.update(&org, person, &changed).await.expect_err("immutable");
+        assert_eq!(err.scim_type, Some("mutability"));
+        let bob = desired(json!({"userName": "bob@acme.example", "externalId": "E-alice"}));
+        assert_eq!(dir.create(&org, &bob).await.expect_err("taken").scim_type, Some("uniqueness"));
+    }
+}
