@@ -103,6 +103,11 @@ impl App {
             mutation,
             call.header(header::HeaderName::from_static("idempotency-key")),
         ) {
+            // A new SCIM token is shown once and never stored: not under a key either (a
+            // repeat makes another; the one before keeps working for the grace period).
+            (true, Some(_)) if call.segments == ["v1", "organization", "scim-token"] => {
+                self.route(&caller, &call).await
+            }
             (true, Some(key)) => self.idempotent(&caller, &call, key.to_owned()).await,
             _ => self.route(&caller, &call).await,
         }

@@ -21,11 +21,14 @@ use crate::problem::{json, Problem};
 
 /// Every route, as `METHOD /path` with `{parameters}`: the OpenAPI document lists exactly
 /// these (a test checks both ways).
-pub const ROUTES: [(&str, &str); 18] = [
+pub const ROUTES: [(&str, &str); 21] = [
     ("GET", "/v1/me"),
     ("GET", "/v1/organization"),
     ("PATCH", "/v1/organization"),
     ("POST", "/v1/organization/email-domains/verify"),
+    ("GET", "/v1/organization/scim-token"),
+    ("POST", "/v1/organization/scim-token"),
+    ("DELETE", "/v1/organization/scim-token"),
     ("GET", "/v1/users"),
     ("POST", "/v1/users"),
     ("POST", "/v1/users/import"),
@@ -55,6 +58,8 @@ pub fn openapi() -> Response<Body> {
     );
     response
 }
+
+use shared::domain::scim::token::{issue_token, revoke_tokens, token_status};
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -108,6 +113,32 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 StatusCode::OK,
                 &serde_json::json!({ "email_domains": checks }),
             ))
+        }
+        (Method::GET, ["organization", "scim-token"]) => Ok(json(StatusCode::OK, &token_status(org))),
+        (Method::POST, ["organization", "scim-token"]) => {
+            let actor = &caller.person.username;
+            let (_, issued, previous_until) = issue_token(app.registry.as_ref(), org, actor)
+                .await
+                .map_err(fail)?;
+            let mut response = json(
+                StatusCode::CREATED,
+                &serde_json::json!({
+                    "token": issued.token,
+                    "token_id": issued.id,
+                    "scim_base_url": format!("https://{}.{}/scim/v2", org.subdomain, app.base_domain),
+                    "previous_token_valid_until": previous_until,
+                }),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+        (Method::DELETE, ["organization", "scim-token"]) => {
+            let saved = revoke_tokens(app.registry.as_ref(), org, &caller.person.username)
+                .await
+                .map_err(fail)?;
+            Ok(json(StatusCode::OK, &token_status(&saved)))
         }
         (Method::GET, ["users"]) => list_users(app, org, call).await,
         (Method::POST, ["users"]) => {

@@ -1363,3 +1363,45 @@ async fn apple_is_set_up_and_shown_without_its_private_key() {
     );
     assert!(!bad.body.to_string().contains("hunter2"));
 }
+
+#[tokio::test]
+async fn a_scim_token_is_shown_once_stored_as_a_digest_and_revocable() {
+    let w = world();
+    let path = "/v1/organization/scim-token";
+    let off = w.call(Method::GET, path, Some(ADMIN), None).await;
+    assert_eq!(off.body["enabled"], json!(false));
+    let refused = w.call(Method::POST, path, Some(MEMBER), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let made = w
+        .send(Method::POST, path, Some(ADMIN), None, "application/json", &[("idempotency-key", "k-1")])
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!(made.headers["cache-control"], "no-store");
+    let token = made.body["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("scim_sct-"));
+    assert_eq!(
+        made.body["scim_base_url"],
+        json!("https://acme.app.example.com/scim/v2")
+    );
+    let org = w.registry.org(&sample_org().id).expect("org");
+    let stored = serde_json::to_string(&org).expect("json");
+    assert!(!stored.contains(&token), "the token itself is never stored");
+    assert!(org.scim.as_ref().expect("on").accepts(&token, shared::domain::now_epoch()).is_some());
+    let status = w.call(Method::GET, path, Some(ADMIN), None).await;
+    assert_eq!(status.body["enabled"], json!(true));
+    assert_eq!(status.body["token_id"], made.body["token_id"]);
+    assert!(!status.body.to_string().contains(&token));
+    // The same key again makes another token (the answer was not stored).
+    let again = w
+        .send(Method::POST, path, Some(ADMIN), None, "application/json", &[("idempotency-key", "k-1")])
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_ne!(again.body["token"], made.body["token"]);
+    assert!(again.body["previous_token_valid_until"].is_i64());
+    let revoked = w.call(Method::DELETE, path, Some(ADMIN), None).await;
+    assert_eq!(revoked.body["enabled"], json!(false));
+    let actions = w.registry.audit_actions();
+    for action in ["scim.token_created", "scim.token_rotated", "scim.token_revoked"] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+}

@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::person::LinkToken;
-use crate::domain::same_bytes;
+use crate::domain::ports::{AuditEvent, Registry};
+use crate::domain::{now_epoch, same_bytes, Error, Organization};
 
 /// How long a rotated-out token keeps working: a day, enough for an IT admin to paste the
 /// new one into Entra ID or Okta; then only the new one works.
@@ -88,6 +89,58 @@ impl ScimCredentials {
     }
 }
 
+/// Makes the organization's SCIM token, or a new one in place of the current (which keeps
+/// working for [`GRACE_SECS`]): saved (its digest) with its audit event, then shown once.
+pub async fn issue_token(
+    registry: &dyn Registry,
+    org: &Organization,
+    actor: &str,
+) -> Result<(Organization, IssuedToken, Option<i64>), Error> {
+    let now = now_epoch();
+    let (issued, stored) = issue(now);
+    let mut next = org.clone();
+    let creds = ScimCredentials::rotated(org.scim.as_ref(), stored, now);
+    let previous_until = creds.previous.as_ref().and_then(|p| p.expires_at);
+    next.scim = Some(creds);
+    let action = if org.scim.is_some() {
+        "scim.token_rotated"
+    } else {
+        "scim.token_created"
+    };
+    let audit = AuditEvent::now(&org.id, actor, action, &issued.id, None);
+    let saved = registry.save_organization(&next, Some(&audit)).await?;
+    Ok((saved, issued, previous_until))
+}
+
+/// Ends every SCIM token of the organization at once: its SCIM endpoint is off.
+pub async fn revoke_tokens(
+    registry: &dyn Registry,
+    org: &Organization,
+    actor: &str,
+) -> Result<Organization, Error> {
+    let Some(creds) = &org.scim else {
+        return Ok(org.clone());
+    };
+    let mut next = org.clone();
+    next.scim = None;
+    let audit = AuditEvent::now(&org.id, actor, "scim.token_revoked", &creds.current.id, None);
+    registry.save_organization(&next, Some(&audit)).await
+}
+
+/// What may be shown of the organization's SCIM tokens: ids and times, never a digest.
+pub fn token_status(org: &Organization) -> serde_json::Value {
+    match &org.scim {
+        None => serde_json::json!({ "enabled": false }),
+        Some(c) => serde_json::json!({
+            "enabled": true,
+            "token_id": c.current.id,
+            "created_at": c.current.created_at,
+            "previous_token_id": c.previous.as_ref().map(|p| p.id.clone()),
+            "previous_valid_until": c.previous.as_ref().and_then(|p| p.expires_at),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +176,30 @@ mod tests {
         assert_eq!(third.accepts(&old.token, 2001), None);
         assert_eq!(third.accepts(&new.token, 2001), Some(new.id.as_str()));
         assert_eq!(third.accepts(&newest.token, 2001), Some(newest.id.as_str()));
+    }
+
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn issuing_rotating_and_revoking_are_saved_and_audited() {
+        use crate::testing::{sample_org, MemoryRegistry};
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let (org1, first, none) = issue_token(&registry, &org, "ann").await.expect("issued");
+        assert_eq!(none, None);
+        let stored = registry.org(&org.id).expect("org");
+        assert!(stored.scim.as_ref().expect("on").accepts(&first.token, now_epoch()).is_some());
+        assert!(!serde_json::to_string(&stored).expect("json").contains(&first.token));
+        assert!(!token_status(&stored).to_string().contains(&stored.scim.as_ref().unwrap().current.sha256));
+        let (org2, second, until) = issue_token(&registry, &org1, "ann").await.expect("rotated");
+        assert!(until.is_some_and(|u| u > now_epoch()));
+        let creds = org2.scim.clone().expect("on");
+        assert_eq!(creds.accepts(&first.token, now_epoch()), Some(first.id.as_str()));
+        assert_eq!(creds.accepts(&second.token, now_epoch()), Some(second.id.as_str()));
+        let off = revoke_tokens(&registry, &org2, "ann").await.expect("revoked");
+        assert!(off.scim.is_none());
+        assert_eq!(
+            registry.audit_actions(),
+            vec!["scim.token_created", "scim.token_rotated", "scim.token_revoked"]
+        );
     }
 }
