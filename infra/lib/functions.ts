@@ -290,6 +290,33 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     poolActions: ['AdminSetUserPassword', 'AdminUpdateUserAttributes', 'AdminDeleteUserAttributes'],
   },
   {
+    name: 'scim',
+    kind: 'http',
+    description: "SCIM 2.0 for each organization's directory: people provisioned, changed and deprovisioned",
+    memoryMb: 512,
+    // A REST API integration waits 29 s by default.
+    timeoutSeconds: 29,
+    env: ['TABLE_NAME', 'BASE_DOMAIN', 'MAIL_FROM', 'SES_CONFIGURATION_SET', 'AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH'],
+    registry: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'ConditionCheckItem'],
+    why: "A directory's changes to the organization's people through the admin API's rules: people recorded and saved with their directory record and externalId claim (create_person, save_person, save_directory: Puts, the seat counter's Update, the old claim's Delete, ConditionChecks), looked up by claim and listed (Query); their Cognito login switched on and off, renamed and re-addressed; welcome mails from MAIL_FROM.",
+    poolActions: [
+      // activation on (shared::domain::activation)
+      'AdminCreateUser',
+      'AdminGetUser',
+      'AdminSetUserPassword',
+      'AdminEnableUser',
+      'AdminAddUserToGroup',
+      'AdminRemoveUserFromGroup',
+      // activation off (shared::domain::people)
+      'AdminDisableUser',
+      'AdminUserGlobalSignOut',
+      // e-mail and username changes (shared::domain::email_change)
+      'AdminUpdateUserAttributes',
+      'AdminDeleteUserAttributes',
+    ],
+    sendsMail: true,
+  },
+  {
     name: 'tenant-migration',
     binary: 'tenant-migration',
     kind: 'worker',

@@ -31,6 +31,8 @@ const TOO_MANY_REQUESTS_PAGE =
 export class RouterSite extends Construct {
   readonly http: LambdaRestApi;
   readonly domains: apigwv2.DomainName[] = [];
+  /** `*.BASE_DOMAIN`: the organizations' sites (SCIM is mapped on it too). */
+  wildcardDomain!: apigwv2.DomainName;
 
   constructor(scope: Construct, id: string, props: RouterSiteProps) {
     super(scope, id);
@@ -86,6 +88,7 @@ export class RouterSite extends Construct {
         ipAddressType: apigwv2.IpAddressType.DUAL_STACK,
       });
       this.domains.push(domain);
+      if (name === 'Wildcard') this.wildcardDomain = domain;
       // The v2 API maps REST API stages to regional custom domains too (and keeps the
       // domain dual-stack); an empty key maps every path.
       const mapping = new apigwv2.CfnApiMapping(this, `${name}Mapping`, {

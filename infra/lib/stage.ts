@@ -33,6 +33,12 @@ export interface StageSettings {
   /** The web ACLs' rate-based rules (AWS WAF), per API. */
   readonly adminApiRateRules: RateRules;
   readonly routerRateRules: RateRules;
+  /**
+   * SCIM (a directory's provisioning): each change costs Cognito calls of the account's
+   * UserCreation/UserUpdate quotas (50 and 25/s); a throttled directory retries (429).
+   */
+  readonly scimThrottle: { rate: number; burst: number };
+  readonly scimRateRules: RateRules;
   /** How long an alarm's metric is looked at. */
   readonly alarmPeriod: Duration;
 }
@@ -48,6 +54,8 @@ const STAGES: Record<string, StageSettings> = {
     routerThrottle: { rate: 20, burst: 40 },
     adminApiRateRules: { perAddress: 6000 },
     routerRateRules: { perAddress: 3000, postsPerAddress: 600 },
+    scimThrottle: { rate: 5, burst: 10 },
+    scimRateRules: { perAddress: 6000 },
     alarmPeriod: Duration.minutes(5),
   },
   prod: {
@@ -68,6 +76,12 @@ const STAGES: Record<string, StageSettings> = {
     // nine stays under; the router's own limits (30 passwords a minute per address) answer
     // first, so WAF only meets floods.
     routerRateRules: { perAddress: 3000, postsPerAddress: 600 },
+    // 10 changes/s: a first sync of 10,000 people in under 20 minutes, with room left in the
+    // account's Cognito quotas for the admin API, sign-ups and migrations.
+    scimThrottle: { rate: 10, burst: 20 },
+    // 40 requests/s from the directory's address for 5 minutes; Entra ID and Okta send far
+    // fewer, and retry a 429.
+    scimRateRules: { perAddress: 12000 },
     alarmPeriod: Duration.minutes(5),
   },
 };

@@ -9,6 +9,7 @@ import { deploymentParameters } from './parameters';
 import { Registry } from './registry';
 import { RouterSite } from './router-site';
 import { RustFunctions } from './rust-functions';
+import { ScimApi } from './scim-api';
 import { StageSettings } from './stage';
 import { Triggers } from './triggers';
 
@@ -56,12 +57,17 @@ export class SuiteStack extends Stack {
       adminUiOrigin: params.adminUiOrigin,
     });
     const router = new RouterSite(this, 'Router', { stage, handler: fn('auth-router'), params });
+    const scim = new ScimApi(this, 'Scim', {
+      stage,
+      handler: fn('scim'),
+      domain: router.wildcardDomain,
+    });
     const migration = new Migration(this, 'Migration', { stage, worker: fn('tenant-migration') });
     new Monitoring(this, 'Monitoring', {
       stage,
       alarmTopicArn: params.alarmTopicArn,
       functions: this.functions,
-      apis: { AdminApi: adminApi.http, Router: router.http },
+      apis: { AdminApi: adminApi.http, Router: router.http, Scim: scim.http },
       migration: migration.stateMachine,
     });
 

@@ -416,11 +416,21 @@ describe('router', () => {
         ],
       });
     }
-    dev.template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 2);
-    for (const [, mapping] of resourcesOfType(dev, 'AWS::ApiGatewayV2::ApiMapping')) {
+    dev.template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 3);
+    const routerMappings = resourcesOfType(dev, 'AWS::ApiGatewayV2::ApiMapping').filter(
+      ([, m]) => !m.Properties.ApiMappingKey,
+    );
+    assert.equal(routerMappings.length, 2);
+    for (const [, mapping] of routerMappings) {
       assert.deepEqual(mapping.Properties.ApiId, { Ref: api() });
       assert.deepEqual(mapping.Properties.Stage, { Ref: logicalIdAt(dev, 'Router/Http/Api/DeploymentStage.live') });
     }
+    // SCIM: its own API at /scim on the organizations' wildcard domain only.
+    const scim = resourcesOfType(dev, 'AWS::ApiGatewayV2::ApiMapping').filter(([, m]) => m.Properties.ApiMappingKey);
+    assert.equal(scim.length, 1);
+    assert.equal(scim[0][1].Properties.ApiMappingKey, 'scim');
+    assert.deepEqual(scim[0][1].Properties.ApiId, { Ref: logicalIdAt(dev, 'Scim/Http/Api/Resource') });
+    assert.deepEqual(scim[0][1].Properties.DomainName, { Ref: logicalIdAt(dev, 'Router/WildcardDomain/Resource') });
     const requested = dev.json.Resources[logicalIdAt(dev, 'Router/Certificate')];
     assert.equal(requested.Condition, logicalIdAt(dev, 'Router/CreateCertificate'));
     assert.equal(requested.Properties.ValidationMethod, 'DNS');
@@ -428,6 +438,19 @@ describe('router', () => {
       { Ref: 'HostedZoneId' },
       { Ref: 'HostedZoneId' },
     ]);
+  });
+
+  it('serves SCIM from its own API: /v2 only, its own throttle and WAF limit, a SCIM error when blocked', () => {
+    const methods = methodsOf(prod, 'Scim/Http/Api/Resource');
+    assert.ok([...methods.keys()].every((k) => k.includes('/v2')), [...methods.keys()].join(', '));
+    const stage = prod.json.Resources[logicalIdAt(prod, 'Scim/Http/Api/DeploymentStage.live')];
+    assert.equal(stage.Properties.MethodSettings[0].ThrottlingRateLimit, 10);
+    const { rules } = webAclOf(prod, 'Scim/Http');
+    const rule = rules.get('PerAddress');
+    assert.equal(rule.Statement.RateBasedStatement.Limit, 12000);
+    assert.equal(rule.Action.Block.CustomResponse.ResponseCode, 429);
+    const scimFn = dev.json.Resources[fnId(dev, FUNCTIONS.find((f) => f.name === 'scim')!)];
+    assert.equal(scimFn.Properties.Environment.Variables.AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH, 'true');
   });
 
   it('has A and AAAA alias records for both names in the hosted zone', () => {
@@ -617,8 +640,8 @@ describe('alarms', () => {
     }
   });
 
-  it("watch both APIs' 5xx answers, the state machine's failures, and SES bounces", () => {
-    assert.equal(alarms().filter(([, a]) => a.Properties.MetricName === '5XXError').length, 2);
+  it("watch the three APIs' 5xx answers, the state machine's failures, and SES bounces", () => {
+    assert.equal(alarms().filter(([, a]) => a.Properties.MetricName === '5XXError').length, 3);
     const sm = alarms().filter(([, a]) => JSON.stringify(a.Properties.Metrics ?? []).includes('ExecutionsFailed'));
     assert.equal(sm.length, 1);
     assert.match(JSON.stringify(sm[0][1].Properties.Metrics), /ExecutionsTimedOut/);

@@ -201,6 +201,17 @@ pub enum OrgCommand {
     /// backfill for organizations made before them; safe to run again, and while the
     /// organization is in use).
     Reindex { subdomain: String },
+    /// Make the organization's SCIM token, or a new one in place of the current (which keeps
+    /// working for 24 hours), as the admin API's POST /v1/organization/scim-token: printed
+    /// once, stored as its SHA-256 only. With --revoke: every token ends now (SCIM off);
+    /// with --status: only show whether SCIM is on.
+    ScimToken {
+        subdomain: String,
+        #[arg(long, conflicts_with = "status")]
+        revoke: bool,
+        #[arg(long)]
+        status: bool,
+    },
     /// Show an organization's audit log, newest first.
     Audit {
         subdomain: String,
@@ -521,6 +532,53 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             print_org(output, &done.organization);
         }
+        Command::Org(OrgCommand::ScimToken {
+            subdomain,
+            revoke,
+            status,
+        }) => {
+            use shared::domain::scim::token::{issue_token, revoke_tokens, token_status};
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let org = find_organization(&registry, &subdomain).await?;
+            if status || revoke {
+                let org = if revoke {
+                    revoke_tokens(&registry, &org, &actor()).await?
+                } else {
+                    org
+                };
+                let shown = token_status(&org);
+                match output {
+                    Output::Json => print_json(&shown),
+                    Output::Text => println!(
+                        "{}: SCIM {}",
+                        org.subdomain.as_str(),
+                        match shown["token_id"].as_str() {
+                            Some(id) => format!("on (token {id})"),
+                            None => "off (no token)".to_owned(),
+                        }
+                    ),
+                }
+            } else {
+                let base = shared::config::base_domain(&ProcessEnv)?;
+                let (_, issued, previous_until) = issue_token(&registry, &org, &actor()).await?;
+                let url = format!("https://{}.{base}/scim/v2", org.subdomain.as_str());
+                match output {
+                    Output::Json => print_json(&serde_json::json!({
+                        "token": issued.token,
+                        "token_id": issued.id,
+                        "scim_base_url": url,
+                        "previous_token_valid_until": previous_until,
+                    })),
+                    Output::Text => {
+                        progress("shown once: paste it into the directory now (only its digest is kept)");
+                        if previous_until.is_some() {
+                            progress("the token it replaces keeps working for 24 hours");
+                        }
+                        println!("SCIM base URL: {url}\nToken ({}): {}", issued.id, issued.token);
+                    }
+                }
+            }
+        }
         Command::Org(OrgCommand::Reindex { subdomain }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let org = find_organization(&registry, &subdomain).await?;
@@ -677,6 +735,7 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         | OrgCommand::Resume { subdomain }
         | OrgCommand::Audit { subdomain, .. }
         | OrgCommand::Reindex { subdomain }
+        | OrgCommand::ScimToken { subdomain, .. }
         | OrgCommand::VerifyDomains { subdomain } => {
             Subdomain::parse(subdomain)?;
         }
