@@ -187,6 +187,7 @@ async fn register(
         roles: shared::domain::organization::default_roles(),
         branding: Default::default(),
         domain_proofs: Vec::new(),
+        scim: None,
         created_at: 0,
         updated_at: 0,
         version: 1,
