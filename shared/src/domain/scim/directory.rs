@@ -18,6 +18,14 @@ use crate::domain::{now_epoch, Error, Organization, Person, PersonId};
 /// The role a person made by the directory starts with.
 pub const DEFAULT_ROLE: &str = "member";
 
+/// What a create asks for: active unless it says otherwise.
+fn created(desired: &DesiredUser) -> DesiredUser {
+    DesiredUser {
+        active: Some(desired.active.unwrap_or(true)),
+        ..desired.clone()
+    }
+}
+
 /// The SCIM side of [`Admin`]: `admin.actor` is `scim:<token id>`.
 pub struct Directory<'a> {
     pub admin: Admin<'a>,
@@ -71,7 +79,7 @@ impl Directory<'_> {
         if let Some(external) = &desired.directory.external_id {
             if let Some(person) = registry.person_by_external_id(&org.id, external).await? {
                 if is_deleted(&person) {
-                    return self.update(org, person, desired).await;
+                    return self.update(org, person, &created(desired)).await;
                 }
                 return Err(ScimError::uniqueness(
                     "a user with this externalId exists already",
@@ -90,7 +98,7 @@ impl Directory<'_> {
         };
         if let Some(person) = by_name.or(by_email) {
             if Self::adoptable(org, &person, desired) {
-                return self.update(org, person, desired).await;
+                return self.update(org, person, &created(desired)).await;
             }
             return Err(ScimError::uniqueness(
                 "a user with this userName or e-mail address exists already",
@@ -104,7 +112,7 @@ impl Directory<'_> {
             roles: vec![DEFAULT_ROLE.to_owned()],
         };
         let person = self.admin.add_person(org, &new).await?;
-        self.update(org, person, desired).await
+        self.update(org, person, &created(desired)).await
     }
 
     /// PUT /Users/{id}, and PATCH once applied: the person becomes what `desired` says.
@@ -133,8 +141,8 @@ impl Directory<'_> {
                 .change_email(org, &person, desired.email.as_str())
                 .await?;
         }
-        if desired.active != is_active(&person) {
-            person = self.set_active(org, person, desired.active).await?;
+        if let Some(active) = desired.active.filter(|a| *a != is_active(&person)) {
+            person = self.set_active(org, person, active).await?;
         }
         Ok(person)
     }
@@ -401,6 +409,11 @@ mod tests {
         let dir = w.directory();
         let person = dir.create(&org, &alice(false)).await.expect("created");
         let mut changed = alice(false);
+        // A PUT that leaves `active` out leaves the login as it is.
+        let mut unsaid = alice(false);
+        unsaid.active = None;
+        let same = dir.update(&org, person.clone(), &unsaid).await.expect("kept");
+        assert_eq!(same.status, person.status);
         changed.directory.external_id = Some("E-other".into());
         let err = dir.update(&org, person, &changed).await.expect_err("immutable");
         assert_eq!(err.scim_type, Some("mutability"));

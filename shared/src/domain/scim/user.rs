@@ -109,7 +109,9 @@ pub struct DesiredUser {
     pub email: EmailAddress,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
-    pub active: bool,
+    /// `None`: not said (a create makes the person active; a PUT keeps what they are, so a
+    /// directory's PUT that leaves `active` out never switches a login on or off).
+    pub active: Option<bool>,
     pub directory: DirectoryRecord,
 }
 
@@ -205,7 +207,7 @@ impl DesiredUser {
             email,
             given_name,
             family_name,
-            active: boolean(member(user, "active"))?.unwrap_or(true),
+            active: boolean(member(user, "active"))?,
             directory: DirectoryRecord {
                 external_id: text(member(user, "externalId"), "externalId")?,
                 display_name: text(member(user, "displayName"), "displayName")?,
@@ -327,7 +329,7 @@ mod tests {
         assert_eq!(back.user_name, "alice@acme.example");
         assert_eq!(back.email.as_str(), "alice@acme.example");
         assert_eq!(back.given_name.as_deref(), Some("Alice"));
-        assert!(back.active);
+        assert_eq!(back.active, Some(true));
         assert_eq!(back.directory.department.as_deref(), Some("Finance"));
         assert_eq!(back.directory.manager.as_deref(), Some("per-9"));
     }
@@ -348,12 +350,14 @@ mod tests {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "42", "department": "Dev"}
         });
         let user = DesiredUser::read(&body).unwrap();
-        assert!(user.active);
+        assert_eq!(user.active, Some(true));
         assert_eq!(user.email.as_str(), "test_user_fd0ea19b@testuser.com");
         assert_eq!(user.directory.external_id.as_deref(), Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"));
         assert_eq!(user.directory.employee_number.as_deref(), Some("42"));
         let inactive = DesiredUser::read(&json!({"userName": "a@b.example", "active": "False"})).unwrap();
-        assert!(!inactive.active);
+        assert_eq!(inactive.active, Some(false));
+        let unsaid = DesiredUser::read(&json!({"userName": "a@b.example"})).unwrap();
+        assert_eq!(unsaid.active, None);
         assert_eq!(inactive.email.as_str(), "a@b.example");
     }
 
