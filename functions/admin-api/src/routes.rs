@@ -429,6 +429,8 @@ struct OrganizationView<'a> {
     /// The DNS TXT record that proves each e-mail domain its admins added (an operator's
     /// domains need none).
     email_domain_proofs: Vec<DomainProofView>,
+    /// SCIM: whether a token exists (its id, never the token), the groups mapped to roles.
+    scim: serde_json::Value,
     /// A change that did not finish reaching the pool: send it again to finish it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pending: Option<PendingView<'a>>,
@@ -526,6 +528,18 @@ struct PatchOrgBody {
     sso: Option<SsoBody>,
     #[serde(default)]
     email_domains: Option<Vec<String>>,
+    #[serde(default)]
+    scim: Option<ScimBody>,
+}
+
+/// `"scim": {"group_roles": {"<group>": "<role>"}, "default_role": "member"}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ScimBody {
+    #[serde(default)]
+    group_roles: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
+    default_role: Option<Option<String>>,
 }
 
 /// `"sso": {"microsoft": {...}}` sets a provider up, `"sso": {"microsoft": null}` removes it.
@@ -601,7 +615,10 @@ impl From<PatchOrgBody> for SettingsPatch {
         });
         let provider = |p: Option<Option<ProviderBody>>| p.map(|p| p.map(ProviderInput::from));
         let sso = b.sso.unwrap_or_default();
+        let scim = b.scim.unwrap_or_default();
         SettingsPatch {
+            scim_group_roles: scim.group_roles,
+            scim_default_role: scim.default_role,
             microsoft: provider(sso.microsoft),
             google: provider(sso.google),
             apple: provider(sso.apple),
@@ -693,6 +710,13 @@ impl<'a> OrganizationView<'a> {
                     verified: p.verified_at.is_some(),
                 })
                 .collect(),
+            scim: {
+                let mut scim = token_status(org);
+                scim["group_roles"] = serde_json::json!(org.sign_in.scim_group_roles);
+                scim["default_role"] =
+                    serde_json::json!(org.sign_in.scim_default_role.as_deref().unwrap_or("member"));
+                scim
+            },
             pending: org.sign_in.pending_change.as_ref().map(|p| PendingView {
                 changes: &p.changes,
                 by: &p.actor,

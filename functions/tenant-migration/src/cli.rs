@@ -466,6 +466,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 },
                 jit_enabled: jit,
                 jit_role: clearable(jit_role),
+                scim_group_roles: None,
+                scim_default_role: None,
                 mfa,
                 invitation,
                 display_name: clearable(display_name),

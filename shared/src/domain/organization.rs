@@ -403,6 +403,13 @@ pub struct SignInSettings {
     pub admins_keep_password: bool,
     /// The role of people created just in time (default `member`).
     pub jit_role: Option<String>,
+    /// SCIM: the role each directory group gives (by the group's display name or id); a
+    /// person's roles follow their mapped groups (see `domain::scim::groups`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub scim_group_roles: std::collections::BTreeMap<String, String>,
+    /// SCIM: the role of a person in no mapped group (default `member`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scim_default_role: Option<String>,
     /// The identity providers the organization's admins set up (their client secrets are in
     /// Secrets Manager, never here).
     pub sso: SsoSettings,

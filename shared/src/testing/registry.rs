@@ -24,6 +24,8 @@ pub(super) struct State {
     idempotency: BTreeMap<(String, String), KeyRecord>,
     /// (org, username) -> legacy password hash.
     pub(super) legacy: BTreeMap<(String, String), crate::domain::migration::LegacyHash>,
+    /// (org, group id) -> the SCIM directory group.
+    groups: BTreeMap<(String, String), crate::domain::scim::groups::DirectoryGroup>,
 }
 
 /// An idempotency key as the memory registry keeps it.
@@ -233,6 +235,71 @@ impl Registry for MemoryRegistry {
         next.version += 1;
         self.lock().orgs.insert(org.id.to_string(), next.clone());
         Ok(next)
+    }
+
+    async fn directory_group(
+        &self,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<Option<crate::domain::scim::groups::DirectoryGroup>, Error> {
+        self.call("directory_group");
+        Ok(self.lock().groups.get(&(org.to_string(), id.to_owned())).cloned())
+    }
+
+    async fn directory_groups(
+        &self,
+        org: &OrgId,
+    ) -> Result<Vec<crate::domain::scim::groups::DirectoryGroup>, Error> {
+        self.call("directory_groups");
+        Ok(self
+            .lock()
+            .groups
+            .iter()
+            .filter(|((o, _), _)| o == org.as_str())
+            .map(|(_, g)| g.clone())
+            .collect())
+    }
+
+    async fn save_directory_group(
+        &self,
+        before: Option<&crate::domain::scim::groups::DirectoryGroup>,
+        after: &crate::domain::scim::groups::DirectoryGroup,
+        audit: &AuditEvent,
+    ) -> Result<crate::domain::scim::groups::DirectoryGroup, Error> {
+        self.call("save_directory_group");
+        let mut state = self.lock();
+        let k = (after.org_id.to_string(), after.id.clone());
+        let stored = state.groups.get(&k).map(|g| g.version);
+        if stored != before.map(|b| b.version) {
+            return Err(Error::Conflict {
+                what: "group",
+                key: after.id.clone(),
+            });
+        }
+        let mut next = after.clone();
+        next.version = before.map_or(1, |b| b.version + 1);
+        state.groups.insert(k, next.clone());
+        state.audit.push(audit.clone());
+        Ok(next)
+    }
+
+    async fn delete_directory_group(
+        &self,
+        group: &crate::domain::scim::groups::DirectoryGroup,
+        audit: &AuditEvent,
+    ) -> Result<(), Error> {
+        self.call("delete_directory_group");
+        let mut state = self.lock();
+        let k = (group.org_id.to_string(), group.id.clone());
+        if state.groups.get(&k).map(|g| g.version) != Some(group.version) {
+            return Err(Error::Conflict {
+                what: "group",
+                key: group.id.clone(),
+            });
+        }
+        state.groups.remove(&k);
+        state.audit.push(audit.clone());
+        Ok(())
     }
 
     async fn save_organization(

@@ -56,6 +56,7 @@ mod idempotency;
 mod leases;
 mod legacy_passwords;
 mod directory;
+mod groups;
 mod links;
 mod migration_jobs;
 mod organizations;

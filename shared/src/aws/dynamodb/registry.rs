@@ -188,6 +188,38 @@ impl Registry for DynamoRegistry {
         DynamoRegistry::save_directory(self, before, after, audit).await
     }
 
+    async fn directory_group(
+        &self,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<Option<crate::domain::scim::groups::DirectoryGroup>, Error> {
+        DynamoRegistry::directory_group(self, org, id).await
+    }
+
+    async fn directory_groups(
+        &self,
+        org: &OrgId,
+    ) -> Result<Vec<crate::domain::scim::groups::DirectoryGroup>, Error> {
+        DynamoRegistry::directory_groups(self, org).await
+    }
+
+    async fn save_directory_group(
+        &self,
+        before: Option<&crate::domain::scim::groups::DirectoryGroup>,
+        after: &crate::domain::scim::groups::DirectoryGroup,
+        audit: &AuditEvent,
+    ) -> Result<crate::domain::scim::groups::DirectoryGroup, Error> {
+        DynamoRegistry::save_directory_group(self, before, after, audit).await
+    }
+
+    async fn delete_directory_group(
+        &self,
+        group: &crate::domain::scim::groups::DirectoryGroup,
+        audit: &AuditEvent,
+    ) -> Result<(), Error> {
+        DynamoRegistry::delete_directory_group(self, group, audit).await
+    }
+
     async fn person_by_id(&self, org: &OrgId, id: &PersonId) -> Result<Option<Person>, Error> {
         DynamoRegistry::person_by_id(self, org, id).await
     }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::domain::scim::groups::DirectoryGroup;
 use crate::domain::search::{Entry, PeopleCounts, PeopleQuery};
 use crate::domain::{
     EmailAddress, EmailDomain, Error, LinkedIdentity, OrgId, Organization, Person, PersonId,
@@ -235,6 +236,33 @@ pub trait Registry: Send + Sync {
         self.save_person(before, after, Some(audit)).await
     }
 
+    /// The organization's directory group `id` (SCIM).
+    async fn directory_group(&self, org: &OrgId, id: &str) -> Result<Option<DirectoryGroup>, Error> {
+        let _ = (org, id);
+        Err(no_groups())
+    }
+    /// All of the organization's directory groups, by id.
+    async fn directory_groups(&self, org: &OrgId) -> Result<Vec<DirectoryGroup>, Error> {
+        let _ = org;
+        Err(no_groups())
+    }
+    /// Saves a group (`before`: as read, its version checked; `None`: a new one, its id
+    /// free), with its audit event.
+    async fn save_directory_group(
+        &self,
+        before: Option<&DirectoryGroup>,
+        after: &DirectoryGroup,
+        audit: &AuditEvent,
+    ) -> Result<DirectoryGroup, Error> {
+        let _ = (before, after, audit);
+        Err(no_groups())
+    }
+    /// Deletes a group as read (its version checked), with its audit event.
+    async fn delete_directory_group(&self, group: &DirectoryGroup, audit: &AuditEvent) -> Result<(), Error> {
+        let _ = (group, audit);
+        Err(no_groups())
+    }
+
     /// The newest `limit` events of an organization, newest first.
     async fn audit_log(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, Error>;
 
@@ -352,6 +380,10 @@ pub trait Registry: Send + Sync {
     ) -> Result<bool, Error>;
     /// Gives the lease back, if `holder` still has it.
     async fn release_lease(&self, org: &OrgId, name: &str, holder: &str) -> Result<(), Error>;
+}
+
+fn no_groups() -> Error {
+    Error::not_allowed("keep directory groups", "this registry keeps none")
 }
 
 /// The refusal of an external id that another person of the organization holds.

@@ -8,6 +8,7 @@
 //! display name. A DELETE deactivates the person and hides them from SCIM; their record and
 //! audit history stay, and a later create with the same `externalId` takes them back.
 
+use super::groups::{roles_from_groups, DesiredGroup, DirectoryGroup, GroupChanges};
 use super::user::{is_active, DesiredUser, DirectoryRecord};
 use super::ScimError;
 use crate::domain::people::{Admin, NewPerson, PersonChanges};
@@ -109,7 +110,7 @@ impl Directory<'_> {
             email: desired.email.as_str().to_owned(),
             given_name: desired.given_name.clone(),
             family_name: desired.family_name.clone(),
-            roles: vec![DEFAULT_ROLE.to_owned()],
+            roles: roles_from_groups(org, &[]).unwrap_or_else(|| vec![DEFAULT_ROLE.to_owned()]),
         };
         let person = self.admin.add_person(org, &new).await?;
         self.update(org, person, &created(desired)).await
@@ -156,8 +157,10 @@ impl Directory<'_> {
         desired: &DesiredUser,
     ) -> Result<Person, ScimError> {
         let current = person.directory.clone().unwrap_or_default();
+        // Group memberships are the groups' business, not the user's body's.
         let mut next = DirectoryRecord {
             deleted_at: None,
+            groups: current.groups.clone(),
             ..desired.directory.clone()
         };
         match (&current.external_id, &next.external_id) {
@@ -235,6 +238,182 @@ impl Directory<'_> {
             .save_directory(&person, &after, &audit)
             .await?;
         Ok(())
+    }
+}
+
+/// Most members one group lists or changes in one request.
+pub const MAX_MEMBERS: usize = 10_000;
+
+impl Directory<'_> {
+    /// The group with this id.
+    pub async fn group(&self, org: &Organization, id: &str) -> Result<DirectoryGroup, ScimError> {
+        self.admin
+            .registry
+            .directory_group(&org.id, id)
+            .await?
+            .ok_or_else(ScimError::not_found)
+    }
+
+    /// The ids of the group's members (people whose record names the group).
+    pub async fn members(&self, org: &Organization, group: &str) -> Result<Vec<String>, ScimError> {
+        let mut members = Vec::new();
+        let mut cursor: Option<String> = None;
+        let is_member = |p: &Person| {
+            p.directory
+                .as_ref()
+                .is_some_and(|d| d.groups.iter().any(|g| g == group))
+        };
+        loop {
+            let page = self
+                .admin
+                .registry
+                .people(&org.id, &is_member, cursor.as_deref(), 1000)
+                .await?;
+            members.extend(page.items.into_iter().map(|p| p.id.to_string()));
+            if members.len() > MAX_MEMBERS {
+                return Err(ScimError::new(400, Some("tooMany"), "the group has too many members to list: ask with excludedAttributes=members"));
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(members),
+            }
+        }
+    }
+
+    /// POST /Groups: a new group (its name and external id each one group's), then its members.
+    pub async fn create_group(&self, org: &Organization, desired: &DesiredGroup) -> Result<DirectoryGroup, ScimError> {
+        let existing = self.admin.registry.directory_groups(&org.id).await?;
+        if existing.iter().any(|g| {
+            g.display_name.eq_ignore_ascii_case(&desired.display_name)
+                || (desired.external_id.is_some() && g.external_id == desired.external_id)
+        }) {
+            return Err(ScimError::uniqueness("a group with this displayName or externalId exists already"));
+        }
+        let group = DirectoryGroup::new(org.id.clone(), desired.display_name.clone(), desired.external_id.clone());
+        let audit = AuditEvent::now(&org.id, self.admin.actor, "group.created", &group.id, Some(group.display_name.clone()));
+        let saved = self.admin.registry.save_directory_group(None, &group, &audit).await?;
+        let changes = GroupChanges {
+            add: desired.members.clone().unwrap_or_default(),
+            ..GroupChanges::default()
+        };
+        self.change_group(org, saved, &changes).await
+    }
+
+    /// PUT /Groups/{id}: its name and external id; its members when the body lists them.
+    pub async fn replace_group(&self, org: &Organization, group: DirectoryGroup, desired: &DesiredGroup) -> Result<DirectoryGroup, ScimError> {
+        let changes = GroupChanges {
+            display_name: Some(desired.display_name.clone()),
+            external_id: desired.external_id.clone(),
+            add: desired.members.clone().unwrap_or_default(),
+            remove: Vec::new(),
+            remove_all: desired.members.is_some(),
+        };
+        self.change_group(org, group, &changes).await
+    }
+
+    /// A group's changes: its record first, then each member whose membership changes
+    /// (each a write of that person, with their roles following). Safe to repeat.
+    pub async fn change_group(&self, org: &Organization, group: DirectoryGroup, changes: &GroupChanges) -> Result<DirectoryGroup, ScimError> {
+        if changes.add.len() + changes.remove.len() > MAX_MEMBERS {
+            return Err(ScimError::new(400, Some("tooMany"), "too many member changes in one request"));
+        }
+        let mut next = group.clone();
+        if let Some(name) = &changes.display_name {
+            next.display_name = name.clone();
+        }
+        if changes.external_id.is_some() {
+            next.external_id = changes.external_id.clone();
+        }
+        let renamed = next.display_name != group.display_name;
+        let group = if next != group {
+            let audit = AuditEvent::now(&org.id, self.admin.actor, "group.updated", &group.id, Some(next.display_name.clone()));
+            self.admin.registry.save_directory_group(Some(&group), &next, &audit).await?
+        } else {
+            group
+        };
+        let mut leaving: Vec<String> = if changes.remove_all {
+            self.members(org, &group.id).await?
+        } else {
+            changes.remove.clone()
+        };
+        leaving.retain(|id| !changes.add.contains(id));
+        for id in &leaving {
+            self.set_membership(org, &group, id, false).await?;
+        }
+        for id in &changes.add {
+            self.set_membership(org, &group, id, true).await?;
+        }
+        if renamed && !org.sign_in.scim_group_roles.is_empty() {
+            // A new name may map to another role: every member's roles again.
+            for id in self.members(org, &group.id).await? {
+                if let Ok(person) = self.get(org, &id).await {
+                    self.sync_roles(org, person).await?;
+                }
+            }
+        }
+        Ok(group)
+    }
+
+    /// DELETE /Groups/{id}: every member leaves (their roles follow), then the group goes.
+    pub async fn delete_group(&self, org: &Organization, group: DirectoryGroup) -> Result<(), ScimError> {
+        let group = self
+            .change_group(org, group, &GroupChanges { remove_all: true, ..GroupChanges::default() })
+            .await?;
+        let audit = AuditEvent::now(&org.id, self.admin.actor, "group.deleted", &group.id, Some(group.display_name.clone()));
+        self.admin.registry.delete_directory_group(&group, &audit).await?;
+        Ok(())
+    }
+
+    /// Puts the person `id` in the group or takes them out; their roles follow.
+    async fn set_membership(&self, org: &Organization, group: &DirectoryGroup, id: &str, member: bool) -> Result<(), ScimError> {
+        let person = match PersonId::parse(id) {
+            Ok(pid) => self.admin.registry.person_by_id(&org.id, &pid).await?,
+            Err(_) => None,
+        };
+        let Some(person) = person else {
+            if member {
+                return Err(ScimError::invalid_value(&format!("the member {:?} is not a user of this organization", id.chars().take(64).collect::<String>())));
+            }
+            return Ok(());
+        };
+        let mut record = person.directory.clone().unwrap_or_default();
+        let has = record.groups.iter().any(|g| g == &group.id);
+        if has == member {
+            return Ok(());
+        }
+        if member {
+            record.groups.push(group.id.clone());
+        } else {
+            record.groups.retain(|g| g != &group.id);
+        }
+        let mut after = person.clone();
+        after.directory = Some(record);
+        let action = if member { "person.group_joined" } else { "person.group_left" };
+        let audit = AuditEvent::now(&org.id, self.admin.actor, action, &person.username, Some(group.display_name.clone()));
+        let saved = self.admin.registry.save_directory(&person, &after, &audit).await?;
+        self.sync_roles(org, saved).await?;
+        Ok(())
+    }
+
+    /// The person's roles as their groups give them (when the organization maps groups).
+    pub async fn sync_roles(&self, org: &Organization, person: Person) -> Result<Person, ScimError> {
+        if org.sign_in.scim_group_roles.is_empty() {
+            return Ok(person);
+        }
+        let mut groups = Vec::new();
+        for id in person.directory.iter().flat_map(|d| d.groups.iter()) {
+            if let Some(g) = self.admin.registry.directory_group(&org.id, id).await? {
+                groups.push(g);
+            }
+        }
+        let Some(roles) = roles_from_groups(org, &groups) else {
+            return Ok(person);
+        };
+        let changes = PersonChanges {
+            roles: Some(roles),
+            ..PersonChanges::default()
+        };
+        Ok(self.admin.update_person(org, &person, &changes).await?)
     }
 }
 
@@ -419,5 +598,65 @@ mod tests {
         assert_eq!(err.scim_type, Some("mutability"));
         let bob = desired(json!({"userName": "bob@acme.example", "externalId": "E-alice"}));
         assert_eq!(dir.create(&org, &bob).await.expect_err("taken").scim_type, Some("uniqueness"));
+    }
+
+    #[tokio::test]
+    async fn roles_follow_mapped_groups_through_membership_rename_and_delete() {
+        let mut org = sample_org();
+        org.sign_in.scim_group_roles.insert("Admins".into(), "admin".into());
+        let w = World::new(&org);
+        // Another administrator (made by hand), so that alice is never the last one.
+        w.registry
+            .insert_person(sample_person("boss", "boss@acme.example", &["admin"], PersonStatus::Active));
+        let dir = w.directory();
+        let alice = dir.create(&org, &alice(true)).await.expect("alice");
+        assert_eq!(alice.roles[0].as_str(), "member");
+        let group = |name: &str, members: Vec<String>| DesiredGroup {
+            display_name: name.into(),
+            external_id: None,
+            members: Some(members),
+        };
+        let admins = dir
+            .create_group(&org, &group("Admins", vec![alice.id.to_string()]))
+            .await
+            .expect("group");
+        let stored = || w.registry.stored_person("alice@acme.example").expect("alice");
+        assert_eq!(stored().roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), ["admin"]);
+        assert_eq!(dir.members(&org, &admins.id).await.expect("members"), vec![alice.id.to_string()]);
+        assert_eq!(
+            dir.create_group(&org, &group("admins", vec![])).await.expect_err("taken").scim_type,
+            Some("uniqueness")
+        );
+        // Renamed to an unmapped name: back to the default role.
+        let renamed = dir
+            .change_group(&org, admins, &GroupChanges { display_name: Some("Staff".into()), ..GroupChanges::default() })
+            .await
+            .expect("renamed");
+        assert_eq!(stored().roles[0].as_str(), "member");
+        let back = dir
+            .change_group(&org, renamed, &GroupChanges { display_name: Some("Admins".into()), ..GroupChanges::default() })
+            .await
+            .expect("back");
+        assert_eq!(stored().roles[0].as_str(), "admin");
+        // The same add again changes nothing.
+        let writes = w.registry.audit_events().len();
+        let back = dir
+            .change_group(&org, back, &GroupChanges { add: vec![alice.id.to_string()], ..GroupChanges::default() })
+            .await
+            .expect("again");
+        assert_eq!(w.registry.audit_events().len(), writes);
+        // An unknown member is refused; deleting the group takes the role with it.
+        let err = dir
+            .change_group(&org, back.clone(), &GroupChanges { add: vec!["per-00000000000000000000000000000000".into()], ..GroupChanges::default() })
+            .await
+            .expect_err("unknown");
+        assert_eq!(err.scim_type, Some("invalidValue"));
+        dir.delete_group(&org, back).await.expect("deleted");
+        assert_eq!(stored().roles[0].as_str(), "member");
+        assert!(stored().directory.expect("record").groups.is_empty());
+        let actions = w.registry.audit_actions();
+        for action in ["group.created", "person.group_joined", "group.updated", "person.group_left", "group.deleted"] {
+            assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod directory;
 pub mod filter;
+pub mod groups;
 pub mod patch;
 pub mod token;
 pub mod user;

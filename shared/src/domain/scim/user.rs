@@ -30,12 +30,15 @@ pub struct DirectoryRecord {
     /// the registry with their audit history, and no longer a SCIM resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<i64>,
+    /// The directory groups the person is a member of (their SCIM ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// Longest directory value we keep (ids, names, departments).
 pub const MAX_VALUE_CHARS: usize = 256;
 
-fn rfc3339(epoch: i64) -> String {
+pub(crate) fn rfc3339(epoch: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(epoch)
         .ok()
         .and_then(|t| {
@@ -215,6 +218,7 @@ impl DesiredUser {
                 department: text(ext.and_then(|e| member(e, "department")), "department")?,
                 manager,
                 deleted_at: None,
+                groups: Vec::new(),
             },
         })
     }

@@ -4,7 +4,9 @@
 use std::str::FromStr;
 
 use super::providers::MICROSOFT;
-use super::{ProviderInput, SettingsPatch, MAX_APP_URLS, MAX_DISPLAY_NAME, MAX_EMAIL_DOMAINS};
+use super::{
+    ProviderInput, SettingsPatch, MAX_APP_URLS, MAX_DISPLAY_NAME, MAX_EMAIL_DOMAINS, MAX_GROUP_ROLES,
+};
 use crate::domain::organization::{DomainProof, Invitation, Provider, ProviderSetup};
 use crate::domain::{EmailDomain, Error, MfaMode, Organization};
 
@@ -140,6 +142,39 @@ pub(super) fn patched(
         changed.push(format!(
             "jit_role={}",
             s.jit_role.as_deref().unwrap_or("member")
+        ));
+    }
+    if let Some(map) = &patch.scim_group_roles {
+        if map.len() > MAX_GROUP_ROLES {
+            return Err(invalid(
+                "scim.group_roles",
+                map.len().to_string(),
+                "at most 100 groups",
+            ));
+        }
+        let mut checked = std::collections::BTreeMap::new();
+        for (group, role) in map {
+            let group = group.trim();
+            if group.is_empty() || group.chars().count() > 256 || group.chars().any(char::is_control) {
+                return Err(invalid(
+                    "scim.group_roles",
+                    group.chars().take(64).collect::<String>(),
+                    "a group is named by its display name or id: 1 to 256 printable characters",
+                ));
+            }
+            checked.insert(group.to_owned(), org.role(role)?.as_str().to_owned());
+        }
+        s.scim_group_roles = checked;
+        changed.push(format!("scim.group_roles={}", s.scim_group_roles.len()));
+    }
+    if let Some(role) = &patch.scim_default_role {
+        s.scim_default_role = match role {
+            Some(r) => Some(org.role(r)?.as_str().to_owned()),
+            None => None,
+        };
+        changed.push(format!(
+            "scim.default_role={}",
+            s.scim_default_role.as_deref().unwrap_or("member")
         ));
     }
     if let Some(v) = &patch.invitation {

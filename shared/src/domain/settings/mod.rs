@@ -71,6 +71,10 @@ pub struct SettingsPatch {
     pub jit_enabled: Option<bool>,
     /// `Some(None)`: back to `member`.
     pub jit_role: Option<Option<String>>,
+    /// SCIM's directory groups to roles (the map replaces the current one).
+    pub scim_group_roles: Option<std::collections::BTreeMap<String, String>>,
+    /// `Some(None)`: back to `member`.
+    pub scim_default_role: Option<Option<String>>,
     pub mfa: Option<String>,
     pub invitation: Option<String>,
     /// `Some(None)` clears a branding field.
@@ -132,6 +136,8 @@ pub struct Configured {
 pub const MAX_DISPLAY_NAME: usize = 100;
 /// Most app URLs.
 pub const MAX_APP_URLS: usize = 10;
+/// Most directory groups mapped to roles (SCIM).
+pub const MAX_GROUP_ROLES: usize = 100;
 /// Most e-mail domains.
 pub const MAX_EMAIL_DOMAINS: usize = 20;
 
