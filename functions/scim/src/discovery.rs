@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use shared::domain::scim::filter::{CORE_USER, ENTERPRISE};
+use shared::domain::scim::groups::CORE_GROUP;
 
 use crate::MAX_COUNT;
 
@@ -87,13 +88,30 @@ fn enterprise_schema() -> Value {
     })
 }
 
+fn group_schema() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": CORE_GROUP,
+        "name": "Group",
+        "description": "A directory group; its mapped role follows to its members",
+        "attributes": [
+            attribute("displayName", "string", json!({"required": true, "uniqueness": "server"})),
+            attribute("externalId", "string", json!({"caseExact": true})),
+            attribute("members", "complex", json!({"multiValued": true, "subAttributes": [
+                attribute("value", "string", json!({})),
+            ]})),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{CORE_GROUP}")}
+    })
+}
+
 pub fn schemas() -> Value {
     json!({
         "schemas": [LIST_RESPONSE],
-        "totalResults": 2,
+        "totalResults": 3,
         "startIndex": 1,
-        "itemsPerPage": 2,
-        "Resources": [user_schema(), enterprise_schema()]
+        "itemsPerPage": 3,
+        "Resources": [user_schema(), enterprise_schema(), group_schema()]
     })
 }
 
@@ -102,6 +120,8 @@ pub fn schema(id: &str) -> Option<Value> {
         Some(user_schema())
     } else if id.eq_ignore_ascii_case(ENTERPRISE) {
         Some(enterprise_schema())
+    } else if id.eq_ignore_ascii_case(CORE_GROUP) {
+        Some(group_schema())
     } else {
         None
     }
@@ -119,12 +139,23 @@ pub fn user_resource_type() -> Value {
     })
 }
 
+pub fn group_resource_type() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "schema": CORE_GROUP,
+        "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/Group"}
+    })
+}
+
 pub fn resource_types() -> Value {
     json!({
         "schemas": [LIST_RESPONSE],
-        "totalResults": 1,
+        "totalResults": 2,
         "startIndex": 1,
-        "itemsPerPage": 1,
-        "Resources": [user_resource_type()]
+        "itemsPerPage": 2,
+        "Resources": [user_resource_type(), group_resource_type()]
     })
 }

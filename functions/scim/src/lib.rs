@@ -1,5 +1,5 @@
 //! SCIM 2.0 (RFC 7644) for each organization's own directory, at
-//! `https://<subdomain>.<BASE_DOMAIN>/scim/v2/`: `Users`, `ServiceProviderConfig`, `Schemas`,
+//! `https://<subdomain>.<BASE_DOMAIN>/scim/v2/`: `Users`, `Groups`, `ServiceProviderConfig`, `Schemas`,
 //! `ResourceTypes`. The organization is the one the host names, and the bearer token must be
 //! one of that organization's SCIM tokens (`POST /v1/organization/scim-token` of the admin
 //! API): until it has one, every request is refused. The protocol and the rules are in
@@ -17,6 +17,7 @@ use shared::domain::people::Admin;
 use shared::domain::ports::{Mailer, Registry, UserPools};
 use shared::domain::scim::directory::Directory;
 use shared::domain::scim::filter::Filter;
+use shared::domain::scim::groups::{group_changes, DesiredGroup, DirectoryGroup};
 use shared::domain::scim::patch::{self, PatchRequest};
 use shared::domain::scim::user::{etag, project, to_resource, DesiredUser};
 use shared::domain::scim::ScimError;
@@ -272,6 +273,9 @@ impl App {
             (&Method::GET, ["ResourceTypes", "User"]) => {
                 Ok(scim_json(StatusCode::OK, &discovery::user_resource_type()))
             }
+            (&Method::GET, ["ResourceTypes", "Group"]) => {
+                Ok(scim_json(StatusCode::OK, &discovery::group_resource_type()))
+            }
             (&Method::GET, ["Users"]) => self.list(org, call).await,
             (&Method::POST, ["Users"]) => {
                 let desired = DesiredUser::read(&call.json()?)?;
@@ -305,11 +309,38 @@ impl App {
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 Ok(response)
             }
-            (_, ["Groups", ..]) => Err(ScimError::new(
-                501,
-                None,
-                "Groups are not supported yet: provision users only",
-            )),
+            (&Method::GET, ["Groups"]) => self.list_groups(org, directory, call).await,
+            (&Method::POST, ["Groups"]) => {
+                let desired = DesiredGroup::read(&call.json()?)?;
+                let group = directory.create_group(org, &desired).await?;
+                self.group_response(org, directory, call, StatusCode::CREATED, &group).await
+            }
+            (&Method::GET, ["Groups", id]) => {
+                let group = directory.group(org, id).await?;
+                self.group_response(org, directory, call, StatusCode::OK, &group).await
+            }
+            (&Method::PUT, ["Groups", id]) => {
+                let group = group_checked(directory.group(org, id).await?, call)?;
+                let desired = DesiredGroup::read(&call.json()?)?;
+                let saved = directory.replace_group(org, group, &desired).await?;
+                self.group_response(org, directory, call, StatusCode::OK, &saved).await
+            }
+            (&Method::PATCH, ["Groups", id]) => {
+                let group = group_checked(directory.group(org, id).await?, call)?;
+                let request: PatchRequest = serde_json::from_value(call.json()?)
+                    .map_err(|e| ScimError::invalid_syntax(&format!("not a PatchOp: {e}")))?;
+                let changes = group_changes(&request)?;
+                let saved = directory.change_group(org, group, &changes).await?;
+                // Entra ID expects 204 to a group PATCH; a body is fine for Okta too.
+                self.group_response(org, directory, call, StatusCode::OK, &saved).await
+            }
+            (&Method::DELETE, ["Groups", id]) => {
+                let group = group_checked(directory.group(org, id).await?, call)?;
+                directory.delete_group(org, group).await?;
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                Ok(response)
+            }
             (&Method::POST, [".search"] | ["Users", ".search"]) | (&Method::PUT | &Method::PATCH | &Method::DELETE, ["Users"]) => {
                 Err(ScimError::new(501, None, "not supported"))
             }
@@ -324,20 +355,7 @@ impl App {
             Some(f) if !f.trim().is_empty() => Some(Filter::parse(f)?),
             _ => None,
         };
-        let start_index = match call.query("startIndex") {
-            None => 1,
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| ScimError::invalid_value("startIndex must be a number"))?
-                .max(1) as usize,
-        };
-        let count = match call.query("count") {
-            None => DEFAULT_COUNT,
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| ScimError::invalid_value("count must be a number"))?
-                .clamp(0, MAX_COUNT as i64) as usize,
-        };
+        let (start_index, count) = paging(call)?;
         let lookup = filter
             .as_ref()
             .and_then(|f| f.equality(&["userName", "externalId", "emails.value", "emails"]));
@@ -362,6 +380,88 @@ impl App {
             .take(count)
             .map(|(p, _)| call.user(&p))
             .collect();
+        Ok(scim_json(
+            StatusCode::OK,
+            &json!({
+                "schemas": [LIST_RESPONSE],
+                "totalResults": total,
+                "startIndex": start_index,
+                "itemsPerPage": page.len(),
+                "Resources": page,
+            }),
+        ))
+    }
+
+    /// Whether the answer should list members (not when `excludedAttributes` or
+    /// `attributes` leave them out: Entra ID asks with `excludedAttributes=members`).
+    fn wants_members(call: &Call<'_>) -> bool {
+        let named = |list: Vec<String>| list.iter().any(|a| a.eq_ignore_ascii_case("members"));
+        let attributes = call.list("attributes");
+        !named(call.list("excludedAttributes")) && (attributes.is_empty() || named(attributes))
+    }
+
+    async fn group_resource(
+        &self,
+        org: &Organization,
+        directory: &Directory<'_>,
+        call: &Call<'_>,
+        group: &DirectoryGroup,
+    ) -> Result<Value, ScimError> {
+        let members = if Self::wants_members(call) {
+            Some(directory.members(org, &group.id).await?)
+        } else {
+            None
+        };
+        let location = format!("{}/Groups/{}", call.base_url, group.id);
+        Ok(project(
+            group.to_resource(&location, members.as_deref()),
+            &call.list("attributes"),
+            &call.list("excludedAttributes"),
+        ))
+    }
+
+    async fn group_response(
+        &self,
+        org: &Organization,
+        directory: &Directory<'_>,
+        call: &Call<'_>,
+        status: StatusCode,
+        group: &DirectoryGroup,
+    ) -> Result<Response<Body>, ScimError> {
+        let mut response = scim_json(status, &self.group_resource(org, directory, call, group).await?);
+        if let Ok(tag) = HeaderValue::from_str(&format!("W/\"{}\"", group.version)) {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+        Ok(response)
+    }
+
+    /// GET /Groups: the organization's groups (few), filtered (`displayName eq`, ...).
+    async fn list_groups(
+        &self,
+        org: &Organization,
+        directory: &Directory<'_>,
+        call: &Call<'_>,
+    ) -> Result<Response<Body>, ScimError> {
+        let filter = match call.query("filter") {
+            Some(f) if !f.trim().is_empty() => Some(Filter::parse(f)?),
+            _ => None,
+        };
+        let (start_index, count) = paging(call)?;
+        let mut groups = self.registry.directory_groups(&org.id).await?;
+        groups.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        let matching: Vec<DirectoryGroup> = groups
+            .into_iter()
+            .filter(|g| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&g.to_resource("", None)))
+            })
+            .collect();
+        let total = matching.len();
+        let mut page = Vec::new();
+        for group in matching.iter().skip(start_index - 1).take(count) {
+            page.push(self.group_resource(org, directory, call, group).await?);
+        }
         Ok(scim_json(
             StatusCode::OK,
             &json!({
@@ -422,6 +522,39 @@ impl App {
                 None => return Ok(everyone),
             }
         }
+    }
+}
+
+/// `startIndex` (1-based) and `count` (default 100, at most 200).
+fn paging(call: &Call<'_>) -> Result<(usize, usize), ScimError> {
+    let start_index = match call.query("startIndex") {
+        None => 1,
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| ScimError::invalid_value("startIndex must be a number"))?
+            .max(1) as usize,
+    };
+    let count = match call.query("count") {
+        None => DEFAULT_COUNT,
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| ScimError::invalid_value("count must be a number"))?
+            .clamp(0, MAX_COUNT as i64) as usize,
+    };
+    Ok((start_index, count))
+}
+
+/// The group, if `If-Match` (when sent) names its current version.
+fn group_checked(group: DirectoryGroup, call: &Call<'_>) -> Result<DirectoryGroup, ScimError> {
+    match call.if_match.as_deref().map(str::trim) {
+        Some(expected) if expected != "*" && expected != format!("W/\"{}\"", group.version) => {
+            Err(ScimError::new(
+                412,
+                None,
+                "the group was changed since that version: read it again and repeat the change",
+            ))
+        }
+        _ => Ok(group),
     }
 }
 

@@ -295,3 +295,66 @@ async fn lists_page_with_start_index_and_count() {
     assert_eq!(none.body["totalResults"], json!(5));
     assert_eq!(none.body["Resources"], json!([]));
 }
+
+#[tokio::test]
+async fn groups_carry_their_mapped_role_to_their_members() {
+    let w = world();
+    let mut org = w.registry.org(&sample_org().id).expect("org");
+    org.sign_in.scim_group_roles.insert("Admins".into(), "admin".into());
+    w.registry.insert_org(org);
+    w.registry.insert_person(shared::testing::sample_person(
+        "boss",
+        "boss@acme.example",
+        &["admin"],
+        PersonStatus::Active,
+    ));
+    let user = w
+        .send(Method::POST, "/scim/v2/Users", Some(entra_user("alice@acme.example", "E-1")))
+        .await;
+    let alice = user.body["id"].as_str().expect("id").to_owned();
+    // Entra ID: create the group empty, then add members with a PATCH.
+    let made = w
+        .send(
+            Method::POST,
+            "/scim/v2/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "externalId": "8aa1a0c0", "displayName": "Admins", "members": []})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let gid = made.body["id"].as_str().expect("id").to_owned();
+    let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Add", "path": "members", "value": [{"value": alice}]}]});
+    let patched = w.send(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(add)).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let roles = |w: &World| {
+        w.registry
+            .stored_person("alice@acme.example")
+            .expect("alice")
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(roles(&w), ["admin"]);
+    let with = w.send(Method::GET, &format!("/scim/v2/Groups/{gid}"), None).await;
+    assert_eq!(with.body["members"][0]["value"], json!(alice));
+    let without = w
+        .send(Method::GET, &format!("/scim/v2/Groups/{gid}?excludedAttributes=members"), None)
+        .await;
+    assert!(without.body.get("members").is_none());
+    let found = w
+        .send(Method::GET, "/scim/v2/Groups?filter=displayName+eq+%22admins%22", None)
+        .await;
+    assert_eq!(found.body["totalResults"], json!(1));
+    // Okta: remove by value filter.
+    let remove = json!({"Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]});
+    w.send(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(remove)).await;
+    assert_eq!(roles(&w), ["member"]);
+    let gone = w.send(Method::DELETE, &format!("/scim/v2/Groups/{gid}"), None).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        w.send(Method::GET, &format!("/scim/v2/Groups/{gid}"), None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
