@@ -114,7 +114,9 @@ pub async fn route(app: &App, caller: &Caller, call: &Call<'_>) -> Result<Respon
                 &serde_json::json!({ "email_domains": checks }),
             ))
         }
-        (Method::GET, ["organization", "scim-token"]) => Ok(json(StatusCode::OK, &token_status(org))),
+        (Method::GET, ["organization", "scim-token"]) => {
+            Ok(json(StatusCode::OK, &token_status(org)))
+        }
         (Method::POST, ["organization", "scim-token"]) => {
             let actor = &caller.person.username;
             let (_, issued, previous_until) = issue_token(app.registry.as_ref(), org, actor)

@@ -1373,7 +1373,14 @@ async fn a_scim_token_is_shown_once_stored_as_a_digest_and_revocable() {
     let refused = w.call(Method::POST, path, Some(MEMBER), None).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let made = w
-        .send(Method::POST, path, Some(ADMIN), None, "application/json", &[("idempotency-key", "k-1")])
+        .send(
+            Method::POST,
+            path,
+            Some(ADMIN),
+            None,
+            "application/json",
+            &[("idempotency-key", "k-1")],
+        )
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     assert_eq!(made.headers["cache-control"], "no-store");
@@ -1386,14 +1393,26 @@ async fn a_scim_token_is_shown_once_stored_as_a_digest_and_revocable() {
     let org = w.registry.org(&sample_org().id).expect("org");
     let stored = serde_json::to_string(&org).expect("json");
     assert!(!stored.contains(&token), "the token itself is never stored");
-    assert!(org.scim.as_ref().expect("on").accepts(&token, shared::domain::now_epoch()).is_some());
+    assert!(org
+        .scim
+        .as_ref()
+        .expect("on")
+        .accepts(&token, shared::domain::now_epoch())
+        .is_some());
     let status = w.call(Method::GET, path, Some(ADMIN), None).await;
     assert_eq!(status.body["enabled"], json!(true));
     assert_eq!(status.body["token_id"], made.body["token_id"]);
     assert!(!status.body.to_string().contains(&token));
     // The same key again makes another token (the answer was not stored).
     let again = w
-        .send(Method::POST, path, Some(ADMIN), None, "application/json", &[("idempotency-key", "k-1")])
+        .send(
+            Method::POST,
+            path,
+            Some(ADMIN),
+            None,
+            "application/json",
+            &[("idempotency-key", "k-1")],
+        )
         .await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_ne!(again.body["token"], made.body["token"]);
@@ -1401,7 +1420,56 @@ async fn a_scim_token_is_shown_once_stored_as_a_digest_and_revocable() {
     let revoked = w.call(Method::DELETE, path, Some(ADMIN), None).await;
     assert_eq!(revoked.body["enabled"], json!(false));
     let actions = w.registry.audit_actions();
-    for action in ["scim.token_created", "scim.token_rotated", "scim.token_revoked"] {
+    for action in [
+        "scim.token_created",
+        "scim.token_rotated",
+        "scim.token_revoked",
+    ] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
+}
+
+#[tokio::test]
+async fn directory_groups_are_mapped_to_existing_roles_only() {
+    let w = world();
+    let set = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"scim": {"group_roles": {"Admins": "admin", " Sales ": "member"}, "default_role": "member"}})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(
+        set.body["scim"]["group_roles"],
+        json!({"Admins": "admin", "Sales": "member"})
+    );
+    assert_eq!(set.body["scim"]["enabled"], json!(false));
+    let bad = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"scim": {"group_roles": {"Admins": "no-such-role"}}})),
+        )
+        .await;
+    assert!(bad.status.is_client_error(), "{}", bad.body);
+    let unknown = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"scim": {"groups": {}}})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let org = w.registry.org(&sample_org().id).expect("org");
+    assert_eq!(
+        org.sign_in
+            .scim_group_roles
+            .get("Admins")
+            .map(String::as_str),
+        Some("admin")
+    );
 }

@@ -260,9 +260,10 @@ impl App {
         call: &Call<'_>,
     ) -> Result<Response<Body>, ScimError> {
         match (&call.method, &call.segments[1..]) {
-            (&Method::GET, ["ServiceProviderConfig"]) => {
-                Ok(scim_json(StatusCode::OK, &discovery::service_provider_config()))
-            }
+            (&Method::GET, ["ServiceProviderConfig"]) => Ok(scim_json(
+                StatusCode::OK,
+                &discovery::service_provider_config(),
+            )),
             (&Method::GET, ["Schemas"]) => Ok(scim_json(StatusCode::OK, &discovery::schemas())),
             (&Method::GET, ["Schemas", id]) => discovery::schema(id)
                 .map(|s| scim_json(StatusCode::OK, &s))
@@ -313,17 +314,20 @@ impl App {
             (&Method::POST, ["Groups"]) => {
                 let desired = DesiredGroup::read(&call.json()?)?;
                 let group = directory.create_group(org, &desired).await?;
-                self.group_response(org, directory, call, StatusCode::CREATED, &group).await
+                self.group_response(org, directory, call, StatusCode::CREATED, &group)
+                    .await
             }
             (&Method::GET, ["Groups", id]) => {
                 let group = directory.group(org, id).await?;
-                self.group_response(org, directory, call, StatusCode::OK, &group).await
+                self.group_response(org, directory, call, StatusCode::OK, &group)
+                    .await
             }
             (&Method::PUT, ["Groups", id]) => {
                 let group = group_checked(directory.group(org, id).await?, call)?;
                 let desired = DesiredGroup::read(&call.json()?)?;
                 let saved = directory.replace_group(org, group, &desired).await?;
-                self.group_response(org, directory, call, StatusCode::OK, &saved).await
+                self.group_response(org, directory, call, StatusCode::OK, &saved)
+                    .await
             }
             (&Method::PATCH, ["Groups", id]) => {
                 let group = group_checked(directory.group(org, id).await?, call)?;
@@ -332,7 +336,8 @@ impl App {
                 let changes = group_changes(&request)?;
                 let saved = directory.change_group(org, group, &changes).await?;
                 // Entra ID expects 204 to a group PATCH; a body is fine for Okta too.
-                self.group_response(org, directory, call, StatusCode::OK, &saved).await
+                self.group_response(org, directory, call, StatusCode::OK, &saved)
+                    .await
             }
             (&Method::DELETE, ["Groups", id]) => {
                 let group = group_checked(directory.group(org, id).await?, call)?;
@@ -341,7 +346,8 @@ impl App {
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 Ok(response)
             }
-            (&Method::POST, [".search"] | ["Users", ".search"]) | (&Method::PUT | &Method::PATCH | &Method::DELETE, ["Users"]) => {
+            (&Method::POST, [".search"] | ["Users", ".search"])
+            | (&Method::PUT | &Method::PATCH | &Method::DELETE, ["Users"]) => {
                 Err(ScimError::new(501, None, "not supported"))
             }
             _ => Err(ScimError::not_found()),
@@ -428,7 +434,10 @@ impl App {
         status: StatusCode,
         group: &DirectoryGroup,
     ) -> Result<Response<Body>, ScimError> {
-        let mut response = scim_json(status, &self.group_resource(org, directory, call, group).await?);
+        let mut response = scim_json(
+            status,
+            &self.group_resource(org, directory, call, group).await?,
+        );
         if let Ok(tag) = HeaderValue::from_str(&format!("W/\"{}\"", group.version)) {
             response.headers_mut().insert(header::ETAG, tag);
         }

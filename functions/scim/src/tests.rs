@@ -77,7 +77,10 @@ impl World {
         }
         let request = request
             .header("content-type", "application/scim+json")
-            .body(body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty))
+            .body(
+                body.map(|b| Body::Text(b.to_string()))
+                    .unwrap_or(Body::Empty),
+            )
             .expect("request");
         let response = self.app.handle(request).await;
         let header = |n: &str| {
@@ -102,8 +105,15 @@ impl World {
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        self.send_as("acme.app.example.com", Some(&self.token), method, path, body, None)
-            .await
+        self.send_as(
+            "acme.app.example.com",
+            Some(&self.token),
+            method,
+            path,
+            body,
+            None,
+        )
+        .await
     }
 }
 
@@ -124,7 +134,9 @@ fn entra_user(user_name: &str, external: &str) -> Value {
 #[tokio::test]
 async fn only_this_organizations_token_opens_its_endpoint() {
     let w = world();
-    let ok = w.send(Method::GET, "/scim/v2/ServiceProviderConfig", None).await;
+    let ok = w
+        .send(Method::GET, "/scim/v2/ServiceProviderConfig", None)
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(ok.content_type, "application/scim+json");
     assert_eq!(ok.body["patch"]["supported"], json!(true));
@@ -163,22 +175,34 @@ async fn entra_ids_sequence_provisions_changes_and_deprovisions() {
     let w = world();
     // 1. Is the user there? (Entra ID's first query)
     let q = w
-        .send(Method::GET, "/scim/v2/Users?filter=userName+eq+%22alice%40acme.example%22", None)
+        .send(
+            Method::GET,
+            "/scim/v2/Users?filter=userName+eq+%22alice%40acme.example%22",
+            None,
+        )
         .await;
     assert_eq!(q.status, StatusCode::OK);
     assert_eq!(q.body["totalResults"], json!(0));
     // 2. Create.
     let created = w
-        .send(Method::POST, "/scim/v2/Users", Some(entra_user("alice@acme.example", "E-1")))
+        .send(
+            Method::POST,
+            "/scim/v2/Users",
+            Some(entra_user("alice@acme.example", "E-1")),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let id = created.body["id"].as_str().expect("id").to_owned();
     assert_eq!(created.body["active"], json!(true));
     assert_eq!(
-        created.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"],
+        created.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+            ["employeeNumber"],
         json!("42")
     );
-    let stored = w.registry.stored_person("alice@acme.example").expect("stored");
+    let stored = w
+        .registry
+        .stored_person("alice@acme.example")
+        .expect("stored");
     assert_eq!(stored.status, PersonStatus::Invited);
     // 3. Found by each indexed filter, and projected.
     for filter in [
@@ -192,7 +216,12 @@ async fn entra_ids_sequence_provisions_changes_and_deprovisions() {
             form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()
         );
         let found = w.send(Method::GET, &path, None).await;
-        assert_eq!(found.body["totalResults"], json!(1), "{filter}: {}", found.body);
+        assert_eq!(
+            found.body["totalResults"],
+            json!(1),
+            "{filter}: {}",
+            found.body
+        );
         assert_eq!(found.body["Resources"][0]["id"], json!(id));
         assert!(found.body["Resources"][0].get("emails").is_none());
     }
@@ -200,18 +229,29 @@ async fn entra_ids_sequence_provisions_changes_and_deprovisions() {
     let disable = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
     let off = w
-        .send(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(disable.clone()))
+        .send(
+            Method::PATCH,
+            &format!("/scim/v2/Users/{id}"),
+            Some(disable.clone()),
+        )
         .await;
     assert_eq!(off.status, StatusCode::OK, "{}", off.body);
     assert_eq!(off.body["active"], json!(false));
     let version = off.etag.clone().expect("etag");
     // The same PATCH again changes nothing.
     let again = w
-        .send(Method::PATCH, &format!("/scim/v2/Users/{id}"), Some(disable))
+        .send(
+            Method::PATCH,
+            &format!("/scim/v2/Users/{id}"),
+            Some(disable),
+        )
         .await;
     assert_eq!(again.etag.as_deref(), Some(version.as_str()));
     assert_eq!(
-        w.registry.stored_person("alice@acme.example").expect("p").status,
+        w.registry
+            .stored_person("alice@acme.example")
+            .expect("p")
+            .status,
         PersonStatus::Deactivated
     );
     // 5. A stale If-Match is refused.
@@ -235,11 +275,18 @@ async fn entra_ids_sequence_provisions_changes_and_deprovisions() {
         )
         .await;
     assert_eq!(on.body["active"], json!(true));
-    let deleted = w.send(Method::DELETE, &format!("/scim/v2/Users/{id}"), None).await;
+    let deleted = w
+        .send(Method::DELETE, &format!("/scim/v2/Users/{id}"), None)
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let gone = w.send(Method::GET, &format!("/scim/v2/Users/{id}"), None).await;
+    let gone = w
+        .send(Method::GET, &format!("/scim/v2/Users/{id}"), None)
+        .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let kept = w.registry.stored_person("alice@acme.example").expect("kept");
+    let kept = w
+        .registry
+        .stored_person("alice@acme.example")
+        .expect("kept");
     assert_eq!(kept.status, PersonStatus::Deactivated);
     let actors: Vec<String> = w
         .registry
@@ -250,22 +297,71 @@ async fn entra_ids_sequence_provisions_changes_and_deprovisions() {
         .collect();
     assert!(actors.len() >= 5, "{actors:?}");
     let token_id = &w.token[5..21];
-    assert!(actors.iter().all(|a| a == &format!("scim:{token_id}")), "{actors:?}");
+    assert!(
+        actors.iter().all(|a| a == &format!("scim:{token_id}")),
+        "{actors:?}"
+    );
 }
 
 #[tokio::test]
 async fn bad_requests_are_scim_errors_with_their_scim_type() {
     let w = world();
-    w.send(Method::POST, "/scim/v2/Users", Some(entra_user("alice@acme.example", "E-1")))
-        .await;
+    w.send(
+        Method::POST,
+        "/scim/v2/Users",
+        Some(entra_user("alice@acme.example", "E-1")),
+    )
+    .await;
     let cases = [
-        (Method::GET, "/scim/v2/Users?filter=userName+zz+%22x%22".to_owned(), None, 400, Some("invalidFilter")),
-        (Method::POST, "/scim/v2/Users".to_owned(), Some(entra_user("alice@acme.example", "E-2")), 409, Some("uniqueness")),
-        (Method::POST, "/scim/v2/Users".to_owned(), Some(entra_user("bob@acme.example", "E-1")), 409, Some("uniqueness")),
-        (Method::POST, "/scim/v2/Users".to_owned(), Some(json!({"active": true})), 400, Some("invalidValue")),
-        (Method::GET, "/scim/v2/Users/per-00000000000000000000000000000000".to_owned(), None, 404, None),
-        (Method::GET, "/scim/v2/Users/../../v1/users".to_owned(), None, 404, None),
-        (Method::GET, "/scim/v2/Users?count=x".to_owned(), None, 400, Some("invalidValue")),
+        (
+            Method::GET,
+            "/scim/v2/Users?filter=userName+zz+%22x%22".to_owned(),
+            None,
+            400,
+            Some("invalidFilter"),
+        ),
+        (
+            Method::POST,
+            "/scim/v2/Users".to_owned(),
+            Some(entra_user("alice@acme.example", "E-2")),
+            409,
+            Some("uniqueness"),
+        ),
+        (
+            Method::POST,
+            "/scim/v2/Users".to_owned(),
+            Some(entra_user("bob@acme.example", "E-1")),
+            409,
+            Some("uniqueness"),
+        ),
+        (
+            Method::POST,
+            "/scim/v2/Users".to_owned(),
+            Some(json!({"active": true})),
+            400,
+            Some("invalidValue"),
+        ),
+        (
+            Method::GET,
+            "/scim/v2/Users/per-00000000000000000000000000000000".to_owned(),
+            None,
+            404,
+            None,
+        ),
+        (
+            Method::GET,
+            "/scim/v2/Users/../../v1/users".to_owned(),
+            None,
+            404,
+            None,
+        ),
+        (
+            Method::GET,
+            "/scim/v2/Users?count=x".to_owned(),
+            None,
+            400,
+            Some("invalidValue"),
+        ),
     ];
     for (method, path, body, status, kind) in cases {
         let a = w.send(method.clone(), &path, body).await;
@@ -283,12 +379,21 @@ async fn lists_page_with_start_index_and_count() {
         let a = w.send(Method::POST, "/scim/v2/Users", Some(user)).await;
         assert_eq!(a.status, StatusCode::CREATED);
     }
-    let page = w.send(Method::GET, "/scim/v2/Users?startIndex=2&count=2", None).await;
+    let page = w
+        .send(Method::GET, "/scim/v2/Users?startIndex=2&count=2", None)
+        .await;
     assert_eq!(page.body["totalResults"], json!(5));
     assert_eq!(page.body["itemsPerPage"], json!(2));
-    assert_eq!(page.body["Resources"][0]["userName"], json!("u1@acme.example"));
+    assert_eq!(
+        page.body["Resources"][0]["userName"],
+        json!("u1@acme.example")
+    );
     let filtered = w
-        .send(Method::GET, "/scim/v2/Users?filter=userName+sw+%22u3%22+or+userName+sw+%22u4%22", None)
+        .send(
+            Method::GET,
+            "/scim/v2/Users?filter=userName+sw+%22u3%22+or+userName+sw+%22u4%22",
+            None,
+        )
         .await;
     assert_eq!(filtered.body["totalResults"], json!(2));
     let none = w.send(Method::GET, "/scim/v2/Users?count=0", None).await;
@@ -300,7 +405,9 @@ async fn lists_page_with_start_index_and_count() {
 async fn groups_carry_their_mapped_role_to_their_members() {
     let w = world();
     let mut org = w.registry.org(&sample_org().id).expect("org");
-    org.sign_in.scim_group_roles.insert("Admins".into(), "admin".into());
+    org.sign_in
+        .scim_group_roles
+        .insert("Admins".into(), "admin".into());
     w.registry.insert_org(org);
     w.registry.insert_person(shared::testing::sample_person(
         "boss",
@@ -309,7 +416,11 @@ async fn groups_carry_their_mapped_role_to_their_members() {
         PersonStatus::Active,
     ));
     let user = w
-        .send(Method::POST, "/scim/v2/Users", Some(entra_user("alice@acme.example", "E-1")))
+        .send(
+            Method::POST,
+            "/scim/v2/Users",
+            Some(entra_user("alice@acme.example", "E-1")),
+        )
         .await;
     let alice = user.body["id"].as_str().expect("id").to_owned();
     // Entra ID: create the group empty, then add members with a PATCH.
@@ -317,15 +428,19 @@ async fn groups_carry_their_mapped_role_to_their_members() {
         .send(
             Method::POST,
             "/scim/v2/Groups",
-            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                "externalId": "8aa1a0c0", "displayName": "Admins", "members": []})),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "externalId": "8aa1a0c0", "displayName": "Admins", "members": []}),
+            ),
         )
         .await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     let gid = made.body["id"].as_str().expect("id").to_owned();
     let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Add", "path": "members", "value": [{"value": alice}]}]});
-    let patched = w.send(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(add)).await;
+    let patched = w
+        .send(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(add))
+        .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let roles = |w: &World| {
         w.registry
@@ -337,24 +452,44 @@ async fn groups_carry_their_mapped_role_to_their_members() {
             .collect::<Vec<_>>()
     };
     assert_eq!(roles(&w), ["admin"]);
-    let with = w.send(Method::GET, &format!("/scim/v2/Groups/{gid}"), None).await;
+    let with = w
+        .send(Method::GET, &format!("/scim/v2/Groups/{gid}"), None)
+        .await;
     assert_eq!(with.body["members"][0]["value"], json!(alice));
     let without = w
-        .send(Method::GET, &format!("/scim/v2/Groups/{gid}?excludedAttributes=members"), None)
+        .send(
+            Method::GET,
+            &format!("/scim/v2/Groups/{gid}?excludedAttributes=members"),
+            None,
+        )
         .await;
     assert!(without.body.get("members").is_none());
     let found = w
-        .send(Method::GET, "/scim/v2/Groups?filter=displayName+eq+%22admins%22", None)
+        .send(
+            Method::GET,
+            "/scim/v2/Groups?filter=displayName+eq+%22admins%22",
+            None,
+        )
         .await;
     assert_eq!(found.body["totalResults"], json!(1));
     // Okta: remove by value filter.
-    let remove = json!({"Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]});
-    w.send(Method::PATCH, &format!("/scim/v2/Groups/{gid}"), Some(remove)).await;
+    let remove =
+        json!({"Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}]});
+    w.send(
+        Method::PATCH,
+        &format!("/scim/v2/Groups/{gid}"),
+        Some(remove),
+    )
+    .await;
     assert_eq!(roles(&w), ["member"]);
-    let gone = w.send(Method::DELETE, &format!("/scim/v2/Groups/{gid}"), None).await;
+    let gone = w
+        .send(Method::DELETE, &format!("/scim/v2/Groups/{gid}"), None)
+        .await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT);
     assert_eq!(
-        w.send(Method::GET, &format!("/scim/v2/Groups/{gid}"), None).await.status,
+        w.send(Method::GET, &format!("/scim/v2/Groups/{gid}"), None)
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 }

@@ -572,11 +572,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         "previous_token_valid_until": previous_until,
                     })),
                     Output::Text => {
-                        progress("shown once: paste it into the directory now (only its digest is kept)");
+                        progress(
+                            "shown once: paste it into the directory now (only its digest is kept)",
+                        );
                         if previous_until.is_some() {
                             progress("the token it replaces keeps working for 24 hours");
                         }
-                        println!("SCIM base URL: {url}\nToken ({}): {}", issued.id, issued.token);
+                        println!(
+                            "SCIM base URL: {url}\nToken ({}): {}",
+                            issued.id, issued.token
+                        );
                     }
                 }
             }

@@ -243,7 +243,11 @@ impl Registry for MemoryRegistry {
         id: &str,
     ) -> Result<Option<crate::domain::scim::groups::DirectoryGroup>, Error> {
         self.call("directory_group");
-        Ok(self.lock().groups.get(&(org.to_string(), id.to_owned())).cloned())
+        Ok(self
+            .lock()
+            .groups
+            .get(&(org.to_string(), id.to_owned()))
+            .cloned())
     }
 
     async fn directory_groups(

@@ -5,7 +5,9 @@
 //! (`"op": "Replace"`, `"False"`), enabled again (the same login), deleted (deactivated, kept).
 
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{http_with, prepared_adapters, provisioned, tenantctl_json, Functions, LocalAws};
+use integration_tests::{
+    http_with, prepared_adapters, provisioned, tenantctl_json, Functions, LocalAws,
+};
 use serde_json::{json, Value};
 use shared::domain::ports::Registry;
 use shared::domain::PersonStatus;
@@ -19,7 +21,14 @@ struct Scim {
 }
 
 impl Scim {
-    fn call_as(&self, host: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    fn call_as(
+        &self,
+        host: &str,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let auth = format!("Bearer {token}");
         let text = body.map(|b| b.to_string()).unwrap_or_default();
         let headers = [
@@ -34,7 +43,10 @@ impl Scim {
             &headers,
             &text,
         );
-        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -52,7 +64,10 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
     let env = aws.env(TABLE);
     let made = tenantctl_json(&env, &["org", "scim-token", "acme"], 0);
     let token = made["token"].as_str().expect("token").to_owned();
-    assert_eq!(made["scim_base_url"], json!(format!("https://acme.{BASE}/scim/v2")));
+    assert_eq!(
+        made["scim_base_url"],
+        json!(format!("https://acme.{BASE}/scim/v2"))
+    );
     let globex = tenantctl_json(&env, &["org", "scim-token", "globex"], 0);
     let globex_token = globex["token"].as_str().expect("token").to_owned();
     let functions = Functions::start(&env);
@@ -62,9 +77,18 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
     };
 
     // Another organization's token, on acme's host, opens nothing.
-    let (status, body) = scim.call_as(&format!("acme.{BASE}"), &globex_token, "GET", "/Users", None);
+    let (status, body) = scim.call_as(
+        &format!("acme.{BASE}"),
+        &globex_token,
+        "GET",
+        "/Users",
+        None,
+    );
     assert_eq!(status, 401, "{body}");
-    assert_eq!(body["schemas"][0], json!("urn:ietf:params:scim:api:messages:2.0:Error"));
+    assert_eq!(
+        body["schemas"][0],
+        json!("urn:ietf:params:scim:api:messages:2.0:Error")
+    );
 
     // Created active: a person with a seat, a login and the welcome mail.
     let (status, created) = scim.call(
@@ -101,13 +125,31 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
     };
     let first_login = login(true).await;
     let seats = |org: shared::domain::Organization| org.seats_used;
-    let before = seats(registry.organization(&acme.id).await.expect("read").expect("org"));
+    let before = seats(
+        registry
+            .organization(&acme.id)
+            .await
+            .expect("read")
+            .expect("org"),
+    );
     assert_eq!(before, 2, "the first administrator and dana");
 
     // Found by Entra ID's filters.
-    let (status, found) = scim.call("GET", "/Users?filter=userName%20eq%20%22Dana%40acme.example%22", None);
-    assert_eq!((status, found["totalResults"].clone()), (200, json!(1)), "{found}");
-    let (_, found) = scim.call("GET", "/Users?filter=externalId%20eq%20%2200aa-entra-object-id%22", None);
+    let (status, found) = scim.call(
+        "GET",
+        "/Users?filter=userName%20eq%20%22Dana%40acme.example%22",
+        None,
+    );
+    assert_eq!(
+        (status, found["totalResults"].clone()),
+        (200, json!(1)),
+        "{found}"
+    );
+    let (_, found) = scim.call(
+        "GET",
+        "/Users?filter=externalId%20eq%20%2200aa-entra-object-id%22",
+        None,
+    );
     assert_eq!(found["Resources"][0]["id"], json!(id));
 
     // Disabled as Entra ID disables: login off, seat freed.
@@ -117,7 +159,11 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
     assert_eq!(status, 200, "{off}");
     assert_eq!(off["active"], json!(false));
     login(false).await;
-    let org = registry.organization(&acme.id).await.expect("read").expect("org");
+    let org = registry
+        .organization(&acme.id)
+        .await
+        .expect("read")
+        .expect("org");
     assert_eq!(org.seats_used, before - 1);
     // The directory's retry changes nothing.
     let (_, again) = scim.call("PATCH", &format!("/Users/{id}"), Some(disable));
@@ -131,6 +177,40 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
     );
     assert_eq!(status, 200, "{on}");
     assert_eq!(login(true).await, first_login);
+
+    // A group with dana as member, kept in the registry (the members on the people).
+    let (status, group) = scim.call(
+        "POST",
+        "/Groups",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering", "members": [{"value": id}]}),
+        ),
+    );
+    assert_eq!(status, 201, "{group}");
+    let gid = group["id"].as_str().expect("group id").to_owned();
+    let (_, listed) = scim.call(
+        "GET",
+        "/Groups?filter=displayName%20eq%20%22engineering%22",
+        None,
+    );
+    assert_eq!(
+        listed["Resources"][0]["members"][0]["value"],
+        json!(id),
+        "{listed}"
+    );
+    let (status, _) = scim.call(
+        "PATCH",
+        &format!("/Groups/{gid}"),
+        Some(
+            json!({"Operations": [{"op": "Remove", "path": "members", "value": [{"value": id}]}]}),
+        ),
+    );
+    assert_eq!(status, 200);
+    let (_, read) = scim.call("GET", &format!("/Groups/{gid}"), None);
+    assert_eq!(read["members"], json!([]));
+    let (status, _) = scim.call("DELETE", &format!("/Groups/{gid}"), None);
+    assert_eq!(status, 204);
 
     // Deleted: deactivated, gone from SCIM, kept in the registry with its history.
     let (status, _) = scim.call("DELETE", &format!("/Users/{id}"), None);
@@ -150,7 +230,12 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
         .filter(|e| e.actor.starts_with("scim:sct-"))
         .map(|e| e.action.as_str())
         .collect();
-    for action in ["person.added", "person.directory_linked", "person.deactivated", "person.directory_deleted"] {
+    for action in [
+        "person.added",
+        "person.directory_linked",
+        "person.deactivated",
+        "person.directory_deleted",
+    ] {
         assert!(by_scim.contains(&action), "{action} in {by_scim:?}");
     }
     assert!(log.iter().any(|e| e.action == "scim.token_created"));

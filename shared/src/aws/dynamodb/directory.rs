@@ -61,7 +61,11 @@ impl DynamoRegistry {
                 .expression_attribute_values(":u", s(&before.username))
                 .build()
                 .map_err(|e| self.build_error(e))?;
-            items.push(aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build());
+            items.push(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .delete(delete)
+                    .build(),
+            );
         }
         items.push(self.audit_put(audit)?);
         items.extend(self.index_writes(Some(before), &next)?);

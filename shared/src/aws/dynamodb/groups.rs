@@ -4,7 +4,9 @@
 use aws_sdk_dynamodb::types::{Delete, Put};
 use serde::{Deserialize, Serialize};
 
-use super::{from_item, in_transaction, key, n, org_pk, s, to_item, DynamoRegistry, TransactFailure};
+use super::{
+    from_item, in_transaction, key, n, org_pk, s, to_item, DynamoRegistry, TransactFailure,
+};
 use crate::domain::ports::AuditEvent;
 use crate::domain::scim::groups::DirectoryGroup;
 use crate::domain::{now_epoch, Error, OrgId};
@@ -76,7 +78,10 @@ impl DynamoRegistry {
         }
         .build()
         .map_err(|e| self.build_error(e))?;
-        match self.transact(vec![in_transaction(put), self.audit_put(audit)?]).await {
+        match self
+            .transact(vec![in_transaction(put), self.audit_put(audit)?])
+            .await
+        {
             Ok(()) => Ok(next),
             Err(TransactFailure::Cancelled(_)) => Err(Error::Conflict {
                 what: "group",

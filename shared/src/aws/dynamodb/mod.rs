@@ -52,11 +52,11 @@ use crate::domain::{Error, OrgId, Person};
 
 mod attempts;
 mod audit;
+mod directory;
+mod groups;
 mod idempotency;
 mod leases;
 mod legacy_passwords;
-mod directory;
-mod groups;
 mod links;
 mod migration_jobs;
 mod organizations;

@@ -237,7 +237,11 @@ pub trait Registry: Send + Sync {
     }
 
     /// The organization's directory group `id` (SCIM).
-    async fn directory_group(&self, org: &OrgId, id: &str) -> Result<Option<DirectoryGroup>, Error> {
+    async fn directory_group(
+        &self,
+        org: &OrgId,
+        id: &str,
+    ) -> Result<Option<DirectoryGroup>, Error> {
         let _ = (org, id);
         Err(no_groups())
     }
@@ -258,7 +262,11 @@ pub trait Registry: Send + Sync {
         Err(no_groups())
     }
     /// Deletes a group as read (its version checked), with its audit event.
-    async fn delete_directory_group(&self, group: &DirectoryGroup, audit: &AuditEvent) -> Result<(), Error> {
+    async fn delete_directory_group(
+        &self,
+        group: &DirectoryGroup,
+        audit: &AuditEvent,
+    ) -> Result<(), Error> {
         let _ = (group, audit);
         Err(no_groups())
     }

@@ -52,7 +52,13 @@ fn sign_in_name(person: &Person) -> &str {
 }
 
 impl Directory<'_> {
-    fn audit(&self, org: &Organization, action: &str, person: &Person, detail: Option<String>) -> AuditEvent {
+    fn audit(
+        &self,
+        org: &Organization,
+        action: &str,
+        person: &Person,
+        detail: Option<String>,
+    ) -> AuditEvent {
         AuditEvent::now(&org.id, self.admin.actor, action, &person.username, detail)
     }
 
@@ -75,7 +81,11 @@ impl Directory<'_> {
     }
 
     /// POST /Users.
-    pub async fn create(&self, org: &Organization, desired: &DesiredUser) -> Result<Person, ScimError> {
+    pub async fn create(
+        &self,
+        org: &Organization,
+        desired: &DesiredUser,
+    ) -> Result<Person, ScimError> {
         let registry = self.admin.registry;
         if let Some(external) = &desired.directory.external_id {
             if let Some(person) = registry.person_by_external_id(&org.id, external).await? {
@@ -87,8 +97,8 @@ impl Directory<'_> {
                 ));
             }
         }
-        let username =
-            parse_username(&desired.user_name).map_err(|e| ScimError::invalid_value(&e.to_string()))?;
+        let username = parse_username(&desired.user_name)
+            .map_err(|e| ScimError::invalid_value(&e.to_string()))?;
         let by_name = match registry.person(&org.id, &username).await? {
             Some(person) => Some(person),
             None => registry.person_by_sign_in_name(&org.id, &username).await?,
@@ -186,7 +196,11 @@ impl Directory<'_> {
         let mut after = person.clone();
         after.directory = Some(next);
         let audit = self.audit(org, action, &person, None);
-        Ok(self.admin.registry.save_directory(&person, &after, &audit).await?)
+        Ok(self
+            .admin
+            .registry
+            .save_directory(&person, &after, &audit)
+            .await?)
     }
 
     /// The activation toggle; a refusal for want of a seat is written to the audit log
@@ -271,7 +285,11 @@ impl Directory<'_> {
                 .await?;
             members.extend(page.items.into_iter().map(|p| p.id.to_string()));
             if members.len() > MAX_MEMBERS {
-                return Err(ScimError::new(400, Some("tooMany"), "the group has too many members to list: ask with excludedAttributes=members"));
+                return Err(ScimError::new(
+                    400,
+                    Some("tooMany"),
+                    "the group has too many members to list: ask with excludedAttributes=members",
+                ));
             }
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -281,17 +299,37 @@ impl Directory<'_> {
     }
 
     /// POST /Groups: a new group (its name and external id each one group's), then its members.
-    pub async fn create_group(&self, org: &Organization, desired: &DesiredGroup) -> Result<DirectoryGroup, ScimError> {
+    pub async fn create_group(
+        &self,
+        org: &Organization,
+        desired: &DesiredGroup,
+    ) -> Result<DirectoryGroup, ScimError> {
         let existing = self.admin.registry.directory_groups(&org.id).await?;
         if existing.iter().any(|g| {
             g.display_name.eq_ignore_ascii_case(&desired.display_name)
                 || (desired.external_id.is_some() && g.external_id == desired.external_id)
         }) {
-            return Err(ScimError::uniqueness("a group with this displayName or externalId exists already"));
+            return Err(ScimError::uniqueness(
+                "a group with this displayName or externalId exists already",
+            ));
         }
-        let group = DirectoryGroup::new(org.id.clone(), desired.display_name.clone(), desired.external_id.clone());
-        let audit = AuditEvent::now(&org.id, self.admin.actor, "group.created", &group.id, Some(group.display_name.clone()));
-        let saved = self.admin.registry.save_directory_group(None, &group, &audit).await?;
+        let group = DirectoryGroup::new(
+            org.id.clone(),
+            desired.display_name.clone(),
+            desired.external_id.clone(),
+        );
+        let audit = AuditEvent::now(
+            &org.id,
+            self.admin.actor,
+            "group.created",
+            &group.id,
+            Some(group.display_name.clone()),
+        );
+        let saved = self
+            .admin
+            .registry
+            .save_directory_group(None, &group, &audit)
+            .await?;
         let changes = GroupChanges {
             add: desired.members.clone().unwrap_or_default(),
             ..GroupChanges::default()
@@ -300,7 +338,12 @@ impl Directory<'_> {
     }
 
     /// PUT /Groups/{id}: its name and external id; its members when the body lists them.
-    pub async fn replace_group(&self, org: &Organization, group: DirectoryGroup, desired: &DesiredGroup) -> Result<DirectoryGroup, ScimError> {
+    pub async fn replace_group(
+        &self,
+        org: &Organization,
+        group: DirectoryGroup,
+        desired: &DesiredGroup,
+    ) -> Result<DirectoryGroup, ScimError> {
         let changes = GroupChanges {
             display_name: Some(desired.display_name.clone()),
             external_id: desired.external_id.clone(),
@@ -313,9 +356,18 @@ impl Directory<'_> {
 
     /// A group's changes: its record first, then each member whose membership changes
     /// (each a write of that person, with their roles following). Safe to repeat.
-    pub async fn change_group(&self, org: &Organization, group: DirectoryGroup, changes: &GroupChanges) -> Result<DirectoryGroup, ScimError> {
+    pub async fn change_group(
+        &self,
+        org: &Organization,
+        group: DirectoryGroup,
+        changes: &GroupChanges,
+    ) -> Result<DirectoryGroup, ScimError> {
         if changes.add.len() + changes.remove.len() > MAX_MEMBERS {
-            return Err(ScimError::new(400, Some("tooMany"), "too many member changes in one request"));
+            return Err(ScimError::new(
+                400,
+                Some("tooMany"),
+                "too many member changes in one request",
+            ));
         }
         let mut next = group.clone();
         if let Some(name) = &changes.display_name {
@@ -326,8 +378,17 @@ impl Directory<'_> {
         }
         let renamed = next.display_name != group.display_name;
         let group = if next != group {
-            let audit = AuditEvent::now(&org.id, self.admin.actor, "group.updated", &group.id, Some(next.display_name.clone()));
-            self.admin.registry.save_directory_group(Some(&group), &next, &audit).await?
+            let audit = AuditEvent::now(
+                &org.id,
+                self.admin.actor,
+                "group.updated",
+                &group.id,
+                Some(next.display_name.clone()),
+            );
+            self.admin
+                .registry
+                .save_directory_group(Some(&group), &next, &audit)
+                .await?
         } else {
             group
         };
@@ -355,24 +416,53 @@ impl Directory<'_> {
     }
 
     /// DELETE /Groups/{id}: every member leaves (their roles follow), then the group goes.
-    pub async fn delete_group(&self, org: &Organization, group: DirectoryGroup) -> Result<(), ScimError> {
+    pub async fn delete_group(
+        &self,
+        org: &Organization,
+        group: DirectoryGroup,
+    ) -> Result<(), ScimError> {
         let group = self
-            .change_group(org, group, &GroupChanges { remove_all: true, ..GroupChanges::default() })
+            .change_group(
+                org,
+                group,
+                &GroupChanges {
+                    remove_all: true,
+                    ..GroupChanges::default()
+                },
+            )
             .await?;
-        let audit = AuditEvent::now(&org.id, self.admin.actor, "group.deleted", &group.id, Some(group.display_name.clone()));
-        self.admin.registry.delete_directory_group(&group, &audit).await?;
+        let audit = AuditEvent::now(
+            &org.id,
+            self.admin.actor,
+            "group.deleted",
+            &group.id,
+            Some(group.display_name.clone()),
+        );
+        self.admin
+            .registry
+            .delete_directory_group(&group, &audit)
+            .await?;
         Ok(())
     }
 
     /// Puts the person `id` in the group or takes them out; their roles follow.
-    async fn set_membership(&self, org: &Organization, group: &DirectoryGroup, id: &str, member: bool) -> Result<(), ScimError> {
+    async fn set_membership(
+        &self,
+        org: &Organization,
+        group: &DirectoryGroup,
+        id: &str,
+        member: bool,
+    ) -> Result<(), ScimError> {
         let person = match PersonId::parse(id) {
             Ok(pid) => self.admin.registry.person_by_id(&org.id, &pid).await?,
             Err(_) => None,
         };
         let Some(person) = person else {
             if member {
-                return Err(ScimError::invalid_value(&format!("the member {:?} is not a user of this organization", id.chars().take(64).collect::<String>())));
+                return Err(ScimError::invalid_value(&format!(
+                    "the member {:?} is not a user of this organization",
+                    id.chars().take(64).collect::<String>()
+                )));
             }
             return Ok(());
         };
@@ -388,15 +478,33 @@ impl Directory<'_> {
         }
         let mut after = person.clone();
         after.directory = Some(record);
-        let action = if member { "person.group_joined" } else { "person.group_left" };
-        let audit = AuditEvent::now(&org.id, self.admin.actor, action, &person.username, Some(group.display_name.clone()));
-        let saved = self.admin.registry.save_directory(&person, &after, &audit).await?;
+        let action = if member {
+            "person.group_joined"
+        } else {
+            "person.group_left"
+        };
+        let audit = AuditEvent::now(
+            &org.id,
+            self.admin.actor,
+            action,
+            &person.username,
+            Some(group.display_name.clone()),
+        );
+        let saved = self
+            .admin
+            .registry
+            .save_directory(&person, &after, &audit)
+            .await?;
         self.sync_roles(org, saved).await?;
         Ok(())
     }
 
     /// The person's roles as their groups give them (when the organization maps groups).
-    pub async fn sync_roles(&self, org: &Organization, person: Person) -> Result<Person, ScimError> {
+    pub async fn sync_roles(
+        &self,
+        org: &Organization,
+        person: Person,
+    ) -> Result<Person, ScimError> {
         if org.sign_in.scim_group_roles.is_empty() {
             return Ok(person);
         }
@@ -495,7 +603,10 @@ mod tests {
         let again = dir.create(&org, &alice(true)).await.expect_err("exists");
         assert_eq!((again.status, again.scim_type), (409, Some("uniqueness")));
         // The same state twice: nothing written the second time.
-        let same = dir.update(&org, person.clone(), &alice(true)).await.expect("same");
+        let same = dir
+            .update(&org, person.clone(), &alice(true))
+            .await
+            .expect("same");
         assert_eq!(same.version, person.version);
         assert_eq!(w.registry.audit_events().len(), events.len());
         assert_eq!(w.mailer.sent().len(), 1);
@@ -507,11 +618,24 @@ mod tests {
         let w = World::new(&org);
         let dir = w.directory();
         let person = dir.create(&org, &alice(true)).await.expect("created");
-        let off = dir.update(&w.org(&org), person, &alice(false)).await.expect("off");
+        let off = dir
+            .update(&w.org(&org), person, &alice(false))
+            .await
+            .expect("off");
         assert_eq!(off.status, PersonStatus::Deactivated);
         assert_eq!(w.org(&org).seats_used, 0);
-        assert!(w.pools.calls().iter().any(|c| c.starts_with("disable_login")), "{:?}", w.pools.calls());
-        let on = dir.update(&w.org(&org), off, &alice(true)).await.expect("on");
+        assert!(
+            w.pools
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("disable_login")),
+            "{:?}",
+            w.pools.calls()
+        );
+        let on = dir
+            .update(&w.org(&org), off, &alice(true))
+            .await
+            .expect("on");
         assert_eq!(on.status, PersonStatus::Invited);
         assert_eq!(w.org(&org).seats_used, 1);
         assert_eq!(on.username, "alice@acme.example");
@@ -522,8 +646,12 @@ mod tests {
         let org = sample_org();
         let w = World::new(&org);
         // Made by hand as "alice", same address in the proven acme.example.
-        w.registry
-            .insert_person(sample_person("alice", "alice@acme.example", &["member"], PersonStatus::Added));
+        w.registry.insert_person(sample_person(
+            "alice",
+            "alice@acme.example",
+            &["member"],
+            PersonStatus::Added,
+        ));
         let dir = w.directory();
         let adopted = dir.create(&org, &alice(false)).await.expect("adopted");
         assert_eq!(adopted.username, "alice");
@@ -532,15 +660,22 @@ mod tests {
             Some("E-alice")
         );
         // An address outside the proven domains is never matched.
-        w.registry
-            .insert_person(sample_person("bob", "bob@elsewhere.example", &["member"], PersonStatus::Added));
+        w.registry.insert_person(sample_person(
+            "bob",
+            "bob@elsewhere.example",
+            &["member"],
+            PersonStatus::Added,
+        ));
         let bob = desired(json!({"userName": "bob@elsewhere.example", "externalId": "E-bob"}));
         let err = dir.create(&org, &bob).await.expect_err("not adopted");
         assert_eq!(err.scim_type, Some("uniqueness"));
         // Nor is a person whose name matches but whose address differs.
         let imposter = desired(json!({"userName": "alice", "externalId": "E-x",
             "emails": [{"value": "mallory@acme.example"}]}));
-        assert_eq!(dir.create(&org, &imposter).await.expect_err("taken").status, 409);
+        assert_eq!(
+            dir.create(&org, &imposter).await.expect_err("taken").status,
+            409
+        );
     }
 
     #[tokio::test]
@@ -550,11 +685,15 @@ mod tests {
         let w = World::new(&org);
         let dir = w.directory();
         dir.create(&org, &alice(true)).await.expect("first");
-        let bob = desired(json!({"userName": "bob@acme.example", "externalId": "E-bob", "active": true}));
+        let bob =
+            desired(json!({"userName": "bob@acme.example", "externalId": "E-bob", "active": true}));
         let err = dir.create(&w.org(&org), &bob).await.expect_err("no seat");
         assert_eq!(err.status, 403);
         assert!(err.detail.contains("no licence seat"), "{}", err.detail);
-        let stored = w.registry.stored_person("bob@acme.example").expect("recorded");
+        let stored = w
+            .registry
+            .stored_person("bob@acme.example")
+            .expect("recorded");
         assert_eq!(stored.status, PersonStatus::Added);
         let refused = w
             .registry
@@ -562,7 +701,10 @@ mod tests {
             .into_iter()
             .find(|e| e.action == "person.activation_refused")
             .expect("audited");
-        assert_eq!(refused.detail.as_deref(), Some("no licence seat free: 1 of 1 used"));
+        assert_eq!(
+            refused.detail.as_deref(),
+            Some("no licence seat free: 1 of 1 used")
+        );
     }
 
     #[tokio::test]
@@ -571,10 +713,21 @@ mod tests {
         let w = World::new(&org);
         let dir = w.directory();
         let person = dir.create(&org, &alice(true)).await.expect("created");
-        dir.delete(&w.org(&org), person.clone()).await.expect("deleted");
-        let kept = w.registry.stored_person("alice@acme.example").expect("kept");
+        dir.delete(&w.org(&org), person.clone())
+            .await
+            .expect("deleted");
+        let kept = w
+            .registry
+            .stored_person("alice@acme.example")
+            .expect("kept");
         assert_eq!(kept.status, PersonStatus::Deactivated);
-        assert_eq!(dir.get(&org, person.id.as_str()).await.expect_err("gone").status, 404);
+        assert_eq!(
+            dir.get(&org, person.id.as_str())
+                .await
+                .expect_err("gone")
+                .status,
+            404
+        );
         let back = dir.create(&w.org(&org), &alice(true)).await.expect("back");
         assert_eq!(back.id, person.id);
         assert_eq!(back.status, PersonStatus::Invited);
@@ -591,23 +744,38 @@ mod tests {
         // A PUT that leaves `active` out leaves the login as it is.
         let mut unsaid = alice(false);
         unsaid.active = None;
-        let same = dir.update(&org, person.clone(), &unsaid).await.expect("kept");
+        let same = dir
+            .update(&org, person.clone(), &unsaid)
+            .await
+            .expect("kept");
         assert_eq!(same.status, person.status);
         changed.directory.external_id = Some("E-other".into());
-        let err = dir.update(&org, person, &changed).await.expect_err("immutable");
+        let err = dir
+            .update(&org, person, &changed)
+            .await
+            .expect_err("immutable");
         assert_eq!(err.scim_type, Some("mutability"));
         let bob = desired(json!({"userName": "bob@acme.example", "externalId": "E-alice"}));
-        assert_eq!(dir.create(&org, &bob).await.expect_err("taken").scim_type, Some("uniqueness"));
+        assert_eq!(
+            dir.create(&org, &bob).await.expect_err("taken").scim_type,
+            Some("uniqueness")
+        );
     }
 
     #[tokio::test]
     async fn roles_follow_mapped_groups_through_membership_rename_and_delete() {
         let mut org = sample_org();
-        org.sign_in.scim_group_roles.insert("Admins".into(), "admin".into());
+        org.sign_in
+            .scim_group_roles
+            .insert("Admins".into(), "admin".into());
         let w = World::new(&org);
         // Another administrator (made by hand), so that alice is never the last one.
-        w.registry
-            .insert_person(sample_person("boss", "boss@acme.example", &["admin"], PersonStatus::Active));
+        w.registry.insert_person(sample_person(
+            "boss",
+            "boss@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
         let dir = w.directory();
         let alice = dir.create(&org, &alice(true)).await.expect("alice");
         assert_eq!(alice.roles[0].as_str(), "member");
@@ -620,34 +788,79 @@ mod tests {
             .create_group(&org, &group("Admins", vec![alice.id.to_string()]))
             .await
             .expect("group");
-        let stored = || w.registry.stored_person("alice@acme.example").expect("alice");
-        assert_eq!(stored().roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), ["admin"]);
-        assert_eq!(dir.members(&org, &admins.id).await.expect("members"), vec![alice.id.to_string()]);
+        let stored = || {
+            w.registry
+                .stored_person("alice@acme.example")
+                .expect("alice")
+        };
         assert_eq!(
-            dir.create_group(&org, &group("admins", vec![])).await.expect_err("taken").scim_type,
+            stored()
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>(),
+            ["admin"]
+        );
+        assert_eq!(
+            dir.members(&org, &admins.id).await.expect("members"),
+            vec![alice.id.to_string()]
+        );
+        assert_eq!(
+            dir.create_group(&org, &group("admins", vec![]))
+                .await
+                .expect_err("taken")
+                .scim_type,
             Some("uniqueness")
         );
         // Renamed to an unmapped name: back to the default role.
         let renamed = dir
-            .change_group(&org, admins, &GroupChanges { display_name: Some("Staff".into()), ..GroupChanges::default() })
+            .change_group(
+                &org,
+                admins,
+                &GroupChanges {
+                    display_name: Some("Staff".into()),
+                    ..GroupChanges::default()
+                },
+            )
             .await
             .expect("renamed");
         assert_eq!(stored().roles[0].as_str(), "member");
         let back = dir
-            .change_group(&org, renamed, &GroupChanges { display_name: Some("Admins".into()), ..GroupChanges::default() })
+            .change_group(
+                &org,
+                renamed,
+                &GroupChanges {
+                    display_name: Some("Admins".into()),
+                    ..GroupChanges::default()
+                },
+            )
             .await
             .expect("back");
         assert_eq!(stored().roles[0].as_str(), "admin");
         // The same add again changes nothing.
         let writes = w.registry.audit_events().len();
         let back = dir
-            .change_group(&org, back, &GroupChanges { add: vec![alice.id.to_string()], ..GroupChanges::default() })
+            .change_group(
+                &org,
+                back,
+                &GroupChanges {
+                    add: vec![alice.id.to_string()],
+                    ..GroupChanges::default()
+                },
+            )
             .await
             .expect("again");
         assert_eq!(w.registry.audit_events().len(), writes);
         // An unknown member is refused; deleting the group takes the role with it.
         let err = dir
-            .change_group(&org, back.clone(), &GroupChanges { add: vec!["per-00000000000000000000000000000000".into()], ..GroupChanges::default() })
+            .change_group(
+                &org,
+                back.clone(),
+                &GroupChanges {
+                    add: vec!["per-00000000000000000000000000000000".into()],
+                    ..GroupChanges::default()
+                },
+            )
             .await
             .expect_err("unknown");
         assert_eq!(err.scim_type, Some("invalidValue"));
@@ -655,7 +868,13 @@ mod tests {
         assert_eq!(stored().roles[0].as_str(), "member");
         assert!(stored().directory.expect("record").groups.is_empty());
         let actions = w.registry.audit_actions();
-        for action in ["group.created", "person.group_joined", "group.updated", "person.group_left", "group.deleted"] {
+        for action in [
+            "group.created",
+            "person.group_joined",
+            "group.updated",
+            "person.group_left",
+            "group.deleted",
+        ] {
             assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
         }
     }

@@ -30,8 +30,11 @@ impl AttrPath {
         let sub = parts.next().map(str::to_owned);
         let valid = |s: &str| {
             !s.is_empty()
-                && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+                && s.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
         };
         if !valid(&attr) || sub.as_deref().is_some_and(|s| !valid(s)) {
             return Err(ScimError::invalid_path(input));
@@ -299,7 +302,9 @@ impl Filter {
         };
         let filter = parser.or()?;
         if parser.at != parser.tokens.len() {
-            return Err(ScimError::invalid_filter("unexpected text after the filter"));
+            return Err(ScimError::invalid_filter(
+                "unexpected text after the filter",
+            ));
         }
         Ok(filter)
     }
@@ -310,7 +315,7 @@ impl Filter {
             Filter::And(a, b) => a.matches(r) && b.matches(r),
             Filter::Or(a, b) => a.matches(r) || b.matches(r),
             Filter::Not(a) => !a.matches(r),
-            Filter::Present(path) => values_at(r, path).iter().any(|v| present(v)),
+            Filter::Present(path) => values_at(r, path).iter().any(present),
             Filter::Compare(path, op, expected) => {
                 let exact = is_case_exact(path);
                 values_at(r, path)
@@ -506,15 +511,21 @@ mod tests {
         assert!(m(r#"externalId eq "E-1""#));
         assert!(!m(r#"externalId eq "e-1""#), "externalId is case-exact");
         assert!(m(r#"emails[type eq "work"].value eq "alice@acme.example""#));
-        assert!(!m(r#"emails[type eq "home"].value eq "alice@acme.example""#));
+        assert!(!m(
+            r#"emails[type eq "home"].value eq "alice@acme.example""#
+        ));
         assert!(m(r#"emails[type eq "work" and primary eq true]"#));
         assert!(m(r#"emails.value eq "alice@home.example""#));
         assert!(m(r#"name.familyName sw "do" and active eq true"#));
         assert!(m(r#"userName eq "x" or externalId eq "E-1""#));
-        assert!(!m(r#"userName eq "x" or (externalId eq "E-1" and active eq false)"#));
+        assert!(!m(
+            r#"userName eq "x" or (externalId eq "E-1" and active eq false)"#
+        ));
         assert!(m(r#"not (active eq false)"#));
-        assert!(m(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "finance""#));
-        assert!(m("title pr") == false);
+        assert!(m(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "finance""#
+        ));
+        assert!(!m("title pr"));
         assert!(m("name.givenName pr"));
         assert!(m(r#"userName ew "example" and name.givenName co "lic""#));
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::filter::member;
-use super::user::MAX_VALUE_CHARS;
+use super::user::text;
 use super::ScimError;
 use crate::domain::{OrgId, Organization, Role};
 
@@ -77,29 +77,17 @@ pub struct DesiredGroup {
     pub members: Option<Vec<String>>,
 }
 
-fn text(v: Option<&Value>, what: &str) -> Result<Option<String>, ScimError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            let s = s.trim();
-            if s.chars().count() > MAX_VALUE_CHARS || s.chars().any(char::is_control) {
-                return Err(ScimError::invalid_value(&format!(
-                    "{what} must be at most {MAX_VALUE_CHARS} printable characters"
-                )));
-            }
-            Ok((!s.is_empty()).then(|| s.to_owned()))
-        }
-        Some(_) => Err(ScimError::invalid_value(&format!("{what} must be a string"))),
-    }
-}
-
 /// The ids of a `members` value (`[{"value": "<id>"}, ...]`).
 pub fn member_ids(value: &Value) -> Result<Vec<String>, ScimError> {
     let items = match value {
         Value::Array(items) => items.iter().collect::<Vec<_>>(),
         Value::Object(_) => vec![value],
         Value::Null => Vec::new(),
-        _ => return Err(ScimError::invalid_value("members must be a list of {\"value\": id}")),
+        _ => {
+            return Err(ScimError::invalid_value(
+                "members must be a list of {\"value\": id}",
+            ))
+        }
     };
     items
         .into_iter()
@@ -179,8 +167,15 @@ mod tests {
     #[test]
     fn roles_follow_mapped_groups_by_name_or_id_and_default_otherwise() {
         let org = org();
-        let both = [group("Admins", "grp-1"), group("Money", "grp-finance"), group("Other", "grp-3")];
-        assert_eq!(roles_from_groups(&org, &both), Some(vec!["admin".into(), "finance".into()]));
+        let both = [
+            group("Admins", "grp-1"),
+            group("Money", "grp-finance"),
+            group("Other", "grp-3"),
+        ];
+        assert_eq!(
+            roles_from_groups(&org, &both),
+            Some(vec!["admin".into(), "finance".into()])
+        );
         assert_eq!(
             roles_from_groups(&org, &[group("Other", "grp-3")]),
             Some(vec!["member".into()])
@@ -207,7 +202,12 @@ mod tests {
         assert_eq!(g.members, Some(vec!["per-1".into(), "per-2".into()]));
         assert!(DesiredGroup::read(&json!({"members": []})).is_err());
         assert!(DesiredGroup::read(&json!({"displayName": "x", "members": [{}]})).is_err());
-        assert_eq!(DesiredGroup::read(&json!({"displayName": "x"})).unwrap().members, None);
+        assert_eq!(
+            DesiredGroup::read(&json!({"displayName": "x"}))
+                .unwrap()
+                .members,
+            None
+        );
     }
 }
 
@@ -230,7 +230,9 @@ pub fn group_changes(request: &super::patch::PatchRequest) -> Result<GroupChange
     use super::filter::{CompareOp, Filter};
     let mut changes = GroupChanges::default();
     if request.operations.is_empty() || request.operations.len() > super::patch::MAX_OPERATIONS {
-        return Err(ScimError::invalid_syntax("a PATCH carries 1 to 100 operations"));
+        return Err(ScimError::invalid_syntax(
+            "a PATCH carries 1 to 100 operations",
+        ));
     }
     for op in &request.operations {
         let kind = op.op.to_ascii_lowercase();
@@ -238,7 +240,9 @@ pub fn group_changes(request: &super::patch::PatchRequest) -> Result<GroupChange
         match (kind.as_str(), path) {
             ("add" | "replace", None) => {
                 let Some(Value::Object(values)) = &op.value else {
-                    return Err(ScimError::invalid_value("a path-less operation needs an object"));
+                    return Err(ScimError::invalid_value(
+                        "a path-less operation needs an object",
+                    ));
                 };
                 for (k, v) in values {
                     match k.to_ascii_lowercase().as_str() {
@@ -261,7 +265,9 @@ pub fn group_changes(request: &super::patch::PatchRequest) -> Result<GroupChange
                 if k == "replace" {
                     changes.remove_all = true;
                 }
-                changes.add.extend(member_ids(op.value.as_ref().unwrap_or(&Value::Null))?);
+                changes
+                    .add
+                    .extend(member_ids(op.value.as_ref().unwrap_or(&Value::Null))?);
             }
             ("add" | "replace", Some(p)) if p.eq_ignore_ascii_case("displayName") => {
                 changes.display_name = text(op.value.as_ref(), "displayName")?;
@@ -274,7 +280,9 @@ pub fn group_changes(request: &super::patch::PatchRequest) -> Result<GroupChange
                 Some(v) => changes.remove.extend(member_ids(v)?),
             },
             ("remove", Some(p)) if p.len() > 8 && p[..8].eq_ignore_ascii_case("members[") => {
-                let inner = p[8..].strip_suffix(']').ok_or_else(|| ScimError::invalid_path(p))?;
+                let inner = p[8..]
+                    .strip_suffix(']')
+                    .ok_or_else(|| ScimError::invalid_path(p))?;
                 match Filter::parse(inner).map_err(|_| ScimError::invalid_path(p))? {
                     Filter::Compare(attr, CompareOp::Eq, Value::String(id))
                         if attr.attr.eq_ignore_ascii_case("value") && attr.sub.is_none() =>
@@ -326,7 +334,8 @@ mod patch_tests {
         .unwrap();
         assert_eq!(c.remove, vec!["per-9"]);
         assert_eq!(c.display_name.as_deref(), Some("Sales"));
-        let c = read(json!([{"op": "replace", "path": "members", "value": [{"value": "per-1"}]}])).unwrap();
+        let c = read(json!([{"op": "replace", "path": "members", "value": [{"value": "per-1"}]}]))
+            .unwrap();
         assert!(c.remove_all);
         assert_eq!(c.add, vec!["per-1"]);
         let c = read(json!([{"op": "remove", "path": "members"}])).unwrap();

@@ -33,12 +33,20 @@ impl ScimError {
     }
 
     pub fn invalid_filter(detail: &str) -> Self {
-        Self::new(400, Some("invalidFilter"), format!("the filter is not valid: {detail}"))
+        Self::new(
+            400,
+            Some("invalidFilter"),
+            format!("the filter is not valid: {detail}"),
+        )
     }
 
     pub fn invalid_path(path: &str) -> Self {
         let shown: String = path.chars().take(200).collect();
-        Self::new(400, Some("invalidPath"), format!("the path {shown:?} is not valid"))
+        Self::new(
+            400,
+            Some("invalidPath"),
+            format!("the path {shown:?} is not valid"),
+        )
     }
 
     pub fn invalid_value(detail: &str) -> Self {

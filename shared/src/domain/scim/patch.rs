@@ -67,8 +67,8 @@ fn parse_target(path: &str) -> Result<Target, ScimError> {
                 .filter(|c| *c > open)
                 .ok_or_else(|| ScimError::invalid_path(path))?;
             let attr = AttrPath::parse(&path[..open])?;
-            let filter = Filter::parse(&path[open + 1..close])
-                .map_err(|_| ScimError::invalid_path(path))?;
+            let filter =
+                Filter::parse(&path[open + 1..close]).map_err(|_| ScimError::invalid_path(path))?;
             let rest = &path[close + 1..];
             let sub = match rest.strip_prefix('.') {
                 Some(sub) if !sub.is_empty() => Some(sub.to_owned()),
@@ -155,7 +155,10 @@ fn apply_one(doc: &mut Value, operation: &Operation) -> Result<(), ScimError> {
 }
 
 /// The object a target's attribute lives in (the resource or its extension), made if absent.
-fn container_mut<'a>(doc: &'a mut Value, attr: &AttrPath) -> Result<&'a mut Map<String, Value>, ScimError> {
+fn container_mut<'a>(
+    doc: &'a mut Value,
+    attr: &AttrPath,
+) -> Result<&'a mut Map<String, Value>, ScimError> {
     let root = doc
         .as_object_mut()
         .ok_or_else(|| ScimError::invalid_value("the resource is not an object"))?;
@@ -163,9 +166,7 @@ fn container_mut<'a>(doc: &'a mut Value, attr: &AttrPath) -> Result<&'a mut Map<
         None => Ok(root),
         Some(schema) => {
             let key = key_of(root, schema).unwrap_or_else(|| schema.clone());
-            let ext = root
-                .entry(key)
-                .or_insert_with(|| Value::Object(Map::new()));
+            let ext = root.entry(key).or_insert_with(|| Value::Object(Map::new()));
             if !ext.is_object() {
                 *ext = Value::Object(Map::new());
             }
@@ -261,8 +262,7 @@ fn set(doc: &mut Value, target: &Target, value: Value, op: Op) -> Result<(), Sci
                         }
                     }
                 }
-                if element.is_empty() || op == Op::Replace && sub.is_none() && element.len() == 1
-                {
+                if element.is_empty() || op == Op::Replace && sub.is_none() && element.len() == 1 {
                     return Err(ScimError::new(
                         400,
                         Some("noTarget"),
@@ -393,19 +393,27 @@ mod tests {
         // The same PATCH twice gives the same document.
         let ops = json!([{"op": "replace", "path": "name.givenName", "value": "Al"}]);
         let once = patch(ops.clone()).unwrap();
-        let request: PatchRequest =
-            serde_json::from_value(json!({"Operations": ops})).unwrap();
+        let request: PatchRequest = serde_json::from_value(json!({"Operations": ops})).unwrap();
         assert_eq!(apply(&once, &request).unwrap(), once);
     }
 
     #[test]
     fn bad_patches_are_scim_errors() {
         let cases = [
-            (json!([{"op": "move", "path": "active", "value": true}]), "invalidSyntax"),
+            (
+                json!([{"op": "move", "path": "active", "value": true}]),
+                "invalidSyntax",
+            ),
             (json!([{"op": "remove"}]), "noTarget"),
             (json!([{"op": "replace", "value": "x"}]), "invalidValue"),
-            (json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]), "invalidPath"),
-            (json!([{"op": "replace", "path": "a.b.c", "value": "x"}]), "invalidPath"),
+            (
+                json!([{"op": "replace", "path": "emails[type eq", "value": "x"}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op": "replace", "path": "a.b.c", "value": "x"}]),
+                "invalidPath",
+            ),
             (json!([{"op": "add", "path": "active"}]), "invalidValue"),
             (json!([]), "invalidSyntax"),
         ];

@@ -123,7 +123,13 @@ pub async fn revoke_tokens(
     };
     let mut next = org.clone();
     next.scim = None;
-    let audit = AuditEvent::now(&org.id, actor, "scim.token_revoked", &creds.current.id, None);
+    let audit = AuditEvent::now(
+        &org.id,
+        actor,
+        "scim.token_revoked",
+        &creds.current.id,
+        None,
+    );
     registry.save_organization(&next, Some(&audit)).await
 }
 
@@ -168,7 +174,10 @@ mod tests {
         let (new, new_stored) = issue(1000);
         let second = ScimCredentials::rotated(Some(&first), new_stored, 1000);
         assert_eq!(second.accepts(&new.token, 1001), Some(new.id.as_str()));
-        assert_eq!(second.accepts(&old.token, 1000 + GRACE_SECS - 1), Some(old.id.as_str()));
+        assert_eq!(
+            second.accepts(&old.token, 1000 + GRACE_SECS - 1),
+            Some(old.id.as_str())
+        );
         assert_eq!(second.accepts(&old.token, 1000 + GRACE_SECS), None);
         // A second rotation ends the first token at once.
         let (newest, newest_stored) = issue(2000);
@@ -187,19 +196,40 @@ mod tests {
         let (org1, first, none) = issue_token(&registry, &org, "ann").await.expect("issued");
         assert_eq!(none, None);
         let stored = registry.org(&org.id).expect("org");
-        assert!(stored.scim.as_ref().expect("on").accepts(&first.token, now_epoch()).is_some());
-        assert!(!serde_json::to_string(&stored).expect("json").contains(&first.token));
-        assert!(!token_status(&stored).to_string().contains(&stored.scim.as_ref().unwrap().current.sha256));
+        assert!(stored
+            .scim
+            .as_ref()
+            .expect("on")
+            .accepts(&first.token, now_epoch())
+            .is_some());
+        assert!(!serde_json::to_string(&stored)
+            .expect("json")
+            .contains(&first.token));
+        assert!(!token_status(&stored)
+            .to_string()
+            .contains(&stored.scim.as_ref().unwrap().current.sha256));
         let (org2, second, until) = issue_token(&registry, &org1, "ann").await.expect("rotated");
         assert!(until.is_some_and(|u| u > now_epoch()));
         let creds = org2.scim.clone().expect("on");
-        assert_eq!(creds.accepts(&first.token, now_epoch()), Some(first.id.as_str()));
-        assert_eq!(creds.accepts(&second.token, now_epoch()), Some(second.id.as_str()));
-        let off = revoke_tokens(&registry, &org2, "ann").await.expect("revoked");
+        assert_eq!(
+            creds.accepts(&first.token, now_epoch()),
+            Some(first.id.as_str())
+        );
+        assert_eq!(
+            creds.accepts(&second.token, now_epoch()),
+            Some(second.id.as_str())
+        );
+        let off = revoke_tokens(&registry, &org2, "ann")
+            .await
+            .expect("revoked");
         assert!(off.scim.is_none());
         assert_eq!(
             registry.audit_actions(),
-            vec!["scim.token_created", "scim.token_rotated", "scim.token_revoked"]
+            vec![
+                "scim.token_created",
+                "scim.token_rotated",
+                "scim.token_revoked"
+            ]
         );
     }
 }

@@ -119,7 +119,7 @@ pub struct DesiredUser {
 }
 
 /// A string value (trimmed; empty is none), at most [`MAX_VALUE_CHARS`].
-fn text(v: Option<&Value>, what: &str) -> Result<Option<String>, ScimError> {
+pub(super) fn text(v: Option<&Value>, what: &str) -> Result<Option<String>, ScimError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
@@ -131,7 +131,9 @@ fn text(v: Option<&Value>, what: &str) -> Result<Option<String>, ScimError> {
             }
             Ok((!s.is_empty()).then(|| s.to_owned()))
         }
-        Some(_) => Err(ScimError::invalid_value(&format!("{what} must be a string"))),
+        Some(_) => Err(ScimError::invalid_value(&format!(
+            "{what} must be a string"
+        ))),
     }
 }
 
@@ -192,10 +194,14 @@ impl DesiredUser {
                 ))
             }
         };
-        let email = EmailAddress::parse(&email).map_err(|e| ScimError::invalid_value(&e.to_string()))?;
+        let email =
+            EmailAddress::parse(&email).map_err(|e| ScimError::invalid_value(&e.to_string()))?;
         let name = member(user, "name");
         let given_name = text(name.and_then(|n| member(n, "givenName")), "name.givenName")?;
-        let family_name = text(name.and_then(|n| member(n, "familyName")), "name.familyName")?;
+        let family_name = text(
+            name.and_then(|n| member(n, "familyName")),
+            "name.familyName",
+        )?;
         let ext = member(user, ENTERPRISE);
         let manager = match ext.and_then(|e| member(e, "manager")) {
             Some(Value::Object(_)) => text(
@@ -214,7 +220,10 @@ impl DesiredUser {
             directory: DirectoryRecord {
                 external_id: text(member(user, "externalId"), "externalId")?,
                 display_name: text(member(user, "displayName"), "displayName")?,
-                employee_number: text(ext.and_then(|e| member(e, "employeeNumber")), "employeeNumber")?,
+                employee_number: text(
+                    ext.and_then(|e| member(e, "employeeNumber")),
+                    "employeeNumber",
+                )?,
                 department: text(ext.and_then(|e| member(e, "department")), "department")?,
                 manager,
                 deleted_at: None,
@@ -245,7 +254,8 @@ pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> V
                     let (h, t) = a.split_once('.')?;
                     (h, t)
                 };
-                head.eq_ignore_ascii_case(key).then(|| Some(tail.to_owned()))
+                head.eq_ignore_ascii_case(key)
+                    .then(|| Some(tail.to_owned()))
             })
             .collect()
     };
@@ -283,12 +293,7 @@ pub fn project(resource: Value, attributes: &[String], excluded: &[String]) -> V
         let value = match value {
             Value::Object(o) if !dropped.is_empty() => Value::Object(
                 o.into_iter()
-                    .filter(|(k, _)| {
-                        !dropped
-                            .iter()
-                            .flatten()
-                            .any(|s| s.eq_ignore_ascii_case(k))
-                    })
+                    .filter(|(k, _)| !dropped.iter().flatten().any(|s| s.eq_ignore_ascii_case(k)))
                     .collect(),
             ),
             other => other,
@@ -356,9 +361,13 @@ mod tests {
         let user = DesiredUser::read(&body).unwrap();
         assert_eq!(user.active, Some(true));
         assert_eq!(user.email.as_str(), "test_user_fd0ea19b@testuser.com");
-        assert_eq!(user.directory.external_id.as_deref(), Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"));
+        assert_eq!(
+            user.directory.external_id.as_deref(),
+            Some("0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")
+        );
         assert_eq!(user.directory.employee_number.as_deref(), Some("42"));
-        let inactive = DesiredUser::read(&json!({"userName": "a@b.example", "active": "False"})).unwrap();
+        let inactive =
+            DesiredUser::read(&json!({"userName": "a@b.example", "active": "False"})).unwrap();
         assert_eq!(inactive.active, Some(false));
         let unsaid = DesiredUser::read(&json!({"userName": "a@b.example"})).unwrap();
         assert_eq!(unsaid.active, None);
@@ -385,12 +394,20 @@ mod tests {
     #[test]
     fn attributes_and_excluded_attributes_select() {
         let r = to_resource(&person(), "l");
-        let only = project(r.clone(), &["userName".into(), "name.givenName".into()], &[]);
+        let only = project(
+            r.clone(),
+            &["userName".into(), "name.givenName".into()],
+            &[],
+        );
         let keys: Vec<&String> = only.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), 4, "{keys:?}");
         assert_eq!(only["name"], json!({"givenName": "Alice"}));
         assert!(only.get("emails").is_none());
-        let without = project(r.clone(), &[], &["emails".into(), format!("{ENTERPRISE}:manager")]);
+        let without = project(
+            r.clone(),
+            &[],
+            &["emails".into(), format!("{ENTERPRISE}:manager")],
+        );
         assert!(without.get("emails").is_none());
         assert!(without[ENTERPRISE].get("manager").is_none());
         assert_eq!(without[ENTERPRISE]["department"], json!("Finance"));

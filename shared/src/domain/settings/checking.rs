@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use super::providers::MICROSOFT;
 use super::{
-    ProviderInput, SettingsPatch, MAX_APP_URLS, MAX_DISPLAY_NAME, MAX_EMAIL_DOMAINS, MAX_GROUP_ROLES,
+    ProviderInput, SettingsPatch, MAX_APP_URLS, MAX_DISPLAY_NAME, MAX_EMAIL_DOMAINS,
+    MAX_GROUP_ROLES,
 };
 use crate::domain::organization::{DomainProof, Invitation, Provider, ProviderSetup};
 use crate::domain::{EmailDomain, Error, MfaMode, Organization};
@@ -155,7 +156,10 @@ pub(super) fn patched(
         let mut checked = std::collections::BTreeMap::new();
         for (group, role) in map {
             let group = group.trim();
-            if group.is_empty() || group.chars().count() > 256 || group.chars().any(char::is_control) {
+            if group.is_empty()
+                || group.chars().count() > 256
+                || group.chars().any(char::is_control)
+            {
                 return Err(invalid(
                     "scim.group_roles",
                     group.chars().take(64).collect::<String>(),
