@@ -156,6 +156,27 @@ impl Http {
         )
     }
 
+    fn scim(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let auth = format!("Bearer {token}");
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        let headers = [
+            ("host", "acme.app.example.test"),
+            ("authorization", auth.as_str()),
+            ("content-type", "application/scim+json"),
+        ];
+        let (status, _, body) = http_with(
+            self.port,
+            method,
+            &format!("/lambda-url/scim/scim/v2{path}"),
+            &headers,
+            &text,
+        );
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
     fn router(&self, method: &str, host: &str, path: &str, form: bool) -> (u16, String) {
         let cookie = format!("__Host-csrf={CSRF}");
         let mut headers = vec![("host", host)];
@@ -651,6 +672,59 @@ async fn every_call_each_function_makes_is_allowed_by_its_role() {
         (Some(true), Some(2), Some(0), Some(2)),
         "{again}"
     );
+
+    // SCIM: the directory creates a person with a login, disables and enables them, changes
+    // their address, and puts them in a group mapped to a role (the role's Cognito group).
+    let mut scim_env = aws.env(TABLE);
+    scim_env.push(("MAIL_FROM".into(), MAIL_FROM.into()));
+    let made = tenantctl_json(&scim_env, &["org", "scim-token", "acme"], 0);
+    let token = made["token"].as_str().expect("a SCIM token").to_owned();
+    let mut mapped = registry
+        .organization(&org_id)
+        .await
+        .expect("read")
+        .expect("acme");
+    mapped
+        .sign_in
+        .scim_group_roles
+        .insert("Finance".into(), "admin".into());
+    registry
+        .save_organization(&mapped, None)
+        .await
+        .expect("groups mapped");
+    let (status, user) = http.scim(
+        &token,
+        "POST",
+        "/Users",
+        Some(json!({"userName": "dora@acme.example", "externalId": "d-1", "active": true,
+            "emails": [{"value": "dora@acme.example", "type": "work", "primary": true}]})),
+    );
+    assert_eq!(status, 201, "{user}");
+    let dora = user["id"].as_str().expect("id").to_owned();
+    for (op, value) in [("Replace", json!("False")), ("Replace", json!("True"))] {
+        let (status, body) = http.scim(
+            &token,
+            "PATCH",
+            &format!("/Users/{dora}"),
+            Some(json!({"Operations": [{"op": op, "path": "active", "value": value}]})),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = http.scim(
+        &token,
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "Finance", "members": [{"value": dora}]})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http.scim(
+        &token,
+        "PATCH",
+        &format!("/Users/{dora}"),
+        Some(json!({"Operations": [{"op": "Replace", "path": "emails[type eq \"work\"].value",
+            "value": "dora.new@acme.example"}]})),
+    );
+    assert_eq!(status, 200, "{body}");
 
     // Every recorded call against the roles.
     let calls = iam::read_calls(&log);
