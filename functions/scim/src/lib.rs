@@ -249,6 +249,7 @@ impl App {
                 base_domain: &self.base_domain,
                 actor: &actor,
             },
+            budget: shared::domain::scim::directory::MEMBER_BUDGET,
         };
         self.route(&org, &directory, &call).await
     }

@@ -30,7 +30,14 @@ fn created(desired: &DesiredUser) -> DesiredUser {
 /// The SCIM side of [`Admin`]: `admin.actor` is `scim:<token id>`.
 pub struct Directory<'a> {
     pub admin: Admin<'a>,
+    /// How long one request may spend on a group's members before it answers 503 (the
+    /// directory sends the same request again, which skips the members done): inside the
+    /// function's time limit with room for the answer.
+    pub budget: std::time::Duration,
 }
+
+/// The budget of one request's member changes: the function has 29 s.
+pub const MEMBER_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn external_of(person: &Person) -> Option<&str> {
     person.directory.as_ref()?.external_id.as_deref()
@@ -398,11 +405,29 @@ impl Directory<'_> {
             changes.remove.clone()
         };
         leaving.retain(|id| !changes.add.contains(id));
-        for id in &leaving {
-            self.set_membership(org, &group, id, false).await?;
-        }
-        for id in &changes.add {
-            self.set_membership(org, &group, id, true).await?;
+        let started = std::time::Instant::now();
+        let work: Vec<(&String, bool)> = leaving
+            .iter()
+            .map(|id| (id, false))
+            .chain(changes.add.iter().map(|id| (id, true)))
+            .collect();
+        // The budget counts writes: members already as asked cost a read, and a retry
+        // passes them quickly.
+        let mut written = 0;
+        for (i, (id, member)) in work.iter().enumerate() {
+            if written > 0 && started.elapsed() >= self.budget {
+                return Err(ScimError::new(
+                    503,
+                    None,
+                    format!(
+                        "{written} member changes made, {} left: send the same request again to finish",
+                        work.len() - i
+                    ),
+                ));
+            }
+            if self.set_membership(org, &group, id, *member).await? {
+                written += 1;
+            }
         }
         if renamed && !org.sign_in.scim_group_roles.is_empty() {
             // A new name may map to another role: every member's roles again.
@@ -445,14 +470,15 @@ impl Directory<'_> {
         Ok(())
     }
 
-    /// Puts the person `id` in the group or takes them out; their roles follow.
+    /// Puts the person `id` in the group or takes them out; their roles follow. Whether it
+    /// wrote (false: already so).
     async fn set_membership(
         &self,
         org: &Organization,
         group: &DirectoryGroup,
         id: &str,
         member: bool,
-    ) -> Result<(), ScimError> {
+    ) -> Result<bool, ScimError> {
         let person = match PersonId::parse(id) {
             Ok(pid) => self.admin.registry.person_by_id(&org.id, &pid).await?,
             Err(_) => None,
@@ -464,12 +490,12 @@ impl Directory<'_> {
                     id.chars().take(64).collect::<String>()
                 )));
             }
-            return Ok(());
+            return Ok(false);
         };
         let mut record = person.directory.clone().unwrap_or_default();
         let has = record.groups.iter().any(|g| g == &group.id);
         if has == member {
-            return Ok(());
+            return Ok(false);
         }
         if member {
             record.groups.push(group.id.clone());
@@ -496,7 +522,7 @@ impl Directory<'_> {
             .save_directory(&person, &after, &audit)
             .await?;
         self.sync_roles(org, saved).await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The person's roles as their groups give them (when the organization maps groups).
@@ -557,6 +583,7 @@ mod tests {
                     base_domain: "app.example.com",
                     actor: "scim:sct-000000000001",
                 },
+                budget: MEMBER_BUDGET,
             }
         }
 
@@ -877,5 +904,50 @@ mod tests {
         ] {
             assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_large_member_change_stops_at_its_budget_and_the_retry_finishes_it() {
+        let org = sample_org();
+        let w = World::new(&org);
+        let mut dir = w.directory();
+        let mut ids = Vec::new();
+        for name in ["a", "b", "c"] {
+            let user =
+                desired(json!({"userName": format!("{name}@acme.example"), "active": false}));
+            ids.push(dir.create(&org, &user).await.expect("user").id.to_string());
+        }
+        let group = dir
+            .create_group(
+                &org,
+                &DesiredGroup {
+                    display_name: "All".into(),
+                    external_id: None,
+                    members: None,
+                },
+            )
+            .await
+            .expect("group");
+        dir.budget = std::time::Duration::ZERO;
+        let changes = GroupChanges {
+            add: ids.clone(),
+            ..GroupChanges::default()
+        };
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let group = dir.group(&org, &group.id).await.expect("group");
+            match dir.change_group(&org, group, &changes).await {
+                Ok(_) => break,
+                Err(e) => answers.push((e.status, e.detail)),
+            }
+        }
+        // One more member each time (a member already in costs no write), then done.
+        assert_eq!(answers.len(), 2, "{answers:?}");
+        assert!(answers.iter().all(|(status, _)| *status == 503));
+        assert!(answers[0].1.starts_with("1 member changes made, 2 left"), "{answers:?}");
+        let mut members = dir.members(&org, &group.id).await.expect("members");
+        members.sort();
+        ids.sort();
+        assert_eq!(members, ids);
     }
 }
