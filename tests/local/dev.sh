@@ -77,6 +77,9 @@ admin=${mail%% *}
 password=${mail#* }
 pool=$("$tenantctl" --output json org show acme | "$venv/bin/python" -c 'import json,sys; o=json.load(sys.stdin); print(o["cognito"]["user_pool_id"], o["cognito"]["app_client_id"])')
 
+# acme's SCIM token (shown once), for a directory's requests to the scim function.
+scim_token=$("$tenantctl" --output json org scim-token acme | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+
 # Sample events for acme's own pool and administrator, ready for `cargo lambda invoke`.
 mkdir -p "$state/events"
 "$venv/bin/python" - "${pool% *}" "$admin" "$state/events" <<'PY'
@@ -110,6 +113,7 @@ cat <<INFO
   temporary password    $password   (from the welcome mail; the first sign-in must change it)
   mail                  every mail SES sent is in $endpoint/moto-api/data.json under "ses"
   functions             cargo lambda watch on 127.0.0.1:$invoke_port
+  SCIM token (acme)     $scim_token
 
 Try, in another terminal, from this folder (the first line makes tenantctl, cargo lambda
 and the venv's python the ones of this project):
@@ -125,6 +129,8 @@ and the venv's python the ones of this project):
   curl -s http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/openapi.json | head -c 300; echo   # the admin API
   token=\$(python tests/local/dev_token.py $admin '$password' 'Choose-4-new-one!')
   curl -s -H "Authorization: Bearer \$token" http://127.0.0.1:$invoke_port/lambda-url/admin-api/v1/users; echo
+  curl -s -H "Host: acme.app.localhost" -H "Authorization: Bearer $scim_token" \\
+      "http://127.0.0.1:$invoke_port/lambda-url/scim/scim/v2/Users?filter=userName%20eq%20%22$admin%22"; echo   # SCIM, as Entra ID asks
   tenantctl org suspend acme; sleep 5
   cargo lambda invoke pre-authentication --invoke-address 127.0.0.1 --invoke-port $invoke_port \\
       --data-file .local/events/pre-authentication.json        # now refused
