@@ -696,8 +696,10 @@ async fn every_call_each_function_makes_is_allowed_by_its_role() {
         &token,
         "POST",
         "/Users",
-        Some(json!({"userName": "dora@acme.example", "externalId": "d-1", "active": true,
-            "emails": [{"value": "dora@acme.example", "type": "work", "primary": true}]})),
+        Some(
+            json!({"userName": "dora@acme.example", "externalId": "d-1", "active": true,
+            "emails": [{"value": "dora@acme.example", "type": "work", "primary": true}]}),
+        ),
     );
     assert_eq!(status, 201, "{user}");
     let dora = user["id"].as_str().expect("id").to_owned();
@@ -721,8 +723,10 @@ async fn every_call_each_function_makes_is_allowed_by_its_role() {
         &token,
         "PATCH",
         &format!("/Users/{dora}"),
-        Some(json!({"Operations": [{"op": "Replace", "path": "emails[type eq \"work\"].value",
-            "value": "dora.new@acme.example"}]})),
+        Some(
+            json!({"Operations": [{"op": "Replace", "path": "emails[type eq \"work\"].value",
+            "value": "dora.new@acme.example"}]}),
+        ),
     );
     assert_eq!(status, 200, "{body}");
 

@@ -212,6 +212,10 @@ pub enum OrgCommand {
         #[arg(long)]
         status: bool,
     },
+    /// Recompute the roles of every person the organization's directory provisioned from
+    /// their SCIM groups (after `scim.group_roles` changed; otherwise each person's roles
+    /// follow at their next membership change). Safe to repeat.
+    SyncRoles { subdomain: String },
     /// Show an organization's audit log, newest first.
     Audit {
         subdomain: String,
@@ -586,6 +590,46 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
+        Command::Org(OrgCommand::SyncRoles { subdomain }) => {
+            let registry = wiring::registry(&sdk, &ProcessEnv)?;
+            let org = find_organization(&registry, &subdomain).await?;
+            let pools = shared::aws::cognito::CognitoPools::new(&sdk);
+            let mailer = wiring::mailer(&sdk, &ProcessEnv)?;
+            let base = shared::config::base_domain(&ProcessEnv)?;
+            let actor = actor();
+            let directory = shared::domain::scim::directory::Directory {
+                admin: shared::domain::people::Admin {
+                    registry: &registry,
+                    pools: &pools,
+                    mailer: &mailer,
+                    base_domain: &base,
+                    actor: &actor,
+                },
+                budget: std::time::Duration::MAX,
+            };
+            let (changed, refused) = directory
+                .sync_all_roles(&org, &|n| progress(&format!("{n} people read")))
+                .await
+                .map_err(|e| shared::domain::Error::not_allowed("recompute roles", e.detail))?;
+            match output {
+                Output::Json => print_json(&serde_json::json!({
+                    "roles_changed": changed,
+                    "refused": refused
+                        .iter()
+                        .map(|(u, why)| serde_json::json!({"username": u, "why": why}))
+                        .collect::<Vec<_>>(),
+                })),
+                Output::Text => {
+                    println!(
+                        "{}: roles changed for {changed} people",
+                        org.subdomain.as_str()
+                    );
+                    for (u, why) in &refused {
+                        println!("  {u}: refused: {why}");
+                    }
+                }
+            }
+        }
         Command::Org(OrgCommand::Reindex { subdomain }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let org = find_organization(&registry, &subdomain).await?;
@@ -743,6 +787,7 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         | OrgCommand::Audit { subdomain, .. }
         | OrgCommand::Reindex { subdomain }
         | OrgCommand::ScimToken { subdomain, .. }
+        | OrgCommand::SyncRoles { subdomain }
         | OrgCommand::VerifyDomains { subdomain } => {
             Subdomain::parse(subdomain)?;
         }

@@ -199,6 +199,43 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
         json!(id),
         "{listed}"
     );
+    // The admin maps the group to a role afterwards: the operator's sync gives it to dana.
+    let mut mapped = registry
+        .organization(&acme.id)
+        .await
+        .expect("read")
+        .expect("org");
+    mapped
+        .sign_in
+        .scim_group_roles
+        .insert("Engineering".into(), "admin".into());
+    registry
+        .save_organization(&mapped, None)
+        .await
+        .expect("mapped");
+    let synced = tenantctl_json(&env, &["org", "sync-roles", "acme"], 0);
+    assert_eq!(synced["roles_changed"], json!(1), "{synced}");
+    let roles = || async {
+        registry
+            .person(&acme.id, "dana@acme.example")
+            .await
+            .expect("read")
+            .expect("dana")
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(roles().await, ["admin"]);
+    let groups = cognito
+        .admin_list_groups_for_user()
+        .user_pool_id(&pool)
+        .username("dana@acme.example")
+        .send()
+        .await
+        .expect("groups");
+    let names: Vec<&str> = groups.groups().iter().filter_map(|g| g.group_name()).collect();
+    assert_eq!(names, ["admin"], "the login's groups follow");
     let (status, _) = scim.call(
         "PATCH",
         &format!("/Groups/{gid}"),
@@ -209,6 +246,11 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
     assert_eq!(status, 200);
     let (_, read) = scim.call("GET", &format!("/Groups/{gid}"), None);
     assert_eq!(read["members"], json!([]));
+    assert_eq!(
+        roles().await,
+        ["member"],
+        "out of the mapped group: the default role"
+    );
     let (status, _) = scim.call("DELETE", &format!("/Groups/{gid}"), None);
     assert_eq!(status, 204);
 

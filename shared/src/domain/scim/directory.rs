@@ -525,6 +525,45 @@ impl Directory<'_> {
         Ok(true)
     }
 
+    /// Every directory person's roles again from their groups (after the organization's
+    /// `scim.group_roles` changed): how many people's roles changed, and the refusals (such
+    /// as the last administrator's), by username. Safe to repeat.
+    pub async fn sync_all_roles(
+        &self,
+        org: &Organization,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(usize, Vec<(String, String)>), ScimError> {
+        let mut changed = 0;
+        let mut refused = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = 0;
+        let in_directory =
+            |p: &Person| p.directory.as_ref().is_some_and(|d| d.deleted_at.is_none());
+        loop {
+            let page = self
+                .admin
+                .registry
+                .people(&org.id, &in_directory, cursor.as_deref(), 200)
+                .await?;
+            for person in page.items {
+                seen += 1;
+                let before = person.roles.clone();
+                let username = person.username.clone();
+                match self.sync_roles(org, person).await {
+                    Ok(after) if after.roles != before => changed += 1,
+                    Ok(_) => {}
+                    Err(e) if e.status < 500 => refused.push((username, e.detail)),
+                    Err(e) => return Err(e),
+                }
+            }
+            progress(seen);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok((changed, refused)),
+            }
+        }
+    }
+
     /// The person's roles as their groups give them (when the organization maps groups).
     pub async fn sync_roles(
         &self,
@@ -944,10 +983,71 @@ mod tests {
         // One more member each time (a member already in costs no write), then done.
         assert_eq!(answers.len(), 2, "{answers:?}");
         assert!(answers.iter().all(|(status, _)| *status == 503));
-        assert!(answers[0].1.starts_with("1 member changes made, 2 left"), "{answers:?}");
+        assert!(
+            answers[0].1.starts_with("1 member changes made, 2 left"),
+            "{answers:?}"
+        );
         let mut members = dir.members(&org, &group.id).await.expect("members");
         members.sort();
         ids.sort();
         assert_eq!(members, ids);
+    }
+
+    #[tokio::test]
+    async fn a_new_mapping_reaches_everyone_with_sync_all_roles() {
+        let org = sample_org();
+        let w = World::new(&org);
+        w.registry.insert_person(sample_person(
+            "boss",
+            "boss@acme.example",
+            &["admin"],
+            PersonStatus::Active,
+        ));
+        let dir = w.directory();
+        let alice = dir.create(&org, &alice(true)).await.expect("alice");
+        dir.create_group(
+            &org,
+            &DesiredGroup {
+                display_name: "Admins".into(),
+                external_id: None,
+                members: Some(vec![alice.id.to_string()]),
+            },
+        )
+        .await
+        .expect("group");
+        assert_eq!(
+            w.registry
+                .stored_person("alice@acme.example")
+                .expect("a")
+                .roles[0]
+                .as_str(),
+            "member"
+        );
+        let mut mapped = w.org(&org);
+        mapped
+            .sign_in
+            .scim_group_roles
+            .insert("Admins".into(), "admin".into());
+        let seen = std::sync::Mutex::new(0);
+        let (changed, refused) = dir
+            .sync_all_roles(&mapped, &|n| *seen.lock().unwrap() = n)
+            .await
+            .expect("synced");
+        assert_eq!((changed, refused.len()), (1, 0));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            1,
+            "only directory people are read back"
+        );
+        assert_eq!(
+            w.registry
+                .stored_person("alice@acme.example")
+                .expect("a")
+                .roles[0]
+                .as_str(),
+            "admin"
+        );
+        let again = dir.sync_all_roles(&mapped, &|_| {}).await.expect("again");
+        assert_eq!(again.0, 0);
     }
 }
