@@ -97,6 +97,7 @@ bench: venv node
 	cargo bench -p integration-tests --bench triggers
 	cargo bench -p integration-tests --bench admin_api
 	cargo bench -p integration-tests --bench people_scale
+	cargo bench -p integration-tests --bench scim
 	cargo bench -p integration-tests --bench auth_router
 	cargo bench -p user-migration --bench verification
 	$(MAKE) --no-print-directory test-long

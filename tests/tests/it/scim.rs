@@ -234,7 +234,11 @@ async fn a_directory_provisions_disables_enables_and_deletes_a_person() {
         .send()
         .await
         .expect("groups");
-    let names: Vec<&str> = groups.groups().iter().filter_map(|g| g.group_name()).collect();
+    let names: Vec<&str> = groups
+        .groups()
+        .iter()
+        .filter_map(|g| g.group_name())
+        .collect();
     assert_eq!(names, ["admin"], "the login's groups follow");
     let (status, _) = scim.call(
         "PATCH",
