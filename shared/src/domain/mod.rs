@@ -21,6 +21,7 @@ pub mod person;
 pub mod ports;
 pub mod provisioning;
 pub mod scim;
+pub mod saml;
 pub mod search;
 pub mod settings;
 pub mod signin;
