@@ -9,6 +9,7 @@ pub mod cors;
 pub mod import;
 pub mod problem;
 pub mod routes;
+pub mod sso;
 pub mod wiring;
 
 pub use context::{App, Authenticate, NotAccepted, TokenSubject};

@@ -468,6 +468,8 @@ struct SsoView<'a> {
     amazon: Option<ProviderView<'a>>,
     /// The redirect URI to register with the identity provider (the pool domain's).
     redirect_uri: Option<String>,
+    /// SAML: the values to paste into the IdP, and the connections.
+    saml: crate::sso::SamlView,
 }
 
 #[derive(Serialize)]
@@ -558,6 +560,9 @@ struct SsoBody {
     facebook: Option<Option<ProviderBody>>,
     #[serde(default, deserialize_with = "present")]
     amazon: Option<Option<ProviderBody>>,
+    /// `"saml": {"okta": {...}, "old": null}`: SAML connections by name (issue 23).
+    #[serde(default)]
+    saml: std::collections::BTreeMap<String, Option<crate::sso::SamlBody>>,
 }
 
 #[derive(Deserialize)]
@@ -626,6 +631,11 @@ impl From<PatchOrgBody> for SettingsPatch {
             apple: provider(sso.apple),
             facebook: provider(sso.facebook),
             amazon: provider(sso.amazon),
+            saml: sso
+                .saml
+                .into_iter()
+                .map(|(name, body)| (name, body.map(Into::into)))
+                .collect(),
             self_signup: b.self_signup,
             sso_only: b.sso_only,
             admins_keep_password: b.admins_keep_password,
@@ -731,6 +741,7 @@ impl<'a> OrganizationView<'a> {
                 facebook: org.sign_in.sso.facebook.as_ref().map(provider),
                 amazon: org.sign_in.sso.amazon.as_ref().map(provider),
                 redirect_uri: redirect_uri.clone(),
+                saml: crate::sso::SamlView::of(org, &app.region),
             },
         }
     }

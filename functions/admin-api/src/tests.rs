@@ -1473,3 +1473,48 @@ async fn directory_groups_are_mapped_to_existing_roles_only() {
         Some("admin")
     );
 }
+
+#[tokio::test]
+async fn a_saml_connection_is_set_up_through_the_settings_and_shown_with_what_to_paste() {
+    use shared::domain::saml::fixtures::{okta, GOOD_CERT};
+    let w = world();
+    let set = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"sso": {"saml": {"okta": {"metadata_xml": okta(GOOD_CERT), "preset": "okta"}}}})),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    let saml = &set.body["sso"]["saml"];
+    assert_eq!(
+        saml["sp_entity_id"],
+        json!("urn:amazon:cognito:sp:eu-west-1_AcmePool1")
+    );
+    assert!(saml["acs_url"].as_str().is_some_and(
+        |u| u.starts_with("https://acme-3a4b5c6d.auth.") && u.ends_with("/saml2/idpresponse")
+    ));
+    assert_eq!(saml["connections"][0]["provider_name"], json!("saml-okta"));
+    assert_eq!(
+        saml["connections"][0]["entity_id"],
+        json!("http://www.okta.com/exk1fcia6d6EMsf331d8")
+    );
+    assert_eq!(saml["connections"][0]["certificate_expiring"], json!(false));
+    // A metadata document with a DTD is refused, and says where.
+    let xxe =
+        r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>"#;
+    let refused = w
+        .call(
+            Method::PATCH,
+            "/v1/organization",
+            Some(ADMIN),
+            Some(json!({"sso": {"saml": {"evil": {"metadata_xml": xxe}}}})),
+        )
+        .await;
+    assert!(refused.status.is_client_error(), "{}", refused.body);
+    assert!(
+        !refused.body.to_string().contains("root:"),
+        "nothing of a file"
+    );
+}

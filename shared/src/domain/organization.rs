@@ -232,6 +232,9 @@ pub struct SsoSettings {
     /// Login with Amazon (`LoginWithAmazon`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amazon: Option<ProviderSetup>,
+    /// SAML 2.0 connections (issue 23), each a pool identity provider `saml-<name>`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub saml: Vec<crate::domain::saml::SamlConnection>,
 }
 
 impl SsoSettings {

@@ -394,7 +394,13 @@ fn is_https_url(url: &str) -> bool {
 /// A metadata URL: https only, no credentials or spaces in it.
 pub fn check_metadata_url(url: &str) -> Result<String, Error> {
     let url = url.trim();
-    if is_https_url(url) && !url["https://".len()..].split('/').next().unwrap_or("").contains('@') {
+    if is_https_url(url)
+        && !url["https://".len()..]
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .contains('@')
+    {
         Ok(url.to_owned())
     } else {
         Err(invalid(
@@ -426,7 +432,11 @@ fn certificate_dates(base64_der: &str) -> Result<CertificateDates, Error> {
 
 /// A connection checked: its name, its metadata (from the XML; a URL's document fetched by
 /// the caller), its claim names and options.
-pub fn checked_connection(name: &str, input: &SamlInput, now: i64) -> Result<SamlConnection, Error> {
+pub fn checked_connection(
+    name: &str,
+    input: &SamlInput,
+    now: i64,
+) -> Result<SamlConnection, Error> {
     let name = check_name(name)?;
     let metadata_url = input
         .metadata_url
@@ -437,7 +447,7 @@ pub fn checked_connection(name: &str, input: &SamlInput, now: i64) -> Result<Sam
         invalid(
             "sso.saml.metadata",
             name.clone(),
-            "give the identity provider's metadata: metadata_url or metadata_xml",
+            "give the identity provider's metadata document as metadata_xml (a metadata_url alone is not fetched yet; given beside the document, Cognito follows the IdP's changes from it)",
         )
     })?;
     let metadata = check_metadata(xml, now)?;
@@ -481,12 +491,18 @@ pub fn provider_details(
     ));
     if connection.sign_requests {
         // The only algorithm Cognito signs SAML requests with.
-        details.push(("RequestSigningAlgorithm".to_owned(), "rsa-sha256".to_owned()));
+        details.push((
+            "RequestSigningAlgorithm".to_owned(),
+            "rsa-sha256".to_owned(),
+        ));
     }
     // No `email_verified`: a SAML assertion's address is not proof by itself.
     let mapping = vec![
         ("email".to_owned(), connection.claims.email.clone()),
-        ("given_name".to_owned(), connection.claims.given_name.clone()),
+        (
+            "given_name".to_owned(),
+            connection.claims.given_name.clone(),
+        ),
         (
             "family_name".to_owned(),
             connection.claims.family_name.clone(),
@@ -505,8 +521,9 @@ pub fn sp_entity_id(pool_id: &str) -> String {
     format!("urn:amazon:cognito:sp:{pool_id}")
 }
 
-#[cfg(test)]
-pub(crate) mod fixtures;
+/// Metadata in the shapes real IdPs export, for tests (ours and other crates').
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
 
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,7 @@ mod migration_kills;
 mod people_index;
 mod pool_adoption;
 mod provisioning;
+mod saml;
 mod scim;
 mod tenantctl;
 mod token_verifier;

@@ -30,7 +30,10 @@ fn okta_entra_and_adfs_metadata_pass_with_their_entity_id_endpoint_and_dates() {
 
     // ADFS: the encryption certificate is not a signing one.
     let a = check_metadata(&adfs(EXPIRING_CERT, EXPIRED_CERT), NOW).expect("adfs");
-    assert_eq!(a.entity_id, "http://adfs.corp.example.test/adfs/services/trust");
+    assert_eq!(
+        a.entity_id,
+        "http://adfs.corp.example.test/adfs/services/trust"
+    );
     assert_eq!(a.sso_url, "https://adfs.corp.example.test/adfs/ls/");
     assert_eq!(a.certificates.len(), 1);
     assert!(a.certificates[0].subject.contains("adfs.example.test"));
@@ -84,14 +87,17 @@ fn each_missing_part_is_named() {
     assert!(refusal(&only_encryption).contains("no signing certificate"));
     assert!(refusal(&okta(EXPIRED_CERT)).contains("expired"));
     assert!(refusal(&okta("bm90IGEgY2VydA==")).contains("not a base64 X.509"));
-    let no_entity = okta(GOOD_CERT).replace(
-        "entityID=\"http://www.okta.com/exk1fcia6d6EMsf331d8\"",
-        "",
-    );
+    let no_entity =
+        okta(GOOD_CERT).replace("entityID=\"http://www.okta.com/exk1fcia6d6EMsf331d8\"", "");
     assert!(refusal(&no_entity).contains("entity ID"));
-    let sp_only = adfs(GOOD_CERT, GOOD_CERT).replace("IDPSSODescriptor", "AttributeAuthorityDescriptor");
+    let sp_only =
+        adfs(GOOD_CERT, GOOD_CERT).replace("IDPSSODescriptor", "AttributeAuthorityDescriptor");
     assert!(refusal(&sp_only).contains("no identity provider"));
-    let big = format!("{}<!--{}-->", okta(GOOD_CERT), "x".repeat(MAX_METADATA_BYTES));
+    let big = format!(
+        "{}<!--{}-->",
+        okta(GOOD_CERT),
+        "x".repeat(MAX_METADATA_BYTES)
+    );
     assert!(refusal(&big).contains("512 KiB"));
 }
 
@@ -99,14 +105,25 @@ fn each_missing_part_is_named() {
 fn connection_names_cannot_collide_with_each_other_or_the_other_providers() {
     assert_eq!(check_name(" okta ").expect("ok"), "okta");
     assert_eq!(provider_name("corp-adfs"), "saml-corp-adfs");
-    for bad in ["", "Okta", "1okta", "okta-", "ok ta", "ok_ta", &"a".repeat(28)] {
+    for bad in [
+        "",
+        "Okta",
+        "1okta",
+        "okta-",
+        "ok ta",
+        "ok_ta",
+        &"a".repeat(28),
+    ] {
         assert!(check_name(bad).is_err(), "{bad}");
     }
     let longest = provider_name(&"a".repeat(MAX_NAME));
     assert_eq!(longest.len(), 32, "Cognito's longest provider name");
     // No built-in provider's name has the prefix, so none can be a connection's.
     for builtin in crate::domain::organization::Provider::ALL {
-        assert!(!builtin.name().to_ascii_lowercase().starts_with(PROVIDER_PREFIX));
+        assert!(!builtin
+            .name()
+            .to_ascii_lowercase()
+            .starts_with(PROVIDER_PREFIX));
     }
 }
 
@@ -152,7 +169,12 @@ fn the_pool_gets_the_metadata_the_options_and_no_email_verified() {
     let c = checked_connection("okta", &input, NOW).expect("checked");
     assert!(!c.idp_initiated, "IdP-initiated sign-in is off by default");
     let (details, mapping) = provider_details(&c, input.metadata_xml.as_deref().unwrap_or(""));
-    let get = |k: &str| details.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        details
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     assert!(get("MetadataFile").is_some_and(|x| x.contains("exk1fcia6d6EMsf331d8")));
     assert_eq!(get("MetadataURL"), None);
     assert_eq!(get("IDPInit"), Some("false"));

@@ -94,7 +94,37 @@ pub async fn apply_settings(
             _ => {}
         }
     }
-    let sign_in_touched = patch.self_signup.is_some()
+    // The SAML connections: each checked above, now its pool identity provider.
+    for (name, input) in &patch.saml {
+        let provider = crate::domain::saml::provider_name(name.trim());
+        match input {
+            None => pools.delete_identity_provider(&pool_id, &provider).await?,
+            Some(given) => {
+                let Some(connection) = next
+                    .sign_in
+                    .sso
+                    .saml
+                    .iter()
+                    .find(|c| c.provider_name() == provider)
+                else {
+                    continue;
+                };
+                let (details, attribute_mapping) = crate::domain::saml::provider_details(
+                    connection,
+                    given.metadata_xml.as_deref().unwrap_or_default(),
+                );
+                let spec = crate::domain::ports::IdentityProviderSpec {
+                    name: provider,
+                    provider_type: "SAML".into(),
+                    details,
+                    attribute_mapping,
+                };
+                pools.ensure_identity_provider(&pool_id, &spec).await?;
+            }
+        }
+    }
+    let sign_in_touched = !patch.saml.is_empty()
+        || patch.self_signup.is_some()
         || patch.sso_only.is_some()
         || patch.admins_keep_password.is_some()
         || patch.providers.is_some()
@@ -280,5 +310,89 @@ mod tests {
             ["org.settings_changed"],
             "audited once, when done"
         );
+    }
+
+    fn saml_input(xml: String) -> crate::domain::saml::SamlInput {
+        crate::domain::saml::SamlInput {
+            metadata_xml: Some(xml),
+            metadata_url: None,
+            preset: Some("okta".into()),
+            email_claim: None,
+            given_name_claim: None,
+            family_name_claim: None,
+            groups_claim: None,
+            sign_requests: false,
+            encrypted_assertions: false,
+            idp_initiated: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_saml_connection_is_checked_then_made_in_the_pool_and_offered() {
+        use crate::domain::saml::fixtures::{okta, EXPIRED_CERT, GOOD_CERT};
+        let org = sample_org();
+        let registry = MemoryRegistry::with_org(org.clone());
+        let pools = RecordingPools::default();
+        let secrets = crate::testing::MemorySecrets::default();
+        let deps = SettingsDeps {
+            registry: &registry,
+            pools: &pools,
+            secrets: &secrets,
+            base_domain: "app.example.com",
+        };
+        // Bad metadata: refused before anything touches the pool.
+        let mut bad = SettingsPatch::default();
+        bad.saml
+            .insert("okta".into(), Some(saml_input("<x/>".into())));
+        assert!(apply_settings(&deps, &org, &bad, "boss").await.is_err());
+        let mut expired = SettingsPatch::default();
+        expired
+            .saml
+            .insert("okta".into(), Some(saml_input(okta(EXPIRED_CERT))));
+        assert!(apply_settings(&deps, &org, &expired, "boss").await.is_err());
+        assert!(pools.calls().is_empty(), "{:?}", pools.calls());
+
+        let mut patch = SettingsPatch::default();
+        patch
+            .saml
+            .insert("okta".into(), Some(saml_input(okta(GOOD_CERT))));
+        let done = apply_settings(&deps, &org, &patch, "boss")
+            .await
+            .expect("applied");
+        let o = &done.organization;
+        assert_eq!(o.sign_in.sso.saml.len(), 1);
+        assert_eq!(
+            o.sign_in.sso.saml[0].entity_id,
+            "http://www.okta.com/exk1fcia6d6EMsf331d8"
+        );
+        assert!(o.sign_in.providers.contains(&"saml-okta".to_owned()));
+        let calls = pools.calls();
+        let made = calls
+            .iter()
+            .position(|c| c == "ensure_identity_provider eu-west-1_AcmePool1 saml-okta SAML")
+            .expect("the pool's SAML provider");
+        let offered = calls
+            .iter()
+            .position(|c| c.starts_with("apply_sign_in") && c.contains("saml-okta"))
+            .unwrap_or_else(|| panic!("the app client offers it: {calls:?}"));
+        assert!(
+            made < offered,
+            "the provider exists before the client names it: {calls:?}"
+        );
+
+        let mut remove = SettingsPatch::default();
+        remove.saml.insert("okta".into(), None);
+        let done = apply_settings(&deps, o, &remove, "boss")
+            .await
+            .expect("removed");
+        assert!(done.organization.sign_in.sso.saml.is_empty());
+        assert!(!done
+            .organization
+            .sign_in
+            .providers
+            .contains(&"saml-okta".to_owned()));
+        assert!(pools
+            .calls()
+            .contains(&"delete_identity_provider eu-west-1_AcmePool1 saml-okta".to_owned()));
     }
 }

@@ -239,6 +239,7 @@ pub(super) fn patched(
             }
         }
     }
+    saml_connections(s, patch, &mut changed)?;
     if s.sso_only && s.providers.is_empty() {
         return Err(invalid(
             "sso_only",
@@ -354,6 +355,48 @@ pub(super) fn patched(
         changed.push("branding.primary_color".into());
     }
     Ok((next, changed))
+}
+
+/// The SAML connections the patch adds, changes or removes (`sso.saml.<name>`), each
+/// checked with its metadata before anything touches the pool; each enabled as the provider
+/// `saml-<name>`.
+fn saml_connections(
+    s: &mut crate::domain::SignInSettings,
+    patch: &SettingsPatch,
+    changed: &mut Vec<String>,
+) -> Result<(), Error> {
+    use crate::domain::saml;
+    let now = crate::domain::now_epoch();
+    for (name, input) in &patch.saml {
+        let name = saml::check_name(name)?;
+        let provider = saml::provider_name(&name);
+        match input {
+            None => {
+                s.sso.saml.retain(|c| c.name != name);
+                s.providers.retain(|p| *p != provider);
+                changed.push(format!("sso.saml.{name}=removed"));
+            }
+            Some(given) => {
+                let connection = saml::checked_connection(&name, given, now)?;
+                match s.sso.saml.iter_mut().find(|c| c.name == name) {
+                    Some(stored) => *stored = connection,
+                    None => s.sso.saml.push(connection),
+                }
+                if !s.providers.contains(&provider) {
+                    s.providers.push(provider);
+                }
+                changed.push(format!("sso.saml.{name}"));
+            }
+        }
+    }
+    if s.sso.saml.len() > saml::MAX_CONNECTIONS {
+        return Err(invalid(
+            "sso.saml",
+            s.sso.saml.len().to_string(),
+            "at most 10 SAML connections",
+        ));
+    }
+    Ok(())
 }
 
 /// The fields of a provider's settings, as a refusal names them (`sso.<key>.<field>`), in

@@ -97,6 +97,8 @@ pub struct SettingsPatch {
     pub apple: Option<Option<ProviderInput>>,
     pub facebook: Option<Option<ProviderInput>>,
     pub amazon: Option<Option<ProviderInput>>,
+    /// SAML connections by name (`sso.saml.<name>`): `None` removes one; the others stay.
+    pub saml: std::collections::BTreeMap<String, Option<crate::domain::saml::SamlInput>>,
 }
 
 impl SettingsPatch {

@@ -64,8 +64,17 @@ pub fn client_write_attributes(offered: &[String]) -> Vec<String> {
         .iter()
         .map(|a| (*a).to_owned())
         .collect();
-    for provider in offered.iter().filter_map(|name| Provider::named(name)) {
-        for attribute in mapped_attributes(provider) {
+    let saml = offered
+        .iter()
+        .any(|name| name.starts_with(crate::domain::saml::PROVIDER_PREFIX))
+        .then_some(&crate::domain::saml::MAPPED_ATTRIBUTES[..]);
+    for mapped in offered
+        .iter()
+        .filter_map(|name| Provider::named(name))
+        .map(mapped_attributes)
+        .chain(saml)
+    {
+        for attribute in mapped {
             if !attributes.iter().any(|a| a == attribute) {
                 attributes.push((*attribute).to_owned());
             }
