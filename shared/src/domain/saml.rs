@@ -470,12 +470,15 @@ pub fn checked_connection(
 /// The pool attributes a SAML connection's sign-in writes (its attribute mapping).
 pub const MAPPED_ATTRIBUTES: [&str; 3] = ["email", "given_name", "family_name"];
 
+/// Names and values, in order (ProviderDetails, an attribute mapping).
+pub type Pairs = Vec<(String, String)>;
+
 /// The pool's identity provider for a connection: `ProviderDetails` as Cognito's
 /// CreateIdentityProvider takes them for SAML, and the attribute mapping.
 pub fn provider_details(
     connection: &SamlConnection,
     metadata_xml: &str,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+) -> (Pairs, Pairs) {
     let flag = |b: bool| if b { "true" } else { "false" }.to_owned();
     let mut details = Vec::new();
     match &connection.metadata_url {
