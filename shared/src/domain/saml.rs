@@ -475,10 +475,7 @@ pub type Pairs = Vec<(String, String)>;
 
 /// The pool's identity provider for a connection: `ProviderDetails` as Cognito's
 /// CreateIdentityProvider takes them for SAML, and the attribute mapping.
-pub fn provider_details(
-    connection: &SamlConnection,
-    metadata_xml: &str,
-) -> (Pairs, Pairs) {
+pub fn provider_details(connection: &SamlConnection, metadata_xml: &str) -> (Pairs, Pairs) {
     let flag = |b: bool| if b { "true" } else { "false" }.to_owned();
     let mut details = Vec::new();
     match &connection.metadata_url {

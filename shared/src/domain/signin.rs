@@ -213,7 +213,20 @@ impl FederatedClaim<'_> {
     /// `settings::provider_spec`). Being in the organization's domains is no proof, even
     /// through its own directory: a guest or a user of any tenant can carry any address in
     /// `email` (the "nOAuth" class).
-    pub fn trusted_email(&self, _org: &Organization) -> Option<&EmailAddress> {
+    ///
+    /// A SAML connection of the organization (`saml-<name>`) carries no `email_verified`: the
+    /// organization's own IdP vouches for addresses in the organization's proven e-mail
+    /// domains, and for nothing else (issue 23).
+    pub fn trusted_email(&self, org: &Organization) -> Option<&EmailAddress> {
+        let saml = org
+            .sign_in
+            .sso
+            .saml
+            .iter()
+            .any(|c| c.provider_name().eq_ignore_ascii_case(self.provider));
+        if saml {
+            return self.email.filter(|e| org.uses_domain(e.domain()));
+        }
         self.email.filter(|_| self.email_verified)
     }
 }
@@ -651,6 +664,52 @@ mod tests {
             email: Some(email),
             email_verified: verified,
         }
+    }
+
+    #[test]
+    fn a_saml_address_is_trusted_in_the_organizations_proven_domains_only() {
+        use crate::domain::saml::{checked_connection, fixtures, SamlInput};
+        let mut org = org();
+        let input = SamlInput {
+            metadata_xml: Some(fixtures::okta(fixtures::GOOD_CERT)),
+            ..SamlInput::default()
+        };
+        let connection = checked_connection("okta", &input, 1_700_000_000).expect("connection");
+        org.sign_in.sso.saml.push(connection);
+        org.sign_in.providers = vec!["saml-okta".into()];
+        let saml = |email| FederatedClaim {
+            provider: "saml-okta",
+            subject: "00u1abcd",
+            email: Some(email),
+            // A SAML assertion has no email_verified: never what decides.
+            email_verified: false,
+        };
+        let own = EmailAddress::parse("jane@acme.com").expect("valid");
+        let other = EmailAddress::parse("jane@elsewhere.example").expect("valid");
+        assert_eq!(saml(&own).trusted_email(&org), Some(&own));
+        assert_eq!(saml(&other).trusted_email(&org), None);
+        let invited = person(PersonStatus::Invited);
+        assert_eq!(
+            decide_federated_signup(&org, &saml(&own), None, Some(&invited)),
+            Ok(FederatedSignUp::LinkTo {
+                username: "jane".into(),
+                recorded: false
+            })
+        );
+        assert_eq!(
+            decide_federated_signup(&org, &saml(&other), None, None),
+            Err(Refusal::UnverifiedEmail {
+                provider: "saml-okta".into()
+            })
+        );
+        // Any other provider still needs its own email_verified, in the domains or not.
+        let microsoft = FederatedClaim {
+            provider: "Microsoft",
+            subject: "x",
+            email: Some(&own),
+            email_verified: false,
+        };
+        assert_eq!(microsoft.trusted_email(&org), None);
     }
 
     #[test]
