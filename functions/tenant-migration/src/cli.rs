@@ -108,8 +108,15 @@ pub enum OrgCommand {
         #[arg(long)]
         email_domain: Option<String>,
     },
-    /// List all organizations.
-    List,
+    /// List all organizations. With --expiring-certificates: instead, every SAML signing
+    /// certificate that expires within --within-days (default 30) or has expired, with its
+    /// organization and connection.
+    List {
+        #[arg(long)]
+        expiring_certificates: bool,
+        #[arg(long, default_value_t = 30, requires = "expiring_certificates")]
+        within_days: u32,
+    },
     /// Stop everyone of an organization from signing in (everything is kept).
     Suspend { subdomain: String },
     /// Let a suspended organization's people sign in again.
@@ -417,10 +424,41 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             })?;
             print_org(output, &org);
         }
-        Command::Org(OrgCommand::List) => {
+        Command::Org(OrgCommand::List {
+            expiring_certificates,
+            within_days,
+        }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
             let orgs = registry.list_organizations().await?;
-            print_list(output, &orgs);
+            if expiring_certificates {
+                let rows = shared::domain::saml::expiring_certificates(
+                    &orgs,
+                    shared::domain::now_epoch(),
+                    i64::from(within_days) * 24 * 3600,
+                );
+                match output {
+                    Output::Json => print_json(&rows),
+                    Output::Text => {
+                        if rows.is_empty() {
+                            println!(
+                                "no SAML signing certificate expires within {within_days} days"
+                            );
+                        }
+                        for r in &rows {
+                            println!(
+                                "{}\t{}\t{}\t{}{}",
+                                r.subdomain,
+                                r.connection,
+                                r.expires_at,
+                                r.subject,
+                                if r.expired { "\tEXPIRED" } else { "" }
+                            );
+                        }
+                    }
+                }
+            } else {
+                print_list(output, &orgs);
+            }
         }
         Command::Org(OrgCommand::Suspend { subdomain }) => {
             let registry = wiring::registry(&sdk, &ProcessEnv)?;
@@ -807,7 +845,7 @@ fn precheck(cmd: &OrgCommand) -> Result<(), CliError> {
         } => {
             EmailDomain::parse(d)?;
         }
-        OrgCommand::Lookup { .. } | OrgCommand::List => {}
+        OrgCommand::Lookup { .. } | OrgCommand::List { .. } => {}
     }
     Ok(())
 }

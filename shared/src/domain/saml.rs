@@ -115,6 +115,50 @@ impl CertificateDates {
     }
 }
 
+/// A signing certificate of an organization's SAML connection that expires soon (or has).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiringCertificate {
+    pub subdomain: String,
+    pub connection: String,
+    pub subject: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub expired: bool,
+}
+
+/// Every SAML signing certificate of `orgs` that expires within `window` seconds of `now`
+/// (or has expired), soonest first.
+pub fn expiring_certificates(
+    orgs: &[super::Organization],
+    now: i64,
+    window: i64,
+) -> Vec<ExpiringCertificate> {
+    let mut found: Vec<(i64, ExpiringCertificate)> = orgs
+        .iter()
+        .flat_map(|org| {
+            org.sign_in.sso.saml.iter().flat_map(move |c| {
+                c.certificates
+                    .iter()
+                    .filter(move |cert| cert.not_after - now <= window)
+                    .map(move |cert| {
+                        (
+                            cert.not_after,
+                            ExpiringCertificate {
+                                subdomain: org.subdomain.to_string(),
+                                connection: c.name.clone(),
+                                subject: cert.subject.clone(),
+                                expires_at: super::scim::user::rfc3339(cert.not_after),
+                                expired: cert.not_after <= now,
+                            },
+                        )
+                    })
+            })
+        })
+        .collect();
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, c)| c).collect()
+}
+
 /// What an IdP's metadata says, once checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlMetadata {

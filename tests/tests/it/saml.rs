@@ -3,9 +3,10 @@
 //! it; removed, both go.
 
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
-use integration_tests::{prepared_adapters, provisioned, LocalAws};
+use integration_tests::{prepared_adapters, provisioned, tenantctl_json, LocalAws};
+use serde_json::json;
 use shared::aws::cognito::CognitoPools;
-use shared::domain::saml::fixtures::{okta, GOOD_CERT};
+use shared::domain::saml::fixtures::{okta, EXPIRING_CERT, GOOD_CERT};
 use shared::domain::saml::SamlInput;
 use shared::domain::settings::{apply_settings, SettingsDeps, SettingsPatch};
 
@@ -27,7 +28,13 @@ async fn a_saml_connection_reaches_the_pool_and_its_app_client() {
     patch.saml.insert(
         "okta".into(),
         Some(SamlInput {
-            metadata_xml: Some(okta(GOOD_CERT)),
+            // Two signing certificates: one valid until 2045, one that expires in January 2027.
+            metadata_xml: Some(okta(GOOD_CERT).replace(
+                "<md:NameIDFormat>",
+                &format!(
+                    r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{EXPIRING_CERT}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>"#
+                ),
+            )),
             preset: Some("okta".into()),
             ..SamlInput::default()
         }),
@@ -67,6 +74,29 @@ async fn a_saml_connection_reaches_the_pool_and_its_app_client() {
         .supported_identity_providers
         .unwrap_or_default();
     assert!(offered.contains(&"saml-okta".to_owned()), "{offered:?}");
+
+    // The operator's list of certificates to renew: the one of January 2027 (within ten
+    // years), never the one of 2045.
+    let env = aws.env("signin");
+    let soon = tenantctl_json(
+        &env,
+        &[
+            "org",
+            "list",
+            "--expiring-certificates",
+            "--within-days",
+            "3650",
+        ],
+        0,
+    );
+    let rows = soon.as_array().expect("a list");
+    assert_eq!(rows.len(), 1, "{soon}");
+    assert_eq!(rows[0]["subdomain"], json!("acme"));
+    assert_eq!(rows[0]["connection"], json!("okta"));
+    assert!(rows[0]["expires_at"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("2027-01-20")));
+    tenantctl_json(&env, &["org", "list", "--expiring-certificates"], 0);
 
     let mut remove = SettingsPatch::default();
     remove.saml.insert("okta".into(), None);
