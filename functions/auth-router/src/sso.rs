@@ -32,7 +32,7 @@ impl App {
                     && p.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             })
-            .map(|p| (provider_label(p).to_owned(), format!("/sso/{p}{suffix}")))
+            .map(|p| (provider_label(org, p), format!("/sso/{p}{suffix}")))
             .collect()
     }
 
@@ -174,7 +174,24 @@ impl App {
     }
 }
 
-/// A provider's name as people know it.
-fn provider_label(provider: &str) -> &str {
-    shared::domain::Provider::named(provider).map_or(provider, |p| p.label())
+/// A provider's name as people know it: a SAML connection's by its preset (Okta, Microsoft
+/// Entra ID, ...), else "your company account".
+fn provider_label(org: &Organization, provider: &str) -> String {
+    if let Some(connection) = org
+        .sign_in
+        .sso
+        .saml
+        .iter()
+        .find(|c| c.provider_name().eq_ignore_ascii_case(provider))
+    {
+        return connection
+            .preset
+            .as_deref()
+            .and_then(shared::domain::saml::Preset::named)
+            .map_or("your company account", |p| p.label())
+            .to_owned();
+    }
+    shared::domain::Provider::named(provider)
+        .map_or(provider, |p| p.label())
+        .to_owned()
 }

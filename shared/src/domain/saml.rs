@@ -67,6 +67,16 @@ impl Preset {
         Self::ALL.into_iter().find(|p| p.key() == key)
     }
 
+    /// The IdP's name as people know it (the login page's button).
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::Okta => "Okta",
+            Preset::Entra => "Microsoft Entra ID",
+            Preset::GoogleWorkspace => "Google Workspace",
+            Preset::Adfs => "your company account (ADFS)",
+        }
+    }
+
     /// The claim names the IdP sends by default (or as its setup guide configures them).
     pub fn claims(self) -> ClaimNames {
         const WS: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims";

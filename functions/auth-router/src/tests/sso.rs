@@ -262,3 +262,31 @@ async fn an_sso_only_organization_shows_its_providers_and_no_password_form() {
         "the password reaches Cognito"
     );
 }
+
+#[tokio::test]
+async fn a_saml_connection_is_a_button_named_after_its_idp_and_goes_to_it() {
+    use shared::domain::saml::{checked_connection, fixtures, SamlInput};
+    let w = world();
+    let mut acme = sample_org();
+    let input = SamlInput {
+        metadata_xml: Some(fixtures::okta(fixtures::GOOD_CERT)),
+        preset: Some("okta".into()),
+        ..SamlInput::default()
+    };
+    acme.sign_in
+        .sso
+        .saml
+        .push(checked_connection("corp", &input, 1_700_000_000).expect("connection"));
+    acme.sign_in.providers = vec!["saml-corp".into()];
+    w.registry.insert_org(acme);
+    let page = w.get(ACME, "/login").await;
+    assert!(
+        page.body
+            .contains("href=\"/sso/saml-corp\">Sign in with Okta</a>"),
+        "{}",
+        page.body
+    );
+    let start = w.get(ACME, "/sso/saml-corp").await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    assert_eq!(query_of(start.location(), "identity_provider"), "saml-corp");
+}
